@@ -1,0 +1,146 @@
+"""Tests of the case-study reproductions: the grid engine against oracles, tiny end-to-end runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from affinetl.datasets import _fetch
+from affinetl.reproduce import _grid
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def mirror(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Read data from the mirror (default ../shared/data), never download, private cache."""
+    path = Path(os.environ.get(_fetch.MIRROR_ENV) or REPO.parent / "shared" / "data")
+    if not (path / "SHA256SUMS").is_file():
+        pytest.skip(f"data mirror {path} not available")
+    monkeypatch.setenv(_fetch.MIRROR_ENV, str(path))
+    monkeypatch.setenv(_fetch.OFFLINE_ENV, "1")
+    monkeypatch.setenv(_fetch.CACHE_ENV, str(tmp_path_factory.getbasetemp() / "affinetl-cache"))
+    return path
+
+
+@pytest.fixture
+def problem() -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(0)
+    n = 20
+    x, u = rng.standard_normal((n, 4)), rng.standard_normal((n, 2))
+    y = np.sin(u[:, 0]) + (1 + 0.5 * u[:, 1]) * x[:, 0] + 0.1 * rng.standard_normal(n)
+    return x, u, y
+
+
+def test_ridge_path_matches_a_direct_solve(problem) -> None:
+    x, _, y = problem
+    K = _grid.rbf(x, x, 0.2)
+    lams = [1e-3, 0.1, 10.0]
+    pred = _grid.ridge_path(K, y, K, lams)
+    n = len(y)
+    for lam, p in zip(lams, pred):
+        # min ||y - a0 - K a||^2 + lam a'K a: normal equations in (a0, a), a in span
+        M = np.block(
+            [[K @ K + lam * K, K.sum(1, keepdims=True)], [K.sum(0)[None], np.full((1, 1), n)]]
+        )
+        sol = np.linalg.lstsq(M, np.concatenate([K @ y, [y.sum()]]), rcond=None)[0]
+        np.testing.assert_allclose(p, K @ sol[:n] + sol[n], atol=1e-7)
+
+
+def test_ridge_path_zero_penalty_interpolates(problem) -> None:
+    x, _, y = problem
+    K = _grid.rbf(x, x, 0.2)
+    np.testing.assert_allclose(_grid.ridge_path(K, y, K, [0.0])[0], y, atol=1e-6)
+
+
+def test_affine_const_path_matches_the_joint_solve(problem) -> None:
+    from affinetl.models._kernel_solvers import fit_const_affine
+
+    x, u, y = problem
+    K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)
+    pred = _grid.affine_const_path(K1, K3, y, K1, K3, [(0.1, 1.0), (1.0, 0.01)])
+    for (l1, l3), p in zip([(0.1, 1.0), (1.0, 0.01)], pred):
+        a0, alpha, gamma = fit_const_affine(K1, K3, y, l1, l3)
+        np.testing.assert_allclose(p, a0 + K1 @ alpha + K3 @ gamma, atol=1e-8)
+
+
+def test_affine_full_path_matches_the_estimator_solver(problem) -> None:
+    from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks
+
+    x, u, y = problem
+    K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)
+    grid = [(1e-2, 0.1, 1.0), (1.0, 10.0, 0.01), (0.1, 1.0, 0.1)]
+    # two stacked problems (the second with a shifted target) and a shared grid
+    pred, n_iter = _grid.affine_full_path(
+        np.stack([K1, K1]),
+        np.stack([K1, K1]),
+        np.stack([K3, K3]),
+        np.stack([y, y + 1.0]),
+        (K1[None], K1[None], K3[None]),
+        grid,
+    )
+    rng = np.random.default_rng(0)
+    beta0, gamma0 = rng.standard_normal(len(y)), rng.standard_normal(len(y))
+    for k, target in enumerate([y, y + 1.0]):
+        for j, lams in enumerate(grid):
+            res = fit_affine_blocks(
+                GramFactor(K1),
+                GramFactor(K1),
+                GramFactor(K3),
+                target,
+                lams,
+                beta0=beta0,
+                gamma0=gamma0,
+            )
+            fitted = res.intercept + K1 @ res.alpha + (1 + K1 @ res.beta) * (K3 @ res.gamma)
+            np.testing.assert_allclose(pred[k, j], fitted, rtol=1e-7, atol=1e-7)
+            assert n_iter[k, j] == res.n_iter
+
+
+def test_kfold_indices_partition() -> None:
+    folds = _grid.kfold_indices(12, 5)
+    assert [len(v) for _, v in folds] == [3, 3, 2, 2, 2]
+    assert np.array_equal(np.sort(np.concatenate([v for _, v in folds])), np.arange(12))
+    with pytest.raises(ValueError, match="at least 5"):
+        _grid.kfold_indices(4, 5)
+
+
+def test_reproduce_sarcos_tiny(mirror: Path, tmp_path: Path) -> None:
+    from affinetl.reproduce.sarcos import METHODS, reproduce_sarcos
+
+    result = reproduce_sarcos(
+        tmp_path, n_values=(5,), n_reps=1, torques=(2,), max_iter=100, cv_max_iter=100
+    )
+    assert set(result.records["method"]) == set(METHODS)
+    assert len(result.records) == len(METHODS)
+    assert result.settings["proxy"] is True
+    assert any("OFFLINE PROXY" in note for note in result.notes)
+    assert all(path.is_file() for path in result.files.values())
+    assert (result.records["MSE"] > 0).all()
+    assert "published_MSE" in result.summary
+    with pytest.raises(ValueError, match="multiples of 5"):
+        reproduce_sarcos(tmp_path, n_values=(7,))
+
+
+def test_reproduce_density_tiny(mirror: Path, tmp_path: Path) -> None:
+    from affinetl.reproduce.density import reproduce_density
+
+    result = reproduce_density(tmp_path, n_values=(10,), n_reps=1, cv_max_iter=100)
+    rmse = result.records.set_index("method")["RMSE"]
+    assert 0.0 < rmse["MD as is"] < 0.1  # OPLS3e densities are within ~5 % of experiment
+    assert rmse["Direct"] > rmse["SourceOnly"]  # the source carries the information
+    assert result.files["figure"].stat().st_size > 0
+
+
+def test_reproduce_ltc_tiny(mirror: Path, tmp_path: Path) -> None:
+    from affinetl.reproduce.ltc import reproduce_ltc
+
+    result = reproduce_ltc(
+        tmp_path, n_splits=1, networks=(72,), layers=(), max_iter=50, cv_max_iter=50
+    )
+    methods = set(result.records["method"])
+    assert {"Direct", "AffineTL-full (output)", "AffineTL-const"} <= methods
+    assert (result.records["RMSE"] > 0).all()
