@@ -22,6 +22,8 @@ CASES: dict[str, tuple[str, str]] = {
     "sarcos": ("affinetl.reproduce.sarcos", "reproduce_sarcos"),
     "ltc": ("affinetl.reproduce.ltc", "reproduce_ltc"),
     "density": ("affinetl.reproduce.density", "reproduce_density"),
+    "polymer-cp": ("affinetl.reproduce.polymer_cp", "reproduce_polymer_cp"),
+    "spectra": ("affinetl.reproduce.spectra", "reproduce_spectra"),
 }
 
 
@@ -58,4 +60,6 @@ def reproduce(
     """
     module = case_module(case)
     function = getattr(module, CASES[case][1])
-    return function(out_dir if out_dir is not None else f"results/{case}", **kwargs)
+    return function(
+        out_dir if out_dir is not None else f"results/{case.replace('-', '_')}", **kwargs
+    )

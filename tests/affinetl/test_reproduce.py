@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from affinetl.datasets import _fetch
@@ -144,3 +145,64 @@ def test_reproduce_ltc_tiny(mirror: Path, tmp_path: Path) -> None:
     methods = set(result.records["method"])
     assert {"Direct", "AffineTL-full (output)", "AffineTL-const"} <= methods
     assert (result.records["RMSE"] > 0).all()
+
+
+def test_linear_grid_matches_the_estimators() -> None:
+    from affinetl import LinearAffineTransferRegressor, LogDifferenceRegressor
+    from affinetl.reproduce._linear_grid import (
+        fused_inverses,
+        linear_affine_path,
+        log_difference_path,
+    )
+
+    rng = np.random.default_rng(1)
+    n, p, blocks = 30, 25, [5, 10, 10]
+    x, u = rng.standard_normal((n, p)), rng.standard_normal(n)
+    y = 0.5 + 1.2 * u - (1 + 0.3 * u) * (x @ np.sin(np.arange(p) / 3)) * 0.3
+    y += 0.05 * rng.standard_normal(n)
+    grid = [(1.0, 2.0), (0.3, 0.0), (3.0, 10.0)]
+    Pinv = fused_inverses(p, blocks, grid)
+    pred, gamma, n_iter = linear_affine_path(x, u, y, x, u, Pinv)
+    positive = np.exp(y / 5)
+    log_pred = log_difference_path(x, np.log(positive) - u / 5, x, Pinv)
+    for j, (ls, lt) in enumerate(grid):
+        est = LinearAffineTransferRegressor(lambda_ridge=ls, lambda_fused=lt, blocks=blocks)
+        est.fit(np.c_[x, u], y)
+        np.testing.assert_allclose(pred[j], est.predict(np.c_[x, u]), atol=1e-9)
+        np.testing.assert_allclose(gamma[j], est.coef_, atol=1e-9)
+        assert n_iter[j] == est.n_iter_
+        logd = LogDifferenceRegressor(lambda_ridge=ls, lambda_fused=lt, blocks=blocks)
+        logd.fit(np.c_[x, np.exp(u / 5)], positive)
+        np.testing.assert_allclose(
+            u / 5 + log_pred[j], np.log(logd.predict(np.c_[x, np.exp(u / 5)])), atol=1e-9
+        )
+
+
+def test_reproduce_polymer_cp_synthetic(mirror: Path, tmp_path: Path) -> None:
+    from affinetl.reproduce.polymer_cp import reproduce_polymer_cp, synthetic_experimental_cp
+
+    experimental = tmp_path / "cp.csv"
+    synthetic_experimental_cp(seed=3).to_csv(experimental, index=False)
+    result = reproduce_polymer_cp(tmp_path, experimental, n_splits=1, quick=True, max_iter=200)
+    assert set(result.records["method"]) == {
+        "AffineTL (linear)",
+        "Log-difference",
+        "Linear regression",
+    }
+    # the synthetic truth has log-noise 0.05: errors are of that size, far below log Cp's spread
+    assert (result.records["RMSE_logCp"] < 0.2).all()
+    gamma = pd.read_csv(result.files["gamma"])
+    assert len(gamma) == 190 and gamma["block"].nunique() == 10
+    with pytest.raises(ValueError, match="needs experimental Cp"):
+        reproduce_polymer_cp(tmp_path)
+
+
+def test_reproduce_spectra_quick(mirror: Path, tmp_path: Path) -> None:
+    from affinetl.reproduce import reproduce
+
+    result = reproduce("spectra", tmp_path, quick=True)
+    assert len(result.summary) == 3
+    assert (result.summary["s23_envelope"] >= result.summary["s3_envelope"] - 1e-12).all()
+    assert set(result.records["kernel"]) == {"K2 (u)", "K3 (x)", "K2 o K3"}
+    with pytest.raises(ValueError, match="unknown case"):
+        reproduce("nope")
