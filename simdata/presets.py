@@ -1,0 +1,220 @@
+"""Simulation presets: frozen dataclasses whose every field can be overridden."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Preset", "PRESETS", "get_preset"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """All settings of one simulation protocol.
+
+    Parameters
+    ----------
+    name : str
+        Preset name recorded with every result.
+    n_chains : int
+        Number of chains in the periodic cell.
+    atoms_per_chain : int
+        Target number of atoms per chain; the degree of polymerisation is the
+        smallest one that reaches it (at least ``min_dp``).
+    min_dp : int
+        Smallest degree of polymerisation.
+    tacticity : {"atactic", "isotactic", "syndiotactic"}
+        Stereo arrangement of backbone stereocentres.
+    charge_method : {"am1bcc", "gasteiger"}
+        Partial charges. ``"am1bcc"`` runs sqm single-point AM1-BCC on an oligomer
+        of at most ``charge_oligomer_atoms`` atoms and transfers the charges.
+    charge_oligomer_atoms : int
+        Atom budget of the charge oligomer (sqm fails above ~600 atoms).
+    pack_density : float
+        Density of the packed starting cell, g/cm3.
+    timestep_fs : float
+        Integration step, fs. Steps above 2 fs use hydrogen mass repartitioning.
+    hydrogen_mass : float or None
+        Hydrogen mass in amu for repartitioning (None keeps the real masses).
+    cutoff_nm : float
+        Real-space cutoff of PME and Lennard-Jones, nm.
+    friction_per_ps : float
+        Langevin friction, 1/ps.
+    temperature : float
+        Target temperature, K.
+    pressure_bar : float
+        Target pressure, bar (1 atm = 1.01325 bar).
+    compress_temperature : float
+        Temperature of the compression stage, K.
+    compress_pressure_bar : float
+        Pressure of the compression stage, bar.
+    compress_ps : float
+        NPT time at ``compress_pressure_bar`` after the direct compression, ps.
+    compress_target_density : float
+        Density reached by direct scaling of the cell, g/cm3.
+    anneal_tmax : float
+        Maximum temperature of the 21-step (Larsen) anneal, K.
+    anneal_pmax_bar : float
+        Maximum pressure of the 21-step anneal, bar.
+    anneal_scale : float
+        Length of the anneal relative to Larsen's scheme (1.0: ~1.2 ns).
+    npt_ps : float
+        Length of one NPT equilibration window at the target state, ps.
+    max_npt_extensions : int
+        How many extra windows to run when the equilibrium check fails.
+    equil_density_tol : float
+        Largest relative density change between window halves accepted as equilibrium.
+    equil_energy_tol : float
+        Largest relative potential-energy change between window halves accepted.
+    production_ps : float
+        Production length at the target state, ps.
+    report_ps : float
+        Sampling interval of the production, ps.
+    cp_delta_t : float
+        Temperature step of the finite-difference Cp and expansion runs, K
+        (runs at T - dT and T + dT); 0 disables them.
+    cp_run_ps : float
+        Length of each finite-difference run, ps (the first fifth is discarded).
+    n_blocks : int
+        Blocks for block-averaged uncertainties.
+    max_restarts : int
+        NaN blow-ups recovered per stage (each halves the time step).
+    platform : str
+        OpenMM platform: ``"auto"`` (CUDA, then OpenCL, then CPU) or a platform name.
+    chunk_ps : float
+        Integration chunk between health checks and checkpoints, ps.
+    """
+
+    name: str = "fast"
+    n_chains: int = 6
+    atoms_per_chain: int = 400
+    min_dp: int = 5
+    tacticity: str = "atactic"
+    charge_method: str = "am1bcc"
+    charge_oligomer_atoms: int = 150
+    pack_density: float = 0.15
+    timestep_fs: float = 4.0
+    hydrogen_mass: float | None = 3.0
+    cutoff_nm: float = 0.9
+    friction_per_ps: float = 1.0
+    temperature: float = 300.0
+    pressure_bar: float = 1.01325
+    compress_temperature: float = 600.0
+    compress_pressure_bar: float = 5000.0
+    compress_ps: float = 20.0
+    compress_target_density: float = 0.8
+    anneal_tmax: float = 600.0
+    anneal_pmax_bar: float = 50000.0
+    anneal_scale: float = 0.1
+    npt_ps: float = 100.0
+    max_npt_extensions: int = 2
+    equil_density_tol: float = 0.01
+    equil_energy_tol: float = 0.01
+    production_ps: float = 200.0
+    report_ps: float = 0.4
+    cp_delta_t: float = 20.0
+    cp_run_ps: float = 50.0
+    n_blocks: int = 5
+    max_restarts: int = 3
+    platform: str = "auto"
+    chunk_ps: float = 10.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def replace(self, **overrides: Any) -> Preset:
+        """Return a copy with some fields changed.
+
+        Raises
+        ------
+        ValueError
+            If a name is not a field of :class:`Preset`.
+        """
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(f"unknown preset field(s) {unknown}; valid fields: {sorted(names)}")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    def settings_hash(self, *keys: str) -> str:
+        """Short SHA-256 of the given fields (all fields when none are given)."""
+        d = self.to_dict()
+        if keys:
+            d = {k: d[k] for k in keys}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def steps_per_ps(self) -> int:
+        """Integration steps in one picosecond."""
+        return max(1, round(1000.0 / self.timestep_fs))
+
+
+PRESETS: dict[str, Preset] = {
+    # 2-core laptop: ~2,400 atoms, ~0.6 ns of 4 fs dynamics in total.
+    "fast": Preset(),
+    # Longer chains, 2 fs, longer anneal and production.
+    "standard": Preset(
+        name="standard",
+        n_chains=8,
+        atoms_per_chain=600,
+        timestep_fs=2.0,
+        hydrogen_mass=None,
+        cutoff_nm=1.0,
+        anneal_scale=0.3,
+        npt_ps=200.0,
+        max_npt_extensions=3,
+        production_ps=500.0,
+        cp_run_ps=100.0,
+    ),
+    # RadonPy-sized cells: 10 chains of ~1,000 atoms, the full Larsen scheme.
+    "radonpy": Preset(
+        name="radonpy",
+        n_chains=10,
+        atoms_per_chain=1000,
+        timestep_fs=2.0,
+        hydrogen_mass=None,
+        cutoff_nm=1.0,
+        charge_oligomer_atoms=300,
+        pack_density=0.1,
+        anneal_scale=1.0,
+        npt_ps=800.0,
+        max_npt_extensions=4,
+        production_ps=1000.0,
+        report_ps=1.0,
+        cp_run_ps=200.0,
+    ),
+}
+
+
+def get_preset(name: str | Preset = "fast", **overrides: Any) -> Preset:
+    """Look up a preset by name and apply overrides.
+
+    Parameters
+    ----------
+    name : str or Preset
+        ``"fast"``, ``"standard"`` or ``"radonpy"``, or a :class:`Preset`.
+    **overrides
+        Field values to change.
+
+    Returns
+    -------
+    Preset
+
+    Examples
+    --------
+    >>> get_preset("fast", n_chains=2).n_chains
+    2
+    """
+    if isinstance(name, Preset):
+        base = name
+    else:
+        try:
+            base = PRESETS[name]
+        except KeyError:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+    return base.replace(**overrides) if overrides else base

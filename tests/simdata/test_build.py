@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rdkit")
+from rdkit import Chem  # noqa: E402
+
+from simdata.build import (  # noqa: E402
+    backbone_length,
+    build_chain,
+    canonical_smiles,
+    cyclic_oligomer,
+    degree_of_polymerisation,
+    grow_coordinates,
+    parse_repeat_unit,
+)
+from simdata.errors import PolymerSpecError  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("smiles", "message"),
+    [
+        ("C1CC", "invalid SMILES"),
+        ("*CC", "exactly two '*'"),
+        ("*CC(*)C*", "exactly two '*'"),
+        ("CCC", "found 0"),
+        ("*C[Si](C)(C)*", "['Si'] not covered by GAFF2"),
+        ("*CC(*)[Na]", "not covered by GAFF2"),
+        ("*C=*", "one single bond"),
+        ("*CC*.C", "several fragments"),
+        ("*C[N+](C)(C)*", "charged"),
+    ],
+)
+def test_bad_repeat_units_name_the_polymer(smiles, message):
+    with pytest.raises(PolymerSpecError) as err:
+        parse_repeat_unit(smiles, name="P-bad")
+    assert "P-bad" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_chain_composition_and_caps():
+    ru = parse_repeat_unit("*CC*", "PE")
+    chain = build_chain(ru, 3)
+    # hexane: C6H14
+    assert Chem.MolToSmiles(Chem.RemoveHs(chain)) == "CCCCCC"
+    assert chain.GetNumAtoms() == 20
+    units = sorted({a.GetIntProp("unit") for a in chain.GetAtoms()})
+    assert units == [0, 1, 2]
+
+
+def test_head_to_tail_polystyrene():
+    ru = parse_repeat_unit("*CC(*)c1ccccc1", "PS")
+    chain = build_chain(ru, 2)
+    # head-to-tail: CH3-CH(Ph)-CH2-CH2(Ph)... the two phenyls are 1,3 on the backbone
+    smi = Chem.MolToSmiles(Chem.RemoveHs(chain), isomericSmiles=False)
+    assert smi == Chem.CanonSmiles("CC(c1ccccc1)CCc1ccccc1")
+
+
+@pytest.mark.parametrize(
+    ("tacticity", "expected"), [("isotactic", "00000"), ("syndiotactic", "01010")]
+)
+def test_tacticity_patterns(tacticity, expected):
+    chain = build_chain(parse_repeat_unit("*CC(*)C"), 5, tacticity=tacticity)
+    assert chain.GetProp("hands") == expected
+
+
+def test_atactic_is_seeded():
+    ru = parse_repeat_unit("*CC(*)C")
+    a = build_chain(ru, 30, seed=1).GetProp("hands")
+    b = build_chain(ru, 30, seed=1).GetProp("hands")
+    c = build_chain(ru, 30, seed=2).GetProp("hands")
+    assert a == b and a != c
+    assert 0 < a.count("1") < 30
+    with pytest.raises(ValueError, match="tacticity"):
+        build_chain(ru, 3, tacticity="random")
+
+
+def test_degree_of_polymerisation():
+    ru = parse_repeat_unit("*CC*")
+    assert ru.n_atoms == 6
+    assert degree_of_polymerisation(ru, 100) == 17  # 17 * 6 + 2 = 104 atoms
+    assert degree_of_polymerisation(ru, 10, min_dp=5) == 5
+
+
+def test_grown_chain_geometry():
+    ru = parse_repeat_unit("*CC(*)c1ccccc1", "PS")
+    chain = build_chain(ru, 12)
+    grow_coordinates(ru, chain, seed=3)
+    x = chain.GetConformer().GetPositions()
+    topo = Chem.GetDistanceMatrix(chain)
+    d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+    bonded = d[topo == 1]
+    # joints are approximate (the MD minimiser relaxes them); no atoms on top of each other
+    assert bonded.min() > 0.9 and bonded.max() < 3.0
+    assert d[topo >= 4].min() > 0.5
+
+
+def test_cyclic_oligomer_matches_rewritings():
+    def key(smi, n):
+        return Chem.MolToSmiles(cyclic_oligomer(parse_repeat_unit(smi), n, add_hs=False))
+
+    assert key("*CC(*)C", 4) == key("*C(C*)C", 4)
+    assert key("*OCC*", 3) == key("*CCO*", 3)
+    assert backbone_length(parse_repeat_unit("*CC(*)c1ccccc1")) == 2
+    assert canonical_smiles("*C(C*)C") == canonical_smiles("*CC(*)C")
