@@ -81,8 +81,13 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
     prune : bool, default=False
         Published pruning: if ``||gamma|| < 1e-2``, ``g2`` is set to 0 for good; if
         ``||beta|| < 1e-2``, ``h2`` is set to 0. The objective is then not monotone.
+    init : {"const", "random"}, default="const"
+        Starting point of the relaxation. ``"const"``: the AffineTL-const solution (``g2 = 1``,
+        ``beta = 0``), i.e. the shrinkage point of the scale, which avoids the sign-flipped
+        local optimum ``(-g2, -g3)``. ``"random"``: the published code's start, ``alpha`` from
+        kernel ridge on ``u`` and ``beta``, ``gamma`` standard normal from ``random_state``.
     random_state : int, RandomState or None, default=None
-        Seeds the random normal initial ``beta`` and ``gamma``.
+        Seeds the random normal initial ``beta`` and ``gamma`` of ``init="random"``.
     source : estimator, callable, list or None, default=None
         Fitted source model(s) ``f_s``; see :class:`affinetl.base.SourceFeatureMixin`.
     source_columns : int, str, list or None, default=None
@@ -97,7 +102,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
     alpha_, beta_, gamma_ : ndarray of shape (n_samples,)
         Dual coefficients of ``h1``, ``h2`` and ``g3`` (zeros where a block is switched off).
     n_iter_ : int
-        Block-relaxation sweeps run (0 for ``variant="const"``).
+        Block-relaxation sweeps run (1 for the single joint solve of ``variant="const"``).
     converged_ : bool
     objective_history_ : ndarray of shape (n_iter_ + 1,)
         Objective at the start and after every sweep.
@@ -150,6 +155,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "prune": ["boolean"],
+        "init": [StrOptions({"const", "random"})],
         "random_state": ["random_state"],
         **source_constraints,
     }
@@ -172,6 +178,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         max_iter: int = 1000,
         tol: float = 1e-4,
         prune: bool = False,
+        init: str = "const",
         random_state: Any = None,
         source: Any = None,
         source_columns: Any = None,
@@ -192,6 +199,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         self.max_iter = max_iter
         self.tol = tol
         self.prune = prune
+        self.init = init
         self.random_state = random_state
         self.source = source
         self.source_columns = source_columns
@@ -241,21 +249,29 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
             a0, alpha, gamma = fit_const_affine(K1, K3, y, lams[0], lams[2])
             self.intercept_, self.alpha_, self.gamma_ = a0, alpha, gamma
             self.beta_ = np.zeros(n)
-            self.n_iter_, self.converged_ = 0, True
+            self.n_iter_, self.converged_ = 1, True
             res = y - a0 - K1 @ alpha - K3 @ gamma
             obj = res @ res + lams[0] * alpha @ K1 @ alpha + lams[2] * gamma @ K3 @ gamma
             self.objective_history_ = np.array([obj])
             return self
-        rng = check_random_state(self.random_state)
-        beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
+        F1 = GramFactor(K1)
+        alpha0 = None
+        if self.init == "random":
+            rng = check_random_state(self.random_state)
+            beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
+        else:  # start at the shrinkage point g2 = 1 from the AffineTL-const solution
+            K1_init = K1 if self.variant == "full" else np.zeros_like(K1)
+            a0, alpha, gamma0 = fit_const_affine(K1_init, K3, y, lams[0], lams[2])
+            beta0, alpha0 = np.zeros(n), (a0, alpha)
         result = fit_affine_blocks(
-            GramFactor(K1),
+            F1,
             GramFactor(K2),
             GramFactor(K3),
             y,
             lams,
             beta0=beta0,
             gamma0=gamma0,
+            alpha0=alpha0,
             fit_h1=self.variant == "full",
             max_iter=self.max_iter,
             tol=self.tol,

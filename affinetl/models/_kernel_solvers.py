@@ -237,6 +237,7 @@ def fit_affine_blocks(
     *,
     beta0: np.ndarray,
     gamma0: np.ndarray,
+    alpha0: tuple[float, np.ndarray] | None = None,
     fit_h1: bool = True,
     max_iter: int = 1000,
     tol: float = 1e-4,
@@ -254,8 +255,10 @@ def fit_affine_blocks(
     lams : (l1, l2, l3)
         Positive penalties, already scaled (``lambda_scaling``).
     beta0, gamma0 : ndarray of shape (n,)
-        Initial dual coefficients of ``h2`` and ``g3``; ``(a0, alpha)`` start from kernel ridge of
-        ``y`` on u (or ``a0 = mean(y)`` when ``fit_h1`` is False).
+        Initial dual coefficients of ``h2`` and ``g3``.
+    alpha0 : (a0, alpha), optional
+        Initial intercept and ``alpha``; by default kernel ridge of ``y`` on u (or
+        ``a0 = mean(y)``, ``alpha = 0`` when ``fit_h1`` is False).
     fit_h1 : bool
         False fixes ``h1 = 0`` (the ``g1 = const`` special case).
     max_iter, tol : int, float
@@ -273,7 +276,10 @@ def fit_affine_blocks(
     l1, l2, l3 = lams
     K1, K2, K3 = F1.K, F2.K, F3.K
     n = y.shape[0]
-    if fit_h1:
+    if alpha0 is not None:
+        a0 = float(alpha0[0])
+        alpha = np.asarray(alpha0[1], dtype=float).copy() if fit_h1 else np.zeros(n)
+    elif fit_h1:
         a0, alpha = kernel_ridge_intercept(F1, y, l1)
     else:
         a0, alpha = float(np.mean(y)), np.zeros(n)
