@@ -1,0 +1,89 @@
+"""Linear affine transfer with fused ridge, and the log-difference baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from affinetl import LinearAffineTransferRegressor, LogDifferenceRegressor
+from affinetl.models._fused_ridge import difference_matrix, fused_penalty
+
+
+def test_difference_matrix_respects_blocks():
+    D = difference_matrix(5, [2, 3])
+    expected = np.array(
+        [[-1, 1, 0, 0, 0], [0, 0, -1, 1, 0], [0, 0, 0, -1, 1]],
+        dtype=float,
+    )
+    np.testing.assert_array_equal(D, expected)
+    D_idx = difference_matrix(4, [[3, 1], [0, 2]])
+    np.testing.assert_array_equal(D_idx, [[0, 1, 0, -1], [-1, 0, 1, 0]])
+
+
+def test_bad_blocks():
+    with pytest.raises(ValueError, match="sum to at most"):
+        difference_matrix(3, [2, 2])
+    with pytest.raises(ValueError, match="outside"):
+        difference_matrix(3, [[0, 5]])
+
+
+def _linear_problem(n=120, p=8, seed=0, noise=0.01):
+    rng = np.random.default_rng(seed)
+    x, u = rng.normal(size=(n, p)), rng.normal(size=n)
+    gamma = np.sin(np.linspace(0, np.pi, p))
+    y = 0.5 + 2.0 * u - (1.0 + 0.3 * u) * (x @ gamma) + noise * rng.standard_normal(n)
+    return np.column_stack([x, u]), y, gamma
+
+
+def test_linear_recovers_parameters_and_objective_decreases():
+    X, y, gamma = _linear_problem()
+    m = LinearAffineTransferRegressor(lambda_ridge=1e-2).fit(X, y)
+    np.testing.assert_allclose(m.coef_, gamma, atol=0.02)
+    np.testing.assert_allclose(
+        [m.intercept_, m.source_coef_[0], m.scale_coef_[0]], [0.5, 2.0, 0.3], atol=0.02
+    )
+    assert m.converged_
+    h = m.objective_history_
+    assert np.all(np.diff(h) <= 1e-10 * h[:-1])
+
+
+def test_linear_gamma_block_matches_direct_minimisation():
+    """With a0, a1, b fixed at the solution, gamma is the exact fused-ridge minimiser."""
+    X, y, _ = _linear_problem(n=40, p=5, noise=0.3)
+    m = LinearAffineTransferRegressor(lambda_ridge=0.7, lambda_fused=1.3, blocks=[2, 3]).fit(X, y)
+    x, u = X[:, :-1], X[:, -1:]
+    P = fused_penalty(5, 0.7, 1.3, [2, 3])
+
+    def obj(g):
+        res = y - m.intercept_ - u @ m.source_coef_ + (1 + u @ m.scale_coef_) * (x @ g)
+        return res @ res + g @ P @ g
+
+    ref = minimize(obj, np.zeros(5), method="BFGS", options={"gtol": 1e-10})
+    assert obj(m.coef_) <= ref.fun + 1e-6
+
+
+def test_fused_penalty_smooths_within_blocks():
+    X, y, _ = _linear_problem(n=30, p=10, noise=1.0, seed=3)
+    rough = LinearAffineTransferRegressor(lambda_ridge=0.1).fit(X, y).coef_
+    smooth = LinearAffineTransferRegressor(lambda_ridge=0.1, lambda_fused=10.0).fit(X, y).coef_
+    assert np.sum(np.diff(smooth) ** 2) < 0.2 * np.sum(np.diff(rough) ** 2)
+
+
+def test_log_difference_recovers_ratio():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    fs = rng.uniform(1, 3, size=60)
+    y = fs * np.exp(0.2 + x @ np.array([0.1, -0.2, 0.05]))
+    m = LogDifferenceRegressor(lambda_ridge=1e-4).fit(np.column_stack([x, fs]), y)
+    np.testing.assert_allclose(m.coef_, [0.1, -0.2, 0.05], atol=1e-3)
+    np.testing.assert_allclose(m.predict(np.column_stack([x, fs])), y, rtol=1e-3)
+
+
+def test_log_difference_rejects_non_positive():
+    X = np.abs(np.random.default_rng(0).normal(size=(10, 3))) + 0.1
+    with pytest.raises(ValueError, match="positive targets"):
+        LogDifferenceRegressor().fit(X, -np.ones(10))
+    X[0, -1] = -1.0
+    with pytest.raises(ValueError, match="positive source"):
+        LogDifferenceRegressor().fit(X, np.ones(10))
