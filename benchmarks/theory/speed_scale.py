@@ -1,0 +1,173 @@
+"""Speed benchmark: kernel affine-transfer fits against plain kernel ridge of the same n.
+
+For each training size ``n`` the same data (``x`` with 10 descriptor columns, one source feature
+``u``, target from an affine transfer of the source) is fitted by
+
+* ``krr``: :class:`sklearn.kernel_ridge.KernelRidge` (RBF on ``x``, ``gamma = 1/(2d)``), the
+  reference cost of one kernel ridge fit;
+* ``affinetl_const``: ``AffineTransferRegressor(variant="const")`` (one joint linear system);
+* ``affinetl_full``: ``AffineTransferRegressor(variant="full")`` (block relaxation) with its
+  published defaults (``lambda = 1``, ``tol = 1e-4``, ``max_iter = 1000``),
+
+and the ratio of each fit time to the kernel ridge fit in the same run is reported (issue target:
+``affinetl_full`` at most 5x ``krr`` at ``n = 2000``). Sizes whose projected time (cubic
+extrapolation from the previous size) exceeds ``--max-fit-s`` or whose Gram matrices would exceed
+``--max-gb`` are skipped and recorded as such, not silently dropped.
+
+Run::
+
+    python -m benchmarks.theory.speed_scale --out benchmarks/out/theory/speed_scale
+    python -m benchmarks.theory.speed_scale --quick   # n <= 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.kernel_ridge import KernelRidge  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from ._common import machine, out_dir, print_table  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+D = 10
+METHODS = ("krr", "affinetl_const", "affinetl_full")
+N_GRAMS = {"krr": 2, "affinetl_const": 5, "affinetl_full": 7}  # n x n float64 arrays at peak
+
+
+def make_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``X = [x (10 columns), u]`` and ``y = g1(u) + g2(u) g3(x) + noise``."""
+    x = rng.standard_normal((n, D))
+    u = np.tanh(x[:, 0] + 0.5 * x[:, 1]) + 0.1 * rng.standard_normal(n)
+    g3 = np.sin(x[:, 2]) + 0.5 * x[:, 3] * x[:, 4] + 0.3 * x[:, 0]
+    y = 1.0 + 2.0 * u + (1.0 + 0.5 * u**2) * g3 + 0.1 * rng.standard_normal(n)
+    return np.column_stack([x, u]), y
+
+
+def make_model(method: str):
+    """The estimator for one method, package defaults unless stated."""
+    if method == "krr":
+        return KernelRidge(kernel="rbf", gamma=1.0 / (2 * D), alpha=1.0)
+    from affinetl import AffineTransferRegressor
+
+    return AffineTransferRegressor(variant=method.removeprefix("affinetl_"), random_state=0)
+
+
+def time_fit(method: str, X: np.ndarray, y: np.ndarray, repeats: int) -> dict:
+    """Best-of-``repeats`` wall time of one fit, plus iteration count."""
+    best = np.inf
+    model = None
+    for _ in range(repeats):
+        if np.isfinite(best) and best > 2.0:  # one timing is enough for slow fits
+            break
+        model = make_model(method)
+        Xfit = X[:, :D] if method == "krr" else X
+        if method == "krr":  # same standardisation as the affine estimator does internally
+            Xfit = (Xfit - Xfit.mean(0)) / Xfit.std(0)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(Xfit, y)
+        best = min(best, time.perf_counter() - t0)
+    return {
+        "fit_s": best,
+        "n_iter": getattr(model, "n_iter_", np.nan),
+        "converged": getattr(model, "converged_", True),
+    }
+
+
+def plot(df: pd.DataFrame, path: Path) -> None:
+    """Fit time vs n (log-log) and ratio to kernel ridge."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for color, m in enumerate(METHODS):
+        g = df[(df.method == m) & df.fit_s.notna()]
+        ax1.plot(g.n, g.fit_s, "o-", color=f"C{color}", label=m)
+        if m != "krr":
+            ax2.plot(g.n, g.ratio_to_krr, "o-", color=f"C{color}", label=m)
+    ax1.set(xscale="log", yscale="log", xlabel="n", ylabel="fit time (s)", title="fit time")
+    ax2.axhline(5.0, color="k", ls="--", lw=1, label="target 5x")
+    ax2.set(xscale="log", yscale="log", xlabel="n", ylabel="time / kernel ridge time")
+    ax2.set_title("ratio to kernel ridge (same n, same run)")
+    ax1.legend(fontsize=8)
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="benchmarks/out/theory/speed_scale")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[100, 200, 500, 1000, 2000, 5000, 10000, 20000]
+    )
+    parser.add_argument("--max-fit-s", type=float, default=300.0, help="skip beyond this")
+    parser.add_argument("--max-gb", type=float, default=4.0, help="Gram-matrix memory cap")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="n <= 1000")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.quick:
+        args.sizes = [n for n in args.sizes if n <= 1000]
+    out = out_dir(args.out)
+    rows = []
+    last: dict[str, tuple[int, float]] = {}
+    for n in tqdm(args.sizes, desc="sizes"):
+        X, y = make_data(np.random.default_rng([args.seed, n]), n)
+        for m in METHODS:
+            gb = N_GRAMS[m] * n * n * 8 / 1e9
+            projected = last[m][1] * (n / last[m][0]) ** 3 if m in last else 0.0
+            if gb > args.max_gb or projected > args.max_fit_s:
+                why = (
+                    f"memory {gb:.1f} GB > {args.max_gb} GB"
+                    if gb > args.max_gb
+                    else f"projected {projected:.0f} s > {args.max_fit_s:.0f} s"
+                )
+                rows.append({"n": n, "method": m, "fit_s": np.nan, "skipped": why})
+                logger.info("n=%d %s skipped: %s", n, m, why)
+                continue
+            repeats = 3 if n <= 1000 else 1  # best of 3 unless one fit takes > 2 s
+            res = time_fit(m, X, y, repeats)
+            rows.append({"n": n, "method": m, **res, "skipped": ""})
+            last[m] = (n, res["fit_s"])
+    df = pd.DataFrame(rows)
+    krr = df[df.method == "krr"].set_index("n")["fit_s"]
+    df["ratio_to_krr"] = df["fit_s"] / df["n"].map(krr)
+    df.to_csv(out / "speed_scale.csv", index=False)
+    plot(df, out / "speed_scale.png")
+    print(f"machine: {machine()}")
+    table = df.pivot(index="n", columns="method", values="fit_s")[list(METHODS)]
+    for m in METHODS[1:]:
+        table[f"{m}/krr"] = df[df.method == m].set_index("n")["ratio_to_krr"]
+    full = df[df.method == "affinetl_full"].set_index("n")
+    table["full n_iter"] = full["n_iter"]
+    table["full sweep/krr"] = full["fit_s"] / full["n_iter"] / krr
+    print_table(
+        table,
+        "fit time (s) and ratio to kernel ridge; sweep/krr = time per block sweep / krr fit",
+        "{:.3g}",
+    )
+    skipped = df[df.skipped != ""]
+    if len(skipped):
+        print_table(skipped[["n", "method", "skipped"]].set_index(["n", "method"]), "skipped")
+    if 2000 in table.index and np.isfinite(table.loc[2000, "affinetl_full/krr"]):
+        r = table.loc[2000, "affinetl_full/krr"]
+        print(f"\nn = 2000: affinetl_full / krr = {r:.1f}x (target <= 5x: {r <= 5})")
+    print(f"wrote {out / 'speed_scale.csv'} and {out / 'speed_scale.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(argv=None))
