@@ -158,6 +158,7 @@ def affine_full_path(
     random_state: int = 0,
     max_iter: int = 1000,
     tol: float = 1e-4,
+    device: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """AffineTL-full predictions for a grid of ``(l1, l2, l3)`` by batched block relaxation.
 
@@ -182,6 +183,9 @@ def affine_full_path(
         Seed of the initial ``beta`` and ``gamma``.
     max_iter, tol : int, float
         Iteration limit and convergence tolerance.
+    device : str, optional
+        Run the iterations with torch on this device (``"cuda"``, ``"cpu"``) in float64
+        instead of numpy; the same algorithm and results up to round-off.
 
     Returns
     -------
@@ -211,22 +215,43 @@ def affine_full_path(
     den = a1.sum(axis=1)
     Y = y[prob]
 
-    def ridge(A: np.ndarray, one: np.ndarray, dn: np.ndarray, r: np.ndarray):
-        sol = _matvec(A, r)
-        a0 = sol.sum(axis=1) / dn
-        return a0, sol - a0[:, None] * one
-
     rng = np.random.default_rng(random_state)
     beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
     B = P * p
     beta = np.tile(beta0, (B, 1))
     gamma = np.tile(gamma0, (B, 1))
-    a0, alpha = ridge(Ainv, a1, den, Y)
+    a0, alpha = _ridge_step(Ainv, a1, den, Y)
+    relax = _relax_numpy if device is None else _relax_torch
+    alpha, beta, gamma, a0, n_iter = relax(
+        (K1[prob], K2[prob], K3[prob], Ainv, a1, den, Y, l2, l3),
+        (alpha, beta, gamma, a0),
+        max_iter=max_iter,
+        tol=tol,
+        device=device,
+    )
+    pred = (
+        a0[:, None]
+        + np.einsum("bmj,bj->bm", E1[prob], alpha)
+        + (1.0 + np.einsum("bmj,bj->bm", E2[prob], beta)) * np.einsum("bmj,bj->bm", E3[prob], gamma)
+    )
+    pred, n_iter = pred.reshape(P, p, -1), n_iter.reshape(P, p)
+    return (pred[0], n_iter[0]) if single else (pred, n_iter)
+
+
+def _ridge_step(A: np.ndarray, one: np.ndarray, dn: np.ndarray, r: np.ndarray):
+    sol = _matvec(A, r)
+    a0 = sol.sum(axis=1) / dn
+    return a0, sol - a0[:, None] * one
+
+
+def _relax_numpy(fixed, start, *, max_iter: int, tol: float, device: str | None = None):
+    """Block relaxation of every batch member; returns (alpha, beta, gamma, a0, n_iter)."""
+    alpha, beta, gamma, a0 = (v.copy() for v in start)
+    B = len(a0)
     n_iter = np.full(B, max_iter)
     # working copies of the active members, compacted as members converge
     work = np.arange(B)
-    wK1, wK2, wK3, wA, wa1, wden, wY = K1[prob], K2[prob], K3[prob], Ainv, a1, den, Y
-    wl2, wl3 = l2, l3
+    wK1, wK2, wK3, wA, wa1, wden, wY, wl2, wl3 = fixed
     al, be, ga, a = alpha.copy(), beta.copy(), gamma.copy(), a0.copy()
     live = np.ones(B, dtype=bool)
     for it in range(1, max_iter + 1):
@@ -235,7 +260,7 @@ def affine_full_path(
         h2 = _matvec(wK2, be_new)
         ga_new = _scaled_solve(wK3, 1.0 + h2, wY - a[:, None] - h1, wl3)
         g3 = _matvec(wK3, ga_new)
-        a_new, al_new = ridge(wA, wa1, wden, wY - (1.0 + h2) * g3)
+        a_new, al_new = _ridge_step(wA, wa1, wden, wY - (1.0 + h2) * g3)
         change = np.maximum.reduce(
             [
                 _rel_change(al_new, al),
@@ -275,10 +300,72 @@ def affine_full_path(
             ga[live],
             a[live],
         )
-    pred = (
-        a0[:, None]
-        + np.einsum("bmj,bj->bm", E1[prob], alpha)
-        + (1.0 + np.einsum("bmj,bj->bm", E2[prob], beta)) * np.einsum("bmj,bj->bm", E3[prob], gamma)
+    return alpha, beta, gamma, a0, n_iter
+
+
+def _relax_torch(fixed, start, *, max_iter: int, tol: float, device: str | None = "cuda"):
+    """:func:`_relax_numpy` with torch tensors (float64) on ``device``."""
+    import torch  # noqa: PLC0415 - optional dependency (the nn extra)
+
+    dev = torch.device(device)
+    K1, K2, K3, A, one, dn, Y, l2, l3 = (
+        torch.as_tensor(np.ascontiguousarray(v), device=dev) for v in fixed
     )
-    pred, n_iter = pred.reshape(P, p, -1), n_iter.reshape(P, p)
-    return (pred[0], n_iter[0]) if single else (pred, n_iter)
+    alpha, beta, gamma, a0 = (torch.as_tensor(v.copy(), device=dev) for v in start)
+    B, n = alpha.shape
+    n_iter = torch.full((B,), max_iter, dtype=torch.int64, device=dev)
+    eye = torch.eye(n, dtype=K1.dtype, device=dev)
+
+    def mv(K, v):
+        return (K @ v.unsqueeze(-1)).squeeze(-1)
+
+    def scaled(K, d, r, lam):
+        M = K * (d.unsqueeze(2) * d.unsqueeze(1)) + lam[:, None, None] * eye
+        return d * torch.linalg.solve(M, r.unsqueeze(-1)).squeeze(-1)
+
+    def rel(new, old):
+        scale = old.abs().amax(dim=1)
+        diff = (new - old).abs().amax(dim=1)
+        inf = torch.full_like(diff, float("inf"))
+        return torch.where(
+            scale > 0,
+            diff / torch.where(scale > 0, scale, 1.0),
+            torch.where(diff > 0, inf, torch.zeros_like(diff)),
+        )
+
+    work = torch.arange(B, device=dev)
+    al, be, ga, a = alpha.clone(), beta.clone(), gamma.clone(), a0.clone()
+    for it in range(1, max_iter + 1):
+        h1, g3 = mv(K1, al), mv(K3, ga)
+        be_new = scaled(K2, g3, Y - a[:, None] - h1 - g3, l2)
+        h2 = mv(K2, be_new)
+        ga_new = scaled(K3, 1.0 + h2, Y - a[:, None] - h1, l3)
+        g3 = mv(K3, ga_new)
+        sol = mv(A, Y - (1.0 + h2) * g3)
+        a_new = sol.sum(dim=1) / dn
+        al_new = sol - a_new[:, None] * one
+        change = torch.stack(
+            [rel(al_new, al), rel(be_new, be), rel(ga_new, ga), rel(a_new[:, None], a[:, None])]
+        ).amax(dim=0)
+        al, be, ga, a = al_new, be_new, ga_new, a_new
+        done = change < tol
+        if bool(done.any()):
+            members = work[done]
+            alpha[members], beta[members], gamma[members], a0[members] = (
+                al[done],
+                be[done],
+                ga[done],
+                a[done],
+            )
+            n_iter[members] = it
+            keep = ~done
+            work = work[keep]
+            K1, K2, K3, A, one, dn, Y, l2, l3 = (
+                v[keep] for v in (K1, K2, K3, A, one, dn, Y, l2, l3)
+            )
+            al, be, ga, a = al[keep], be[keep], ga[keep], a[keep]
+            if work.numel() == 0:
+                break
+    else:
+        alpha[work], beta[work], gamma[work], a0[work] = al, be, ga, a
+    return tuple(v.cpu().numpy() for v in (alpha, beta, gamma, a0, n_iter))

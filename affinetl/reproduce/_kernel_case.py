@@ -173,6 +173,7 @@ def affine_full_batched(
     max_iter: int = 1000,
     cv_max_iter: int = 1000,
     linear_source: bool = False,
+    device: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AffineTL-full tuned by CV for several problems of equal size at once.
 
@@ -188,6 +189,8 @@ def affine_full_batched(
         Iteration limits of the final fit and inside CV.
     linear_source : bool
         Add a linear kernel on ``u`` to the RBF of h1 and h2 (:func:`source_gram`).
+    device : str, optional
+        Torch device for the block relaxation (see :func:`affine_full_path`).
 
     Returns
     -------
@@ -209,7 +212,9 @@ def affine_full_batched(
             ys.append(y[train])
             val_y.append(y[val])
     K1s, K3s, E1s, E3s, ys, val_y = map(np.stack, (K1s, K3s, E1s, E3s, ys, val_y))
-    pred, _ = affine_full_path(K1s, K1s, K3s, ys, (E1s, E1s, E3s), grid, max_iter=cv_max_iter)
+    pred, _ = affine_full_path(
+        K1s, K1s, K3s, ys, (E1s, E1s, E3s), grid, max_iter=cv_max_iter, device=device
+    )
     mse = np.mean((pred - val_y[:, None, :]) ** 2, axis=2).reshape(len(problems), len(folds), -1)
     best = grid[np.argmin(mse.mean(axis=1), axis=1)]
     K1f, K3f, E1f, E3f, yf = [], [], [], [], []
@@ -222,7 +227,7 @@ def affine_full_batched(
         yf.append(y)
     K1f, K3f, E1f, E3f, yf = map(np.stack, (K1f, K3f, E1f, E3f, yf))
     final, n_iter = affine_full_path(
-        K1f, K1f, K3f, yf, (E1f, E1f, E3f), best[:, None, :], max_iter=max_iter
+        K1f, K1f, K3f, yf, (E1f, E1f, E3f), best[:, None, :], max_iter=max_iter, device=device
     )
     return final[:, 0], best, n_iter[:, 0]
 

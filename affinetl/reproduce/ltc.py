@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.model_selection import train_test_split
 
 from ..datasets import SPS_NETWORK_IDS, load_ltc
@@ -32,6 +33,69 @@ logger = logging.getLogger(__name__)
 PUBLISHED_RMSE = {"Direct": 40.0, "AffineTL-full (layer 3)": 27.0}
 
 
+def _one_split(
+    split: int,
+    X: np.ndarray,
+    raw_X: np.ndarray,
+    Y: np.ndarray,
+    nets: dict,
+    networks: Sequence[int],
+    layers: Sequence[int],
+    scale: tuple[float, float],
+    max_iter: int,
+    cv_max_iter: int,
+    device: str | None,
+) -> list[dict[str, object]]:
+    """All methods and networks for one random 40/5 split."""
+    y_mean, y_sd = scale
+
+    def back(v: np.ndarray) -> np.ndarray:
+        return np.exp(v * y_sd + y_mean)
+
+    records: list[dict[str, object]] = []
+    folds = five_folds(40)
+    train, test = train_test_split(np.arange(len(Y)), train_size=40, random_state=split)
+    x, xt, y = X[train], X[test], Y[train]
+    y_test = back(Y[test])
+    direct_done = False
+    for net_id in networks:
+        net = nets[net_id]
+        u = net.predict(raw_X[train])[:, None]
+        ut = net.predict(raw_X[test])[:, None]
+        preds, _ = standard_methods(x, u, y, xt, ut, back, folds)
+        problems = [(x, u, y, xt, ut)]
+        names = ["AffineTL-full (output)"]
+        for k in layers:
+            problems.append(
+                (
+                    x,
+                    net.transform(raw_X[train], layer=k),
+                    y,
+                    xt,
+                    net.transform(raw_X[test], layer=k),
+                )
+            )
+            names.append(f"AffineTL-full (layer {k})")
+        full, _best, _ = affine_full_batched(
+            problems, folds, max_iter=max_iter, cv_max_iter=cv_max_iter, device=device
+        )
+        for name, pred in zip(names, full):
+            preds[name] = back(pred)
+        for method, pred in preds.items():
+            if method == "Direct" and direct_done:
+                continue  # Direct does not use the source network
+            row: dict[str, object] = {
+                "split": split,
+                "network": net_id if method != "Direct" else -1,
+                "method": method,
+            }
+            row.update(regression_metrics(y_test, pred))
+            records.append(row)
+        direct_done = True
+    logger.info("LTC split %d done", split)
+    return records
+
+
 def reproduce_ltc(
     out_dir: str | os.PathLike[str] = "results/ltc",
     *,
@@ -40,6 +104,8 @@ def reproduce_ltc(
     layers: Sequence[int] = (1, 2, 3),
     max_iter: int = 1000,
     cv_max_iter: int = 1000,
+    device: str | None = None,
+    n_jobs: int = 1,
     quick: bool = False,
 ) -> ReproductionResult:
     """Run the LTC case study with kernel models and write CSV files and a figure.
@@ -56,6 +122,10 @@ def reproduce_ltc(
         Hidden layers whose activations serve as source features for ``AffineTL-full (layer k)``.
     max_iter, cv_max_iter : int
         Iteration limits of AffineTL-full for the final fit and inside CV.
+    device : str, optional
+        Torch device (e.g. ``"cuda"``) for the batched AffineTL-full iterations.
+    n_jobs : int
+        Parallel workers over splits (joblib).
     quick : bool
         Reduced run for tests: 2 splits, 2 networks, layer 3 only, at most 200 iterations.
 
@@ -75,52 +145,23 @@ def reproduce_ltc(
         y_mean, y_sd = log_y.mean(), log_y.std(ddof=1)
         Y = (log_y - y_mean) / y_sd
         nets = {i: data.extras["networks"][i] for i in networks}
-
-        def back(v: np.ndarray) -> np.ndarray:
-            return np.exp(v * y_sd + y_mean)
-
-        records: list[dict[str, object]] = []
-        folds = five_folds(40)
-        for split in range(n_splits):
-            train, test = train_test_split(np.arange(len(Y)), train_size=40, random_state=split)
-            x, xt, y = X[train], X[test], Y[train]
-            y_test = back(Y[test])
-            direct_done = False
-            for net_id in networks:
-                net = nets[net_id]
-                u = net.predict(raw_X[train])[:, None]
-                ut = net.predict(raw_X[test])[:, None]
-                preds, _ = standard_methods(x, u, y, xt, ut, back, folds)
-                problems = [(x, u, y, xt, ut)]
-                names = ["AffineTL-full (output)"]
-                for k in layers:
-                    problems.append(
-                        (
-                            x,
-                            net.transform(raw_X[train], layer=k),
-                            y,
-                            xt,
-                            net.transform(raw_X[test], layer=k),
-                        )
-                    )
-                    names.append(f"AffineTL-full (layer {k})")
-                full, _best, _ = affine_full_batched(
-                    problems, folds, max_iter=max_iter, cv_max_iter=cv_max_iter
-                )
-                for name, pred in zip(names, full):
-                    preds[name] = back(pred)
-                for method, pred in preds.items():
-                    if method == "Direct" and direct_done:
-                        continue  # Direct does not use the source network
-                    row: dict[str, object] = {
-                        "split": split,
-                        "network": net_id if method != "Direct" else -1,
-                        "method": method,
-                    }
-                    row.update(regression_metrics(y_test, pred))
-                    records.append(row)
-                direct_done = True
-            logger.info("LTC split %d/%d done", split + 1, n_splits)
+        chunks = Parallel(n_jobs=n_jobs)(
+            delayed(_one_split)(
+                split,
+                X,
+                raw_X,
+                Y,
+                nets,
+                networks,
+                layers,
+                (y_mean, y_sd),
+                max_iter,
+                cv_max_iter,
+                device,
+            )
+            for split in range(n_splits)
+        )
+        records = [row for chunk in chunks for row in chunk]
     frame = pd.DataFrame(records)
     summary = frame.groupby("method")["RMSE"].agg(["mean", "median", "std", "count"])
     summary.columns = ["RMSE_mean", "RMSE_median", "RMSE_sd", "n_runs"]
@@ -171,6 +212,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--networks", type=int, nargs="+", default=list(SPS_NETWORK_IDS))
     parser.add_argument("--layers", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--cv-max-iter", type=int, default=1000)
+    parser.add_argument("--n-jobs", type=int, default=1, help="parallel workers over splits")
+    parser.add_argument("--device", default=None, help="torch device for AffineTL-full, e.g. cuda")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
         networks=args.networks,
         layers=args.layers,
         cv_max_iter=args.cv_max_iter,
+        device=args.device,
+        n_jobs=args.n_jobs,
         quick=args.quick,
     )
     print(result.report())  # noqa: T201 - CLI output

@@ -81,6 +81,7 @@ def _one_setting(
     torques: Sequence[int],
     max_iter: int,
     cv_max_iter: int,
+    device: str | None = None,
 ) -> list[dict[str, object]]:
     """All methods for one (n, repetition) and every torque."""
     idx = order[:n]
@@ -105,7 +106,7 @@ def _one_setting(
         problems.append((x, u, y, xt, ut))
         prepared.append((j, back, preds))
     full, _best, _n_iter = affine_full_batched(
-        problems, folds, max_iter=max_iter, cv_max_iter=cv_max_iter
+        problems, folds, max_iter=max_iter, cv_max_iter=cv_max_iter, device=device
     )
     for k, (j, back, preds) in enumerate(prepared):
         preds["AffineTL-full"] = back(full[k])
@@ -126,6 +127,7 @@ def reproduce_sarcos(
     n_jobs: int = 1,
     max_iter: int = 1000,
     cv_max_iter: int = 1000,
+    device: str | None = None,
     quick: bool = False,
 ) -> ReproductionResult:
     """Run the SARCOS case study and write CSV files and a figure.
@@ -147,6 +149,8 @@ def reproduce_sarcos(
         Parallel workers over (n, repetition) settings (joblib).
     max_iter, cv_max_iter : int
         Iteration limits of the AffineTL-full block relaxation for the final fit and inside CV.
+    device : str, optional
+        Torch device (e.g. ``"cuda"``) for the batched AffineTL-full iterations.
     quick : bool
         Reduced run for tests: n in {5, 10}, 2 repetitions, torques 1 and 2.
 
@@ -186,6 +190,7 @@ def reproduce_sarcos(
                 [t - 1 for t in torques],
                 max_iter,
                 cv_max_iter,
+                device,
             )
             for n, rep in tasks
         )
@@ -262,6 +267,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="GPML training file or the offline proxy (auto: proxy when offline)",
     )
     parser.add_argument("--n-jobs", type=int, default=1, help="parallel workers")
+    parser.add_argument("--device", default=None, help="torch device for AffineTL-full, e.g. cuda")
     parser.add_argument(
         "--cv-max-iter",
         type=int,
@@ -280,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
         training=args.training,
         n_jobs=args.n_jobs,
         cv_max_iter=args.cv_max_iter,
+        device=args.device,
         quick=args.quick,
     )
     print(result.report())  # noqa: T201 - CLI output

@@ -206,3 +206,16 @@ def test_reproduce_spectra_quick(mirror: Path, tmp_path: Path) -> None:
     assert set(result.records["kernel"]) == {"K2 (u)", "K3 (x)", "K2 o K3"}
     with pytest.raises(ValueError, match="unknown case"):
         reproduce("nope")
+
+
+def test_affine_full_path_torch_matches_numpy(problem) -> None:
+    pytest.importorskip("torch")
+    x, u, y = problem
+    K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)
+    grid = [(1e-2, 0.1, 1.0), (1.0, 10.0, 0.01)]
+    ref, it_ref = _grid.affine_full_path(K1, K1, K3, y, (K1, K1, K3), grid, max_iter=25)
+    got, it_got = _grid.affine_full_path(
+        K1, K1, K3, y, (K1, K1, K3), grid, max_iter=25, device="cpu"
+    )
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(it_got, it_ref)
