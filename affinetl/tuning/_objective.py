@@ -1,0 +1,320 @@
+"""The cross-validation objective and the pruning hooks that feed Optuna intermediate values.
+
+:class:`CVObjective` scores one parameter setting by K-fold CV (or any splitter, group splits
+included), fitting a fresh :func:`~sklearn.base.clone` of the estimator on every fold. Folds are
+drawn once, so every trial sees the same splits and intermediate values are comparable across
+trials, which is what a pruner needs. Three kinds of intermediate values, chosen per estimator:
+
+* ``"folds"`` (any estimator): the running mean of the fold scores after each fold;
+* ``"epochs"`` through ``partial_fit`` (e.g. SGDRegressor, MLPRegressor): the objective drives
+  the epochs itself and reports the validation score after each one;
+* ``"epochs"`` through a ``callbacks`` parameter (the torch estimators of :mod:`affinetl.models`,
+  whose training loop calls ``callback(epoch, train_loss, val_loss)``): an
+  :class:`EpochPruningCallback` reports ``-val_loss`` and stops the fit by raising
+  :class:`optuna.TrialPruned`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from numpy.typing import ArrayLike
+from optuna.distributions import BaseDistribution
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+
+from ._spaces import suggest_params
+
+__all__ = [
+    "CVObjective",
+    "EpochPruningCallback",
+    "IntermediateReporter",
+    "register_pruning_hook",
+    "resolve_splits",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Step stride between folds for callback pruning when the estimator exposes no epoch budget.
+_DEFAULT_STRIDE = 100_000
+_EPOCH_PARAMS = ("max_epochs", "epochs", "n_epochs", "max_iter")
+
+_HOOKS: dict[str, Callable[[Any, IntermediateReporter], Any]] = {}
+
+
+class IntermediateReporter:
+    """Report intermediate values of one trial and raise :class:`optuna.TrialPruned` when due.
+
+    Parameters
+    ----------
+    trial : optuna.trial.Trial
+    offset : int, default=0
+        Added to every step (one block of steps per CV fold).
+    """
+
+    def __init__(self, trial: optuna.trial.BaseTrial, offset: int = 0) -> None:
+        self.trial = trial
+        self.offset = offset
+        self.last_step: int | None = None
+
+    def __call__(self, step: int, value: float) -> None:
+        """Report ``value`` (higher is better) at ``offset + step``; prune if the pruner says so."""
+        step = self.offset + int(step)
+        self.last_step = step
+        self.trial.report(float(value), step)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at step {step} (intermediate value {value:.6g})")
+
+
+class EpochPruningCallback:
+    """Training callback ``callback(epoch, train_loss, val_loss)`` that prunes through Optuna.
+
+    Reports ``-val_loss`` (``-train_loss`` when there is no validation split) so that larger is
+    better, as for the CV scores.
+
+    Parameters
+    ----------
+    reporter : IntermediateReporter
+    """
+
+    def __init__(self, reporter: IntermediateReporter) -> None:
+        self.reporter = reporter
+
+    def __call__(self, epoch: int, train_loss: float, val_loss: float | None = None) -> bool:
+        loss = train_loss if val_loss is None else val_loss
+        self.reporter(int(epoch), -float(loss))
+        return False
+
+
+def register_pruning_hook(
+    estimator: type | str, installer: Callable[[Any, IntermediateReporter], Any]
+) -> None:
+    """Register how to attach per-epoch pruning to an estimator class.
+
+    Parameters
+    ----------
+    estimator : type or str
+        The class or its name.
+    installer : callable
+        ``installer(estimator, reporter) -> estimator``: returns the (unfitted) estimator set up
+        so that its training calls ``reporter(epoch, value)`` with a higher-is-better value.
+        Estimators with a ``callbacks`` parameter need no registration.
+    """
+    _HOOKS[estimator if isinstance(estimator, str) else estimator.__name__] = installer
+
+
+def _callback_installer(estimator: Any, reporter: IntermediateReporter) -> Any:
+    existing = estimator.get_params(deep=False).get("callbacks") or ()
+    return estimator.set_params(callbacks=[*existing, EpochPruningCallback(reporter)])
+
+
+def _epoch_budget(estimator: Any) -> int | None:
+    params = estimator.get_params(deep=False)
+    for name in _EPOCH_PARAMS:
+        value = params.get(name)
+        if isinstance(value, (int, np.integer)) and value > 0:
+            return int(value)
+    return None
+
+
+def resolve_splits(
+    cv: Any, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, validation) index pairs of a splitter, drawn once.
+
+    Parameters
+    ----------
+    cv : int, splitter or iterable
+        As in scikit-learn (``int`` -> unshuffled ``KFold``); group splitters need ``groups``.
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    groups : array-like of shape (n_samples,), optional
+
+    Returns
+    -------
+    list of (ndarray, ndarray)
+    """
+    splitter = check_cv(cv, y, classifier=False)
+    try:
+        splits = [(np.asarray(a), np.asarray(b)) for a, b in splitter.split(X, y, groups)]
+    except ValueError as err:
+        if groups is None and "group" in str(err).lower():
+            raise ValueError(f"{type(splitter).__name__} needs `groups`: {err}") from err
+        raise
+    if not splits:
+        raise ValueError(f"the splitter {splitter!r} produced no splits")
+    return splits
+
+
+def _take(data: Any, idx: np.ndarray) -> Any:
+    if hasattr(data, "iloc"):
+        return data.iloc[idx]
+    return np.asarray(data)[idx]
+
+
+def _fold_params(fit_params: Mapping[str, Any], idx: np.ndarray, n: int) -> dict[str, Any]:
+    """Slice sample-aligned fit parameters (length ``n``) to a fold."""
+    out = {}
+    for key, value in fit_params.items():
+        if hasattr(value, "__len__") and not isinstance(value, str) and len(value) == n:
+            out[key] = _take(value, idx)
+        else:
+            out[key] = value
+    return out
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process (recorded on every trial)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class CVObjective:
+    """Optuna objective: mean CV score of one parameter setting (higher is better).
+
+    Parameters
+    ----------
+    estimator : estimator
+        Unfitted template; every fold fits ``clone(estimator).set_params(**params)``.
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    space : dict of str to BaseDistribution
+        Parameters to search.
+    splits : list of (train, validation) index arrays
+        From :func:`resolve_splits`.
+    scoring : str or callable, default="neg_mean_squared_error"
+        A scikit-learn scorer name or ``scorer(estimator, X, y)``; ``None`` uses
+        ``estimator.score``.
+    fit_params : dict, optional
+        Passed to ``fit`` (sample-aligned entries are sliced per fold).
+    prune : {"auto", "folds", "epochs", "none"}, default="auto"
+        Intermediate values to report: ``"epochs"`` where the estimator supports it
+        (``partial_fit``, a ``callbacks`` parameter or a registered hook), else ``"folds"``.
+    error_score : "raise" or float, default=nan
+        Trial value when a fit raises; NaN marks the trial failed (it does not count towards
+        the trial budget), ``"raise"`` propagates the error.
+
+    Notes
+    -----
+    Each trial records the user attributes ``split_scores`` (score of each finished fold),
+    ``n_fits`` (fits run, including the one a pruner stopped), ``worker`` and, where fits
+    raised :class:`~sklearn.exceptions.ConvergenceWarning`, ``unconverged_fits`` (the warnings
+    are counted there instead of flooding the log).
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        X: ArrayLike,
+        y: ArrayLike,
+        space: Mapping[str, BaseDistribution],
+        splits: Sequence[tuple[np.ndarray, np.ndarray]],
+        *,
+        scoring: str | Callable | None = "neg_mean_squared_error",
+        fit_params: Mapping[str, Any] | None = None,
+        prune: str = "auto",
+        error_score: str | float = math.nan,
+    ) -> None:
+        if prune not in {"auto", "folds", "epochs", "none"}:
+            raise ValueError(f"prune must be 'auto', 'folds', 'epochs' or 'none', got {prune!r}")
+        self.estimator = estimator
+        self.X, self.y = X, y
+        self.space = dict(space)
+        self.splits = list(splits)
+        self.scorer = check_scoring(estimator, scoring=scoring)
+        self.fit_params = dict(fit_params or {})
+        self.prune = prune
+        self.error_score = error_score
+        self._n = len(y)
+        self._n_unconverged = 0
+
+    def epoch_mode(self, estimator: Any) -> str | None:
+        """``"hook"``, ``"partial_fit"`` or ``None``: how epochs of this estimator are observed."""
+        if self.prune not in {"auto", "epochs"}:
+            return None
+        name = type(estimator).__name__
+        if name in _HOOKS or "callbacks" in estimator.get_params(deep=False):
+            return "hook"
+        if hasattr(estimator, "partial_fit") and _epoch_budget(estimator) is not None:
+            return "partial_fit"
+        if self.prune == "epochs":
+            raise ValueError(
+                f"prune='epochs' but {name} has no `callbacks` parameter, no registered pruning "
+                "hook and no partial_fit with max_iter; use prune='folds'"
+            )
+        return None
+
+    def _fit_fold(self, trial: optuna.trial.BaseTrial, params: dict[str, Any], fold: int) -> float:
+        train, val = self.splits[fold]
+        Xt, yt, Xv, yv = (
+            _take(self.X, train),
+            _take(self.y, train),
+            _take(self.X, val),
+            _take(self.y, val),
+        )
+        fit_params = _fold_params(self.fit_params, train, self._n)
+        est = clone(self.estimator).set_params(**params)
+        mode = self.epoch_mode(est)
+        if mode == "partial_fit":
+            epochs = _epoch_budget(est)
+            reporter = IntermediateReporter(trial, offset=fold * epochs)
+            score = math.nan
+            for epoch in range(epochs):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", category=UserWarning)
+                    est.partial_fit(Xt, yt, **fit_params)
+                score = float(self.scorer(est, Xv, yv))
+                reporter(epoch, score)
+            return score
+        if mode == "hook":
+            stride = _epoch_budget(est) or _DEFAULT_STRIDE
+            reporter = IntermediateReporter(trial, offset=fold * stride)
+            installer = _HOOKS.get(type(est).__name__, _callback_installer)
+            est = installer(est, reporter)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", category=ConvergenceWarning)
+            est.fit(Xt, yt, **fit_params)
+        for w in caught:
+            if issubclass(w.category, ConvergenceWarning):
+                self._n_unconverged += 1
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        return float(self.scorer(est, Xv, yv))
+
+    def __call__(self, trial: optuna.trial.BaseTrial) -> float:
+        """Suggest a setting, cross-validate it, return the mean fold score."""
+        params = suggest_params(trial, self.space)
+        trial.set_user_attr("worker", worker_id())
+        scores: list[float] = []
+        n_fits = 0
+        self._n_unconverged = 0
+        fold_pruning = self.prune in {"auto", "folds"}
+        try:
+            for fold in range(len(self.splits)):
+                n_fits += 1
+                trial.set_user_attr("n_fits", n_fits)
+                score = self._fit_fold(trial, params, fold)
+                if self._n_unconverged:
+                    trial.set_user_attr("unconverged_fits", self._n_unconverged)
+                scores.append(score)
+                trial.set_user_attr("split_scores", scores)
+                if fold_pruning and self.epoch_mode(self.estimator) is None:
+                    IntermediateReporter(trial)(fold, float(np.mean(scores)))
+        except optuna.TrialPruned:
+            raise
+        except Exception as err:  # a failing setting is recorded, not fatal
+            if self.error_score == "raise":
+                raise
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}")
+            logger.warning("trial %d failed with %s: %s", trial.number, type(err).__name__, err)
+            return float(self.error_score)
+        return float(np.mean(scores))
