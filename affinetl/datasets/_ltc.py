@@ -231,26 +231,44 @@ def load_sps_network(
     )
 
 
+def _save_npz(frame: pd.DataFrame, path: Path) -> None:
+    """A DataFrame of float and string columns as an ``.npz`` (no pickle inside)."""
+    arrays = {
+        "__index__": np.asarray(frame.index, dtype=str),
+        "__columns__": np.asarray(frame.columns, dtype=str),
+    }
+    for k, column in enumerate(frame.columns):
+        values = frame[column].to_numpy()
+        arrays[f"c{k}"] = values.astype(str) if values.dtype == object else values.astype(float)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def _load_npz(path: Path) -> pd.DataFrame:
+    with np.load(path, allow_pickle=False) as arrays:
+        columns = [str(c) for c in arrays["__columns__"]]
+        frame = pd.DataFrame({c: arrays[f"c{k}"] for k, c in enumerate(columns)})
+        frame.index = pd.Index([str(i) for i in arrays["__index__"]], dtype=object)
+    return frame
+
+
 def _ltc_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The pickle's two tables, unpickled once after the hash check and kept as parquet."""
+    """The pickle's two tables, unpickled once after the hash check and kept as ``.npz``."""
     digest = registry()[_PICKLE].digest
     converted = cache_dir() / "converted" / f"SPSTC_290-{digest[:16]}"
-    data_path, desc_path = converted / "data.parquet", converted / "desc.parquet"
+    data_path, desc_path = converted / "data.npz", converted / "desc.npz"
     if data_path.is_file() and desc_path.is_file():
-        return _with_str_index(pd.read_parquet(data_path)), _with_str_index(
-            pd.read_parquet(desc_path)
-        )
+        return _with_str_index(_load_npz(data_path)), _with_str_index(_load_npz(desc_path))
     import joblib  # noqa: PLC0415 - only needed for the one-off conversion
 
     path = fetch(_PICKLE)  # hash verified before anything is unpickled
-    logger.info("converting the verified pickle %s to parquet in %s", path, converted)
+    logger.info("converting the verified pickle %s to npz in %s", path, converted)
     tables = joblib.load(path)
     data, desc = tables["data"], tables["desc"]
     converted.mkdir(parents=True, exist_ok=True)
-    for frame, target in ((data, data_path), (desc, desc_path)):
-        tmp = target.with_suffix(".tmp")
-        frame.to_parquet(tmp)
-        tmp.replace(target)
+    _save_npz(data, data_path)
+    _save_npz(desc, desc_path)
     return _with_str_index(data), _with_str_index(desc)
 
 
@@ -322,7 +340,7 @@ def load_ltc(*, drop_constant: bool = True, networks: bool = True) -> CaseStudyD
             "320 crystals: XenonPy compositional descriptors, scattering phase space (SPS, all "
             "320) and experimental lattice thermal conductivity (LTC, 45). The pickle from the "
             "paper's repository is unpickled only after its SHA-256 matches, then cached as "
-            "parquet."
+            "npz (no pickle)."
         ),
         extras=extras,
     )

@@ -87,9 +87,9 @@ def test_load_ltc_shapes_and_pickle_conversion() -> None:
     assert int(data.y["LTC"].notna().sum()) == 45
     assert (data.source["SPS"] > 0).all()
     assert "CC" not in data.licence  # no licence claimed that the source does not give
-    converted = list((_fetch.cache_dir() / "converted").glob("SPSTC_290-*/desc.parquet"))
+    converted = list((_fetch.cache_dir() / "converted").glob("SPSTC_290-*/desc.npz"))
     assert len(converted) == 1
-    again = datasets.load_ltc(networks=False)  # second load: from parquet
+    again = datasets.load_ltc(networks=False)  # second load: from the npz cache
     pd.testing.assert_frame_equal(again.X, data.X)
 
 
