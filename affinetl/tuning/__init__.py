@@ -29,6 +29,7 @@ from ._objective import (
 from ._search import OptunaSearchCV, TuningResult, tune
 from ._spaces import (
     EmptySearchSpaceError,
+    decode_params,
     get_space,
     neural_space,
     register_space,
@@ -55,6 +56,7 @@ __all__ = [
     "TrialSeededSampler",
     "TuningResult",
     "data_hash",
+    "decode_params",
     "get_space",
     "load_best_estimator",
     "load_case",

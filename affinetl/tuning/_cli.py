@@ -245,7 +245,13 @@ def load_best_estimator(path: str | Path) -> Any:
     for key in ("model", "params"):
         if key not in spec:
             raise ValueError(f"{path} is not a best-parameters file of affinetl tune (no {key!r})")
-    return make_estimator(spec["model"], spec.get("fixed_params")).set_params(**spec["params"])
+    estimator = make_estimator(spec["model"], spec.get("fixed_params"))
+    defaults = estimator.get_params(deep=False)
+    params = {  # JSON has no tuples: restore tuple-valued parameters (layer sizes)
+        k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v
+        for k, v in spec["params"].items()
+    }
+    return estimator.set_params(**params)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

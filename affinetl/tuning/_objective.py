@@ -33,7 +33,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 
-from ._spaces import suggest_params
+from ._spaces import decode_params, suggest_params
 
 __all__ = [
     "CVObjective",
@@ -292,7 +292,7 @@ class CVObjective:
 
     def __call__(self, trial: optuna.trial.BaseTrial) -> float:
         """Suggest a setting, cross-validate it, return the mean fold score."""
-        params = suggest_params(trial, self.space)
+        params = decode_params(self.estimator, suggest_params(trial, self.space))
         trial.set_user_attr("worker", worker_id())
         scores: list[float] = []
         n_fits = 0

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clon
 from sklearn.utils.validation import check_is_fitted
 
 from ._objective import CVObjective, resolve_splits
-from ._spaces import get_space, space_to_dict
+from ._spaces import decode_params, get_space, space_to_dict
 from ._study import (
     FINISHED,
     data_hash,
@@ -94,6 +94,7 @@ class OptunaSearchCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     ----------
     study_ : optuna.Study
     best_params_ : dict
+        Best setting as ``set_params`` values (virtual search parameters decoded).
     best_score_ : float
         Mean CV score of the best trial.
     best_estimator_ : estimator
@@ -261,7 +262,7 @@ class OptunaSearchCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
                 "see the `error` user attribute of the failed trials"
             )
         self.best_trial_ = study.best_trial
-        self.best_params_ = dict(self.best_trial_.params)
+        self.best_params_ = decode_params(self.estimator, self.best_trial_.params)
         self.best_score_ = float(self.best_trial_.value)
         self.n_trials_ = n_finished(study)
         self.n_fits_ = int(sum(t.user_attrs.get("n_fits", 0) for t in trials))

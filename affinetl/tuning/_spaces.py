@@ -34,6 +34,7 @@ from ..kernels import default_gamma
 __all__ = [
     "EmptySearchSpaceError",
     "SpaceFunction",
+    "decode_params",
     "get_space",
     "neural_space",
     "register_space",
@@ -62,6 +63,8 @@ class EmptySearchSpaceError(ValueError):
 
 
 _REGISTRY: dict[str, Space | SpaceFunction] = {}
+#: Class name -> (decoder, virtual parameter names): searched values -> ``set_params`` values.
+_DECODERS: dict[str, tuple[Callable[[Any, dict[str, Any]], dict[str, Any]], frozenset[str]]] = {}
 
 
 def _log(low: float, high: float) -> FloatDistribution:
@@ -126,23 +129,25 @@ def _fused_space(estimator: Any, X: ArrayLike | None) -> Space:
 
 #: Parameter names a neural estimator may use for each searched quantity, and its distribution.
 _NEURAL_CANDIDATES: tuple[tuple[tuple[str, ...], BaseDistribution], ...] = (
-    (("hidden_width", "width", "n_hidden", "hidden_size"), IntDistribution(4, 256, log=True)),
-    (("depth", "n_layers", "n_hidden_layers", "num_layers"), IntDistribution(1, 4)),
     (("lr", "learning_rate", "learning_rate_init"), _log(1e-4, 3e-2)),
-    (("weight_decay", "alpha", "l2"), _log(1e-6, 1e-1)),
+    (("weight_decay", "l2"), _log(1e-6, 1e-1)),
     (("dropout",), FloatDistribution(0.0, 0.5)),
     (("max_epochs", "epochs", "n_epochs"), IntDistribution(20, 300, log=True)),
     (("batch_size",), CategoricalDistribution((2, 4, 8, 16, 32))),
 )
+#: Tuple-valued layer-size parameters set from the virtual ``width`` and ``depth``.
+_HIDDEN_PARAMS = ("hidden1", "hidden2", "hidden3", "hidden_layer_sizes")
 
 
 def neural_space(estimator: Any, X: ArrayLike | None = None) -> Space:
     """Space of a neural regressor built from the parameters it actually has.
 
-    Searches the network width and depth, learning rate, weight decay, dropout, number of
-    epochs and batch size, each under the first of its usual names that the estimator's
-    ``get_params()`` contains (e.g. ``hidden_width`` or ``width``; ``lr`` or
-    ``learning_rate_init``).
+    Searches the learning rate, weight decay, dropout, number of epochs and batch size, each
+    under the first of its usual names that ``get_params()`` contains (``lr`` or
+    ``learning_rate_init``, ...), and the network shape through two virtual parameters,
+    ``width`` (4-128, log scale) and ``depth`` (1-3): every tuple-valued layer-size parameter
+    (``hidden1``, ``hidden2``, ``hidden3``, ``hidden_layer_sizes``) becomes
+    ``(width,) * depth`` (see :func:`decode_params`).
 
     Parameters
     ----------
@@ -162,7 +167,22 @@ def neural_space(estimator: Any, X: ArrayLike | None = None) -> Space:
             if name in params:
                 space[name] = dist
                 break
+    if any(name in params for name in _HIDDEN_PARAMS):
+        space["width"] = IntDistribution(4, 128, log=True)
+        space["depth"] = IntDistribution(1, 3)
     return space
+
+
+def _neural_decode(estimator: Any, params: dict[str, Any]) -> dict[str, Any]:
+    params = dict(params)
+    width, depth = params.pop("width", None), params.pop("depth", None)
+    if width is not None or depth is not None:
+        have = estimator.get_params(deep=False)
+        for name in _HIDDEN_PARAMS:
+            if name in have:
+                old = tuple(have[name]) or (32,)
+                params[name] = (int(width or old[0]),) * int(depth or len(old))
+    return params
 
 
 def _mlp_space(estimator: Any, X: ArrayLike | None) -> Space:
@@ -171,6 +191,8 @@ def _mlp_space(estimator: Any, X: ArrayLike | None) -> Space:
         "learning_rate_init": _log(1e-4, 1e-1),
         "max_iter": IntDistribution(5, 200, log=True),
         "batch_size": CategoricalDistribution((8, 16, 32, 64)),
+        "width": IntDistribution(4, 128, log=True),
+        "depth": IntDistribution(1, 3),
     }
 
 
@@ -183,7 +205,12 @@ def _sgd_space(estimator: Any, X: ArrayLike | None) -> Space:
 
 
 def register_space(
-    estimator: type | str, space: Mapping[str, BaseDistribution] | SpaceFunction, *, overwrite=False
+    estimator: type | str,
+    space: Mapping[str, BaseDistribution] | SpaceFunction,
+    *,
+    decode: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None,
+    virtual: tuple[str, ...] = (),
+    overwrite: bool = False,
 ) -> None:
     """Register the default search space of an estimator class.
 
@@ -194,6 +221,12 @@ def register_space(
         imported).
     space : dict of str to BaseDistribution, or callable
         Fixed space, or ``space(estimator, X) -> dict`` for data-dependent bounds.
+    decode : callable, optional
+        ``decode(estimator, params) -> params`` turning searched values into ``set_params``
+        values (e.g. a width and a depth into a tuple of layer sizes, which Optuna cannot
+        search directly).
+    virtual : tuple of str
+        Searched names that are not estimator parameters (consumed by ``decode``).
     overwrite : bool, default=False
         Replace an existing entry (otherwise a second registration raises ``ValueError``).
 
@@ -216,6 +249,34 @@ def register_space(
                     f"space entry {key!r} of {name} must be an optuna distribution, got {dist!r}"
                 )
     _REGISTRY[name] = space
+    if decode is not None:
+        _DECODERS[name] = (decode, frozenset(virtual))
+    else:
+        _DECODERS.pop(name, None)
+
+
+def decode_params(estimator: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Searched values -> ``set_params`` values, through the class's registered decoder.
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+    params : dict
+        Values of one trial (names as in the search space).
+
+    Returns
+    -------
+    dict
+        Parameters for ``estimator.set_params``.
+    """
+    final, prefix = _final_step(estimator)
+    entry = _DECODERS.get(type(final).__name__)
+    if entry is None:
+        return dict(params)
+    own = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+    other = {k: v for k, v in params.items() if not k.startswith(prefix)}
+    decoded = entry[0](final, own)
+    return {**other, **{prefix + k: v for k, v in decoded.items()}}
 
 
 def registered_spaces() -> list[str]:
@@ -288,6 +349,7 @@ def get_space(
             f"with affinetl.tuning.register_space. Registered: {', '.join(registered_spaces())}"
         )
     valid = set(estimator.get_params(deep=True))
+    valid |= {prefix + v for v in _DECODERS.get(name, (None, frozenset()))[1]}
     unknown = sorted(set(space) - valid)
     if unknown:
         raise ValueError(
@@ -345,12 +407,12 @@ for _cls in ("LinearAffineTransferRegressor", "LogDifferenceRegressor"):
     register_space(_cls, _fused_space)
 for _cls in (
     "NeuralAffineTransferRegressor",
-    "AffineCouplingTransfer",
+    "HiddenLayerAffineRegressor",
     "NeuralDirectRegressor",
+    "FeatureExtractionRegressor",
     "FineTuneRegressor",
-    "ExtRegressor",
-    "InvRegressor",
+    "AffineCouplingTransfer",
 ):
-    register_space(_cls, neural_space)
-register_space("MLPRegressor", _mlp_space)
+    register_space(_cls, neural_space, decode=_neural_decode, virtual=("width", "depth"))
+register_space("MLPRegressor", _mlp_space, decode=_neural_decode, virtual=("width", "depth"))
 register_space("SGDRegressor", _sgd_space)

@@ -256,6 +256,35 @@ def test_partial_fit_estimator_is_pruned_per_epoch():
     assert list(slow.intermediate_values) == [0, 1, 2] and slow.user_attrs["n_fits"] == 1
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_network_shape_is_searched_through_width_and_depth():
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = _wiggly(40, 0)
+    space = get_space(MLPRegressor())
+    assert {"width", "depth", "learning_rate_init"} <= set(space)
+    over = {"max_iter": optuna.distributions.IntDistribution(2, 4)}
+    result = tune(MLPRegressor(random_state=0), X, y, n_trials=2, cv=2, space=over)
+    sizes = result.best_params["hidden_layer_sizes"]
+    assert isinstance(sizes, tuple) and sizes == (result.study.best_params["width"],) * len(sizes)
+    assert result.best_estimator.hidden_layer_sizes == sizes
+    # epochs of partial_fit were reported: max_iter steps per fold
+    best = result.study.best_trial
+    assert len(best.intermediate_values) == 2 * best.params["max_iter"]
+
+
+def test_neural_estimators_have_spaces():
+    import affinetl.models as models
+
+    names = ["NeuralAffineTransferRegressor", "NeuralDirectRegressor", "AffineCouplingTransfer"]
+    classes = [getattr(models, n, None) for n in names]
+    if any(c is None for c in classes):
+        pytest.skip("the neural estimators are not importable in this installation")
+    for cls in classes:
+        space = get_space(cls())
+        assert {"lr", "weight_decay", "max_epochs", "width", "depth"} <= set(space)
+
+
 class _GDRegressor(RegressorMixin, BaseEstimator):
     """Linear regression by gradient descent with a hold-out split and epoch callbacks.
 
