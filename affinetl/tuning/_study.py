@@ -172,12 +172,12 @@ def open_storage(
     if scheme.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
     if heartbeat_interval:
-        from optuna.storages import RetryHeartbeatStaleTrialCallback  # noqa: PLC0415
-
-        kwargs.update(
-            heartbeat_interval=int(heartbeat_interval),
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-        )
+        kwargs["heartbeat_interval"] = int(heartbeat_interval)
+        retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        if retry is not None:  # Optuna >= 4.9
+            kwargs["heartbeat_stale_trial_callback"] = retry(max_retry=1)
+        else:
+            kwargs["failed_trial_callback"] = optuna.storages.RetryFailedTrialCallback(max_retry=1)
     try:
         return optuna.storages.RDBStorage(text, **kwargs)
     except ImportError as err:
