@@ -208,6 +208,7 @@ def test_reproduce_spectra_quick(mirror: Path, tmp_path: Path) -> None:
         reproduce("nope")
 
 
+@pytest.mark.slow
 def test_affine_full_path_torch_matches_numpy(problem) -> None:
     pytest.importorskip("torch")
     x, u, y = problem
