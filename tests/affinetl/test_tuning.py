@@ -77,6 +77,13 @@ def test_every_estimator_has_a_valid_space(cls):
     assert any(getattr(d, "log", False) for d in space.values())
 
 
+def test_affine_space_follows_the_variant():
+    assert "lambda2" in get_space(AffineTransferRegressor())
+    assert "lambda2" not in get_space(AffineTransferRegressor(variant="const"))
+    g1_const = get_space(AffineTransferRegressor(variant="g1_const"))
+    assert not {"lambda1", "gamma1"} & set(g1_const)
+
+
 def test_space_widths_follow_the_kernel_input_dimension():
     X = np.zeros((5, 11))  # 10 inputs + 1 source column
     g = get_space(DirectRegressor(), X)["gamma"]
