@@ -55,3 +55,15 @@ def test_speed_scale_quick(tmp_path: Path) -> None:
     assert set(df.method) == {"krr", "affinetl_const", "affinetl_full"}
     assert df.fit_s.notna().all()
     assert "ratio to kernel ridge" in stdout
+
+
+@pytest.mark.slow
+def test_relatedness_quick(tmp_path: Path) -> None:
+    stdout = _run("benchmarks.theory.relatedness", tmp_path)
+    df = pd.read_csv(tmp_path / "relatedness.csv")
+    assert set(df.relation) == {"strong", "weak"}
+    assert (df.test_mse > 0).all()
+    # a source that explains little cannot carry the weak task on its own
+    weak = df[df.relation == "weak"].groupby("method").test_mse.mean()
+    assert weak["source_only"] > weak["direct"]
+    assert "AffineTL-full minus Direct" in stdout
