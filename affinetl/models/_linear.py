@@ -36,7 +36,15 @@ _FUSED_CONSTRAINTS: dict[str, list[Any]] = {
 
 
 def _lstsq(A: np.ndarray, r: np.ndarray) -> np.ndarray:
-    return linalg.lstsq(A, r, check_finite=False)[0]
+    """Least squares for a thin ``A`` (a few unpenalised columns) by its normal equations.
+
+    Falls back to the minimum-norm solution only when ``A'A`` is singular (e.g. a constant
+    source column), so no SVD runs in the usual iteration.
+    """
+    try:
+        return linalg.solve(A.T @ A, A.T @ r, assume_a="pos", check_finite=False)
+    except (linalg.LinAlgError, ValueError):
+        return linalg.lstsq(A, r, check_finite=False)[0]
 
 
 class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
