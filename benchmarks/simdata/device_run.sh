@@ -17,8 +17,12 @@ run_py() { LD_PRELOAD="${PRE:-}" python3 "$@"; }
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 run_py -c "import openmm as o; print(o.__version__, [o.Platform.getPlatform(i).getName() for i in range(o.Platform.getNumPlatforms())], o.Platform.getPluginLoadFailures())"
 PLATFORM=${PLATFORM:-CUDA}
-LD_PRELOAD="${PRE:-}" timeout 150 python3 benchmarks/simdata/throughput.py run --ps "${TP_PS:-100}" --repeats 2 \
+[ "${TP_PS:-100}" != "0" ] && LD_PRELOAD="${PRE:-}" timeout 150 python3 benchmarks/simdata/throughput.py run --ps "${TP_PS:-100}" --repeats 2 \
   --platform "$PLATFORM" --out "$OUTDIR/throughput_gpu.json" --scratch /tmp/simdata_tp
 LD_PRELOAD="${PRE:-}" timeout "$MD_TIMEOUT" python3 benchmarks/simdata/validate.py simulate \
   --procs "${PROCS:-13}" --platform "$PLATFORM" --rows "$OUTDIR/rows_gpu.jsonl" --scratch /tmp/simdata_md ${EXTRA:-}
-echo "device_run done rc=$?"
+echo "validate simulate rc=$?"
+# keep the stage checkpoints of every job (portable OpenMM XML states) so that
+# unfinished jobs can be resumed elsewhere
+tar -C /tmp -czf "$OUTDIR/md_states.tar.gz" simdata_md 2>/dev/null || true
+ls -la "$OUTDIR"

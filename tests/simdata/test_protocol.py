@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rdkit")
+pytest.importorskip("openmm")
+if shutil.which("tleap") is None and not (Path(sys.executable).parent / "tleap").exists():
+    pytest.skip("AmberTools not installed", allow_module_level=True)
+
+from simdata import Job, load_results, run_table  # noqa: E402
+from simdata.errors import SimulationBlowUp  # noqa: E402
+from simdata.job import prepare_job, simulate  # noqa: E402
+from simdata.pack import read_pdb_positions  # noqa: E402
+from simdata.protocol import MDRunner, create_simulation, minimise, scale_cell  # noqa: E402
+
+
+@pytest.fixture
+def tiny_cell(tmp_path, tiny_preset, cache_dir):
+    job = Job("*CC*", "PE", tiny_preset, 0)
+    work, _ = prepare_job(job, tmp_path, cache_dir=cache_dir)
+    return job, work
+
+
+def _runner(work, preset, tmp_path):
+    from openmm import unit
+
+    meta = json.loads((work / "pack" / "pack.json").read_text())
+    pos = read_pdb_positions(work / "pack" / "box.pdb") / 10
+    sim = create_simulation(work / "pack" / "system.prmtop", pos, meta["box_nm"], preset)
+    masses = np.array([a.element.mass.value_in_unit(unit.dalton) for a in sim.topology.atoms()])
+    return MDRunner(sim, preset, tmp_path / "md", masses)
+
+
+def test_minimise_and_direct_compression(tiny_cell, tiny_preset, tmp_path):
+    job, work = tiny_cell
+    runner = _runner(work, tiny_preset, tmp_path)
+    res = minimise(runner)
+    assert res.state.exists() and not res.skipped
+    rho0 = runner.density()
+    assert rho0 == pytest.approx(tiny_preset.pack_density, rel=1e-3)
+    scale_cell(runner, 0.9)
+    assert runner.density() == pytest.approx(rho0 / 0.9**3, rel=1e-6)
+    again = minimise(runner)  # stage files exist: loaded, not rerun
+    assert again.skipped
+
+
+def test_blow_up_is_recovered_or_raised(tiny_cell, tiny_preset, tmp_path):
+    job, work = tiny_cell
+    preset = tiny_preset.replace(timestep_fs=80.0, max_restarts=1, chunk_ps=0.4)
+    runner = _runner(work, preset, tmp_path)
+    runner.sim.minimizeEnergy(maxIterations=50)
+    events = []
+    runner.callback = events.append
+    with pytest.raises(SimulationBlowUp, match="restarts"):
+        runner.run_ps(2.0, stage="test")
+    assert [e.kind for e in events] == ["restart"]
+    assert events[0].info["timestep_fs"] == 40.0
+
+
+@pytest.mark.md
+def test_tiny_job_end_to_end(tmp_path, tiny_preset, cache_dir):
+    """A few short *CC* chains through every stage (about a minute on 2 cores)."""
+    preset = tiny_preset.replace(cp_delta_t=20.0, cp_run_ps=1.0, compress_target_density=0.75)
+    events = []
+    store = run_table(
+        [Job("*CC*", "PE", preset, 0)],
+        tmp_path,
+        n_workers=0,
+        cache_dir=cache_dir,
+        callback=events.append,
+    )
+    df = load_results(tmp_path)
+    row = df.iloc[0]
+    assert row.status == "done", row.reason
+    assert 0.6 < row.density < 1.0
+    assert row.Cp > 0 and np.isfinite(row.Cp_fd) and row.Rg > 0
+    assert row.n_atoms == 4 * 104
+    # a rerun skips the finished polymer
+    run_table([Job("*CC*", "PE", preset, 0)], tmp_path, n_workers=0, callback=events.append)
+    assert events[-1].kind == "skip"
+    assert store.finished_ids() == {row.job_id}
+
+
+@pytest.mark.md
+def test_simulate_resumes_from_checkpoints(tiny_cell, tiny_preset):
+    job, work = tiny_cell
+    first = simulate(work, tiny_preset, job_id=job.job_id)
+    for stage in ("minimise", "compress", "anneal", "equilibrate", "production"):
+        assert (work / "md" / f"{stage}.xml").exists()
+    events = []
+    second = simulate(work, tiny_preset, job_id=job.job_id, callback=events.append)
+    assert second["density"] == pytest.approx(first["density"])
+    assert not [e for e in events if e.kind == "start"]  # every stage was reused
