@@ -93,6 +93,7 @@ def test_resume_after_kill_continues_the_same_study(tmp_path, worker):
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert first.returncode == -signal.SIGKILL
+    time.sleep(3.0)  # the killed trial's heartbeat (1 s, grace 2 s) is now stale
     study = optuna.load_study(study_name="s", storage=open_storage(db))
     before = {t.number: (t.state, t.params, t.value) for t in _finished(study)}
     interrupted = [t.number for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
