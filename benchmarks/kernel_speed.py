@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     for n in args.sizes:
         p = make_affine_transfer(n, random_state=0)
         test = make_affine_transfer(500, random_state=1)
-        ours = _model(init="random", max_iter=args.sweeps, tol=0.0)
+        ours = _model(init="random", extrapolate=False, max_iter=args.sweeps, tol=0.0)
         _, t_ours = _time(lambda: ours.fit(p.X, p.y))  # noqa: B023
         pred_naive, t_naive = _time(lambda: naive_fit(ours, p.X, p.y, args.sweeps))  # noqa: B023
         a, b = ours.predict(test.X), pred_naive(test.X)

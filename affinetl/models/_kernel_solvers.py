@@ -350,6 +350,7 @@ def fit_affine_blocks(
     tol: float = 1e-4,
     prune: bool = False,
     prune_threshold: float = 1e-2,
+    extrapolate: bool = False,
     callback=None,
 ) -> BlockRelaxationResult:
     """Block relaxation for the full affine transfer model.
@@ -373,6 +374,11 @@ def fit_affine_blocks(
     prune : bool
         Published pruning: ``||gamma|| < threshold`` sets ``g2 = 0`` for good (only ``g1``
         remains); ``||beta|| < threshold`` sets ``h2 = 0``.
+    extrapolate : bool
+        After each sweep, try the extrapolated point ``theta_k + w (theta_k - theta_{k-1})`` and
+        keep it only if it lowers the objective (the step ``w`` grows on success and shrinks on
+        failure). The objective stays non-increasing; sweeps along the slow valley of the
+        ``g2``/``g3`` trade-off become much fewer.
     callback : callable, optional
         Called as ``callback(block_name, state_dict)`` after every block update (for tests).
 
@@ -414,6 +420,8 @@ def fit_affine_blocks(
     S3 = ScaledBlockSolver(F3, l3, "gamma (g3)")
     history = [objective()]
     converged = False
+    step = 1.0
+    prev: tuple[np.ndarray, ...] | None = None
     n_iter = 0
     while n_iter < max_iter:
         n_iter += 1
@@ -440,7 +448,22 @@ def fit_affine_blocks(
         if prune and not h2_zero and not g2_zero and np.linalg.norm(beta) < prune_threshold:
             h2_zero = True
             beta, h2 = np.zeros(n), np.zeros(n)
-        history.append(objective())
+        current = objective()
+        state = (np.array([a0]), alpha, beta, gamma, h1, h2, g3)
+        pruned_now = (g2_zero or h2_zero) and prev is not None and not np.any(prev[5])
+        if extrapolate and prev is not None and not g2_zero and not pruned_now:
+            cand = tuple(v + step * (v - p) for v, p in zip(state, prev))
+            c_pen = (cand[1] @ cand[4], cand[2] @ cand[5], cand[3] @ cand[6])
+            c_obj = affine_objective(y, float(cand[0][0]), cand[4], cand[5], cand[6], c_pen, lams)
+            if c_obj < current:
+                prev = state
+                a0, alpha, beta, gamma, h1, h2, g3 = float(cand[0][0]), *cand[1:]
+                current, step = c_obj, min(2.0 * step, 64.0)
+            else:
+                prev, step = state, max(step / 4.0, 0.25)
+        else:
+            prev = state
+        history.append(current)
         change = max(
             _rel_change(alpha, old[0]),
             _rel_change(beta, old[1]),

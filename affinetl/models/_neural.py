@@ -83,39 +83,6 @@ _training_constraints: dict[str, list[Any]] = {
 }
 _hidden = [list, tuple]
 
-_TRAINING_DOC = """
-    activation : {"leaky_relu", "relu", "tanh", "elu", "silu"}, default="leaky_relu"
-        Hidden activation (LeakyReLU slope 0.01, the published setting).
-    dropout : float, default=0.0
-        Dropout after every hidden activation (off in ``predict``).
-    weight_decay : float, default=1e-4
-        L2 penalty on every weight (Adam ``weight_decay``).
-    lr : float, default=1e-3
-        Adam learning rate.
-    batch_size : int, default=32
-        Mini-batch size (the published neural LTC models use 2).
-    max_epochs : int, default=200
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the training rows and keep the weights of the best
-        validation epoch, stopping after ``n_iter_no_change`` epochs without improvement
-        (skipped, with all rows used, when fewer than 2 rows would be held out or kept).
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=20
-    lr_schedule : {"constant", "cosine", "plateau"}, default="constant"
-    device : {"cpu", "cuda", "auto"}, default="cpu"
-        ``"auto"`` picks CUDA when available.
-    dtype : {"float64", "float32"}, default="float64"
-        Precision of the networks; ``predict`` returns float64 either way.
-    deterministic : bool, default=False
-        Run with ``torch.use_deterministic_algorithms`` (restored afterwards).
-    n_threads : int or None, default=1
-        Torch intra-op threads while training (set, then restored); ``None`` keeps torch's
-        setting. One thread is fastest for these small networks.
-    random_state : int, RandomState or None, default=None
-        Seeds a local ``torch.Generator`` (initial weights, shuffling, validation split);
-        the global torch RNG is never touched (except by dropout, which has no generator
-        argument in torch)."""
-
 
 def _widths(spec: Any, n_in: int, name: str) -> list[int]:
     """Hidden widths: ints as given, floats as fractions of the network's input width."""
@@ -179,8 +146,10 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
         tensors: tuple[torch.Tensor, ...],
         generator: torch.Generator,
         param_groups: Any = None,
-        snapshot_epochs: tuple[int, ...] = (),
     ) -> Any:
+        # epochs whose weights to keep in ``snapshots_`` (set by model-selection code, e.g. to
+        # score several epoch counts from one run); not a parameter, so never cloned
+        snapshot_epochs = tuple(getattr(self, "_snapshot_epochs", ()))
         n = tensors[0].shape[0]
         n_val = int(round(self.validation_fraction * n)) if self.early_stopping else 0
         train, validation, patience = tensors, None, None
@@ -212,6 +181,8 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
         self.validation_curve_ = np.asarray(result.validation_curve)
         self.n_iter_ = result.n_iter
         self.best_epoch_ = result.best_epoch
+        if snapshot_epochs:
+            self.snapshots_ = result.snapshots
         return result
 
     def __sklearn_tags__(self):  # noqa: ANN204, D105
@@ -331,7 +302,37 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
     solver : {"adam", "block"}, default="adam"
     standardize : bool, default=True
         Standardise ``x`` and ``u`` with the training moments (the target always is).
-    {training}
+    activation : {"leaky_relu", "relu", "tanh", "elu", "silu"}, default="leaky_relu"
+        Hidden activation (LeakyReLU slope 0.01, the published setting).
+    dropout : float, default=0.0
+        Dropout after every hidden activation (off in ``predict``).
+    weight_decay : float, default=1e-4
+        L2 penalty on every weight (Adam ``weight_decay``).
+    lr : float, default=1e-3
+        Adam learning rate.
+    batch_size : int, default=32
+        Mini-batch size (the published neural LTC models use 2).
+    max_epochs : int, default=200
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training rows and keep the weights of the best
+        validation epoch, stopping after ``n_iter_no_change`` epochs without improvement
+        (skipped, with all rows used, when fewer than 2 rows would be held out or kept).
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=20
+    lr_schedule : {"constant", "cosine", "plateau"}, default="constant"
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        ``"auto"`` picks CUDA when available.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the networks; ``predict`` returns float64 either way.
+    deterministic : bool, default=False
+        Run with ``torch.use_deterministic_algorithms`` (restored afterwards).
+    n_threads : int or None, default=1
+        Torch intra-op threads while training (set, then restored); ``None`` keeps torch's
+        setting. One thread is fastest for these small networks.
+    random_state : int, RandomState or None, default=None
+        Seeds a local ``torch.Generator`` (initial weights, shuffling, validation split);
+        the global torch RNG is never touched (except by dropout, which has no generator
+        argument in torch).
     source, source_columns, input_columns
         Source features, see :class:`affinetl.base.SourceFeatureMixin` (a
         :class:`affinetl.sources.TorchSourceNetwork` reads a torch network's hidden layer).
@@ -522,11 +523,6 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
         return c["g1"] + c["g2"] * c["g3"]
 
 
-NeuralAffineTransferRegressor.__doc__ = NeuralAffineTransferRegressor.__doc__.replace(
-    "{training}", _TRAINING_DOC.strip()
-)
-
-
 class HiddenLayerAffineRegressor(NeuralAffineTransferRegressor):
     """Inv-k: the neural affine transfer with ``u`` = hidden layer ``layer`` of a source network.
 
@@ -628,7 +624,37 @@ class NeuralDirectRegressor(_TorchEstimator):
         Hidden widths; floats are fractions of the input width.
     standardize : bool, default=True
         Standardise the inputs with the training moments (the target always is).
-    {training}
+    activation : {"leaky_relu", "relu", "tanh", "elu", "silu"}, default="leaky_relu"
+        Hidden activation (LeakyReLU slope 0.01, the published setting).
+    dropout : float, default=0.0
+        Dropout after every hidden activation (off in ``predict``).
+    weight_decay : float, default=1e-4
+        L2 penalty on every weight (Adam ``weight_decay``).
+    lr : float, default=1e-3
+        Adam learning rate.
+    batch_size : int, default=32
+        Mini-batch size (the published neural LTC models use 2).
+    max_epochs : int, default=200
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training rows and keep the weights of the best
+        validation epoch, stopping after ``n_iter_no_change`` epochs without improvement
+        (skipped, with all rows used, when fewer than 2 rows would be held out or kept).
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=20
+    lr_schedule : {"constant", "cosine", "plateau"}, default="constant"
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        ``"auto"`` picks CUDA when available.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the networks; ``predict`` returns float64 either way.
+    deterministic : bool, default=False
+        Run with ``torch.use_deterministic_algorithms`` (restored afterwards).
+    n_threads : int or None, default=1
+        Torch intra-op threads while training (set, then restored); ``None`` keeps torch's
+        setting. One thread is fastest for these small networks.
+    random_state : int, RandomState or None, default=None
+        Seeds a local ``torch.Generator`` (initial weights, shuffling, validation split);
+        the global torch RNG is never touched (except by dropout, which has no generator
+        argument in torch).
 
     Attributes
     ----------
@@ -732,11 +758,6 @@ class NeuralDirectRegressor(_TorchEstimator):
         with torch.no_grad():
             out = self.module_(f)[:, 0].cpu().numpy().astype(np.float64)
         return self.y_mean_ + self.y_scale_ * out
-
-
-NeuralDirectRegressor.__doc__ = NeuralDirectRegressor.__doc__.replace(
-    "{training}", _TRAINING_DOC.strip()
-)
 
 
 class FeatureExtractionRegressor(NeuralDirectRegressor):
@@ -966,7 +987,37 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
         Rational-quadratic spline layers on the noise; 0 keeps ``p(y | x)`` Gaussian.
     standardize : bool, default=True
         Standardise ``x`` and ``u`` (the target always is).
-    {training}
+    activation : {"leaky_relu", "relu", "tanh", "elu", "silu"}, default="leaky_relu"
+        Hidden activation (LeakyReLU slope 0.01, the published setting).
+    dropout : float, default=0.0
+        Dropout after every hidden activation (off in ``predict``).
+    weight_decay : float, default=1e-4
+        L2 penalty on every weight (Adam ``weight_decay``).
+    lr : float, default=1e-3
+        Adam learning rate.
+    batch_size : int, default=32
+        Mini-batch size (the published neural LTC models use 2).
+    max_epochs : int, default=200
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training rows and keep the weights of the best
+        validation epoch, stopping after ``n_iter_no_change`` epochs without improvement
+        (skipped, with all rows used, when fewer than 2 rows would be held out or kept).
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=20
+    lr_schedule : {"constant", "cosine", "plateau"}, default="constant"
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        ``"auto"`` picks CUDA when available.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the networks; ``predict`` returns float64 either way.
+    deterministic : bool, default=False
+        Run with ``torch.use_deterministic_algorithms`` (restored afterwards).
+    n_threads : int or None, default=1
+        Torch intra-op threads while training (set, then restored); ``None`` keeps torch's
+        setting. One thread is fastest for these small networks.
+    random_state : int, RandomState or None, default=None
+        Seeds a local ``torch.Generator`` (initial weights, shuffling, validation split);
+        the global torch RNG is never touched (except by dropout, which has no generator
+        argument in torch).
     source, source_columns, input_columns
         Source features, see :class:`affinetl.base.SourceFeatureMixin`.
 
@@ -1322,8 +1373,3 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
             "g3": self.y_scale_ * np_(g3),
             "sigma": self.y_scale_ * np.exp(np_(log_sigma)),
         }
-
-
-AffineCouplingTransfer.__doc__ = AffineCouplingTransfer.__doc__.replace(
-    "{training}", _TRAINING_DOC.strip()
-)

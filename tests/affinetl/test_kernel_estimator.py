@@ -163,3 +163,15 @@ def test_grid_search_pipeline_and_pickle(affine_problem):
     ).fit(X, y)
     restored = pickle.loads(pickle.dumps(search.best_estimator_))
     np.testing.assert_allclose(restored.predict(X), search.predict(X))
+
+
+def test_extrapolation_reaches_same_optimum_in_fewer_sweeps(affine_problem):
+    X, y, _ = affine_problem
+    kw = dict(lambda1=1e-2, lambda2=1.0, lambda3=0.1, max_iter=3000, tol=1e-4)
+    plain = AffineTransferRegressor(**kw, extrapolate=False).fit(X[:100], y[:100])
+    fast = AffineTransferRegressor(**kw, extrapolate=True).fit(X[:100], y[:100])
+    assert fast.converged_ and fast.n_iter_ < plain.n_iter_ / 2
+    h = fast.objective_history_
+    assert np.all(np.diff(h) <= 1e-9 * np.abs(h[:-1]))
+    assert h[-1] <= plain.objective_history_[-1] * (1 + 1e-4)
+    np.testing.assert_allclose(fast.predict(X), plain.predict(X), rtol=0, atol=5e-3 * np.ptp(y))
