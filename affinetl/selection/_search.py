@@ -1,0 +1,850 @@
+"""AffineTransferCV and LinearAffineTransferCV: model form and hyper-parameters by CV.
+
+The search evaluates every candidate on the same splits and scores them by the hold-out error:
+
+* Ridge-type forms (everything but ``full``) use the closed-form hold-out residuals of
+  :mod:`affinetl.selection._loo`: one eigendecomposition per Gram matrix (per kernel width, per
+  const-ratio ``lambda3 / lambda1``) serves the whole penalty path and every fold. The Gram
+  matrices of ``x`` are shared by ``offset``, ``offset_calibrated``, ``direct`` and ``const``.
+* The ``full`` form has no closed form. Its candidates are screened: the ``n_full_starts`` best
+  ``const`` settings (widths, ``lambda1``, ``lambda3``) are carried over, since the full model
+  tends to the const model as ``lambda2 -> inf``. For each, every fold runs the block relaxation
+  along a decreasing ``lambda2`` path, the first fit starting at the fold's const solution and
+  each next one warm-started from the last; the fold's Gram factorisations are built once per
+  setting. Folds run in parallel with joblib.
+* Inputs are standardised once with the mean and standard deviation of the data given to
+  ``fit`` (no target information) so that fold fits share one set of Gram matrices; this is
+  what makes the closed forms exact. The refit on all data uses the same standardisation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.model_selection import KFold, LeaveOneOut, check_cv
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from ..base import (
+    Interval,
+    SourceFeatureMixin,
+    StrOptions,
+    check_is_fitted,
+    check_target,
+    fit_context,
+    source_constraints,
+    validate_data,
+)
+from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix, kernel_constraint
+from ..models._fused_ridge import difference_matrix, fused_penalty
+from ..models._kernel_solvers import GramFactor
+from ._forms import (
+    COMPLEXITY,
+    KERNEL_FORMS,
+    LINEAR_FORMS,
+    LinearTransferFormRegressor,
+    TransferFormRegressor,
+    fit_full_kernel,
+    fit_full_linear,
+    form_design,
+    form_target,
+)
+from ._loo import eigh_psd, holdout_path
+
+__all__ = ["AffineTransferCV", "LinearAffineTransferCV", "default_cv"]
+
+logger = logging.getLogger(__name__)
+
+#: Default penalty path of the kernel blocks (sum-of-squares scale).
+DEFAULT_LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+#: Default ``lambda3 / lambda1`` ratios of the const form.
+DEFAULT_RATIOS = (0.01, 0.1, 1.0, 10.0, 100.0)
+#: Default ``lambda2`` path of the full form (decreasing: warm starts from the const limit).
+DEFAULT_LAMBDA2 = (10.0, 1.0, 0.1)
+#: Default relative kernel widths (multiples of ``1 / (2 dim)``).
+DEFAULT_WIDTHS = (0.25, 1.0, 4.0)
+#: Default ridge strengths of the linear family (the penalty uses their square).
+DEFAULT_LAMBDA_RIDGE = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+_SCORERS = {
+    "neg_mean_squared_error": lambda r: -float(np.mean(r * r)),
+    "neg_mean_absolute_error": lambda r: -float(np.mean(np.abs(r))),
+}
+
+
+def default_cv(n_samples: int, random_state: Any = None):
+    """The default splitter: leave-one-out below 20 samples, else shuffled 5-fold.
+
+    Parameters
+    ----------
+    n_samples : int
+    random_state : int, RandomState or None
+        Seed of the 5-fold shuffle.
+
+    Returns
+    -------
+    cv : LeaveOneOut or KFold
+    """
+    if n_samples < 20:
+        return LeaveOneOut()
+    return KFold(5, shuffle=True, random_state=random_state)
+
+
+def _splits(cv, X, y, groups, random_state) -> list[tuple[np.ndarray, np.ndarray]]:
+    n = X.shape[0]
+    splitter = default_cv(n, random_state) if cv is None else check_cv(cv, y, classifier=False)
+    splits = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X, y, groups)]
+    if not splits:
+        raise ValueError("the cross-validation splitter produced no splits")
+    return splits
+
+
+def _is_partition(splits, n: int) -> bool:
+    """True when every split trains on exactly the complement of its test set."""
+    return all(tr.size + te.size == n for tr, te in splits)
+
+
+def _ridge_scores(s_V, K, Z, t, y, lams, splits, score) -> np.ndarray:
+    """Hold-out scores (n_lams, n_splits) of one partially linear ridge family."""
+    n = y.shape[0]
+    lams = np.asarray(lams, dtype=float)
+    out = np.empty((lams.size, len(splits)))
+    offset = y - t  # the part of the prediction not fitted (u for the offset form)
+    if _is_partition(splits, n):
+        s, V = s_V() if K is not None else (np.zeros(n), np.eye(n))
+        preds = holdout_path(s, V, Z, t, lams, [te for _, te in splits])
+        for j, ((_, te), pr) in enumerate(zip(splits, preds)):
+            for i in range(lams.size):
+                out[i, j] = _safe_score(score, y[te] - offset[te] - pr[i])
+        return out
+    for j, (tr, te) in enumerate(splits):  # general splitters: sub-problem on train + test
+        idx = np.concatenate([tr, te])
+        m = tr.size
+        if K is None:
+            s, V = np.zeros(idx.size), np.eye(idx.size)
+        else:
+            s, V = eigh_psd(K[np.ix_(idx, idx)])
+        pr = holdout_path(s, V, Z[idx], t[idx], lams, [np.arange(m, idx.size)])[0]
+        for i in range(lams.size):
+            out[i, j] = _safe_score(score, y[te] - offset[te] - pr[i])
+    return out
+
+
+def _lazy_eigh(K):
+    cache: list = []
+
+    def get():
+        if not cache:
+            cache.append(eigh_psd(K))
+        return cache[0]
+
+    return get
+
+
+def _safe_score(score, r: np.ndarray) -> float:
+    return score(r) if np.all(np.isfinite(r)) else np.nan
+
+
+def _select(mean: np.ndarray, split_scores: np.ndarray, forms: list[str], rule: str) -> int:
+    """Index of the selected candidate (best mean, or simplest within one standard error)."""
+    if not np.any(np.isfinite(mean)):
+        raise ValueError(
+            "every candidate failed on some split (non-finite hold-out errors); check the "
+            "splitter (each training part needs more than dim(u) + 1 samples) and the data"
+        )
+    best = int(np.nanargmax(mean))
+    if rule == "best":
+        return best
+    # paired comparison on the same splits: c ties with the best when the mean score
+    # difference is within one standard error of that difference
+    n_splits = split_scores.shape[1]
+    diff = split_scores[best][None, :] - split_scores
+    with np.errstate(invalid="ignore"):
+        se = np.std(diff, axis=1, ddof=1) / np.sqrt(n_splits) if n_splits > 1 else 0.0
+    gap = np.nan_to_num(np.mean(diff, axis=1), nan=np.inf)
+    ok = np.flatnonzero(gap <= np.nan_to_num(se, nan=0.0))
+    level = min(COMPLEXITY[forms[i]] for i in ok)
+    same = [i for i in ok if COMPLEXITY[forms[i]] == level]
+    return int(same[int(np.argmax(mean[same]))])
+
+
+def _results(candidates, scores, times, n_splits) -> dict[str, Any]:
+    """``cv_results_`` in the GridSearchCV format from candidate dicts and (C, S) scores."""
+    C = len(candidates)
+    names = sorted({k for c in candidates for k in c})
+    res: dict[str, Any] = {}
+    for name in names:
+        col = np.ma.MaskedArray(np.empty(C, dtype=object), mask=True)
+        for i, c in enumerate(candidates):
+            if name in c:
+                col[i] = c[name]
+        res[f"param_{name}"] = col
+    res["params"] = [dict(c) for c in candidates]
+    for j in range(n_splits):
+        res[f"split{j}_test_score"] = scores[:, j]
+    mean = np.mean(scores, axis=1)
+    res["mean_test_score"] = mean
+    res["std_test_score"] = np.std(scores, axis=1)
+    filled = np.where(np.isfinite(mean), mean, -np.inf)
+    order = np.argsort(-filled, kind="stable")
+    rank = np.empty(C, dtype=np.int32)
+    rank[order] = np.arange(1, C + 1)
+    # ties share the smallest rank, as GridSearchCV
+    for i in range(1, C):
+        if filled[order[i]] == filled[order[i - 1]]:
+            rank[order[i]] = rank[order[i - 1]]
+    res["rank_test_score"] = rank
+    res["mean_fit_time"] = np.asarray(times, dtype=float)
+    res["std_fit_time"] = np.zeros(C)
+    res["mean_score_time"] = np.zeros(C)
+    res["std_score_time"] = np.zeros(C)
+    return res
+
+
+class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
+    """Shared fit/predict logic; subclasses produce the candidates and the refit estimator."""
+
+    _FORMS: tuple[str, ...] = ()
+
+    def _forms(self, u: np.ndarray) -> list[str]:
+        if self.forms is None:
+            forms = [f for f in self._FORMS if f != "offset" or u.shape[1] == 1]
+        else:
+            forms = [self.forms] if isinstance(self.forms, str) else list(self.forms)
+            bad = [f for f in forms if f not in self._FORMS]
+            if bad or not forms:
+                raise ValueError(
+                    f"unknown forms {bad}; choose from {list(self._FORMS)}"
+                    if bad
+                    else "forms is empty: give at least one form"
+                )
+            if "offset" in forms:
+                self._source_vector(u)
+        return forms
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None):
+        """Select the form and hyper-parameters by cross-validation, then refit on all data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs, with the source-feature columns when ``source`` is None.
+        y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,), optional
+            Group labels for group splitters (for example polymers sharing a backbone).
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y, y_numeric=True)
+        y = check_target(y)
+        if X.shape[0] < 3:
+            raise ValueError(
+                f"model selection needs at least 3 samples, got n_samples={X.shape[0]}"
+            )
+        x, u = self._split_features(X)
+        forms = self._forms(u)
+        splits = _splits(self.cv, X, y, groups, self.random_state)
+        score = _SCORERS[self.scoring]
+        t0 = time.perf_counter()
+        # small dense problems: one BLAS thread per worker avoids oversubscription
+        with threadpool_limits(limits=1 if X.shape[0] <= 1000 else None, user_api="blas"):
+            candidates, scores, times = self._evaluate(x, u, y, forms, splits, score)
+        self.search_time_ = time.perf_counter() - t0
+        self.n_splits_ = len(splits)
+        self.cv_results_ = _results(candidates, scores, times, len(splits))
+        mean = self.cv_results_["mean_test_score"]
+        cand_forms = [c["form"] for c in candidates]
+        self.best_index_ = _select(mean, scores, cand_forms, self.rule)
+        self.best_score_ = float(mean[self.best_index_])
+        self.best_params_ = dict(candidates[self.best_index_])
+        self.best_form_ = self.best_params_["form"]
+        self.form_scores_ = {
+            f: float(np.nanmax(np.where([c == f for c in cand_forms], mean, np.nan))) for f in forms
+        }
+        logger.info(
+            "selected %s (%s) among %d candidates on %d splits in %.2fs",
+            self.best_form_,
+            self.best_params_,
+            len(candidates),
+            len(splits),
+            self.search_time_,
+        )
+        t0 = time.perf_counter()
+        self.best_estimator_ = self._refit_estimator(self.best_params_).fit(X, y)
+        self.refit_time_ = time.perf_counter() - t0
+        self.n_iter_ = self.best_estimator_.n_iter_
+        return self
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Predict with the refitted best model; returns ndarray of shape (n_samples,)."""
+        check_is_fitted(self)
+        return self.best_estimator_.predict(X)
+
+    def predict_components(self, X: ArrayLike) -> dict[str, np.ndarray]:
+        """``g1``, ``g2``, ``g3`` of the refitted best model, each of shape (n_samples,)."""
+        check_is_fitted(self)
+        return self.best_estimator_.predict_components(X)
+
+
+_COMMON_CONSTRAINTS: dict[str, list[Any]] = {
+    "forms": [None, str, list, tuple],
+    "cv": ["cv_object"],
+    "rule": [StrOptions({"best", "one_se"})],
+    "scoring": [StrOptions(set(_SCORERS))],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "n_jobs": [None, Integral],
+    "random_state": ["random_state"],
+    **source_constraints,
+}
+
+
+def _positive(values, name: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float).ravel()
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"{name} must be a non-empty list of positive numbers, got {values!r}")
+    return arr
+
+
+class AffineTransferCV(_TransferCVBase):
+    """Kernel affine transfer with the model form and hyper-parameters chosen by CV.
+
+    Selects, by cross-validation on the training data only, one form of the family
+    ``g1(u) + g2(u) g3(x)`` (``u = f_s(x)``) and its penalties and kernel widths:
+    ``source_linear`` (calibrated source ``a0 + a1'u``), ``offset`` (HTL-offset, ``u`` plus a
+    kernel ``g3``), ``source_kernel`` (kernel ridge on ``u``), ``direct`` (kernel ridge on ``x``,
+    no transfer), ``offset_calibrated`` (``a0 + a1'u`` plus a kernel ``g3``), ``const``
+    (AffineTL-const) and ``full`` (AffineTL-full); see :class:`TransferFormRegressor`. Each
+    fixed special case is one of the candidates, so the CV error of the selection is never
+    above theirs on the same splits.
+
+    Hold-out errors of the ridge-type forms are exact closed forms from one eigendecomposition
+    per Gram matrix for the whole penalty path and all folds; the full form is screened from
+    the best const settings and fitted along a warm-started ``lambda2`` path (module
+    :mod:`affinetl.selection._search`).
+
+    Parameters
+    ----------
+    forms : list of str, str or None, default=None
+        Candidate forms; ``None`` is every form (``offset`` only with one source feature).
+    kernel1, kernel2, kernel3 : str, sklearn kernel or callable, default="rbf"
+        Kernels of ``h1``, ``h2`` (on u) and ``g3`` (on x).
+    widths : sequence of float, default=(0.25, 1.0, 4.0)
+        Kernel widths searched, as multiples of the default ``1 / (2 dim)`` of each named
+        kernel (kernel objects and ``"linear"`` have no width).
+    lambdas : sequence of float or None, default=None
+        Penalty path of ``lambda1`` (source_kernel) and ``lambda3`` (the ``g3`` forms);
+        ``None`` is ``(1e-3, ..., 100)``, six decades.
+    ratios : sequence of float or None, default=None
+        Ratios ``lambda3 / lambda1`` of the const form; ``None`` is ``(0.01, 0.1, 1, 10, 100)``.
+    lambda2_path : sequence of float or None, default=None
+        ``lambda2`` values of the full form, fitted from the largest down with warm starts;
+        ``None`` is ``(10, 1, 0.1)``.
+    n_full_starts : int, default=2
+        Number of best const settings from which the full form is fitted.
+    cv : int, CV splitter, iterable or None, default=None
+        Any scikit-learn splitter (``GroupKFold`` with ``groups`` in ``fit``); ``None`` is
+        leave-one-out below 20 samples and shuffled 5-fold otherwise (:func:`default_cv`).
+    rule : {"best", "one_se"}, default="one_se"
+        ``"best"``: the highest mean CV score. ``"one_se"``: the simplest form (order of
+        :data:`~affinetl.selection.COMPLEXITY`) whose best score is within one standard error
+        of the overall best, then its best hyper-parameters.
+    scoring : {"neg_mean_squared_error", "neg_mean_absolute_error"}, default="neg_mean_squared_error"
+        Score of each split's hold-out predictions.
+    standardize : bool, default=True
+        Standardise ``x`` and ``u`` once with the training statistics.
+    max_iter : int, default=200
+    tol : float, default=1e-3
+        Block-relaxation limits of the full form (in the search and the refit).
+    n_jobs : int or None, default=None
+        joblib workers for the kernel-width tasks and the full-form folds.
+    random_state : int, RandomState or None, default=None
+        Seed of the default 5-fold shuffle.
+    source, source_columns, input_columns
+        Where ``u`` and ``x`` come from; see :class:`affinetl.base.SourceFeatureMixin`.
+
+    Attributes
+    ----------
+    best_form_ : str
+    best_params_ : dict
+        Form and hyper-parameters of the selected candidate (``TransferFormRegressor`` keywords).
+    best_score_ : float
+        Its mean CV score.
+    best_index_ : int
+    best_estimator_ : TransferFormRegressor
+        The selected candidate refitted on all data.
+    cv_results_ : dict of ndarray
+        One row per candidate in the ``GridSearchCV`` format (``params``, ``param_<name>``
+        masked where a form lacks the parameter, ``split<k>_test_score``, ``mean_test_score``,
+        ``std_test_score``, ``rank_test_score``; fit times are the search time shared
+        equally among a task's candidates).
+    form_scores_ : dict
+        Best mean CV score of each form.
+    n_splits_ : int
+    n_iter_ : int
+        Block-relaxation sweeps of the refit (1 for the closed-form special cases).
+    search_time_, refit_time_ : float
+        Seconds spent in the search and in the refit.
+
+    See Also
+    --------
+    LinearAffineTransferCV : the same selection for the linear fused-ridge family.
+    TransferFormRegressor : one form with fixed hyper-parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from affinetl.selection import AffineTransferCV
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-1, 1, size=(40, 2)); u = rng.normal(size=(40, 1))
+    >>> y = 0.5 + 2.0 * u[:, 0] + 0.01 * rng.normal(size=40)
+    >>> cv = AffineTransferCV(forms=["source_linear", "const"], widths=[1.0]).fit(
+    ...     np.hstack([x, u]), y)
+    >>> cv.best_form_
+    'source_linear'
+    """
+
+    _FORMS = KERNEL_FORMS
+    _parameter_constraints: dict[str, list[Any]] = {
+        **_COMMON_CONSTRAINTS,
+        "kernel1": kernel_constraint,
+        "kernel2": kernel_constraint,
+        "kernel3": kernel_constraint,
+        "widths": [list, tuple, np.ndarray],
+        "lambdas": [None, list, tuple, np.ndarray],
+        "ratios": [None, list, tuple, np.ndarray],
+        "lambda2_path": [None, list, tuple, np.ndarray],
+        "n_full_starts": [Interval(Integral, 1, None, closed="left")],
+        "standardize": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        forms: Any = None,
+        kernel1: Any = "rbf",
+        kernel2: Any = "rbf",
+        kernel3: Any = "rbf",
+        widths: Any = DEFAULT_WIDTHS,
+        lambdas: Any = None,
+        ratios: Any = None,
+        lambda2_path: Any = None,
+        n_full_starts: int = 2,
+        cv: Any = None,
+        rule: str = "one_se",
+        scoring: str = "neg_mean_squared_error",
+        standardize: bool = True,
+        max_iter: int = 200,
+        tol: float = 1e-3,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        source: Any = None,
+        source_columns: Any = None,
+        input_columns: Any = "rest",
+    ) -> None:
+        self.forms = forms
+        self.kernel1 = kernel1
+        self.kernel2 = kernel2
+        self.kernel3 = kernel3
+        self.widths = widths
+        self.lambdas = lambdas
+        self.ratios = ratios
+        self.lambda2_path = lambda2_path
+        self.n_full_starts = n_full_starts
+        self.cv = cv
+        self.rule = rule
+        self.scoring = scoring
+        self.standardize = standardize
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.source = source
+        self.source_columns = source_columns
+        self.input_columns = input_columns
+
+    def _refit_estimator(self, params: dict[str, Any]) -> TransferFormRegressor:
+        return TransferFormRegressor(
+            kernel1=self.kernel1,
+            kernel2=self.kernel2,
+            kernel3=self.kernel3,
+            standardize=self.standardize,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            source=self.source,
+            source_columns=self.source_columns,
+            input_columns=self.input_columns,
+            **params,
+        )
+
+    def _gammas(self, kernel: Any, dim: int) -> list[float | None]:
+        if isinstance(kernel, str) and kernel in KERNEL_NAMES and kernel != "linear":
+            widths = _positive(self.widths, "widths")
+            return [float(w * default_gamma(dim)) for w in widths]
+        return [None]
+
+    def _evaluate(self, x, u_raw, y, forms, splits, score):
+        sx = StandardScaler().fit(x) if self.standardize and x.shape[1] else None
+        su = StandardScaler().fit(u_raw) if self.standardize else None
+        xs = x if sx is None else sx.transform(x)
+        us = u_raw if su is None else su.transform(u_raw)
+        lams = _positive(DEFAULT_LAMBDAS if self.lambdas is None else self.lambdas, "lambdas")
+        ratios = _positive(DEFAULT_RATIOS if self.ratios is None else self.ratios, "ratios")
+        lam2 = _positive(
+            DEFAULT_LAMBDA2 if self.lambda2_path is None else self.lambda2_path, "lambda2_path"
+        )
+        lam2 = np.sort(lam2)[::-1]
+        g1s = self._gammas(self.kernel1, us.shape[1])
+        g3s = self._gammas(self.kernel3, xs.shape[1])
+        K1 = (
+            {g: gram_matrix(self.kernel1, us, None, g) for g in g1s}
+            if any(f in forms for f in ("source_kernel", "const", "full"))
+            else {}
+        )
+        need3 = any(f in forms for f in ("offset", "direct", "offset_calibrated", "const", "full"))
+        K3 = {g: gram_matrix(self.kernel3, xs, None, g) for g in g3s} if need3 else {}
+        eig3 = {g: _lazy_eigh(K) for g, K in K3.items()}
+
+        # tasks: (candidate dicts, function returning (len, n_splits) scores)
+        tasks: list[tuple[list[dict], Any]] = []
+        for form in forms:
+            Z, t = form_design(form, us), form_target(form, y, u_raw)
+            if form == "source_linear":
+                tasks.append(
+                    ([{"form": form}], (_ridge_scores, (None, None, Z, t, y, [1.0], splits, score)))
+                )
+            elif form == "source_kernel":
+                for g in g1s:
+                    cands = [{"form": form, "gamma1": g, "lambda1": float(lam)} for lam in lams]
+                    args = (_lazy_eigh(K1[g]), K1[g], Z, t, y, lams, splits, score)
+                    tasks.append((cands, (_ridge_scores, args)))
+            elif form in ("offset", "direct", "offset_calibrated"):
+                for g in g3s:
+                    cands = [{"form": form, "gamma3": g, "lambda3": float(lam)} for lam in lams]
+                    args = (eig3[g], K3[g], Z, t, y, lams, splits, score)
+                    tasks.append((cands, (_ridge_scores, args)))
+        if "const" in forms or "full" in forms:  # const also screens the full form
+            Z, t = form_design("const", us), y
+            for g1 in g1s:
+                for g3 in g3s:
+                    for rho in ratios:
+                        K = K3[g3] + rho * K1[g1]
+                        cands = [
+                            {
+                                "form": "const",
+                                "gamma1": g1,
+                                "gamma3": g3,
+                                "lambda1": float(lam / rho),
+                                "lambda3": float(lam),
+                            }
+                            for lam in lams
+                        ]
+                        args = (_lazy_eigh(K), K, Z, t, y, lams, splits, score)
+                        tasks.append((cands, (_ridge_scores, args)))
+        candidates, scores, times = self._run(tasks)
+        if "full" in forms:
+            const_idx = [i for i, c in enumerate(candidates) if c["form"] == "const"]
+            mean = np.mean(scores[const_idx], axis=1)
+            order = [const_idx[i] for i in np.argsort(-np.nan_to_num(mean, nan=-np.inf))]
+            starts = [candidates[i] for i in order[: self.n_full_starts]]
+            full_c, full_s, full_t = self._full(xs, us, y, starts, lam2, splits, score)
+            candidates += full_c
+            scores = np.vstack([scores, full_s])
+            times = np.concatenate([times, full_t])
+            if "const" not in forms:
+                keep = [i for i, c in enumerate(candidates) if c["form"] != "const"]
+                candidates = [candidates[i] for i in keep]
+                scores, times = scores[keep], times[keep]
+        return candidates, scores, times
+
+    def _run(self, tasks):
+        def timed(fn, args):
+            t0 = time.perf_counter()
+            out = fn(*args)
+            return out, time.perf_counter() - t0
+
+        results = Parallel(n_jobs=self.n_jobs)(delayed(timed)(fn, args) for _, (fn, args) in tasks)
+        candidates: list[dict] = []
+        blocks, times = [], []
+        for (cands, _), (sc, dt) in zip(tasks, results):
+            candidates += cands
+            blocks.append(sc)
+            times += [dt / (len(cands) * sc.shape[1])] * len(cands)
+        return candidates, np.vstack(blocks), np.asarray(times)
+
+    def _full(self, xs, us, y, starts, lam2, splits, score):
+        """Full-form scores for each screened const start along the warm-started lambda2 path."""
+        jobs = []
+        grams = []
+        for st in starts:
+            named = isinstance(self.kernel2, str) and self.kernel2 != "linear"
+            g2 = st["gamma1"] if named else None  # h2 lives on u, as h1: same width
+            grams.append(
+                (
+                    gram_matrix(self.kernel1, us, None, st["gamma1"]),
+                    gram_matrix(self.kernel2, us, None, g2),
+                    gram_matrix(self.kernel3, xs, None, st["gamma3"]),
+                    g2,
+                )
+            )
+            for tr, te in splits:
+                jobs.append((len(grams) - 1, tr, te))
+
+        def one(k, tr, te):
+            t0 = time.perf_counter()
+            K1, K2, K3, _ = grams[k]
+            st = starts[k]
+            sub = np.ix_(tr, tr)
+            F1, F2, F3 = GramFactor(K1[sub]), GramFactor(K2[sub]), GramFactor(K3[sub])
+            E1, E2, E3 = K1[np.ix_(te, tr)], K2[np.ix_(te, tr)], K3[np.ix_(te, tr)]
+            state, out, not_conv = None, [], 0
+            for l2 in lam2:
+                try:
+                    scale, state, res = fit_full_kernel(
+                        F1,
+                        F2,
+                        F3,
+                        y[tr],
+                        (st["lambda1"], float(l2), st["lambda3"]),
+                        start=state,
+                        max_iter=self.max_iter,
+                        tol=self.tol,
+                    )
+                except np.linalg.LinAlgError:
+                    out.append(np.nan)
+                    state = None
+                    continue
+                not_conv += not res.converged
+                a0, alpha, beta, gamma = state
+                pred = scale * (a0 + E1 @ alpha + (1.0 + E2 @ beta) * (E3 @ gamma))
+                out.append(_safe_score(score, y[te] - pred))
+            return np.asarray(out), not_conv, time.perf_counter() - t0
+
+        results = Parallel(n_jobs=self.n_jobs)(delayed(one)(*job) for job in jobs)
+        S = len(splits)
+        cands, blocks, times = [], [], []
+        not_conv = sum(r[1] for r in results)
+        if not_conv:
+            logger.info("full form: %d fold fits reached max_iter=%d", not_conv, self.max_iter)
+        for k, st in enumerate(starts):
+            rows = np.column_stack([results[k * S + j][0] for j in range(S)])  # (len(lam2), S)
+            dt = sum(results[k * S + j][2] for j in range(S)) / (S * lam2.size)
+            for i, l2 in enumerate(lam2):
+                cands.append(
+                    {
+                        "form": "full",
+                        "gamma1": st["gamma1"],
+                        "gamma2": grams[k][3],
+                        "gamma3": st["gamma3"],
+                        "lambda1": st["lambda1"],
+                        "lambda2": float(l2),
+                        "lambda3": st["lambda3"],
+                    }
+                )
+                blocks.append(rows[i])
+                times.append(dt)
+        return cands, np.asarray(blocks).reshape(len(cands), S), np.asarray(times)
+
+
+class LinearAffineTransferCV(_TransferCVBase):
+    """Linear affine transfer with the model form and penalties chosen by CV.
+
+    The linear family of :class:`LinearTransferFormRegressor`: ``source_linear``
+    (``a0 + a1'u``), ``offset`` (``a0 + u + x'w``), ``direct`` (``a0 + x'w``),
+    ``offset_calibrated`` (``a0 + a1'u + x'w``, the const form of a linear ``g1``) and ``full``
+    (``a0 + a1'u + (1 + b'u) x'w``, :class:`~affinetl.LinearAffineTransferRegressor`), with the
+    fused-ridge penalty ``lambda_ridge^2 ||w||^2 + lambda_fused^2 ||D w||^2`` on ``w``.
+
+    The ridge-type forms are a kernel ridge with the linear kernel ``x M^{-1} x'``,
+    ``M = I + (lambda_fused / lambda_ridge)^2 D'D`` and penalty ``lambda_ridge^2``: one
+    eigendecomposition per fusion ratio gives the closed-form hold-out errors of the whole
+    ``lambda_ridge`` path. The full form is fitted per fold along a decreasing ``lambda_ridge``
+    path with warm starts.
+
+    Parameters
+    ----------
+    forms : list of str, str or None, default=None
+        Candidate forms; ``None`` is every form of :data:`LINEAR_FORMS` (``offset`` only with
+        one source feature).
+    lambdas_ridge : sequence of float or None, default=None
+        Positive ridge strengths; ``None`` is ``(0.01, 0.03, ..., 10)``.
+    lambdas_fused : sequence of float, default=(0.0,)
+        Fusion strengths (0 = plain ridge); each is crossed with every ``lambda_ridge``.
+    blocks : list or None, default=None
+        Descriptor blocks of ``x`` for the fused penalty.
+    standardize : bool, default=False
+        Standardise ``x`` once with the training statistics.
+    cv, rule, scoring, max_iter, tol, n_jobs, random_state
+        As in :class:`AffineTransferCV` (``max_iter=300``, ``tol=1e-6`` by default).
+    source, source_columns, input_columns
+        See :class:`affinetl.base.SourceFeatureMixin`.
+
+    Attributes
+    ----------
+    best_form_, best_params_, best_score_, best_index_, cv_results_, form_scores_, n_splits_
+        As in :class:`AffineTransferCV`.
+    best_estimator_ : LinearTransferFormRegressor
+    search_time_, refit_time_ : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from affinetl.selection import LinearAffineTransferCV
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(40, 4)); u = rng.normal(size=(40, 1))
+    >>> y = 3.0 + x @ [1.0, -1.0, 0.5, 0.0] + 0.05 * rng.normal(size=40)
+    >>> LinearAffineTransferCV().fit(np.hstack([x, u]), y).best_form_
+    'direct'
+    """
+
+    _FORMS = LINEAR_FORMS
+    _parameter_constraints: dict[str, list[Any]] = {
+        **_COMMON_CONSTRAINTS,
+        "lambdas_ridge": [None, list, tuple, np.ndarray],
+        "lambdas_fused": [list, tuple, np.ndarray],
+        "blocks": [None, list, tuple],
+        "standardize": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        forms: Any = None,
+        lambdas_ridge: Any = None,
+        lambdas_fused: Any = (0.0,),
+        blocks: list | None = None,
+        cv: Any = None,
+        rule: str = "one_se",
+        scoring: str = "neg_mean_squared_error",
+        standardize: bool = False,
+        max_iter: int = 300,
+        tol: float = 1e-6,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        source: Any = None,
+        source_columns: Any = None,
+        input_columns: Any = "rest",
+    ) -> None:
+        self.forms = forms
+        self.lambdas_ridge = lambdas_ridge
+        self.lambdas_fused = lambdas_fused
+        self.blocks = blocks
+        self.cv = cv
+        self.rule = rule
+        self.scoring = scoring
+        self.standardize = standardize
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.source = source
+        self.source_columns = source_columns
+        self.input_columns = input_columns
+
+    def _refit_estimator(self, params: dict[str, Any]) -> LinearTransferFormRegressor:
+        return LinearTransferFormRegressor(
+            blocks=self.blocks,
+            standardize=self.standardize,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            source=self.source,
+            source_columns=self.source_columns,
+            input_columns=self.input_columns,
+            **params,
+        )
+
+    def _evaluate(self, x, u, y, forms, splits, score):
+        if self.standardize and x.shape[1]:
+            x = StandardScaler().fit_transform(x)
+        lr = _positive(
+            DEFAULT_LAMBDA_RIDGE if self.lambdas_ridge is None else self.lambdas_ridge,
+            "lambdas_ridge",
+        )
+        lf = np.asarray(self.lambdas_fused, dtype=float).ravel()
+        if lf.size == 0 or np.any(lf < 0) or not np.all(np.isfinite(lf)):
+            raise ValueError(f"lambdas_fused must be non-negative numbers, got {lf!r}")
+        p = x.shape[1]
+        DtD = difference_matrix(p, self.blocks).T @ difference_matrix(p, self.blocks)
+        # group (lambda_ridge, lambda_fused) pairs by the fusion ratio: one eigh per ratio
+        groups: dict[float, list[tuple[float, float]]] = {}
+        for f in lf:
+            for r in lr:
+                groups.setdefault(float((f / r) ** 2), []).append((float(r), float(f)))
+        kernels = {}
+        for rho in groups:
+            M = np.eye(p) + rho * DtD
+            kernels[rho] = x @ np.linalg.solve(M, x.T)
+        eigs = {rho: _lazy_eigh(K) for rho, K in kernels.items()}
+        tasks = []
+        for form in forms:
+            Z, t = form_design(form, u), form_target(form, y, u)
+            if form == "source_linear":
+                tasks.append(
+                    ([{"form": form}], (_ridge_scores, (None, None, Z, t, y, [1.0], splits, score)))
+                )
+            elif form != "full":
+                for rho, pairs in groups.items():
+                    cands = [{"form": form, "lambda_ridge": r, "lambda_fused": f} for r, f in pairs]
+                    lams = [r * r for r, _ in pairs]
+                    args = (eigs[rho], kernels[rho], Z, t, y, lams, splits, score)
+                    tasks.append((cands, (_ridge_scores, args)))
+        t0 = time.perf_counter()
+        results = Parallel(n_jobs=self.n_jobs)(delayed(fn)(*args) for _, (fn, args) in tasks)
+        candidates: list[dict] = []
+        blocks = []
+        for (cands, _), sc in zip(tasks, results):
+            candidates += cands
+            blocks.append(sc)
+        n_ridge = max(len(candidates), 1)
+        times = [(time.perf_counter() - t0) / (n_ridge * len(splits))] * len(candidates)
+        if "full" in forms:
+            fc, fs, ft = self._full(x, u, y, lr, lf, splits, score)
+            candidates += fc
+            blocks.append(fs)
+            times += list(ft)
+        return candidates, np.vstack(blocks), np.asarray(times)
+
+    def _full(self, x, u, y, lr, lf, splits, score):
+        path = np.sort(lr)[::-1]
+        p = x.shape[1]
+
+        def one(f, tr, te):
+            t0 = time.perf_counter()
+            state, out = None, []
+            for r in path:
+                P = fused_penalty(p, float(r), float(f), self.blocks)
+                try:
+                    state, _, _ = fit_full_linear(
+                        x[tr], u[tr], y[tr], P, start=state, max_iter=self.max_iter, tol=self.tol
+                    )
+                except np.linalg.LinAlgError:
+                    state = None
+                    out.append(np.nan)
+                    continue
+                a0, a1, b, w = state
+                pred = a0 + u[te] @ a1 + (1.0 + u[te] @ b) * (x[te] @ w)
+                out.append(_safe_score(score, y[te] - pred))
+            return np.asarray(out), time.perf_counter() - t0
+
+        jobs = [(float(f), tr, te) for f in lf for tr, te in splits]
+        results = Parallel(n_jobs=self.n_jobs)(delayed(one)(*j) for j in jobs)
+        S = len(splits)
+        cands, rows, times = [], [], []
+        for k, f in enumerate(lf):
+            block = np.column_stack([results[k * S + j][0] for j in range(S)])
+            dt = sum(results[k * S + j][1] for j in range(S)) / (S * path.size)
+            for i, r in enumerate(path):
+                cands.append({"form": "full", "lambda_ridge": float(r), "lambda_fused": float(f)})
+                rows.append(block[i])
+                times.append(dt)
+        return cands, np.asarray(rows).reshape(len(cands), S), np.asarray(times)

@@ -1,0 +1,281 @@
+"""AffineTransferCV / LinearAffineTransferCV: closed forms vs brute force, selection, format."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GroupKFold, KFold, LeaveOneOut, ShuffleSplit
+
+from affinetl import AffineTransferRegressor, LinearAffineTransferRegressor
+from affinetl.selection import (
+    AffineTransferCV,
+    LinearAffineTransferCV,
+    LinearTransferFormRegressor,
+    TransferFormRegressor,
+    make_form_problem,
+)
+from affinetl.selection._loo import eigh_psd, fit_partial_ridge, holdout_path
+
+#: A small grid keeps every default test fast.
+SMALL = dict(
+    widths=[1.0],
+    lambdas=[1e-3, 1e-2, 1e-1, 1.0],
+    ratios=[0.1, 1.0, 10.0],
+    lambda2_path=[1.0, 0.1],
+    n_full_starts=1,
+)
+RIDGE_FORMS = ["source_linear", "offset", "source_kernel", "direct", "offset_calibrated", "const"]
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, size=(30, 3))
+    u = np.sin(x[:, :1]) + 0.3 * x[:, 1:2]
+    y = 1 + 2 * u[:, 0] + (1 + 0.5 * u[:, 0]) * np.cos(x[:, 2]) + 0.1 * rng.normal(size=30)
+    return np.hstack([x, u]), y
+
+
+def _brute(est, X, y, splits):
+    errs = [np.mean((est.fit(X[tr], y[tr]).predict(X[te]) - y[te]) ** 2) for tr, te in splits]
+    return -float(np.mean(errs))
+
+
+def test_holdout_matches_refit_on_random_folds():
+    rng = np.random.default_rng(1)
+    n = 25
+    A = rng.normal(size=(n, 4))
+    K = np.exp(-0.3 * ((A[:, None] - A[None]) ** 2).sum(-1))
+    Z = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = rng.normal(size=n)
+    s, V = eigh_psd(K)
+    tests = [np.arange(0, 7), np.arange(7, 15), np.arange(15, 25)]
+    lams = [0.01, 1.0]
+    preds = holdout_path(s, V, Z, y, lams, tests)
+    for t, pr in zip(tests, preds):
+        tr = np.setdiff1d(np.arange(n), t)
+        for i, lam in enumerate(lams):
+            c, a = fit_partial_ridge(K[np.ix_(tr, tr)], Z[tr], y[tr], lam)
+            np.testing.assert_allclose(pr[i], Z[t] @ c + K[np.ix_(t, tr)] @ a, rtol=1e-8)
+    loo = holdout_path(s, V, Z, y, lams, [np.array([i]) for i in range(n)])
+    c, a = fit_partial_ridge(K[1:, 1:], Z[1:], y[1:], 1.0)
+    np.testing.assert_allclose(loo[0][1, 0], Z[0] @ c + K[0, 1:] @ a, rtol=1e-8)
+
+
+@pytest.mark.parametrize("form", RIDGE_FORMS)
+@pytest.mark.parametrize("cv", [KFold(5, shuffle=True, random_state=0), LeaveOneOut()])
+def test_closed_form_scores_equal_brute_force(problem, form, cv):
+    X, y = problem
+    m = AffineTransferCV(
+        forms=[form], widths=[1.0], lambdas=[0.05], ratios=[0.2], cv=cv, standardize=False
+    ).fit(X, y)
+    params = dict(m.cv_results_["params"][0])
+    est = TransferFormRegressor(standardize=False, **params)
+    brute = _brute(est, X, y, list(cv.split(X)))
+    assert m.cv_results_["mean_test_score"][0] == pytest.approx(brute, rel=1e-8)
+
+
+def test_general_splitter_falls_back_to_subproblems(problem):
+    X, y = problem
+    cv = ShuffleSplit(3, train_size=0.5, test_size=0.3, random_state=0)
+    m = AffineTransferCV(forms=["offset_calibrated"], widths=[1.0], lambdas=[0.1], cv=cv)
+    m.set_params(standardize=False).fit(X, y)
+    est = TransferFormRegressor(standardize=False, **m.cv_results_["params"][0])
+    assert m.cv_results_["mean_test_score"][0] == pytest.approx(
+        _brute(est, X, y, list(cv.split(X))), rel=1e-8
+    )
+
+
+def test_full_form_scores_equal_brute_force(problem):
+    X, y = problem[0][:20], problem[1][:20]
+    cv = KFold(3, shuffle=True, random_state=0)
+    m = AffineTransferCV(
+        forms=["full"],
+        widths=[1.0],
+        lambdas=[0.05],
+        ratios=[2.0],
+        lambda2_path=[10.0, 0.5],
+        n_full_starts=1,
+        cv=cv,
+        standardize=False,
+        tol=1e-6,
+        max_iter=1000,
+    ).fit(X, y)
+    assert set(m.cv_results_["param_form"]) == {"full"}
+    for k, params in enumerate(m.cv_results_["params"]):
+        est = TransferFormRegressor(standardize=False, tol=1e-6, max_iter=1000, **params)
+        brute = _brute(est, X, y, list(cv.split(X)))
+        # warm start vs const start: the same minimiser up to the relaxation tolerance
+        assert m.cv_results_["mean_test_score"][k] == pytest.approx(brute, rel=1e-3)
+
+
+def test_full_form_equals_affine_transfer_regressor(problem):
+    X, y = problem
+    y = y / np.std(y)  # unit target scale: the full form then solves the published objective
+    kw = dict(lambda1=0.1, lambda2=0.5, lambda3=0.05, tol=1e-6, max_iter=300)
+    a = TransferFormRegressor(**kw).fit(X, y)
+    b = AffineTransferRegressor(**kw).fit(X, y)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-8)
+    comp = a.predict_components(X)
+    np.testing.assert_allclose(comp["g1"] + comp["g2"] * comp["g3"], a.predict(X))
+
+
+def test_const_form_equals_affine_transfer_const(problem):
+    X, y = problem
+    a = TransferFormRegressor(form="const", lambda1=0.3, lambda3=0.05).fit(X, y)
+    b = AffineTransferRegressor(variant="const", lambda1=0.3, lambda3=0.05).fit(X, y)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-8)
+
+
+@pytest.mark.parametrize("form", ["source_linear", "offset", "direct", "offset_calibrated", "full"])
+def test_linear_closed_form_and_full_equal_brute_force(form):
+    rng = np.random.default_rng(2)
+    x, u = rng.normal(size=(30, 6)), rng.normal(size=(30, 1))
+    y = 1 + 0.5 * u[:, 0] + (1 + 0.3 * u[:, 0]) * (x @ np.linspace(-1, 1, 6))
+    y = y + 0.1 * rng.normal(size=30)
+    X = np.hstack([x, u])
+    cv = KFold(5, shuffle=True, random_state=0)
+    m = LinearAffineTransferCV(forms=[form], lambdas_ridge=[0.3], lambdas_fused=[0.5], cv=cv)
+    m.fit(X, y)
+    est = LinearTransferFormRegressor(**m.cv_results_["params"][0])
+    assert m.cv_results_["mean_test_score"][0] == pytest.approx(
+        _brute(est, X, y, list(cv.split(X))), rel=1e-8
+    )
+
+
+def test_linear_full_form_equals_lead_estimator():
+    rng = np.random.default_rng(3)
+    x, u = rng.normal(size=(40, 5)), rng.normal(size=(40, 1))
+    y = 1 + 2 * u[:, 0] - (1 + 0.3 * u[:, 0]) * (x @ np.arange(5.0))
+    X = np.hstack([x, u])
+    a = LinearTransferFormRegressor(lambda_ridge=0.3, lambda_fused=0.5).fit(X, y)
+    b = LinearAffineTransferRegressor(lambda_ridge=0.3, lambda_fused=0.5).fit(X, y)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-10)
+    np.testing.assert_allclose(a.coef_, -b.coef_, atol=1e-10)
+
+
+def test_cv_results_format_and_refit(problem):
+    X, y = problem
+    m = AffineTransferCV(random_state=0, **SMALL).fit(X, y)
+    res = m.cv_results_
+    C = len(res["params"])
+    for key in ("mean_test_score", "std_test_score", "rank_test_score", "mean_fit_time"):
+        assert res[key].shape == (C,)
+    assert all(f"split{k}_test_score" in res for k in range(m.n_splits_))
+    assert m.n_splits_ == 5  # n = 30: shuffled 5-fold by default
+    assert isinstance(res["param_form"], np.ma.MaskedArray)
+    src = np.flatnonzero(res["param_form"] == "source_linear")
+    assert res["param_lambda3"].mask[src].all()
+    assert res["rank_test_score"].min() == 1
+    assert m.best_params_ == res["params"][m.best_index_]
+    assert m.best_form_ == m.best_params_["form"]
+    assert m.best_score_ == pytest.approx(res["mean_test_score"][m.best_index_])
+    assert set(m.form_scores_) == set(np.unique(res["param_form"].astype(str)))
+    comp = m.predict_components(X)
+    np.testing.assert_allclose(comp["g1"] + comp["g2"] * comp["g3"], m.predict(X))
+    ref = TransferFormRegressor(**m.best_params_).fit(X, y)
+    np.testing.assert_allclose(ref.predict(X), m.predict(X))
+
+
+def test_best_rule_never_worse_in_cv_than_each_special_case(problem):
+    X, y = problem
+    m = AffineTransferCV(rule="best", random_state=0, **SMALL).fit(X, y)
+    assert m.best_score_ == pytest.approx(max(m.form_scores_.values()))
+
+
+def test_one_se_prefers_simpler_form_on_calibration_data():
+    X, y, _ = make_form_problem("source_linear", 40, random_state=0)
+    best = AffineTransferCV(rule="best", random_state=0, **SMALL).fit(X, y)
+    one_se = AffineTransferCV(rule="one_se", random_state=0, **SMALL).fit(X, y)
+    from affinetl.selection import COMPLEXITY
+
+    assert COMPLEXITY[one_se.best_form_] <= COMPLEXITY[best.best_form_]
+    assert one_se.best_form_ == "source_linear"
+
+
+def test_default_cv_is_loo_for_small_n_and_groups_are_respected():
+    X, y, _ = make_form_problem("offset", 15, random_state=0)
+    m = AffineTransferCV(forms=["offset", "direct"], widths=[1.0], lambdas=[0.1]).fit(X, y)
+    assert m.n_splits_ == 15
+    groups = np.repeat(np.arange(5), 3)
+    g = AffineTransferCV(forms=["offset"], widths=[1.0], lambdas=[0.1], cv=GroupKFold(5))
+    g.fit(X, y, groups=groups)
+    est = TransferFormRegressor(**g.best_params_)
+    splits = list(GroupKFold(5).split(X, y, groups))
+    g_std = AffineTransferCV(
+        forms=["offset"], widths=[1.0], lambdas=[0.1], cv=splits, standardize=False
+    ).fit(X, y)
+    assert g.n_splits_ == 5
+    assert np.isfinite(g.best_score_)
+    assert g_std.cv_results_["mean_test_score"][0] == pytest.approx(
+        _brute(est.set_params(standardize=False), X, y, splits), rel=1e-8
+    )
+
+
+def test_bad_input_errors(problem):
+    X, y = problem
+    with pytest.raises(ValueError, match="unknown forms"):
+        AffineTransferCV(forms=["nonsense"]).fit(X, y)
+    with pytest.raises(ValueError, match="lambdas must be"):
+        AffineTransferCV(forms=["direct"], lambdas=[-1.0]).fit(X, y)
+    with pytest.raises(ValueError, match="exactly one source feature"):
+        AffineTransferCV(forms=["offset"], source_columns=[1, 2]).fit(X, y)
+    with pytest.raises(ValueError, match="at least 3 samples"):
+        AffineTransferCV().fit(X[:2], y[:2])
+    # offset is dropped silently from the default family with two source features
+    m = AffineTransferCV(source_columns=[2, 3], random_state=0, **SMALL).fit(X, y)
+    assert "offset" not in m.form_scores_
+
+
+def _selection_study(form, n, seeds, **kw):
+    picks, sel_err, oracle_err = [], [], []
+    for seed in seeds:
+        X, y, _ = make_form_problem(form, n, random_state=seed)
+        Xt, _, truth = make_form_problem(form, 400, random_state=1000 + seed)
+        m = AffineTransferCV(random_state=seed, **kw).fit(X, y)
+        o = AffineTransferCV(forms=[form], random_state=seed, **kw).fit(X, y)
+        picks.append(m.best_form_)
+        sel_err.append(np.mean((m.predict(Xt) - truth["f"]) ** 2))
+        oracle_err.append(np.mean((o.predict(Xt) - truth["f"]) ** 2))
+    return Counter(picks), np.asarray(sel_err), np.asarray(oracle_err)
+
+
+@pytest.mark.parametrize("form", ["source_linear", "offset", "const", "direct"])
+def test_picks_generating_form_and_matches_oracle(form):
+    picks, sel, oracle = _selection_study(form, 50, range(3), **SMALL)
+    assert picks.most_common(1)[0][0] == form, picks
+    # within noise of the oracle form: the test MSE of the noise-free target differs by less
+    # than the noise variance (0.01) or 25 %
+    assert np.mean(sel) <= np.mean(oracle) + max(0.01, 0.25 * np.mean(oracle))
+
+
+@pytest.mark.slow
+def test_picks_full_form_with_enough_data():
+    kw = dict(SMALL, lambda2_path=[1.0, 0.1, 0.01], n_full_starts=2)
+    picks, sel, oracle = _selection_study("full", 120, range(3), **kw)
+    assert picks.most_common(1)[0][0] == "full", picks
+    assert np.mean(sel) <= np.mean(oracle) + max(0.01, 0.25 * np.mean(oracle))
+
+
+@pytest.mark.parametrize("form", ["source_linear", "offset", "direct", "full"])
+def test_linear_cv_picks_generating_form(form):
+    picks = []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        x, u = rng.normal(size=(60, 6)), rng.normal(size=(60, 1))
+        w = np.linspace(-1, 1, 6)
+        g1, g2, g3 = {
+            "source_linear": (1 + 2 * u[:, 0], 0.0, 0.0),
+            "offset": (u[:, 0], 1.0, x @ w),
+            "direct": (0.0, 1.0, x @ w),
+            "full": (u[:, 0], 1 + 0.8 * u[:, 0], x @ w),
+        }[form]
+        y = g1 + g2 * g3 + 0.1 * rng.normal(size=60)
+        picks.append(
+            LinearAffineTransferCV(random_state=seed, max_iter=100)
+            .fit(np.hstack([x, u]), y)
+            .best_form_
+        )
+    assert Counter(picks).most_common(1)[0][0] == form, picks

@@ -1,0 +1,34 @@
+"""scikit-learn conformance of the selection estimators (small candidate grids)."""
+
+from __future__ import annotations
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from affinetl.selection import (
+    AffineTransferCV,
+    LinearAffineTransferCV,
+    LinearTransferFormRegressor,
+    TransferFormRegressor,
+)
+
+ESTIMATORS = [
+    AffineTransferCV(
+        widths=[1.0],
+        lambdas=[0.1, 1.0],
+        ratios=[1.0],
+        lambda2_path=[1.0],
+        n_full_starts=1,
+        max_iter=50,
+        random_state=0,
+    ),
+    LinearAffineTransferCV(lambdas_ridge=[0.3, 3.0], max_iter=50, random_state=0),
+    TransferFormRegressor(form="full", max_iter=50),
+    TransferFormRegressor(form="offset_calibrated"),
+    LinearTransferFormRegressor(form="full", max_iter=50),
+    LinearTransferFormRegressor(form="offset_calibrated"),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
