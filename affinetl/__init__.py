@@ -22,6 +22,17 @@ from .models import (
 
 __version__ = "0.1.0"
 
+#: Subpackages imported on first access (they pull optional dependencies: rdkit, torch, optuna).
+_LAZY_SUBPACKAGES = {"datasets", "reproduce", "theory"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "AffineTransferRegressor",
     "AugmentedRegressor",

@@ -12,27 +12,20 @@ __all__ = ["main"]
 
 #: command -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, help text)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("affinetl.cli", "AffineTL vs its baselines on a synthetic Sim2Real problem"),
+    "demo": ("affinetl.demo", "the main job: AffineTL vs its baselines (real polymer data)"),
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``affinetl demo``."""
-    parser.add_argument("--out", default="results/demo", help="output folder (CSV + PNG)")
-    parser.add_argument("--n-train", type=int, default=100, help="target training samples")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-jobs", type=int, default=None, help="parallel CV fits")
+def _add_reproduce(sub: argparse._SubParsersAction) -> None:
+    from .reproduce import CASES, case_module
 
-
-def run(args: argparse.Namespace) -> int:
-    """Run the demo and print the comparison table."""
-    from .demo import run_demo
-
-    result = run_demo(args.out, n_train=args.n_train, random_state=args.seed, n_jobs=args.n_jobs)
-    print("Synthetic Sim2Real problem: y = g1(u) + g2(u) g3(x), u = f_s(x) known")
-    print(result.table[["model", "test_rmse"]].to_string(index=False, float_format="%.4f"))
-    print(f"table:  {result.csv_path}\nfigure: {result.figure_path}")
-    return 0
+    rep = sub.add_parser("reproduce", help="reproduce a case study of the affine-transfer paper")
+    cases = rep.add_subparsers(dest="case", required=True)
+    for case in CASES:
+        module = case_module(case)
+        p = cases.add_parser(case, help=(module.__doc__ or case).strip().splitlines()[0])
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         mod = importlib.import_module(module)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
+    _add_reproduce(sub)
     return parser
 
 
