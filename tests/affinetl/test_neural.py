@@ -218,7 +218,25 @@ def hetero_flow():
     return flow
 
 
-def test_flow_inverse_of_forward(hetero_flow):
+@pytest.fixture(scope="module")
+def small_flow():
+    """A briefly trained flow: enough for identities that hold for any weights."""
+    X, y, _ = _hetero_problem(200, 0)
+    return AffineCouplingTransfer(
+        hidden1=(8,),
+        hidden2=(4,),
+        hidden3=(8,),
+        hidden_noise=(4,),
+        batch_size=256,
+        lr=1e-2,
+        max_epochs=30,
+        early_stopping=False,
+        random_state=0,
+    ).fit(X, y)
+
+
+def test_flow_inverse_of_forward(small_flow):
+    hetero_flow = small_flow
     X, y, _ = _hetero_problem(200, 5)
     for level in ("affine", "latent"):
         v = hetero_flow.inverse(X, y, level=level)
@@ -235,7 +253,8 @@ def test_flow_inverse_of_forward(hetero_flow):
     )
 
 
-def test_flow_mean_std_quantiles_consistent(hetero_flow):
+def test_flow_mean_std_quantiles_consistent(small_flow):
+    hetero_flow = small_flow
     X, _, _ = _hetero_problem(50, 6)
     mean, std = hetero_flow.predict(X, return_std=True)
     c = hetero_flow.predict_components(X)
@@ -250,6 +269,7 @@ def test_flow_mean_std_quantiles_consistent(hetero_flow):
         hetero_flow.predict_quantiles(X, [0.0, 0.5])
 
 
+@pytest.mark.slow
 def test_flow_calibration_and_likelihood(hetero_flow):
     X, y, mean_true = _hetero_problem(2000, 1)
     lo, hi = hetero_flow.predict_interval(X, coverage=0.9).T
@@ -280,7 +300,8 @@ def test_float32_predicts_float64(affine_data):
     assert model.predict(Xt).dtype == np.float64
 
 
-def test_save_load_roundtrip(tmp_path, hetero_flow):
+def test_save_load_roundtrip(tmp_path, small_flow):
+    hetero_flow = small_flow
     X, y, _ = _hetero_problem(30, 9)
     hetero_flow.save(tmp_path / "flow")
     loaded = AffineCouplingTransfer.load(tmp_path / "flow")
