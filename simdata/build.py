@@ -467,6 +467,8 @@ def cyclic_oligomer(ru: RepeatUnit, n: int, *, add_hs: bool = True):
             if i in ru.stars or j in ru.stars:
                 continue
             rw.AddBond(u * size + local[i], u * size + local[j], b.GetBondType())
+            if b.GetIsAromatic():
+                rw.GetBondBetweenAtoms(u * size + local[i], u * size + local[j]).SetIsAromatic(True)
     for u in range(n):
         i = u * size + local[ru.tail]
         j = ((u + 1) % n) * size + local[ru.head]

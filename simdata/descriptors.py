@@ -272,20 +272,29 @@ def _copy(table: GAFF2Table) -> GAFF2Table:
 
 
 def _gaff2_types(mol, ru) -> tuple[list[str], list[str]]:
-    """GAFF2 atom types (antechamber) and parmchk2 additions for a small ring of the unit."""
+    """GAFF2 atom types of ``mol`` (antechamber) and parmchk2 additions.
+
+    parmchk2 scales badly with size; missing parameters depend only on local
+    atom-type combinations, so it runs on a ring of three repeat units.
+    """
+    from rdkit.Chem import AllChem
+
+    small = cyclic_oligomer(ru, 3)
+    AllChem.Compute2DCoords(small)
     with tempfile.TemporaryDirectory() as work:
         wd = Path(work)
-        write_mol2(mol, wd / "in.mol2", np.zeros(mol.GetNumAtoms()))
-        args = "antechamber -i in.mol2 -fi mol2 -o out.mol2 -fo mol2 -at gaff2 -j 5"
-        run_tool(
-            [*args.split(), "-seq", "n", "-an", "n", "-dr", "no", "-pf", "y"],
-            wd,
-            what=f"{ru.name}: GAFF2 types",
-        )
-        lines = (wd / "out.mol2").read_text().split("@<TRIPOS>ATOM")[1].split("@<TRIPOS>")[0]
+        for name, m in (("big", mol), ("small", small)):
+            write_mol2(m, wd / f"{name}_in.mol2", np.zeros(m.GetNumAtoms()))
+            args = f"antechamber -i {name}_in.mol2 -fi mol2 -o {name}.mol2 -fo mol2 -at gaff2 -j 5"
+            run_tool(
+                [*args.split(), "-seq", "n", "-an", "n", "-dr", "no", "-pf", "y"],
+                wd,
+                what=f"{ru.name}: GAFF2 types",
+            )
+        lines = (wd / "big.mol2").read_text().split("@<TRIPOS>ATOM")[1].split("@<TRIPOS>")[0]
         types = [line.split()[5] for line in lines.strip().splitlines()]
         run_tool(
-            "parmchk2 -i out.mol2 -f mol2 -o x.frcmod -s gaff2".split(),
+            "parmchk2 -i small.mol2 -f mol2 -o x.frcmod -s gaff2".split(),
             wd,
             what=f"{ru.name}: parmchk2",
         )
