@@ -43,7 +43,7 @@ def test_polyethylene_parameters_and_kernel_means(table):
     overlap = np.exp(-(d**2) / (2 * 0.05**2))
     assert x[FFKM_NAMES.index("mass_H")] == pytest.approx(40 / 60 + overlap / 3, abs=1e-3)
     assert x[FFKM_NAMES.index("mass_C")] == pytest.approx(20 / 60 + 2 * overlap / 3, abs=1e-3)
-    assert x[FFKM_NAMES.index("mass_N")] < 1e-6
+    assert x[FFKM_NAMES.index("mass_I")] < 1e-6
     assert np.all((x >= 0) & (x <= 1))
 
 
