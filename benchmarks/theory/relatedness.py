@@ -30,6 +30,7 @@ import warnings
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -107,6 +108,10 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
         axes[0, j].axhline(NOISE**2, color="k", ls=":", lw=1, label="noise variance")
         axes[0, j].set(xscale="log", yscale="log", title=f"{relation} relation: test MSE")
         axes[1, j].set(xscale="log", xlabel="n", title=f"{relation}: test MSE - train MSE")
+    sizes = sorted(summary.index.get_level_values("n").unique())
+    for ax in axes.ravel():
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
