@@ -246,13 +246,19 @@ def am1bcc_charges(ru: RepeatUnit, max_atoms: int, workdir: Path, *, seed: int =
 
 
 def _transfer(chain, table: dict) -> np.ndarray:
+    """Charges of a chain from the oligomer table: each atom takes the charge of the
+    same position in the oligomer's first, middle or last unit (middle as fallback)."""
     dp = chain.GetIntProp("dp")
     q = np.empty(chain.GetNumAtoms())
     for a in chain.GetAtoms():
         cls = _position_class(a.GetIntProp("unit"), dp)
         key = a.GetIntProp("key")
-        src = table[cls] if key in table[cls] else table["middle"]
-        q[a.GetIdx()] = src[key] if key in src else table["middle"][key % 1000 + 1000]
+        for src in (table[cls], table["middle"]):
+            if key in src:
+                q[a.GetIdx()] = src[key]
+                break
+        else:
+            raise ParameterisationError(f"no transferred charge for atom key {key} ({cls} unit)")
     return q
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Preset", "PRESETS", "get_preset"]
@@ -121,7 +121,6 @@ class Preset:
     max_restarts: int = 3
     platform: str = "auto"
     chunk_ps: float = 10.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **overrides: Any) -> Preset:
         """Return a copy with some fields changed.

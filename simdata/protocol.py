@@ -182,11 +182,9 @@ def create_simulation(
     if platform.getName() in ("CUDA", "OpenCL"):
         props["Precision"] = "mixed"
     sim = app.Simulation(top.topology, system, integrator, platform, props)
-    a = box_nm * unit.nanometer
     sim.context.setPeriodicBoxVectors(
         openmm.Vec3(box_nm, 0, 0), openmm.Vec3(0, box_nm, 0), openmm.Vec3(0, 0, box_nm)
     )
-    del a
     sim.context.setPositions(np.asarray(positions_nm) * unit.nanometer)
     return sim
 

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     for item in json.loads((OUT / "throughput_manifest.json").read_text()):
         preset = Preset(
             **{
-                **item["preset"],
+                **_known(item["preset"]),
                 "platform": args.platform,
                 "compress_ps": 5.0,
                 "production_ps": args.ps,
@@ -160,6 +160,16 @@ def report(args: argparse.Namespace) -> int:
     fig.tight_layout()
     fig.savefig(OUT / "throughput.png", dpi=120)
     return 0
+
+
+def _known(settings: dict) -> dict:
+    """Preset fields only (manifests written by older versions may hold others)."""
+    import dataclasses
+
+    from simdata.presets import Preset
+
+    names = {f.name for f in dataclasses.fields(Preset)}
+    return {k: v for k, v in settings.items() if k in names}
 
 
 def main(argv: list[str] | None = None) -> int:

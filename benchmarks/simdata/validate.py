@@ -93,7 +93,7 @@ def _simulate_one(
     from simdata.job import simulate
     from simdata.presets import Preset
 
-    preset = Preset(**{**item["preset"], "platform": platform, **overrides})
+    preset = Preset(**{**_known(item["preset"]), "platform": platform, **overrides})
     work = ROOT / item["work"]
     if scratch:
         dest = Path(scratch) / item["job_id"]
@@ -248,6 +248,16 @@ def report(args: argparse.Namespace) -> int:
         full = full[full.status == "done"]
         full[[c for c in keep if c in full.columns]].to_csv(args.example, index=False)
     return 0
+
+
+def _known(settings: dict) -> dict:
+    """Preset fields only (manifests written by older versions may hold others)."""
+    import dataclasses
+
+    from simdata.presets import Preset
+
+    names = {f.name for f in dataclasses.fields(Preset)}
+    return {k: v for k, v in settings.items() if k in names}
 
 
 def main(argv: list[str] | None = None) -> int:
