@@ -218,13 +218,11 @@ def ff_parameters(
         per atom; ``k_bond``, ``r0``, ``polar`` per bond; ``k_angle``, ``theta0`` per
         angle; ``k_dih`` per proper dihedral.
     """
-    from rdkit.Chem import AllChem
-
     table = table or load_gaff2()
     ru = parse_repeat_unit(smiles)
     mol = cyclic_oligomer(ru, cyclic)
     q = gasteiger_charges(mol)
-    AllChem.Compute2DCoords(mol)
+    _placeholder_coords(mol)
     types, frcmod = _gaff2_types(mol, ru)
     if frcmod:
         _read_sections(frcmod, 0, table := _copy(table), frcmod=True)
@@ -262,6 +260,21 @@ def ff_parameters(
     return {k: np.asarray(v, dtype=float) for k, v in out.items()}
 
 
+def _placeholder_coords(mol) -> None:
+    """Atoms on a large circle: antechamber types from connectivity and bond orders,
+    and RDKit 2-D layout of big macrocycles takes minutes."""
+    from rdkit import Chem
+
+    n = mol.GetNumAtoms()
+    conf = Chem.Conformer(n)
+    radius = max(5.0, 1.5 * n / (2 * np.pi))
+    for i in range(n):
+        phi = 2 * np.pi * i / n
+        conf.SetAtomPosition(i, (radius * np.cos(phi), radius * np.sin(phi), 0.0))
+    mol.RemoveAllConformers()
+    mol.AddConformer(conf, assignId=True)
+
+
 def _copy(table: GAFF2Table) -> GAFF2Table:
     return GAFF2Table(
         dict(table.lj),
@@ -277,10 +290,8 @@ def _gaff2_types(mol, ru) -> tuple[list[str], list[str]]:
     parmchk2 scales badly with size; missing parameters depend only on local
     atom-type combinations, so it runs on a ring of three repeat units.
     """
-    from rdkit.Chem import AllChem
-
     small = cyclic_oligomer(ru, 3)
-    AllChem.Compute2DCoords(small)
+    _placeholder_coords(small)
     with tempfile.TemporaryDirectory() as work:
         wd = Path(work)
         for name, m in (("big", mol), ("small", small)):
