@@ -57,7 +57,10 @@ def plot_learning_curves(
         fig = ax.figure
     fits = fits or {}
     curves = table[table["n_source"] > 0]
-    n_t = int(curves.loc[curves["n_target"] > 0, "n_target"].max()) if len(curves) else 0
+    trained = curves.loc[curves["n_target"] > 0, "n_target"]
+    no_source = table.loc[table["n_source"] == 0, "n_target"]
+    # target-only line at the transfer methods' n_target, else at its largest n
+    n_t = int(trained.max()) if len(trained) else int(no_source.max()) if len(no_source) else 0
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     span = (
         np.geomspace(curves["n_source"].min(), curves["n_source"].max(), 100)
@@ -77,7 +80,7 @@ def plot_learning_curves(
                 fit.predict(span),
                 "-",
                 color=colour,
-                label=rf"  fit: $\alpha$={fit.alpha:.2f} [{fit.ci['alpha'][0]:.2f}, "
+                label=rf"{method} fit: $\alpha$={fit.alpha:.2f} [{fit.ci['alpha'][0]:.2f}, "
                 f"{fit.ci['alpha'][1]:.2f}], C={fit.C:.3g}",
             )
             ax.fill_between(span, lo, hi, color=colour, alpha=0.2, linewidth=0)

@@ -353,6 +353,7 @@ def fit_power_law(
     n_boot: int = 500,
     level: float = 0.95,
     c_tolerance: float = 0.5,
+    min_alpha: float = 0.1,
     sem_floor: float = 0.1,
     random_state: int | np.random.Generator | None = 0,
     warn: bool = True,
@@ -379,6 +380,10 @@ def fit_power_law(
         ``C`` counts as identified when there are at least 4 distinct ``N`` and the width of
         its interval is at most ``c_tolerance`` times the smallest mean error (with
         ``n_boot=0`` only the number of ``N`` is checked).
+    min_alpha : float, default=0.1
+        ``C`` also counts as not identified when the upper end of the interval of ``alpha``
+        is below ``min_alpha``: such a curve is nearly ``(D + C) - D alpha log N`` over the
+        observed range, where ``D`` and ``C`` cannot be told apart.
     sem_floor : float, default=0.1
         Standard errors are floored at this fraction of their median, so that one lucky ``N``
         with near-identical repetitions does not take all the weight.
@@ -435,11 +440,15 @@ def fit_power_law(
     if offset:
         width = ci["C"][1] - ci["C"][0]
         # without a bootstrap only the number of N can be checked
-        identifiable = bool(grid.size >= 4 and (n_boot == 0 or width <= c_tolerance * mean.min()))
+        narrow = n_boot == 0 or width <= c_tolerance * mean.min()
+        # alpha ~ 0: D N^-alpha + C ~ (D + C) - D alpha log N, so D and C trade off
+        curved = n_boot == 0 or ci["alpha"][1] >= min_alpha
+        identifiable = bool(grid.size >= 4 and narrow and curved)
         if not identifiable and warn:
+            why = "" if curved else f" and alpha < {min_alpha} (a nearly flat, log-linear curve)"
             warnings.warn(
                 f"the learning curve does not identify its floor C: interval "
-                f"[{ci['C'][0]:.4g}, {ci['C'][1]:.4g}] with {grid.size} values of N "
+                f"[{ci['C'][0]:.4g}, {ci['C'][1]:.4g}]{why} with {grid.size} values of N "
                 f"(smallest mean error {mean.min():.4g}). Extend N, add repetitions, or "
                 "report the pure power law (form='pure').",
                 CNotIdentifiableWarning,

@@ -123,8 +123,8 @@ class ScalingStudy:
     fit_table : pandas.DataFrame
         Both forms per method with intervals, chi2, AICc, ``p_C_zero`` and ``preferred``.
     equivalent : pandas.DataFrame
-        Equivalent experimental samples per transfer method and N (empty without a
-        target-only curve).
+        Equivalent experimental samples per method and N (empty without a target-only
+        curve); ``gain_over_n_target`` subtracts the experiments the method trained on.
     settings : dict
     seconds : float
     paths : dict of str to Path
@@ -290,11 +290,13 @@ def scaling_study(
     target_fit = next((fits[m] for m in fits if m in NO_SOURCE), None)
     if target_fit is not None:
         for method, fit in fits.items():
-            if method in NO_SOURCE or method in NO_TARGET_TRAINING:
+            if method in NO_SOURCE:
                 continue
             eq = equivalent_samples(fit, target_fit, grid)
             eq.insert(0, "method", method)
-            eq["gain_over_n_target"] = eq["n_equivalent"] - n_target
+            # experiments the method itself trained on (none for source-only)
+            used = 0 if method in NO_TARGET_TRAINING else n_target
+            eq["gain_over_n_target"] = eq["n_equivalent"] - used
             equivalent.append(eq)
     equivalent_frame = pd.concat(equivalent, ignore_index=True) if equivalent else pd.DataFrame()
     settings = {
@@ -335,8 +337,7 @@ def scaling_study(
             table,
             curve_fits,
             unit=unit,
-            title=f"Sim2Real {prop}: {', '.join(settings['source'])} -> {target} "
-            f"({n_target} experimental training polymers)",
+            title=f"{prop}: {'+'.join(settings['source'])} -> {target}, n_target={n_target}",
         )
         fig.savefig(paths["figure"], dpi=130)
         import matplotlib.pyplot as plt  # noqa: PLC0415
