@@ -143,11 +143,17 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--no-cv", dest="cv", action="store_false", help="fixed 100 epochs")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/neural"))
+    parser.add_argument(
+        "--from-csv", action="store_true", help="only summarise and plot an existing CSV"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    frame = run(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out / "ltc_neural.csv", index=False)
+    if args.from_csv:
+        frame = pd.read_csv(args.out / "ltc_neural.csv")
+    else:
+        frame = run(args)
+        args.out.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(args.out / "ltc_neural.csv", index=False)
     table = frame.groupby("method")["rmse"].agg(["mean", "median", "std", "count"])
     table["published_mean"] = pd.Series(PUBLISHED)
     order = [
@@ -164,7 +170,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.boxplot([frame.loc[frame.method == m, "rmse"] for m in order], labels=order)
+    ax.boxplot([frame.loc[frame.method == m, "rmse"] for m in order], tick_labels=order)
     ax.set_ylabel("test RMSE (W/m/K)")
     ax.set_title(f"LTC, {args.splits} splits x {args.networks} networks")
     fig.tight_layout()
