@@ -173,6 +173,7 @@ def fit_full_kernel(
         alpha0=(a0, alpha),
         max_iter=max_iter,
         tol=tol,
+        extrapolate=True,
     )
     return scale, (res.intercept, res.alpha, res.beta, res.gamma), res
 
@@ -579,6 +580,8 @@ class LinearTransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstima
         """
         X, y = validate_data(self, X, y, y_numeric=True)
         y = check_target(y)
+        if y.shape[0] < 2:
+            raise ValueError(f"{self.form} form needs at least 2 samples, got n_samples=1")
         x, u = self._split_features(X)
         if self.form == "offset":
             self._source_vector(u)
