@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=["affine", "fine-tuning", "source-only", "target-only"],
         choices=sorted(TRANSFER_METHODS),
-        help="transfer methods to compare",
+        metavar="METHOD",
+        help=f"transfer methods to compare: {', '.join(sorted(TRANSFER_METHODS))}",
     )
     parser.add_argument(
         "--n-grid",
@@ -54,7 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-test", type=int, default=None, help="held-out experimental polymers")
     parser.add_argument("--reps", type=int, default=10, help="repetitions per N")
     parser.add_argument(
-        "--features", nargs="+", default=["rdkit", "morgan"], choices=["rdkit", "morgan", "ffkm"]
+        "--features",
+        nargs="+",
+        default=["rdkit", "morgan"],
+        choices=["rdkit", "morgan", "ffkm"],
+        help="polymer features (ffkm: force-field kernel means from simdata.descriptors)",
     )
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap refits per curve")
     parser.add_argument("--out", default="results/scaling", help="output folder (and cache)")

@@ -130,3 +130,16 @@ def test_bad_input_is_named():
     bad[0] = np.nan
     with pytest.raises(ValueError, match="y_target holds NaN"):
         learning_curve(Xs, ys, Xt, bad, n_source_grid=[20])
+
+
+@pytest.mark.slow
+def test_dask_client_matches_serial():
+    distributed = pytest.importorskip("distributed")
+    Xs, ys, Xt, yt = _problem(seed=2)
+    kwargs = dict(n_source_grid=[20, 40], methods=["source-only"], n_reps=2, progress=False)
+    serial = learning_curve(Xs, ys, Xt, yt, **kwargs)
+    with distributed.Client(
+        processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None
+    ) as client:
+        remote = learning_curve(Xs, ys, Xt, yt, client=client, **kwargs)
+    np.testing.assert_allclose(serial["rmse"], remote["rmse"])
