@@ -13,7 +13,7 @@ CV on the 40 training crystals (mean validation MSE); test RMSE in W/m/K after b
 * ``optuna-default``: OptunaSearchCV with the registered default space of
   AffineTransferRegressor (penalties, kernel kind of g3, widths of the u and x kernels).
 
-Run ``python benchmarks/tuning/ltc_optuna_vs_grid.py`` (about 20-40 min on 2 cores); writes
+Run ``python benchmarks/tuning/ltc_optuna_vs_grid.py`` (about 40 min on 2 shared cores); writes
 ``benchmarks/out/tuning/ltc_optuna_vs_grid.csv``, ``..._summary.csv`` and ``....png``.
 """
 
