@@ -476,9 +476,13 @@ def cyclic_oligomer(ru: RepeatUnit, n: int, *, add_hs: bool = True):
             raise PolymerSpecError(f"polymer {ru.name!r}: cannot close a ring of {n} unit(s)")
         rw.AddBond(i, j, Chem.BondType.SINGLE)
     mol = rw.GetMol()
+    # atoms and bonds keep the (sanitised) repeat unit's aromaticity; full sanitisation
+    # perceives rings of the whole macrocycle, which grows steeply with its size
     try:
-        Chem.SanitizeMol(mol)
-    except Exception as exc:  # RDKit raises several sanitisation error types
+        mol.UpdatePropertyCache(strict=True)
+        Chem.FastFindRings(mol)
+        Chem.SetHybridization(mol)
+    except Exception as exc:  # RDKit raises several valence error types
         raise PolymerSpecError(
             f"polymer {ru.name!r}: macrocycle fails sanitisation: {exc}"
         ) from exc
