@@ -13,6 +13,10 @@ __all__ = ["main"]
 #: command -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, help text)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("affinetl.demo", "the main job: AffineTL vs its baselines (real polymer data)"),
+    "scaling": (
+        "affinetl.scaling._cli",
+        "Sim2Real scaling-law learning curves E(N) = D N^-alpha + C",
+    ),
 }
 
 
