@@ -17,6 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "affinetl.scaling._cli",
         "Sim2Real scaling-law learning curves E(N) = D N^-alpha + C",
     ),
+    "tune": (
+        "affinetl.tuning._cli",
+        "tune an estimator with Optuna (study on SQLite, an RDB URL or a journal file)",
+    ),
 }
 
 
