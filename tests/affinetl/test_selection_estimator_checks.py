@@ -18,13 +18,13 @@ ESTIMATORS = [
         ratios=[1.0],
         lambda2_path=[1.0],
         n_full_starts=1,
-        max_iter=50,
+        max_iter=20,
         random_state=0,
     ),
-    LinearAffineTransferCV(lambdas_ridge=[0.3, 3.0], max_iter=50, random_state=0),
-    TransferFormRegressor(form="full", max_iter=50),
+    LinearAffineTransferCV(lambdas_ridge=[0.3, 3.0], max_iter=20, random_state=0),
+    TransferFormRegressor(form="full", max_iter=20),
     TransferFormRegressor(form="offset_calibrated"),
-    LinearTransferFormRegressor(form="full", max_iter=50),
+    LinearTransferFormRegressor(form="full", max_iter=20),
     LinearTransferFormRegressor(form="offset_calibrated"),
 ]
 
