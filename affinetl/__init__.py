@@ -15,29 +15,37 @@ from .baselines import (
     SourceOnlyRegressor,
 )
 from .models import (
+    _NEURAL,
     AffineTransferRegressor,
     LinearAffineTransferRegressor,
     LogDifferenceRegressor,
 )
+from .selection import AffineTransferCV, LinearAffineTransferCV
 
 __version__ = "0.1.0"
 
 #: Subpackages imported on first access (they pull optional dependencies: rdkit, torch, optuna).
-_LAZY_SUBPACKAGES = {"datasets", "reproduce", "theory"}
+_LAZY_SUBPACKAGES = {"datasets", "reproduce", "scaling", "theory", "tuning"}
 
 
 def __getattr__(name: str):
-    if name in _LAZY_SUBPACKAGES:
-        import importlib
+    import importlib
 
+    if name in _LAZY_SUBPACKAGES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _NEURAL:  # torch + nflows only when a neural estimator is asked for
+        return getattr(importlib.import_module(f"{__name__}.models"), name)
+    if name == "TorchSourceNetwork":
+        return importlib.import_module(f"{__name__}.sources").TorchSourceNetwork
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
+    "AffineTransferCV",
     "AffineTransferRegressor",
     "AugmentedRegressor",
     "DirectRegressor",
+    "LinearAffineTransferCV",
     "LinearAffineTransferRegressor",
     "LogDifferenceRegressor",
     "OffsetTransferRegressor",

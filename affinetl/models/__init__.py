@@ -3,6 +3,25 @@
 from ._kernel import AffineTransferRegressor
 from ._linear import LinearAffineTransferRegressor, LogDifferenceRegressor
 
+#: Neural estimators (torch + nflows, ``pip install 'affinetl[nn]'``), imported on first access.
+_NEURAL = (
+    "AffineCouplingTransfer",
+    "FeatureExtractionRegressor",
+    "FineTuneRegressor",
+    "HiddenLayerAffineRegressor",
+    "NeuralAffineTransferRegressor",
+    "NeuralDirectRegressor",
+)
+
+
+def __getattr__(name: str):
+    if name in _NEURAL:
+        from . import _neural
+
+        return getattr(_neural, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "AffineTransferRegressor",
     "LinearAffineTransferRegressor",
