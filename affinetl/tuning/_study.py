@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,15 @@ def open_storage(
         else:
             kwargs["failed_trial_callback"] = optuna.storages.RetryFailedTrialCallback(max_retry=1)
     try:
-        return optuna.storages.RDBStorage(text, **kwargs)
+        try:
+            return optuna.storages.RDBStorage(text, **kwargs)
+        except Exception as err:
+            # Two workers creating one new database at the same moment race on the schema
+            # version row (IntegrityError); the loser finds the schema complete on a retry.
+            if "IntegrityError" not in type(err).__name__:
+                raise
+            time.sleep(1.0)
+            return optuna.storages.RDBStorage(text, **kwargs)
     except ImportError as err:
         raise StorageError(
             f"cannot open storage {_redact(text)!r}: the database driver is missing ({err}); "

@@ -75,21 +75,20 @@ def worker(tmp_path: Path) -> Path:
 
 def test_resume_after_kill_continues_the_same_study(tmp_path, worker):
     db = tmp_path / "tune.db"
+    # Create the schema before the worker starts: two processes initialising one new SQLite
+    # file at the same moment race on the schema-version row.
+    storage = open_storage(db)
     first = _start(worker, db, "s", 1000, 0.05, 1)
     deadline = time.monotonic() + 120
-    storage = None
     while time.monotonic() < deadline:
         time.sleep(1.0)
         assert first.poll() is None, first.communicate()[1][-3000:]
-        if storage is None and db.exists():
-            storage = open_storage(db)
-        if storage is not None:
-            try:
-                study = optuna.load_study(study_name="s", storage=storage)
-            except KeyError:  # the study is not created yet
-                continue
-            if len(_finished(study)) >= 4:
-                break
+        try:
+            study = optuna.load_study(study_name="s", storage=storage)
+        except KeyError:  # the study is not created yet
+            continue
+        if len(_finished(study)) >= 4:
+            break
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert first.returncode == -signal.SIGKILL
