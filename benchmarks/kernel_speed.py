@@ -90,7 +90,7 @@ def kernel_ridge_seconds(X: np.ndarray, y: np.ndarray) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 500])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[200, 500])
     parser.add_argument("--sweeps", type=int, default=50, help="fixed sweeps for the comparison")
     parser.add_argument("--large", type=int, nargs="*", default=[2000, 5000])
     parser.add_argument("--out", default="benchmarks/out")
