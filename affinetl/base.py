@@ -24,6 +24,7 @@ __all__ = [
     "StrOptions",
     "SourceFeatureMixin",
     "check_is_fitted",
+    "check_target",
     "fit_context",
     "source_constraints",
     "validate_data",

@@ -426,6 +426,7 @@ def fit_affine_blocks(
     while n_iter < max_iter:
         n_iter += 1
         old = (alpha.copy(), beta.copy(), gamma.copy(), a0)
+        flags_before = (g2_zero, h2_zero)
         if not g2_zero:
             if not h2_zero:
                 beta = S2.solve(g3, y - a0 - h1 - g3)
@@ -450,7 +451,8 @@ def fit_affine_blocks(
             beta, h2 = np.zeros(n), np.zeros(n)
         current = objective()
         state = (np.array([a0]), alpha, beta, gamma, h1, h2, g3)
-        pruned_now = (g2_zero or h2_zero) and prev is not None and not np.any(prev[5])
+        # No extrapolation across a pruning step: the direction would revive a removed block.
+        pruned_now = (g2_zero, h2_zero) != flags_before
         if extrapolate and prev is not None and not g2_zero and not pruned_now:
             cand = tuple(v + step * (v - p) for v, p in zip(state, prev))
             c_pen = (cand[1] @ cand[4], cand[2] @ cand[5], cand[3] @ cand[6])

@@ -175,3 +175,22 @@ def test_extrapolation_reaches_same_optimum_in_fewer_sweeps(affine_problem):
     assert np.all(np.diff(h) <= 1e-9 * np.abs(h[:-1]))
     assert h[-1] <= plain.objective_history_[-1] * (1 + 1e-4)
     np.testing.assert_allclose(fast.predict(X), plain.predict(X), rtol=0, atol=5e-3 * np.ptp(y))
+
+
+def test_pruned_scale_block_stays_removed_with_extrapolation():
+    rng = np.random.default_rng(1)
+    x, u = rng.normal(size=(60, 2)), rng.normal(size=(60, 1))
+    y = 1.0 + np.cos(u[:, 0])
+    X = np.hstack([x, u])
+    model = _fit_quiet(
+        AffineTransferRegressor(
+            lambda1=1e-3, lambda2=1e3, lambda3=10.0, prune=True, extrapolate=True, max_iter=200
+        ),
+        X,
+        y,
+    )
+    if "h2" in model.pruned_:
+        np.testing.assert_array_equal(model.beta_, 0.0)
+    if "g2" in model.pruned_:
+        np.testing.assert_array_equal(model.gamma_, 0.0)
+    assert model.pruned_
