@@ -106,7 +106,8 @@ class _KernelRidgeBaseline(SourceFeatureMixin, RegressorMixin, BaseEstimator):
 
     # subclass hooks -----------------------------------------------------------------------
     def _kernel_input(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The kernel's input: the inputs ``x`` unless a subclass says otherwise."""
+        return x
 
     def _to_target(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
         return y
@@ -181,9 +182,6 @@ class DirectRegressor(_KernelRidgeBaseline):
 """
     )
 
-    def _kernel_input(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return x
-
 
 class SourceOnlyRegressor(_KernelRidgeBaseline):
     __doc__ = (
@@ -216,9 +214,6 @@ class OffsetTransferRegressor(_KernelRidgeBaseline):
 """
         + _PARAMS_DOC
     )
-
-    def _kernel_input(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return x
 
     def _to_target(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
         return y - self._source_vector(u)
@@ -275,9 +270,6 @@ class ScaleTransferRegressor(_KernelRidgeBaseline):
         fs = self._source_vector(u)
         sign = np.where(fs < 0, -1.0, 1.0)
         return np.where(np.abs(fs) < self.clip, sign * self.clip, fs)
-
-    def _kernel_input(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return x
 
     def _to_target(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
         return y / self._denominator(u)

@@ -231,7 +231,6 @@ class ScaledBlockSolver:
     def __init__(self, factor: GramFactor, lam: float, what: str) -> None:
         self.factor, self.lam, self.what = factor, lam, what
         self._inv: np.ndarray | None = None
-        self._d0: np.ndarray | None = None
         self._c: np.ndarray | None = None
         self.n_factorisations = 0
         self.n_cg_steps = 0
@@ -253,7 +252,6 @@ class ScaledBlockSolver:
             raise linalg.LinAlgError(f"cannot invert the {self.what} preconditioner ({info})")
         inv = np.tril(inv)
         self._inv = inv + np.tril(inv, -1).T
-        self._d0 = d.copy()
         self.n_factorisations += 1
 
     def _precondition(self, v: np.ndarray) -> np.ndarray:
