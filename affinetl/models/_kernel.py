@@ -24,6 +24,8 @@ from ..base import (
     validate_data,
 )
 from ..kernels import gram_matrix, kernel_constraint
+from ._affine_features import fit_affine_features, fit_const_features
+from ._kernel_approx import make_feature_map
 from ._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
 
 __all__ = ["AffineTransferRegressor"]
@@ -91,8 +93,20 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         theta_{k-1})`` is kept only when it lowers the objective, so the objective stays
         non-increasing while far fewer sweeps are needed. ``False`` runs the plain published
         relaxation.
+    approximation : {None, "nystroem", "random_features"}, default=None
+        Large-n mode. ``None`` fits the exact kernel model (``O(n^3)``, ``n x n`` Gram
+        matrices). ``"nystroem"`` replaces each kernel by Nystroem features with at most
+        ``n_components`` landmarks chosen by a greedy pivoted Cholesky factorisation (any
+        kernel; exact once ``n_components >= n``, and fewer landmarks are kept when the kernel
+        has low numerical rank); ``"random_features"`` by ``n_components`` random Fourier
+        features (RBF kernels only). The model is then fitted in the feature space by damped
+        Newton steps (``O(n m^2)`` per step, see :mod:`affinetl.models._affine_features`);
+        ``prune`` and ``extrapolate`` do not apply.
+    n_components : int, default=500
+        Largest number of features per kernel in the large-n mode.
     random_state : int, RandomState or None, default=None
-        Seeds the random normal initial ``beta`` and ``gamma`` of ``init="random"``.
+        Seeds the random normal initial ``beta`` and ``gamma`` of ``init="random"`` and the
+        random Fourier features.
     source : estimator, callable, list or None, default=None
         Fitted source model(s) ``f_s``; see :class:`affinetl.base.SourceFeatureMixin`.
     source_columns : int, str, list or None, default=None
@@ -104,10 +118,16 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
     ----------
     intercept_ : float
         ``a0``.
-    alpha_, beta_, gamma_ : ndarray of shape (n_samples,)
-        Dual coefficients of ``h1``, ``h2`` and ``g3`` (zeros where a block is switched off).
+    alpha_, beta_, gamma_ : ndarray of shape (n_samples,) or None
+        Dual coefficients of ``h1``, ``h2`` and ``g3`` (zeros where a block is switched off);
+        None in the large-n mode.
+    coef1_, coef2_, coef3_ : ndarray of shape (m1,), (m2,), (m3,) or None
+        Feature-space weights of ``h1``, ``h2`` and ``g3`` in the large-n mode (None otherwise).
+    feature_maps_ : tuple or None
+        The fitted feature maps of the three kernels in the large-n mode.
     n_iter_ : int
-        Block-relaxation sweeps run (1 for the single joint solve of ``variant="const"``).
+        Block-relaxation sweeps run (1 for the single joint solve of ``variant="const"``), or
+        Newton iterations in the large-n mode.
     converged_ : bool
     objective_history_ : ndarray of shape (n_iter_ + 1,)
         Objective at the start and after every sweep.
@@ -162,6 +182,8 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         "prune": ["boolean"],
         "init": [StrOptions({"const", "random"})],
         "extrapolate": ["boolean"],
+        "approximation": [None, StrOptions({"nystroem", "random_features"})],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         **source_constraints,
     }
@@ -186,6 +208,8 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         prune: bool = False,
         init: str = "const",
         extrapolate: bool = True,
+        approximation: str | None = None,
+        n_components: int = 500,
         random_state: Any = None,
         source: Any = None,
         source_columns: Any = None,
@@ -208,6 +232,8 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         self.prune = prune
         self.init = init
         self.extrapolate = extrapolate
+        self.approximation = approximation
+        self.n_components = n_components
         self.random_state = random_state
         self.source = source
         self.source_columns = source_columns
@@ -251,8 +277,11 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         n = y.shape[0]
         scale = float(n) if self.lambda_scaling == "n" else 1.0
         lams = (self.lambda1 * scale, self.lambda2 * scale, self.lambda3 * scale)
-        K1, K2, K3 = self._grams(self.x_fit_, self.u_fit_, train=True)
         self.pruned_ = ()
+        self.feature_maps_ = self.coef1_ = self.coef2_ = self.coef3_ = None
+        if self.approximation is not None:
+            return self._fit_features(y, lams)
+        K1, K2, K3 = self._grams(self.x_fit_, self.u_fit_, train=True)
         if self.variant == "const":
             a0, alpha, gamma = fit_const_affine(K1, K3, y, lams[0], lams[2])
             self.intercept_, self.alpha_, self.gamma_ = a0, alpha, gamma
@@ -302,6 +331,61 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
             )
         return self
 
+    def _fit_features(self, y: np.ndarray, lams: tuple[float, float, float]):
+        """Large-n mode: feature maps of the three kernels, then the feature-space fit."""
+        if self.prune:
+            raise ValueError(
+                "prune=True is defined on the exact dual coefficients; it cannot be combined "
+                f"with approximation={self.approximation!r}"
+            )
+        n = y.shape[0]
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=3)
+        specs = (
+            (self.kernel1, self.gamma1, self.u_fit_),
+            (self.kernel2, self.gamma2, self.u_fit_),
+            (self.kernel3, self.gamma3, self.x_fit_),
+        )
+        maps, feats = [], []
+        for i, (kernel, gamma, data) in enumerate(specs):
+            fmap = make_feature_map(self.approximation, kernel, gamma, self.n_components, seeds[i])
+            feats.append(fmap.fit_transform(data))
+            maps.append(fmap)
+        P1, P2, P3 = feats
+        if self.variant == "g1_const":
+            P1 = P1[:, :0]
+        if self.variant == "const":
+            a0, w1, w3 = fit_const_features(P1, P3, y, lams[0], lams[2])
+            w2, n_iter, converged = np.zeros(P2.shape[1]), 1, True
+            e = y - a0 - P1 @ w1 - P3 @ w3
+            history = [float(e @ e + lams[0] * w1 @ w1 + lams[2] * w3 @ w3)]
+        else:
+            w2_0 = w3_0 = None
+            if self.init == "random":
+                w2_0 = rng.standard_normal(P2.shape[1])
+                w3_0 = rng.standard_normal(P3.shape[1])
+            res = fit_affine_features(
+                P1, P2, P3, y, lams, w2_0=w2_0, w3_0=w3_0, max_iter=self.max_iter, tol=self.tol
+            )
+            a0, w1, w2, w3 = res.intercept, res.w1, res.w2, res.w3
+            n_iter, converged, history = res.n_iter, res.converged, res.objective_history
+        if self.variant == "g1_const":
+            w1 = np.zeros(maps[0].n_components_)
+        self.feature_maps_ = tuple(maps)
+        self.intercept_ = float(a0)
+        self.coef1_, self.coef2_, self.coef3_ = w1, w2, w3
+        self.alpha_ = self.beta_ = self.gamma_ = None
+        self.n_iter_, self.converged_ = n_iter, converged
+        self.objective_history_ = np.asarray(history)
+        if not converged:
+            warnings.warn(
+                f"the feature-space fit did not converge in {self.max_iter} Newton iterations "
+                f"(tol={self.tol}, n={n}); increase max_iter or the penalties",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
+
     def predict_components(self, X: ArrayLike) -> dict[str, np.ndarray]:
         """Evaluate ``g1(u)``, ``g2(u)`` and ``g3(x)`` separately.
 
@@ -318,6 +402,11 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         x, u = self._transform_inputs(X)
+        if self.feature_maps_ is not None:
+            m1, m2, m3 = self.feature_maps_
+            g1 = self.intercept_ + m1.transform(u) @ self.coef1_
+            g2 = 1.0 + m2.transform(u) @ self.coef2_
+            return {"g1": g1, "g2": g2, "g3": m3.transform(x) @ self.coef3_}
         K1, K2, K3 = self._grams(x, u, train=False)
         g1 = self.intercept_ + K1 @ self.alpha_
         if "g2" in self.pruned_:

@@ -19,6 +19,8 @@ ESTIMATORS = [
     AffineTransferRegressor(max_iter=50, random_state=0),
     AffineTransferRegressor(variant="const"),
     AffineTransferRegressor(variant="g1_const", max_iter=50, random_state=0),
+    AffineTransferRegressor(approximation="nystroem", n_components=30, max_iter=50),
+    AffineTransferRegressor(approximation="random_features", n_components=30, random_state=0),
     DirectRegressor(),
     SourceOnlyRegressor(),
     AugmentedRegressor(),
