@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -80,6 +81,7 @@ _training_constraints: dict[str, list[Any]] = {
     "deterministic": ["boolean"],
     "n_threads": [None, Interval(Integral, 1, None, closed="left")],
     "random_state": ["random_state"],
+    "callbacks": [None, list, tuple],
 }
 _hidden = [list, tuple]
 
@@ -114,6 +116,12 @@ def _jsonable(value: Any) -> bool:
     except TypeError:
         return False
     return True
+
+
+def _call_bound(
+    callback: Any, estimator: Any, epoch: int, train_loss: float, val_loss: float | None
+) -> bool | None:
+    return callback(epoch, train_loss, val_loss, estimator)
 
 
 class _TorchEstimator(RegressorMixin, BaseEstimator):
@@ -176,14 +184,30 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
                 param_groups=param_groups,
                 generator=generator,
                 snapshot_epochs=snapshot_epochs,
+                callbacks=self._epoch_callbacks(),
             )
         self.loss_curve_ = np.asarray(result.loss_curve)
         self.validation_curve_ = np.asarray(result.validation_curve)
         self.n_iter_ = result.n_iter
         self.best_epoch_ = result.best_epoch
+        self.stop_reason_ = result.stop_reason
         if snapshot_epochs:
             self.snapshots_ = result.snapshots
         return result
+
+    def _epoch_callbacks(self) -> list[Any]:
+        """The ``callbacks`` bound to this estimator as ``fit_module`` callbacks."""
+        if self.callbacks is None:
+            return []
+        bound = []
+        for k, callback in enumerate(self.callbacks):
+            if not callable(callback):
+                raise TypeError(
+                    f"callbacks[{k}] is {callback!r}; callbacks must be callables "
+                    "callback(epoch, train_loss, val_loss, estimator)"
+                )
+            bound.append(functools.partial(_call_bound, callback, self))
+        return bound
 
     def __sklearn_tags__(self):  # noqa: ANN204, D105
         tags = super().__sklearn_tags__()
@@ -212,12 +236,20 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
         path.mkdir(parents=True, exist_ok=True)
         params, objects = {}, []
         for key, value in self.get_params(deep=False).items():
-            if _jsonable(value):
+            if key == "callbacks":
+                params[key] = None  # training-time only, never saved
+            elif _jsonable(value):
                 params[key] = value
             else:
                 objects.append(key)
         arrays = {}
-        for key in (*self._saved_arrays, "n_features_in_", "n_iter_", "best_epoch_"):
+        for key in (
+            *self._saved_arrays,
+            "n_features_in_",
+            "n_iter_",
+            "best_epoch_",
+            "stop_reason_",
+        ):
             value = getattr(self, key)
             arrays[key] = value.tolist() if isinstance(value, np.ndarray) else value
         for key in ("loss_curve_", "validation_curve_"):
@@ -333,6 +365,15 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
         Seeds a local ``torch.Generator`` (initial weights, shuffling, validation split);
         the global torch RNG is never touched (except by dropout, which has no generator
         argument in torch).
+    callbacks : list of callable or None, default=None
+        Called after every epoch as ``callback(epoch, train_loss, val_loss, estimator)``:
+        ``epoch`` counts from 1; ``train_loss`` and ``val_loss`` are the epoch's mean training
+        loss and the early-stopping validation loss (None without a validation split), on
+        the standardised target; ``estimator`` is this estimator, ready to ``predict`` with the
+        current weights. A callback returns True to stop training after this epoch (with
+        early stopping the best weights are still restored; ``stop_reason_`` records it); an
+        exception aborts ``fit`` and propagates (:mod:`affinetl.tuning` raises
+        ``optuna.TrialPruned`` this way). Training-time only: not saved by :meth:`save`.
     source, source_columns, input_columns
         Source features, see :class:`affinetl.base.SourceFeatureMixin` (a
         :class:`affinetl.sources.TorchSourceNetwork` reads a torch network's hidden layer).
@@ -344,6 +385,9 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
     loss_curve_, validation_curve_ : ndarray of shape (n_iter_,)
         Training and validation MSE per epoch (standardised target).
     n_iter_, best_epoch_ : int
+        Epochs run, and the epoch whose weights were kept.
+    stop_reason_ : {"max_epochs", "early_stopping", "callback"}
+        Why training ended.
     device_ : torch.device
     x_mean_, x_scale_, u_mean_, u_scale_ : ndarray
         Standardisation of ``x`` and ``u``.
@@ -407,6 +451,7 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
         deterministic: bool = False,
         n_threads: int | None = 1,
         random_state: Any = None,
+        callbacks: list | None = None,
         source: Any = None,
         source_columns: Any = None,
         input_columns: Any = "rest",
@@ -431,6 +476,7 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
         self.deterministic = deterministic
         self.n_threads = n_threads
         self.random_state = random_state
+        self.callbacks = callbacks
         self.source = source
         self.source_columns = source_columns
         self.input_columns = input_columns
@@ -488,8 +534,8 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
         if self.solver == "block":
             groups = [list(module.g3.parameters()), list(module.g1.parameters())]
             groups.append(list(module.h2.parameters()))
+        self.module_ = module  # set first: callbacks may predict during training
         self._train(module, loss_fn, (xt, ut, yt), generator, param_groups=groups)
-        self.module_ = module
         return self
 
     def predict_components(self, X: ArrayLike) -> dict[str, np.ndarray]:
@@ -584,6 +630,7 @@ class HiddenLayerAffineRegressor(NeuralAffineTransferRegressor):
         deterministic: bool = False,
         n_threads: int | None = 1,
         random_state: Any = None,
+        callbacks: list | None = None,
     ) -> None:
         self.network = network
         self.layer = layer
@@ -607,6 +654,7 @@ class HiddenLayerAffineRegressor(NeuralAffineTransferRegressor):
         self.deterministic = deterministic
         self.n_threads = n_threads
         self.random_state = random_state
+        self.callbacks = callbacks
 
     def _split_features(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.network is None:
@@ -655,6 +703,15 @@ class NeuralDirectRegressor(_TorchEstimator):
         Seeds a local ``torch.Generator`` (initial weights, shuffling, validation split);
         the global torch RNG is never touched (except by dropout, which has no generator
         argument in torch).
+    callbacks : list of callable or None, default=None
+        Called after every epoch as ``callback(epoch, train_loss, val_loss, estimator)``:
+        ``epoch`` counts from 1; ``train_loss`` and ``val_loss`` are the epoch's mean training
+        loss and the early-stopping validation loss (None without a validation split), on
+        the standardised target; ``estimator`` is this estimator, ready to ``predict`` with the
+        current weights. A callback returns True to stop training after this epoch (with
+        early stopping the best weights are still restored; ``stop_reason_`` records it); an
+        exception aborts ``fit`` and propagates (:mod:`affinetl.tuning` raises
+        ``optuna.TrialPruned`` this way). Training-time only: not saved by :meth:`save`.
 
     Attributes
     ----------
@@ -698,6 +755,7 @@ class NeuralDirectRegressor(_TorchEstimator):
         deterministic: bool = False,
         n_threads: int | None = 1,
         random_state: Any = None,
+        callbacks: list | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.standardize = standardize
@@ -716,6 +774,7 @@ class NeuralDirectRegressor(_TorchEstimator):
         self.deterministic = deterministic
         self.n_threads = n_threads
         self.random_state = random_state
+        self.callbacks = callbacks
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         return X
@@ -746,8 +805,8 @@ class NeuralDirectRegressor(_TorchEstimator):
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return torch.mean((module(batch[0])[:, 0] - batch[1]) ** 2)
 
+        self.module_ = module  # set first: callbacks may predict during training
         self._train(module, loss_fn, (ft, yt), generator)
-        self.module_ = module
         return self
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -810,6 +869,7 @@ class FeatureExtractionRegressor(NeuralDirectRegressor):
         deterministic: bool = False,
         n_threads: int | None = 1,
         random_state: Any = None,
+        callbacks: list | None = None,
     ) -> None:
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -829,6 +889,7 @@ class FeatureExtractionRegressor(NeuralDirectRegressor):
             deterministic=deterministic,
             n_threads=n_threads,
             random_state=random_state,
+            callbacks=callbacks,
         )
         self.network = network
         self.layer = layer
@@ -890,6 +951,7 @@ class FineTuneRegressor(NeuralDirectRegressor):
         deterministic: bool = False,
         n_threads: int | None = 1,
         random_state: Any = None,
+        callbacks: list | None = None,
     ) -> None:
         self.network = network
         self.n_layers = n_layers
@@ -906,6 +968,7 @@ class FineTuneRegressor(NeuralDirectRegressor):
         self.deterministic = deterministic
         self.n_threads = n_threads
         self.random_state = random_state
+        self.callbacks = callbacks
 
     def _build_module(self, **_: Any) -> nn.Module:
         if self.network is None:
@@ -1018,6 +1081,15 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
         Seeds a local ``torch.Generator`` (initial weights, shuffling, validation split);
         the global torch RNG is never touched (except by dropout, which has no generator
         argument in torch).
+    callbacks : list of callable or None, default=None
+        Called after every epoch as ``callback(epoch, train_loss, val_loss, estimator)``:
+        ``epoch`` counts from 1; ``train_loss`` and ``val_loss`` are the epoch's mean training
+        loss and the early-stopping validation loss (None without a validation split), on
+        the standardised target; ``estimator`` is this estimator, ready to ``predict`` with the
+        current weights. A callback returns True to stop training after this epoch (with
+        early stopping the best weights are still restored; ``stop_reason_`` records it); an
+        exception aborts ``fit`` and propagates (:mod:`affinetl.tuning` raises
+        ``optuna.TrialPruned`` this way). Training-time only: not saved by :meth:`save`.
     source, source_columns, input_columns
         Source features, see :class:`affinetl.base.SourceFeatureMixin`.
 
@@ -1081,6 +1153,7 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
         deterministic: bool = False,
         n_threads: int | None = 1,
         random_state: Any = None,
+        callbacks: list | None = None,
         source: Any = None,
         source_columns: Any = None,
         input_columns: Any = "rest",
@@ -1106,6 +1179,7 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
         self.deterministic = deterministic
         self.n_threads = n_threads
         self.random_state = random_state
+        self.callbacks = callbacks
         self.source = source
         self.source_columns = source_columns
         self.input_columns = input_columns
@@ -1157,8 +1231,8 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return -flow.log_prob(batch[1], context=batch[0]).mean()
 
+        self.module_ = flow  # set first: callbacks may predict during training
         self._train(flow, loss_fn, (context, yt), generator)
-        self.module_ = flow
         return self
 
     # -- maps between noise and target ------------------------------------------------------

@@ -9,9 +9,14 @@ trials, which is what a pruner needs. Three kinds of intermediate values, chosen
 * ``"epochs"`` through ``partial_fit`` (e.g. SGDRegressor, MLPRegressor): the objective drives
   the epochs itself and reports the validation score after each one;
 * ``"epochs"`` through a ``callbacks`` parameter (the torch estimators of :mod:`affinetl.models`,
-  whose training loop calls ``callback(epoch, train_loss, val_loss)``): an
-  :class:`EpochPruningCallback` reports ``-val_loss`` and stops the fit by raising
+  whose training loop calls ``callback(epoch, train_loss, val_loss, estimator)`` after every
+  epoch): an :class:`EpochPruningCallback` reports the score of the model being trained on the
+  CV fold's held-out rows (or ``-val_loss``) and stops the fit by raising
   :class:`optuna.TrialPruned`.
+
+With epochs, fold ``k``'s epoch ``e`` is step ``k * S + e``, where ``S`` (``steps_per_fold``) is
+the largest epoch budget the search space can draw, the same for every trial: so a pruner
+compares trials at the same fold and epoch even when the number of epochs is searched.
 """
 
 from __future__ import annotations
@@ -27,13 +32,13 @@ from typing import Any
 import numpy as np
 import optuna
 from numpy.typing import ArrayLike
-from optuna.distributions import BaseDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 
-from ._spaces import decode_params, suggest_params
+from ._spaces import _final_step, decode_params, suggest_params
 
 __all__ = [
     "CVObjective",
@@ -66,33 +71,93 @@ class IntermediateReporter:
         self.trial = trial
         self.offset = offset
         self.last_step: int | None = None
+        self.n_reports = 0
 
     def __call__(self, step: int, value: float) -> None:
         """Report ``value`` (higher is better) at ``offset + step``; prune if the pruner says so."""
         step = self.offset + int(step)
         self.last_step = step
+        self.n_reports += 1
         self.trial.report(float(value), step)
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at step {step} (intermediate value {value:.6g})")
 
 
 class EpochPruningCallback:
-    """Training callback ``callback(epoch, train_loss, val_loss)`` that prunes through Optuna.
+    """Epoch callback that reports to an Optuna trial and prunes it (raises TrialPruned).
 
-    Reports ``-val_loss`` (``-train_loss`` when there is no validation split) so that larger is
-    better, as for the CV scores.
+    Follows the training-loop protocol of the torch estimators,
+    ``callback(epoch, train_loss, val_loss, estimator)`` (``estimator`` optional, for loops
+    that pass three arguments). The reported value is higher-is-better: ``scorer(model, X_val,
+    y_val)`` when a scorer and held-out rows are given (the quantity the CV objective ends up
+    averaging), else ``-val_loss`` (``-train_loss`` without a validation split).
 
     Parameters
     ----------
     reporter : IntermediateReporter
+    scorer : callable, optional
+        ``scorer(estimator, X, y)``, e.g. from :func:`sklearn.metrics.check_scoring`.
+    X_val : array-like of shape (n_val, n_features), optional
+    y_val : array-like of shape (n_val,), optional
+    model : estimator, optional
+        What to score (e.g. the Pipeline around the estimator in training); default: the
+        ``estimator`` argument. If it cannot predict during training (``NotFittedError``), the
+        callback reports the negated loss instead.
+    interval : int, default=1
+        Report every ``interval``-th epoch only (each report is one storage write).
+
+    Examples
+    --------
+    >>> import optuna
+    >>> study = optuna.create_study(direction="maximize")
+    >>> trial = study.ask()
+    >>> callback = EpochPruningCallback(IntermediateReporter(trial))
+    >>> callback(1, 0.5, 0.25)
+    False
+    >>> trial.storage.get_trial(trial._trial_id).intermediate_values
+    {1: -0.25}
     """
 
-    def __init__(self, reporter: IntermediateReporter) -> None:
+    def __init__(
+        self,
+        reporter: IntermediateReporter,
+        scorer: Callable[[Any, Any, Any], float] | None = None,
+        X_val: ArrayLike | None = None,
+        y_val: ArrayLike | None = None,
+        model: Any = None,
+        interval: int = 1,
+    ) -> None:
+        if int(interval) < 1:
+            raise ValueError(f"interval must be a positive number of epochs, got {interval!r}")
         self.reporter = reporter
+        self.scorer = scorer
+        self.X_val, self.y_val = X_val, y_val
+        self.model = model
+        self.interval = int(interval)
+        self.n_epochs = 0
 
-    def __call__(self, epoch: int, train_loss: float, val_loss: float | None = None) -> bool:
-        loss = train_loss if val_loss is None else val_loss
-        self.reporter(int(epoch), -float(loss))
+    def __call__(
+        self,
+        epoch: int,
+        train_loss: float,
+        val_loss: float | None = None,
+        estimator: Any = None,
+    ) -> bool:
+        """Report this epoch's value; raise :class:`optuna.TrialPruned` if the pruner says so."""
+        self.n_epochs = int(epoch)
+        if int(epoch) % self.interval:
+            return False
+        value = None
+        model = self.model if self.model is not None else estimator
+        if self.scorer is not None and self.X_val is not None and model is not None:
+            try:
+                value = float(self.scorer(model, self.X_val, self.y_val))
+            except NotFittedError:
+                logger.debug("%s cannot predict during training; reporting -loss", model)
+                self.scorer = None
+        if value is None:
+            value = -float(train_loss if val_loss is None else val_loss)
+        self.reporter(int(epoch), value)
         return False
 
 
@@ -113,18 +178,34 @@ def register_pruning_hook(
     _HOOKS[estimator if isinstance(estimator, str) else estimator.__name__] = installer
 
 
-def _callback_installer(estimator: Any, reporter: IntermediateReporter) -> Any:
-    existing = estimator.get_params(deep=False).get("callbacks") or ()
-    return estimator.set_params(callbacks=[*existing, EpochPruningCallback(reporter)])
+def _add_callback(estimator: Any, callback: Callable) -> Any:
+    """``estimator`` (or the final step of a Pipeline) with ``callback`` appended to callbacks."""
+    final, prefix = _final_step(estimator)
+    existing = final.get_params(deep=False).get("callbacks") or ()
+    return estimator.set_params(**{f"{prefix}callbacks": [*existing, callback]})
 
 
 def _epoch_budget(estimator: Any) -> int | None:
-    params = estimator.get_params(deep=False)
+    params = _final_step(estimator)[0].get_params(deep=False)
     for name in _EPOCH_PARAMS:
         value = params.get(name)
         if isinstance(value, (int, np.integer)) and value > 0:
             return int(value)
     return None
+
+
+def _largest_budget(estimator: Any, space: Mapping[str, BaseDistribution]) -> int | None:
+    """The largest epoch budget of any trial: the space's upper bound, else the fixed value."""
+    _, prefix = _final_step(estimator)
+    for name in _EPOCH_PARAMS:
+        dist = space.get(prefix + name)
+        if isinstance(dist, IntDistribution):
+            return int(dist.high)
+        if isinstance(dist, CategoricalDistribution) and all(
+            isinstance(c, (int, np.integer)) for c in dist.choices
+        ):
+            return int(max(dist.choices))
+    return _epoch_budget(estimator)
 
 
 def resolve_splits(
@@ -198,17 +279,31 @@ class CVObjective:
         Passed to ``fit`` (sample-aligned entries are sliced per fold).
     prune : {"auto", "folds", "epochs", "none"}, default="auto"
         Intermediate values to report: ``"epochs"`` where the estimator supports it
-        (``partial_fit``, a ``callbacks`` parameter or a registered hook), else ``"folds"``.
+        (``partial_fit``, a ``callbacks`` parameter, also as the final step of a Pipeline, or a
+        registered hook), else ``"folds"``.
     error_score : "raise" or float, default=nan
         Trial value when a fit raises; NaN marks the trial failed (it does not count towards
         the trial budget), ``"raise"`` propagates the error.
+    epoch_score : {"fold", "loss"}, default="fold"
+        Per-epoch value of ``callbacks`` estimators: ``"fold"`` scores the model in training on
+        the fold's held-out rows with ``scoring`` (comparable with the final CV score; one
+        prediction per epoch), ``"loss"`` reports the negated loss of the training loop (its
+        early-stopping validation loss, or the training loss without one).
+    report_interval : int, default=1
+        Report (and consider pruning) every ``report_interval``-th epoch.
+
+    Attributes
+    ----------
+    steps_per_fold : int or None
+        Step stride between folds in epoch mode (``None``: one step per fold).
 
     Notes
     -----
     Each trial records the user attributes ``split_scores`` (score of each finished fold),
-    ``n_fits`` (fits run, including the one a pruner stopped), ``worker`` and, where fits
-    raised :class:`~sklearn.exceptions.ConvergenceWarning`, ``unconverged_fits`` (the warnings
-    are counted there instead of flooding the log).
+    ``n_fits`` (fits run, including the one a pruner stopped), ``n_epochs`` (epochs trained
+    over all folds, in epoch mode), ``worker`` and, where fits raised
+    :class:`~sklearn.exceptions.ConvergenceWarning`, ``unconverged_fits`` (the warnings are
+    counted there instead of flooding the log).
     """
 
     def __init__(
@@ -223,9 +318,17 @@ class CVObjective:
         fit_params: Mapping[str, Any] | None = None,
         prune: str = "auto",
         error_score: str | float = math.nan,
+        epoch_score: str = "fold",
+        report_interval: int = 1,
     ) -> None:
         if prune not in {"auto", "folds", "epochs", "none"}:
             raise ValueError(f"prune must be 'auto', 'folds', 'epochs' or 'none', got {prune!r}")
+        if epoch_score not in {"fold", "loss"}:
+            raise ValueError(f"epoch_score must be 'fold' or 'loss', got {epoch_score!r}")
+        if not isinstance(report_interval, (int, np.integer)) or report_interval < 1:
+            raise ValueError(
+                f"report_interval must be a positive number of epochs, got {report_interval!r}"
+            )
         self.estimator = estimator
         self.X, self.y = X, y
         self.space = dict(space)
@@ -234,17 +337,28 @@ class CVObjective:
         self.fit_params = dict(fit_params or {})
         self.prune = prune
         self.error_score = error_score
+        self.epoch_score = epoch_score
+        self.report_interval = int(report_interval)
         self._n = len(y)
         self._n_unconverged = 0
+        self._epochs_run: Callable[[], int] | None = None
+        self.steps_per_fold: int | None = None
+        if self.epoch_mode(estimator) is not None:
+            self.steps_per_fold = _largest_budget(estimator, self.space) or _DEFAULT_STRIDE
 
     def epoch_mode(self, estimator: Any) -> str | None:
         """``"hook"``, ``"partial_fit"`` or ``None``: how epochs of this estimator are observed."""
         if self.prune not in {"auto", "epochs"}:
             return None
-        name = type(estimator).__name__
-        if name in _HOOKS or "callbacks" in estimator.get_params(deep=False):
+        final = _final_step(estimator)[0]
+        name = type(final).__name__
+        if name in _HOOKS or "callbacks" in final.get_params(deep=False):
             return "hook"
-        if hasattr(estimator, "partial_fit") and _epoch_budget(estimator) is not None:
+        if (
+            final is estimator
+            and hasattr(estimator, "partial_fit")
+            and _epoch_budget(estimator) is not None
+        ):
             return "partial_fit"
         if self.prune == "epochs":
             raise ValueError(
@@ -264,11 +378,14 @@ class CVObjective:
         fit_params = _fold_params(self.fit_params, train, self._n)
         est = clone(self.estimator).set_params(**params)
         mode = self.epoch_mode(est)
+        self._epochs_run = None
+        if mode is not None:
+            stride = max(self.steps_per_fold or 0, _epoch_budget(est) or 0) or _DEFAULT_STRIDE
+            reporter = IntermediateReporter(trial, offset=fold * stride)
+            self._epochs_run = lambda: reporter.n_reports
         if mode == "partial_fit":
-            epochs = _epoch_budget(est)
-            reporter = IntermediateReporter(trial, offset=fold * epochs)
             score = math.nan
-            for epoch in range(epochs):
+            for epoch in range(_epoch_budget(est)):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", category=UserWarning)
                     est.partial_fit(Xt, yt, **fit_params)
@@ -276,10 +393,21 @@ class CVObjective:
                 reporter(epoch, score)
             return score
         if mode == "hook":
-            stride = _epoch_budget(est) or _DEFAULT_STRIDE
-            reporter = IntermediateReporter(trial, offset=fold * stride)
-            installer = _HOOKS.get(type(est).__name__, _callback_installer)
-            est = installer(est, reporter)
+            installer = _HOOKS.get(type(_final_step(est)[0]).__name__)
+            if installer is not None:
+                est = installer(est, reporter)
+            else:
+                scored = self.epoch_score == "fold"
+                callback = EpochPruningCallback(
+                    reporter,
+                    scorer=self.scorer if scored else None,
+                    X_val=Xv if scored else None,
+                    y_val=yv if scored else None,
+                    model=est,
+                    interval=self.report_interval,
+                )
+                self._epochs_run = lambda: callback.n_epochs
+                est = _add_callback(est, callback)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", category=ConvergenceWarning)
             est.fit(Xt, yt, **fit_params)
@@ -295,14 +423,19 @@ class CVObjective:
         params = decode_params(self.estimator, suggest_params(trial, self.space))
         trial.set_user_attr("worker", worker_id())
         scores: list[float] = []
-        n_fits = 0
+        n_fits = n_epochs = 0
         self._n_unconverged = 0
         fold_pruning = self.prune in {"auto", "folds"}
         try:
             for fold in range(len(self.splits)):
                 n_fits += 1
                 trial.set_user_attr("n_fits", n_fits)
-                score = self._fit_fold(trial, params, fold)
+                try:
+                    score = self._fit_fold(trial, params, fold)
+                finally:
+                    if self._epochs_run is not None:
+                        n_epochs += self._epochs_run()
+                        trial.set_user_attr("n_epochs", n_epochs)
                 if self._n_unconverged:
                     trial.set_user_attr("unconverged_fits", self._n_unconverged)
                 scores.append(score)

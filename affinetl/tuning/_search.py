@@ -32,8 +32,10 @@ __all__ = ["OptunaSearchCV", "TuningResult", "tune"]
 logger = logging.getLogger(__name__)
 
 
-def _default_pruner() -> optuna.pruners.BasePruner:
-    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+def _default_pruner(steps_per_fold: int | None = None) -> optuna.pruners.BasePruner:
+    """Median pruner; per-epoch reports first get a tenth of the epoch budget as warm-up."""
+    warmup = max(1, steps_per_fold // 10) if steps_per_fold else 1
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
 
 
 def _package_version() -> str:
@@ -71,8 +73,17 @@ class OptunaSearchCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Higher is better (scikit-learn scorer convention).
     prune : {"auto", "folds", "epochs", "none"}, default="auto"
         Intermediate values reported to the pruner; see :class:`affinetl.tuning.CVObjective`.
+        The torch estimators (``callbacks`` parameter) are pruned per epoch under ``"auto"``.
     pruner : optuna.pruners.BasePruner or None, default=None
-        ``None``: ``MedianPruner(n_startup_trials=5, n_warmup_steps=1)``.
+        Any Optuna pruner (``MedianPruner``, ``HyperbandPruner``, ...). ``None``:
+        ``MedianPruner(n_startup_trials=5, n_warmup_steps=1)``, with per-epoch reports
+        ``n_warmup_steps`` = a tenth of the largest epoch budget (the first fold's early epochs
+        are never pruned).
+    epoch_score : {"fold", "loss"}, default="fold"
+        Per-epoch value of estimators with ``callbacks``: the score on the CV fold's held-out
+        rows, or the negated training-loop loss; see :class:`affinetl.tuning.CVObjective`.
+    report_interval : int, default=1
+        Epochs between per-epoch reports (each report is a storage write).
     sampler : optuna.samplers.BaseSampler or None, default=None
         ``None``: multivariate TPE seeded per trial from ``random_state``.
     storage : str, path, BaseStorage or None, default=None
@@ -103,11 +114,15 @@ class OptunaSearchCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     cv_results_ : dict of str to ndarray
         One entry per trial of the study (GridSearchCV layout: ``params``, ``param_<name>``,
         ``mean_test_score``, ``std_test_score``, ``split<k>_test_score``, ``rank_test_score``,
-        plus ``state`` and ``n_fits``).
+        plus ``state``, ``n_fits`` and ``n_epochs``).
     n_trials_ : int
         Finished trials in the study.
     n_fits_ : int
         Model fits of all trials of the study, plus one for the refit.
+    n_epochs_ : int
+        Training epochs of all trials (0 unless reported per epoch), without the refit.
+    n_pruned_ : int
+        Trials the pruner stopped.
     n_splits_ : int
     space_ : dict of str to BaseDistribution
 
@@ -143,6 +158,8 @@ class OptunaSearchCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         heartbeat_interval: int | None = None,
         refit: bool = True,
         error_score: str | float = math.nan,
+        epoch_score: str = "fold",
+        report_interval: int = 1,
         random_state: int = 0,
         progress_bar: bool = False,
     ) -> None:
@@ -161,6 +178,8 @@ class OptunaSearchCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.heartbeat_interval = heartbeat_interval
         self.refit = refit
         self.error_score = error_score
+        self.epoch_score = epoch_score
+        self.report_interval = report_interval
         self.random_state = random_state
         self.progress_bar = progress_bar
 
@@ -216,6 +235,8 @@ class OptunaSearchCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             fit_params=fit_params,
             prune=self.prune,
             error_score=self.error_score,
+            epoch_score=self.epoch_score,
+            report_interval=self.report_interval,
         )
         attrs = {
             "affinetl_version": _package_version(),
@@ -229,7 +250,9 @@ class OptunaSearchCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         }
         storage = open_storage(self.storage, heartbeat_interval=self.heartbeat_interval)
         sampler = self.sampler if self.sampler is not None else tpe_sampler(self.random_state)
-        pruner = self.pruner if self.pruner is not None else _default_pruner()
+        pruner = (
+            self.pruner if self.pruner is not None else _default_pruner(objective.steps_per_fold)
+        )
         study = open_study(self.study_name, storage, attrs=attrs, sampler=sampler, pruner=pruner)
         remaining = int(self.n_trials) - n_finished(study)
         if remaining > 0:
@@ -266,6 +289,8 @@ class OptunaSearchCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.best_score_ = float(self.best_trial_.value)
         self.n_trials_ = n_finished(study)
         self.n_fits_ = int(sum(t.user_attrs.get("n_fits", 0) for t in trials))
+        self.n_epochs_ = int(sum(t.user_attrs.get("n_epochs", 0) for t in trials))
+        self.n_pruned_ = sum(t.state == optuna.trial.TrialState.PRUNED for t in trials)
         self.cv_results_ = _cv_results(trials, self.n_splits_)
 
     def _check(self) -> Any:
@@ -312,6 +337,7 @@ def _cv_results(trials: list[optuna.trial.FrozenTrial], n_splits: int) -> dict[s
         "state": np.array([t.state.name for t in trials], dtype=object),
         "params": [dict(t.params) for t in trials],
         "n_fits": np.array([t.user_attrs.get("n_fits", 0) for t in trials]),
+        "n_epochs": np.array([t.user_attrs.get("n_epochs", 0) for t in trials]),
     }
     for name in names:
         results[f"param_{name}"] = np.ma.masked_array(

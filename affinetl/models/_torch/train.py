@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 #: ``loss_fn(batch) -> scalar`` where ``batch`` is the tuple of training tensors at some rows.
 LossFn = Callable[[tuple[torch.Tensor, ...]], torch.Tensor]
-#: ``callback(epoch, train_loss, val_loss) -> stop?``.
+#: ``callback(epoch, train_loss, val_loss) -> stop?`` (the estimators bind a 4th argument).
 Callback = Callable[[int, float, float | None], bool | None]
 
 
@@ -44,6 +44,9 @@ class TrainResult:
     best_epoch : int
         Epoch (1-based) whose weights were kept (the last one without early stopping).
     stopped_early : bool
+        Early stopping (``patience``) ended the training.
+    stop_reason : {"max_epochs", "early_stopping", "callback"}
+        Why the training ended.
     snapshots : dict
         ``epoch -> state_dict`` copies taken at the requested ``snapshot_epochs``.
     """
@@ -53,6 +56,7 @@ class TrainResult:
     n_iter: int = 0
     best_epoch: int = 0
     stopped_early: bool = False
+    stop_reason: str = "max_epochs"
     snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
@@ -102,9 +106,12 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
-    order = torch.randperm(n, generator=generator)
-    return list(torch.split(order, batch_size))
+def _shuffled(
+    tensors: tuple[torch.Tensor, ...], generator: torch.Generator
+) -> tuple[torch.Tensor, ...]:
+    """The tensors with their rows in one random order (mini-batches are then slices)."""
+    order = torch.randperm(tensors[0].shape[0], generator=generator).to(tensors[0].device)
+    return tuple(t[order] for t in tensors)
 
 
 def _scheduler(
@@ -165,7 +172,11 @@ def fit_module(
     snapshot_epochs : sequence of int
         Epochs after which a copy of the weights is kept (e.g. for picking epochs by CV).
     callbacks : sequence of callable
-        ``callback(epoch, train_loss, val_loss)``; returning True stops training.
+        ``callback(epoch, train_loss, val_loss)`` after every epoch (``val_loss`` is None
+        without ``validation``), with ``module`` in eval mode; returning True stops the
+        training after this epoch (the best weights are still restored under ``patience``),
+        an exception propagates (e.g. ``optuna.TrialPruned``). Every callback is called
+        each epoch, also after one has asked to stop.
 
     Returns
     -------
@@ -177,7 +188,10 @@ def fit_module(
         groups = [list(g) for g in param_groups if len(g)]
     if not groups or not groups[0]:
         raise ValueError("the module has no trainable parameters")
-    optimizers = [torch.optim.Adam(g, lr=lr, weight_decay=weight_decay) for g in groups]
+    # foreach: one multi-tensor kernel per Adam step instead of one per parameter
+    optimizers = [
+        torch.optim.Adam(g, lr=lr, weight_decay=weight_decay, foreach=True) for g in groups
+    ]
     schedulers = [_scheduler(o, lr_schedule, max_epochs) for o in optimizers]
     n = train[0].shape[0]
     result = TrainResult()
@@ -188,22 +202,26 @@ def fit_module(
         k = (epoch - 1) % len(groups)
         optimizer, scheduler = optimizers[k], schedulers[k]
         module.train()
-        total = 0.0
-        for rows in _batches(n, batch_size, generator):
+        shuffled = _shuffled(train, generator)
+        total = torch.zeros((), dtype=torch.float64)
+        for start in range(0, n, batch_size):
+            batch = tuple(t[start : start + batch_size] for t in shuffled)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(tuple(t[rows] for t in train))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"training loss became {loss.item()} at epoch {epoch}; lower lr or "
-                    "standardise the inputs"
-                )
+            loss = loss_fn(batch)
             loss.backward()
             optimizer.step()
-            total += loss.item() * rows.numel()
-        result.loss_curve.append(total / n)
+            # summed as a tensor: no host sync per step; checked for NaN once per epoch
+            total += loss.detach().to("cpu", torch.float64) * batch[0].shape[0]
+        epoch_loss = float(total) / n
+        if not math.isfinite(epoch_loss):
+            raise FloatingPointError(
+                f"training loss became {epoch_loss} at epoch {epoch}; lower lr or "
+                "standardise the inputs"
+            )
+        result.loss_curve.append(epoch_loss)
+        module.eval()
         val = None
         if validation is not None:
-            module.eval()
             with torch.no_grad():
                 val = float(loss_fn(validation))
             result.validation_curve.append(val)
@@ -214,15 +232,19 @@ def fit_module(
         result.n_iter = epoch
         if epoch in wanted:
             result.snapshots[epoch] = copy.deepcopy(module.state_dict())
-        stop = any(bool(cb(epoch, result.loss_curve[-1], val)) for cb in callbacks)
+        # a list, not any(): every callback sees every epoch
+        stop = any([bool(cb(epoch, epoch_loss, val)) for cb in callbacks])
+        if stop:
+            result.stop_reason = "callback"
         if patience is not None and val is not None:
             if val < best[0] - tol:
                 best = (val, copy.deepcopy(module.state_dict()))
                 result.best_epoch, since_best = epoch, 0
             else:
                 since_best += 1
-                if since_best >= patience:
+                if since_best >= patience and not stop:
                     result.stopped_early = True
+                    result.stop_reason = "early_stopping"
                     stop = True
         if stop:
             break
