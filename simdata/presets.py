@@ -110,7 +110,7 @@ class Preset:
     anneal_pmax_bar: float = 50000.0
     anneal_scale: float = 0.1
     npt_ps: float = 100.0
-    max_npt_extensions: int = 2
+    max_npt_extensions: int = 4
     equil_density_tol: float = 0.01
     equil_energy_tol: float = 0.01
     production_ps: float = 200.0
@@ -156,13 +156,11 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     # 2-core laptop: ~2,400 atoms, ~0.6 ns of 4 fs dynamics in total.
     "fast": Preset(),
-    # Longer chains, 2 fs, longer anneal and production.
+    # Longer chains, longer anneal, equilibration and production (4 fs with heavier H, like fast).
     "standard": Preset(
         name="standard",
         n_chains=8,
         atoms_per_chain=600,
-        timestep_fs=2.0,
-        hydrogen_mass=None,
         cutoff_nm=1.0,
         anneal_scale=0.3,
         npt_ps=200.0,

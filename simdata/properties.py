@@ -264,7 +264,22 @@ def compute_properties(
     -------
     dict
         Column name -> value, units as in ``PI1070.csv``.
+
+    Raises
+    ------
+    SimulationBlowUp
+        If any frame holds a NaN or infinite value (a blow-up during sampling).
     """
+    bad = sum(int(np.size(v) - np.isfinite(v).sum()) for v in frames.values())
+    if bad:
+        from .errors import SimulationBlowUp
+
+        n = len(frames["density"])
+        raise SimulationBlowUp(
+            f"the production trajectory holds {bad} non-finite values over {n} frames: the "
+            "cell blew up during sampling (recovered by restarts, but the frames are corrupt); "
+            "no properties are reported from it"
+        )
     out: dict[str, float] = {}
     out["density"], out["density_sem"] = block_average(frames["density"], n_blocks)
     out.update(

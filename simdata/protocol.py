@@ -359,7 +359,14 @@ def minimise(runner: MDRunner, *, max_iterations: int = 2000) -> StageResult:
 
 
 def scale_cell(runner: MDRunner, factor: float) -> None:
-    """Scale the box and every molecule's centre of mass by ``factor`` (rigid molecules)."""
+    """Scale the box and every atom coordinate by ``factor`` (affine), then restore constraints.
+
+    Scaling all coordinates shortens every distance by the same factor, so no two
+    atoms can be pushed onto each other. Scaling molecule centres instead (rigid
+    molecules) fails for chains longer than the box: the chain overlaps its own
+    periodic image more at every cycle, and the dynamics blow up. The few-percent bond
+    and angle strain that affine scaling leaves is removed by the next minimisation.
+    """
     import openmm
     from openmm import unit
 
@@ -367,20 +374,15 @@ def scale_cell(runner: MDRunner, factor: float) -> None:
     state = ctx.getState(getPositions=True)
     x = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
     box = state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
-    m = runner.masses
-    for mol in ctx.getMolecules():
-        idx = np.asarray(mol)
-        com = (m[idx, None] * x[idx]).sum(0) / m[idx].sum()
-        x[idx] += com * (factor - 1.0)
-    box = box * factor
-    ctx.setPeriodicBoxVectors(*(openmm.Vec3(*row) for row in box))
-    ctx.setPositions(x * unit.nanometer)
+    ctx.setPeriodicBoxVectors(*(openmm.Vec3(*row) for row in box * factor))
+    ctx.setPositions(x * factor * unit.nanometer)
+    ctx.applyConstraints(1e-5)
 
 
 def compress(runner: MDRunner) -> StageResult:
     """Direct compression to ``compress_target_density`` at ``compress_temperature``.
 
-    The cell and molecule centres are scaled by at most 3% in length per cycle,
+    The cell and all coordinates are scaled by at most 3% in length per cycle,
     each cycle followed by a short minimisation and 0.5 ps of NVT dynamics; then
     ``compress_ps`` of NPT at ``compress_pressure_bar`` and a short NPT at the target
     state. A barostat alone is far too slow from a packing density of ~0.15 g/cm3.

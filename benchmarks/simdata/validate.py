@@ -126,6 +126,13 @@ def simulate_all(args: argparse.Namespace) -> int:
         manifest = [m for m in manifest if m["name"] in args.only]
     if args.presets:
         manifest = [m for m in manifest if m["preset"]["name"] in args.presets]
+    if args.skip_rows:  # jobs that already have a finished row elsewhere
+        done = set()
+        for path in args.skip_rows:
+            for line in Path(path).read_text().splitlines():
+                if line.strip() and json.loads(line).get("status") == "done":
+                    done.add(json.loads(line)["job_id"])
+        manifest = [m for m in manifest if m["job_id"] not in done]
     rows_path = args.rows or str(OUT / "rows.jsonl")
     from simdata.cli import _value
 
@@ -272,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", default=None)
     p.add_argument("--presets", nargs="*", default=None)
     p.add_argument("--rows", default=None)
+    p.add_argument("--skip-rows", nargs="*", default=[], help="skip jobs done in these rows files")
     p.add_argument("--scratch", default=None, help="run in copies of the packed cells here")
     p.add_argument("--override", nargs="*", default=[], metavar="FIELD=VALUE")
     p.set_defaults(func=simulate_all)

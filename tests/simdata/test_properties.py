@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simdata.errors import SimulationBlowUp
 from simdata.properties import (
     AVOGADRO,
     KB,
@@ -92,6 +93,10 @@ def test_compute_properties_columns():
     assert out["Rg"] == pytest.approx(10.0)
     for col in ("density", "Cp", "Cv", "compressibility", "bulk_modulus", "volume_expansion"):
         assert np.isfinite(out[col])
+    # a blow-up recovered by restarts leaves NaN frames: the job fails instead of reporting
+    frames["potential"][40] = np.nan
+    with pytest.raises(SimulationBlowUp, match="1 non-finite values over 100 frames"):
+        compute_properties(frames, temperature=300, pressure_bar=1.0, mass_amu=16000)
 
 
 def test_equilibrium_check():

@@ -37,6 +37,13 @@ def _runner(work, preset, tmp_path):
     return MDRunner(sim, preset, tmp_path / "md", masses)
 
 
+def _positions(runner) -> np.ndarray:
+    from openmm import unit
+
+    state = runner.sim.context.getState(getPositions=True)
+    return state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+
+
 def test_minimise_and_direct_compression(tiny_cell, tiny_preset, tmp_path):
     job, work = tiny_cell
     runner = _runner(work, tiny_preset, tmp_path)
@@ -46,8 +53,18 @@ def test_minimise_and_direct_compression(tiny_cell, tiny_preset, tmp_path):
     box = json.loads((work / "pack" / "pack.json").read_text())["box_nm"]
     assert rho0 == pytest.approx(runner.masses.sum() / 6.02214076e23 / (box**3 * 1e-21), rel=1e-6)
     assert rho0 <= tiny_preset.pack_density * 1.001  # lower when the chain is longer than the box
+    x0 = _positions(runner)
     scale_cell(runner, 0.9)
     assert runner.density() == pytest.approx(rho0 / 0.9**3, rel=1e-6)
+    # affine scaling: every distance shrinks by the factor (up to the H-bond constraints, which
+    # move the carbons by a few pm), so no atom is pushed onto another one, even for a chain
+    # longer than the box; rigid-molecule scaling would leave intra-chain distances unscaled
+    x1 = _positions(runner)
+    heavy = runner.masses > 2.0
+    d0 = np.linalg.norm(x0[heavy][:, None] - x0[heavy][None], axis=-1)
+    d1 = np.linalg.norm(x1[heavy][:, None] - x1[heavy][None], axis=-1)
+    np.testing.assert_allclose(d1, 0.9 * d0, atol=0.012)
+    assert d0.max() > 1.0  # pairs far enough apart for the check to tell the two apart
     again = minimise(runner)  # stage files exist: loaded, not rerun
     assert again.skipped
 

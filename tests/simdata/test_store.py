@@ -34,3 +34,16 @@ def test_torn_last_line_ignored_corrupt_middle_raises(tmp_path):
 def test_row_needs_id_and_status(tmp_path):
     with pytest.raises(ValueError, match="job_id"):
         ResultStore(tmp_path).append({"density": 1.0})
+
+
+def test_shipped_validation_table_has_provenance():
+    from simdata.examples import load_validation
+
+    df = load_validation("fast")
+    assert len(df) >= 8 and (df.status == "done").all()
+    assert df.job_id.is_unique
+    for col in ("smiles", "preset", "settings", "versions", "platform", "density", "density_sem"):
+        assert df[col].notna().all(), col
+    assert df.density.between(0.7, 1.8).all()
+    with pytest.raises(ValueError, match="no example table"):
+        load_validation("radonpy")
