@@ -267,6 +267,54 @@ class MDRunner:
         self.emit(stage, "end", **summary)
         return StageResult(stage, path, summary)
 
+    # -- minimisation -------------------------------------------------------
+    def minimize(self, max_iterations: int, *, on_cpu: bool | None = None) -> None:
+        """Local energy minimisation of the current state.
+
+        On GPU platforms the minimisation runs in a CPU context of the same System and
+        the result is copied back: CUDA and OpenCL accumulate forces in fixed point, which
+        overflows for the enormous forces of nearly overlapping atoms (a freshly packed or
+        compressed cell) and turns the minimised coordinates into garbage. CPU forces are
+        floating point.
+
+        Parameters
+        ----------
+        max_iterations : int
+            L-BFGS iteration limit.
+        on_cpu : bool, optional
+            Force (True) or skip (False) the CPU context; by default used on CUDA,
+            OpenCL and HIP.
+
+        Raises
+        ------
+        SimulationBlowUp
+            If the minimised coordinates are not finite.
+        """
+        import openmm
+        from openmm import unit
+
+        ctx = self.sim.context
+        if on_cpu is None:
+            on_cpu = ctx.getPlatform().getName() in ("CUDA", "OpenCL", "HIP")
+        if on_cpu:
+            state = ctx.getState(getPositions=True)
+            cpu = openmm.Context(
+                self.sim.system,
+                openmm.VerletIntegrator(0.001),
+                openmm.Platform.getPlatformByName("CPU"),
+            )
+            cpu.setPeriodicBoxVectors(*state.getPeriodicBoxVectors())
+            cpu.setPositions(state.getPositions())
+            openmm.LocalEnergyMinimizer.minimize(cpu, 10.0, max_iterations)
+            pos = cpu.getState(getPositions=True).getPositions(asNumpy=True)
+            del cpu
+            ctx.setPositions(pos)
+        else:
+            self.sim.minimizeEnergy(maxIterations=max_iterations)
+        x = ctx.getState(getPositions=True).getPositions(asNumpy=True)
+        if not np.isfinite(x.value_in_unit(unit.nanometer)).all():
+            raise SimulationBlowUp("energy minimisation produced non-finite coordinates")
+
     # -- thermodynamic state ----------------------------------------------
     def density(self) -> float:
         """Current density, g/cm3."""
@@ -346,7 +394,7 @@ def minimise(runner: MDRunner, *, max_iterations: int = 2000) -> StageResult:
         return res
     runner.emit("minimise", "start")
     t0 = time.perf_counter()
-    runner.sim.minimizeEnergy(maxIterations=max_iterations)
+    runner.minimize(max_iterations)
     runner.sim.context.setVelocitiesToTemperature(runner.preset.temperature * unit.kelvin, 11)
     e = runner.sim.context.getState(getEnergy=True).getPotentialEnergy()
     return runner.finish(
@@ -400,7 +448,7 @@ def compress(runner: MDRunner) -> StageResult:
     while runner.density() < p.compress_target_density and cycles < 200:
         factor = max(0.97, (runner.density() / p.compress_target_density) ** (1.0 / 3.0))
         scale_cell(runner, factor)
-        runner.sim.minimizeEnergy(maxIterations=100)
+        runner.minimize(100)
         runner.sim.context.setVelocitiesToTemperature(p.compress_temperature * unit.kelvin, cycles)
         runner.run_ps(0.5, stage="compress")
         t += 0.5
