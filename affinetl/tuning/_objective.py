@@ -254,6 +254,19 @@ def _fold_params(fit_params: Mapping[str, Any], idx: np.ndarray, n: int) -> dict
     return out
 
 
+def _neg_mse(model: Any, X: Any, y: Any) -> float:
+    return -float(np.mean((np.ravel(model.predict(X)) - np.ravel(np.asarray(y, dtype=float))) ** 2))
+
+
+def _neg_rmse(model: Any, X: Any, y: Any) -> float:
+    return -math.sqrt(-_neg_mse(model, X, y))
+
+
+#: Per-epoch scorers computed directly: sklearn's scorer validation costs about as much as an
+#: epoch of a small network.
+_EPOCH_SCORERS = {"neg_mean_squared_error": _neg_mse, "neg_root_mean_squared_error": _neg_rmse}
+
+
 def worker_id() -> str:
     """``host:pid`` of this process (recorded on every trial)."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -334,6 +347,9 @@ class CVObjective:
         self.space = dict(space)
         self.splits = list(splits)
         self.scorer = check_scoring(estimator, scoring=scoring)
+        self._epoch_scorer = (
+            _EPOCH_SCORERS.get(scoring, self.scorer) if isinstance(scoring, str) else self.scorer
+        )
         self.fit_params = dict(fit_params or {})
         self.prune = prune
         self.error_score = error_score
@@ -400,7 +416,7 @@ class CVObjective:
                 scored = self.epoch_score == "fold"
                 callback = EpochPruningCallback(
                     reporter,
-                    scorer=self.scorer if scored else None,
+                    scorer=self._epoch_scorer if scored else None,
                     X_val=Xv if scored else None,
                     y_val=yv if scored else None,
                     model=est,

@@ -11,7 +11,9 @@ sampler for each of four pruning set-ups:
 * ``epochs-median``: the default per-epoch pruning, ``MedianPruner(n_startup_trials=5,
   n_warmup_steps=10)`` on the fold's validation score after every epoch;
 * ``epochs-hyperband``: ``HyperbandPruner(min_resource=5, max_resource=500,
-  reduction_factor=3)`` on the same per-epoch values.
+  reduction_factor=3)`` on the same per-epoch values;
+* ``epochs-median-x2.5``: per-epoch median pruning with 2.5 times the trials, about the epoch
+  budget of ``none`` (equal compute instead of equal trials).
 
 Run ``python benchmarks/tuning/neural_pruning.py`` (a few minutes on one core); writes
 ``benchmarks/out/tuning/neural_pruning.csv`` and ``neural_pruning.png`` and prints, per set-up,
@@ -45,7 +47,7 @@ def affine_problem(n: int, seed: int, noise: float = 0.05) -> tuple[np.ndarray, 
     return np.column_stack([x, u]), y + noise * rng.standard_normal(n)
 
 
-SETUPS = {
+SETUPS: dict[str, dict] = {
     "none": {"prune": "none"},
     "folds": {"prune": "folds"},
     "epochs-median": {"prune": "epochs"},
@@ -55,6 +57,7 @@ SETUPS = {
             min_resource=5, max_resource=500, reduction_factor=3
         ),
     },
+    "epochs-median-x2.5": {"prune": "epochs", "trials_factor": 2.5},
 }
 SPACE = {
     "max_epochs": IntDistribution(10, 100, log=True),
@@ -79,20 +82,22 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     est = NeuralAffineTransferRegressor(early_stopping=False, random_state=0)
     rows = []
     for name, setup in SETUPS.items():
+        setup = dict(setup)
+        n_trials = int(round(args.trials * setup.pop("trials_factor", 1.0)))
         torch.manual_seed(0)  # dropout draws from the global torch RNG: same start per set-up
         t0 = time.perf_counter()
         search = OptunaSearchCV(
-            est, space=SPACE, n_trials=args.trials, cv=args.folds, random_state=0, **setup
+            est, space=SPACE, n_trials=n_trials, cv=args.folds, random_state=0, **setup
         ).fit(X, y)
         seconds = time.perf_counter() - t0
         states = search.cv_results_["state"]
         rows.append(
             {
                 "setup": name,
-                "trials": args.trials,
+                "trials": n_trials,
                 "pruned": int((states == "PRUNED").sum()),
                 "fits": search.n_fits_,
-                "full_fits": args.trials * args.folds + 1,
+                "full_fits": n_trials * args.folds + 1,
                 "epochs": epochs_trained(search),
                 "seconds": seconds,
                 "best_cv_mse": -search.best_score_,
@@ -121,7 +126,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out / "neural_pruning.csv", index=False)
     print(f"machine: {platform.processor() or platform.machine()}, settings: {vars(args)}")
-    cols = ["pruned", "fits", "epochs", "fits_saved", "epochs_saved", "seconds"]
+    cols = ["trials", "pruned", "fits", "epochs", "fits_saved", "epochs_saved", "seconds"]
     cols += ["best_cv_mse", "test_rmse"]
     print(frame.set_index("setup")[cols].round(4).to_string())
     import matplotlib

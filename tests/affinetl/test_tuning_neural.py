@@ -143,31 +143,31 @@ def test_callback_falls_back_to_loss_without_a_scorer():
     "pruner",
     [
         optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=3),
-        optuna.pruners.HyperbandPruner(min_resource=2, max_resource=24, reduction_factor=3),
+        optuna.pruners.HyperbandPruner(min_resource=2, max_resource=20, reduction_factor=3),
     ],
     ids=["median", "hyperband"],
 )
 def test_search_prunes_neural_trials_and_refits_the_best(pruner):
     X, y = _data()
-    est = NeuralDirectRegressor(hidden_layer_sizes=(8,), max_epochs=12, **FAST)
+    est = NeuralDirectRegressor(hidden_layer_sizes=(8,), max_epochs=10, **FAST)
     space = {"lr": CategoricalDistribution((GOOD, 1e-2, USELESS, 3e-7))}
     search = OptunaSearchCV(
         est,
         space=space,
         use_default_space=False,
-        n_trials=10,
+        n_trials=8,
         cv=2,
         pruner=pruner,
         random_state=0,
     ).fit(X, y)
     states = search.cv_results_["state"]
     assert search.n_pruned_ >= 1 and (states == "PRUNED").sum() == search.n_pruned_
-    # pruned trials trained fewer epochs and fits than the 2 x 12 of a complete trial
+    # pruned trials trained fewer epochs and fits than the 2 x 10 of a complete trial
     pruned = states == "PRUNED"
-    assert np.all(search.cv_results_["n_epochs"][pruned] < 24)
-    assert search.n_epochs_ < 10 * 24 and search.n_fits_ <= 10 * 2 + 1
+    assert np.all(search.cv_results_["n_epochs"][pruned] < 20)
+    assert search.n_epochs_ < 8 * 20 and search.n_fits_ <= 8 * 2 + 1
     assert search.best_params_["lr"] in (GOOD, 1e-2)
-    assert search.best_estimator_.n_iter_ == 12 and search.best_estimator_.callbacks is None
+    assert search.best_estimator_.n_iter_ == 10 and search.best_estimator_.callbacks is None
     assert search.score(X, y) > -0.1 * np.var(y)  # R^2 above 0.9
 
 
