@@ -8,10 +8,13 @@ The search evaluates every candidate on the same splits and scores them by the h
   matrices of ``x`` are shared by ``offset``, ``offset_calibrated``, ``direct`` and ``const``.
 * The ``full`` form has no closed form. Its candidates are screened: the ``n_full_starts`` best
   ``const`` settings (widths, ``lambda1``, ``lambda3``) are carried over, since the full model
-  tends to the const model as ``lambda2 -> inf``. For each, every fold runs the block relaxation
-  along a decreasing ``lambda2`` path, the first fit starting at the fold's const solution and
-  each next one warm-started from the last; the fold's Gram factorisations are built once per
-  setting. Folds run in parallel with joblib.
+  tends to the const model as ``lambda2 -> inf``, each with its penalties ``lambda1`` and
+  ``lambda3`` multiplied by every factor of ``full_scales``: the const model has to absorb the
+  source-input interaction into a rough ``h1`` and ``g3`` (small penalties), while in the full
+  model ``h2 g3`` carries it and ``h1``, ``g3`` are smoother (larger penalties). For each
+  setting, every fold runs the block relaxation along a decreasing ``lambda2`` path, the first
+  fit starting at the fold's const solution and each next one warm-started from the last; the
+  fold's Gram factorisations are built once per setting. Folds run in parallel with joblib.
 * Inputs are standardised once with the mean and standard deviation of the data given to
   ``fit`` (no target information) so that fold fits share one set of Gram matrices; this is
   what makes the closed forms exact. The refit on all data uses the same standardisation.
@@ -67,7 +70,9 @@ DEFAULT_LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 #: Default ``lambda3 / lambda1`` ratios of the const form.
 DEFAULT_RATIOS = (0.01, 0.1, 1.0, 10.0, 100.0)
 #: Default ``lambda2`` path of the full form (decreasing: warm starts from the const limit).
-DEFAULT_LAMBDA2 = (10.0, 1.0, 0.1)
+DEFAULT_LAMBDA2 = (1.0, 0.1, 0.01)
+#: Default multipliers of the screened const penalties ``(lambda1, lambda3)`` for the full form.
+DEFAULT_FULL_SCALES = (10.0, 100.0)
 #: Default relative kernel widths (multiples of ``1 / (2 dim)``).
 DEFAULT_WIDTHS = (0.25, 1.0, 4.0)
 #: Default ridge strengths of the linear family (the penalty uses their square).
@@ -153,7 +158,15 @@ def _safe_score(score, r: np.ndarray) -> float:
 
 
 def _select(mean: np.ndarray, split_scores: np.ndarray, forms: list[str], rule: str) -> int:
-    """Index of the selected candidate (best mean, or simplest within one standard error)."""
+    """Index of the selected candidate (best mean, or simplest form within one standard error).
+
+    The one-standard-error rule compares *forms*, each represented by its best candidate: form
+    ``f`` ties with the overall best when the mean score difference of the two is within one
+    standard error of that (paired, per-split) difference. Among the tied forms of the lowest
+    complexity the best-scoring one is taken, with its best hyper-parameters. Comparing every
+    candidate instead would admit poor candidates whose fold scores scatter widely (a large
+    standard error) and prefer them over the form's well-scoring ones.
+    """
     if not np.any(np.isfinite(mean)):
         raise ValueError(
             "every candidate failed on some split (non-finite hold-out errors); check the "
@@ -162,17 +175,24 @@ def _select(mean: np.ndarray, split_scores: np.ndarray, forms: list[str], rule: 
     best = int(np.nanargmax(mean))
     if rule == "best":
         return best
-    # paired comparison on the same splits: c ties with the best when the mean score
-    # difference is within one standard error of that difference
+    filled = np.where(np.isfinite(mean), mean, -np.inf)
+    form_best: dict[str, int] = {}
+    for i, f in enumerate(forms):
+        if np.isfinite(filled[i]) and (f not in form_best or filled[i] > filled[form_best[f]]):
+            form_best[f] = i
     n_splits = split_scores.shape[1]
-    diff = split_scores[best][None, :] - split_scores
-    with np.errstate(invalid="ignore"):
-        se = np.std(diff, axis=1, ddof=1) / np.sqrt(n_splits) if n_splits > 1 else 0.0
-    gap = np.nan_to_num(np.mean(diff, axis=1), nan=np.inf)
-    ok = np.flatnonzero(gap <= np.nan_to_num(se, nan=0.0))
-    level = min(COMPLEXITY[forms[i]] for i in ok)
-    same = [i for i in ok if COMPLEXITY[forms[i]] == level]
-    return int(same[int(np.argmax(mean[same]))])
+    tied = []
+    for f, i in form_best.items():
+        diff = split_scores[best] - split_scores[i]
+        gap = float(np.mean(diff))
+        if not np.isfinite(gap):
+            continue
+        se = float(np.std(diff, ddof=1) / np.sqrt(n_splits)) if n_splits > 1 else 0.0
+        if gap <= se:
+            tied.append(f)
+    level = min(COMPLEXITY[f] for f in tied)
+    same = [form_best[f] for f in tied if COMPLEXITY[f] == level]
+    return int(same[int(np.argmax(filled[same]))])
 
 
 def _results(candidates, scores, times, n_splits) -> dict[str, Any]:
@@ -349,16 +369,24 @@ class AffineTransferCV(_TransferCVBase):
         Ratios ``lambda3 / lambda1`` of the const form; ``None`` is ``(0.01, 0.1, 1, 10, 100)``.
     lambda2_path : sequence of float or None, default=None
         ``lambda2`` values of the full form, fitted from the largest down with warm starts;
-        ``None`` is ``(10, 1, 0.1)``.
+        ``None`` is ``(1, 0.1, 0.01)`` (the target is scaled to unit standard deviation).
     n_full_starts : int, default=2
         Number of best const settings from which the full form is fitted.
+    full_scales : sequence of float or None, default=None
+        Multipliers of ``lambda1`` and ``lambda3`` of each screened const setting: the full
+        form is fitted from every (setting, multiplier) pair. ``None`` is ``(10, 100)``: the
+        penalties that suit the const model (which must absorb the source-input interaction
+        into ``h1`` and ``g3``) are too small for the full model, where ``h2 g3`` carries it
+        (and the full model near the const penalties is both slow to fit and, where it fits
+        well, within reach of the const form itself). Include 1 to start at the const
+        penalties too.
     cv : int, CV splitter, iterable or None, default=None
         Any scikit-learn splitter (``GroupKFold`` with ``groups`` in ``fit``); ``None`` is
         leave-one-out below 20 samples and shuffled 5-fold otherwise (:func:`default_cv`).
     rule : {"best", "one_se"}, default="one_se"
         ``"best"``: the highest mean CV score. ``"one_se"``: the simplest form (order of
-        :data:`~affinetl.selection.COMPLEXITY`) with a candidate whose mean score is within one
-        standard error of the best candidate's, the standard error of their paired per-split
+        :data:`~affinetl.selection.COMPLEXITY`) whose best candidate's mean score is within
+        one standard error of the overall best's, the standard error of their paired per-split
         score difference; then that form's best hyper-parameters.
     scoring : {"neg_mean_squared_error", "neg_mean_absolute_error"}, default="neg_mean_squared_error"
         Score of each split's hold-out predictions.
@@ -425,6 +453,7 @@ class AffineTransferCV(_TransferCVBase):
         "ratios": [None, list, tuple, np.ndarray],
         "lambda2_path": [None, list, tuple, np.ndarray],
         "n_full_starts": [Interval(Integral, 1, None, closed="left")],
+        "full_scales": [None, list, tuple, np.ndarray],
         "standardize": ["boolean"],
     }
 
@@ -440,6 +469,7 @@ class AffineTransferCV(_TransferCVBase):
         ratios: Any = None,
         lambda2_path: Any = None,
         n_full_starts: int = 2,
+        full_scales: Any = None,
         cv: Any = None,
         rule: str = "one_se",
         scoring: str = "neg_mean_squared_error",
@@ -461,6 +491,7 @@ class AffineTransferCV(_TransferCVBase):
         self.ratios = ratios
         self.lambda2_path = lambda2_path
         self.n_full_starts = n_full_starts
+        self.full_scales = full_scales
         self.cv = cv
         self.rule = rule
         self.scoring = scoring
@@ -504,6 +535,9 @@ class AffineTransferCV(_TransferCVBase):
             DEFAULT_LAMBDA2 if self.lambda2_path is None else self.lambda2_path, "lambda2_path"
         )
         lam2 = np.sort(lam2)[::-1]
+        scales = _positive(
+            DEFAULT_FULL_SCALES if self.full_scales is None else self.full_scales, "full_scales"
+        )
         g1s = self._gammas(self.kernel1, us.shape[1])
         g3s = self._gammas(self.kernel3, xs.shape[1])
         K1 = (
@@ -556,7 +590,18 @@ class AffineTransferCV(_TransferCVBase):
             const_idx = [i for i, c in enumerate(candidates) if c["form"] == "const"]
             mean = np.mean(scores[const_idx], axis=1)
             order = [const_idx[i] for i in np.argsort(-np.nan_to_num(mean, nan=-np.inf))]
-            starts = [candidates[i] for i in order[: self.n_full_starts]]
+            starts, seen = [], set()
+            for i in order[: self.n_full_starts]:
+                for f in scales:
+                    st = dict(
+                        candidates[i],
+                        lambda1=float(candidates[i]["lambda1"] * f),
+                        lambda3=float(candidates[i]["lambda3"] * f),
+                    )
+                    key = tuple(sorted(st.items()))
+                    if key not in seen:
+                        seen.add(key)
+                        starts.append(st)
             full_c, full_s, full_t = self._full(xs, us, y, starts, lam2, splits, score)
             candidates += full_c
             scores = np.vstack([scores, full_s])

@@ -25,6 +25,7 @@ SMALL = dict(
     ratios=[0.1, 1.0, 10.0],
     lambda2_path=[1.0, 0.1],
     n_full_starts=1,
+    full_scales=[10.0],
 )
 RIDGE_FORMS = ["source_linear", "offset", "source_kernel", "direct", "offset_calibrated", "const"]
 
@@ -195,6 +196,25 @@ def test_one_se_prefers_simpler_form_on_calibration_data():
     assert one_se.best_form_ == "source_linear"
 
 
+def test_one_se_rule_compares_forms_by_their_best_candidate():
+    """A poor but erratic candidate of a simple form must not win through its large SE."""
+    from affinetl.selection._search import _select
+
+    scores = np.array(
+        [
+            [-1.0, -1.1, -0.9, -1.0, -1.0],  # full: the best
+            [-1.5, -1.6, -1.4, -1.5, -1.5],  # offset, its best setting: 0.5 worse, stable
+            [-0.1, -4.0, -0.1, -4.0, -0.1],  # offset, erratic: worse still, SE of gap ~0.9
+            [-1.1, -1.05, -1.0, -0.95, -1.0],  # const: ties with full
+        ]
+    )
+    forms = ["full", "offset", "offset", "const"]
+    mean = scores.mean(axis=1)
+    assert _select(mean, scores, forms, "best") == 0
+    assert _select(mean, scores, forms, "one_se") == 3  # const: simpler and within one SE
+    assert _select(mean[:3], scores[:3], forms[:3], "one_se") == 0  # offset is not tied
+
+
 def test_default_cv_is_loo_for_small_n_and_groups_are_respected():
     X, y, _ = make_form_problem("offset", 15, random_state=0)
     m = AffineTransferCV(forms=["offset", "direct"], widths=[1.0], lambdas=[0.1]).fit(X, y)
@@ -252,11 +272,36 @@ def test_picks_generating_form_and_matches_oracle(form):
 
 
 @pytest.mark.slow
-def test_picks_full_form_with_enough_data():
-    kw = dict(SMALL, lambda2_path=[1.0, 0.1, 0.01], n_full_starts=2)
-    picks, sel, oracle = _selection_study("full", 120, range(3), **kw)
+def test_picks_full_form_at_80_points():
+    """Full-affine data at n = 80: the full form wins the CV and matches its oracle.
+
+    Before the full form's penalties were searched beyond the const optimum
+    (``full_scales``), the screened full candidates inherited penalties too small for it and
+    lost to ``offset``/``direct`` at this size in 4 draws of 5.
+    """
+    kw = dict(SMALL, lambda2_path=[1.0, 0.1, 0.01], full_scales=[10.0, 100.0])
+    picks, sel, oracle = _selection_study("full", 80, range(4), **kw)
     assert picks.most_common(1)[0][0] == "full", picks
+    assert picks["full"] >= 3, picks
     assert np.mean(sel) <= np.mean(oracle) + max(0.01, 0.25 * np.mean(oracle))
+
+
+def test_full_scales_search_penalties_above_the_const_optimum(problem):
+    X, y = problem
+    kw = dict(SMALL, forms=["const", "full"], rule="best", random_state=0)
+    m = AffineTransferCV(**dict(kw, full_scales=[1.0, 10.0])).fit(X, y)
+    res = m.cv_results_
+    forms = np.asarray(res["param_form"]).astype(str)
+    const = [res["params"][i] for i in np.flatnonzero(forms == "const")]
+    top = const[int(np.argmax(res["mean_test_score"][forms == "const"]))]
+    full = [p for p in res["params"] if p["form"] == "full"]
+    # one start (the best const setting) x two scales x two lambda2 values
+    assert len(full) == 4
+    got = sorted({(p["lambda1"], p["lambda3"]) for p in full})
+    want = sorted({(top["lambda1"] * f, top["lambda3"] * f) for f in (1.0, 10.0)})
+    np.testing.assert_allclose(got, want)
+    with pytest.raises(ValueError, match="full_scales must be"):
+        AffineTransferCV(**dict(kw, full_scales=[0.0])).fit(X, y)
 
 
 @pytest.mark.parametrize("form", ["source_linear", "offset", "direct", "full"])
