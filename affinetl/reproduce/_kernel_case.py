@@ -13,6 +13,7 @@ from itertools import product
 import numpy as np
 
 from ._grid import affine_const_path, affine_full_path, kfold_indices, rbf, ridge_path
+from ._grid_newton import affine_full_newton_path
 
 __all__ = [
     "CONST_GRID",
@@ -174,6 +175,7 @@ def affine_full_batched(
     cv_max_iter: int = 1000,
     linear_source: bool = False,
     device: str | None = None,
+    solver: str = "relaxation",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AffineTL-full tuned by CV for several problems of equal size at once.
 
@@ -191,6 +193,11 @@ def affine_full_batched(
         Add a linear kernel on ``u`` to the RBF of h1 and h2 (:func:`source_gram`).
     device : str, optional
         Torch device for the block relaxation (see :func:`affine_full_path`).
+    solver : {"relaxation", "newton"}
+        ``"relaxation"``: the published block relaxation from a random start
+        (:func:`affine_full_path`). ``"newton"``: damped Newton steps from the AffineTL-const
+        start (:func:`affinetl.reproduce._grid_newton.affine_full_newton_path`), tens of
+        iterations instead of hundreds of sweeps (``device`` is ignored).
 
     Returns
     -------
@@ -212,9 +219,15 @@ def affine_full_batched(
             ys.append(y[train])
             val_y.append(y[val])
     K1s, K3s, E1s, E3s, ys, val_y = map(np.stack, (K1s, K3s, E1s, E3s, ys, val_y))
-    pred, _ = affine_full_path(
-        K1s, K1s, K3s, ys, (E1s, E1s, E3s), grid, max_iter=cv_max_iter, device=device
-    )
+    if solver not in ("relaxation", "newton"):
+        raise ValueError(f"solver must be 'relaxation' or 'newton', got {solver!r}")
+
+    def path(K1, K3, y, evals, grid, max_iter):
+        if solver == "newton":
+            return affine_full_newton_path(K1, K1, K3, y, evals, grid)
+        return affine_full_path(K1, K1, K3, y, evals, grid, max_iter=max_iter, device=device)
+
+    pred, _ = path(K1s, K3s, ys, (E1s, E1s, E3s), grid, cv_max_iter)
     mse = np.mean((pred - val_y[:, None, :]) ** 2, axis=2).reshape(len(problems), len(folds), -1)
     best = grid[np.argmin(mse.mean(axis=1), axis=1)]
     K1f, K3f, E1f, E3f, yf = [], [], [], [], []
@@ -226,9 +239,7 @@ def affine_full_batched(
         E3f.append(rbf(xt, x, g_x))
         yf.append(y)
     K1f, K3f, E1f, E3f, yf = map(np.stack, (K1f, K3f, E1f, E3f, yf))
-    final, n_iter = affine_full_path(
-        K1f, K1f, K3f, yf, (E1f, E1f, E3f), best[:, None, :], max_iter=max_iter, device=device
-    )
+    final, n_iter = path(K1f, K3f, yf, (E1f, E1f, E3f), best[:, None, :], max_iter)
     return final[:, 0], best, n_iter[:, 0]
 
 

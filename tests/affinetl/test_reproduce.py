@@ -101,6 +101,43 @@ def test_affine_full_path_matches_the_estimator_solver(problem) -> None:
             assert n_iter[k, j] == res.n_iter
 
 
+def test_affine_full_newton_path_matches_converged_block_relaxation(problem) -> None:
+    from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
+    from affinetl.reproduce._grid_newton import affine_full_newton_path
+
+    x, u, y = problem
+    K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)
+    grid = [(1e-2, 0.1, 1.0), (1.0, 10.0, 0.01), (0.1, 1.0, 0.1)]
+    pred, n_iter = affine_full_newton_path(
+        np.stack([K1, K1]),
+        np.stack([K1, K1]),
+        np.stack([K3, K3]),
+        np.stack([y, y + 1.0]),
+        (K1[None], K1[None], K3[None]),
+        grid,
+        tol=1e-10,
+    )
+    for k, target in enumerate([y, y + 1.0]):
+        for j, lams in enumerate(grid):
+            # the same start (AffineTL-const), block relaxation run to a tight tolerance
+            a0, alpha, gamma = fit_const_affine(K1, K3, target, lams[0], lams[2])
+            res = fit_affine_blocks(
+                GramFactor(K1),
+                GramFactor(K1),
+                GramFactor(K3),
+                target,
+                lams,
+                beta0=np.zeros(len(y)),
+                gamma0=gamma,
+                alpha0=(a0, alpha),
+                max_iter=50000,
+                tol=1e-12,
+            )
+            fitted = res.intercept + K1 @ res.alpha + (1 + K1 @ res.beta) * (K3 @ res.gamma)
+            np.testing.assert_allclose(pred[k, j], fitted, rtol=1e-6, atol=1e-6)
+            assert n_iter[k, j] < min(res.n_iter, 200)
+
+
 def test_kfold_indices_partition() -> None:
     folds = _grid.kfold_indices(12, 5)
     assert [len(v) for _, v in folds] == [3, 3, 2, 2, 2]
