@@ -18,7 +18,9 @@ Run (the full protocol is the default: 10 splits x 10 networks, with the CV epoc
     OMP_NUM_THREADS=1 python benchmarks/neural/ltc_neural.py
 
 Networks are the outer loop, so a run cut short by ``--time-budget`` (minutes; no new fit starts
-after it) still holds every split of the first networks; ``--resume`` continues a CSV. Writes
+after it) still holds every split of the first networks; ``--resume`` continues a CSV, and
+``--first-network k --out other/`` runs networks k+1.. in a second process (concatenate the CSVs
+and summarise with ``--from-csv``). Writes
 ``benchmarks/out/neural/ltc_neural.csv`` (one row per split, network, method, appended as each fit
 ends) and ``ltc_neural.png``, and prints mean and median RMSE per method over the complete
 (split, network) pairs, the median ratio to Direct on the same split and how often a method
@@ -127,14 +129,15 @@ def run(args: argparse.Namespace, csv: Path) -> None:
         done = set(zip(old.split, old.network, old.method, strict=True))
     else:
         pd.DataFrame(columns=COLUMNS).to_csv(csv, index=False)
-    jobs = [(s, n) for n in SPS_NETWORK_IDS[: args.networks] for s in range(args.splits)]
+    ids = SPS_NETWORK_IDS[args.first_network : args.networks]
+    jobs = [(s, n) for n in ids for s in range(args.splits)]
     start = time.monotonic()
     for split, net_id in tqdm(jobs, desc="network x split"):
         train, test = train_test_split(np.arange(len(Y)), train_size=40, random_state=split)
         for name, model in methods(nets[net_id], (1, 2, 3), args.batch_size, 0.5).items():
             # Direct does not use the source network: one fit per split, under the first network
             key = (split, SPS_NETWORK_IDS[0] if name == "Direct" else net_id, name)
-            if key in done:
+            if key in done or (name == "Direct" and args.first_network > 0):
                 continue
             if args.time_budget is not None and time.monotonic() - start > 60 * args.time_budget:
                 logger.warning("time budget of %.0f min spent; stopping", args.time_budget)
@@ -166,6 +169,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--networks", type=int, default=10)
+    parser.add_argument(
+        "--first-network",
+        type=int,
+        default=0,
+        help="skip the first networks (and Direct): a second worker on another CSV",
+    )
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--no-cv", dest="cv", action="store_false", help="fixed 100 epochs")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/neural"))

@@ -10,8 +10,8 @@ sampler for each of four pruning set-ups:
 * ``folds``: median pruner on the running mean of the fold scores (stops between folds);
 * ``epochs-median``: the default per-epoch pruning, ``MedianPruner(n_startup_trials=5,
   n_warmup_steps=10)`` on the fold's validation score after every epoch;
-* ``epochs-hyperband``: ``HyperbandPruner(min_resource=5, max_resource=500,
-  reduction_factor=3)`` on the same per-epoch values;
+* ``epochs-hyperband``: ``HyperbandPruner(min_resource=5, max_resource=folds * 100,
+  reduction_factor=3)`` on the same per-epoch values (fold k's epoch e is step 100 k + e);
 * ``epochs-median-x2.5``: per-epoch median pruning with 2.5 times the trials, about the epoch
   budget of ``none`` (equal compute instead of equal trials).
 
@@ -51,12 +51,7 @@ SETUPS: dict[str, dict] = {
     "none": {"prune": "none"},
     "folds": {"prune": "folds"},
     "epochs-median": {"prune": "epochs"},
-    "epochs-hyperband": {
-        "prune": "epochs",
-        "pruner": optuna.pruners.HyperbandPruner(
-            min_resource=5, max_resource=500, reduction_factor=3
-        ),
-    },
+    "epochs-hyperband": {"prune": "epochs", "hyperband": True},
     "epochs-median-x2.5": {"prune": "epochs", "trials_factor": 2.5},
 }
 SPACE = {
@@ -84,10 +79,23 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     for name, setup in SETUPS.items():
         setup = dict(setup)
         n_trials = int(round(args.trials * setup.pop("trials_factor", 1.0)))
+        if setup.pop("hyperband", False):
+            setup["pruner"] = optuna.pruners.HyperbandPruner(
+                min_resource=5,
+                max_resource=args.folds * SPACE["max_epochs"].high,
+                reduction_factor=3,
+            )
         torch.manual_seed(0)  # dropout draws from the global torch RNG: same start per set-up
         t0 = time.perf_counter()
         search = OptunaSearchCV(
-            est, space=SPACE, n_trials=n_trials, cv=args.folds, random_state=0, **setup
+            est,
+            space=SPACE,
+            n_trials=n_trials,
+            cv=args.folds,
+            random_state=0,
+            # a fixed name: Hyperband assigns brackets by hashing the study name
+            study_name=f"neural-pruning-{name}",
+            **setup,
         ).fit(X, y)
         seconds = time.perf_counter() - t0
         states = search.cv_results_["state"]
