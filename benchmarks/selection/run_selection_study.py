@@ -156,14 +156,15 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[30, 80])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--rule", choices=["best", "one_se"], default="one_se")
-    parser.add_argument("--speed-n", type=int, default=60)
+    parser.add_argument("--speed-n", type=int, default=60, help="0 skips the speed part")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     OUT.mkdir(parents=True, exist_ok=True)
 
-    sp = pd.DataFrame(speed(args.speed_n))
-    sp.to_csv(OUT / "speed.csv", index=False)
+    sp = pd.DataFrame(speed(args.speed_n)) if args.speed_n > 0 else pd.DataFrame()
+    if not sp.empty:
+        sp.to_csv(OUT / "speed.csv", index=False)
     freq = study(args.sizes, args.seeds, args.rule)
     freq.to_csv(OUT / "frequencies.csv", index=False)
     errors = (
@@ -198,8 +199,9 @@ def main() -> int:
     )
     print("\ntest MSE (noise-free target) of the selection vs the oracle form:")
     print(errors.round(4).to_string(index=False))
-    print("\nspeed vs brute-force GridSearchCV over the same candidates:")
-    print(sp.round(4).to_string(index=False))
+    if not sp.empty:
+        print("\nspeed vs brute-force GridSearchCV over the same candidates:")
+        print(sp.round(4).to_string(index=False))
     return 0
 
 
