@@ -235,33 +235,36 @@ def figure(summary: pd.DataFrame, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     cases = list(dict.fromkeys(summary["case"]))
+    methods = ["AffineTransferCV", *FIXED, "Direct", "SourceOnly"]
+    colors = dict(zip(methods[1:], plt.get_cmap("tab10").colors))
     fig, axes = plt.subplots(1, len(cases), figsize=(5.2 * len(cases), 4.2), squeeze=False)
-    styles = {"AffineTransferCV": dict(color="k", lw=2.5, marker="o", zorder=5)}
+    handles = {}
     for ax, case in zip(axes[0], cases):
         s = summary[summary.case == case]
-        for method in ["AffineTransferCV", *FIXED, "Direct", "SourceOnly"]:
+        for method in methods:
             m = s[s.method == method].sort_values("n")
             if m.empty:
                 continue
-            st = styles.get(method, dict(lw=1, marker=".", alpha=0.8))
-            ax.errorbar(
-                m["n"],
-                m["mean"],
-                yerr=m["se"],
-                label=method.removeprefix("fixed: "),
-                capsize=2,
-                **st,
-            )
+            if method == "AffineTransferCV":
+                st = dict(color="k", lw=2.5, marker="o", zorder=5)
+            else:
+                dashed = method in ("Direct", "SourceOnly")
+                st = dict(color=colors[method], lw=1, marker=".", ls="--" if dashed else "-")
+            h = ax.errorbar(m["n"], m["mean"], yerr=m["se"], capsize=2, **st)
+            handles.setdefault(method.removeprefix("fixed: "), h)
+        ns = sorted(s["n"].unique())
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xticks(sorted(s["n"].unique()), [str(v) for v in sorted(s["n"].unique())])
+        ax.set_xticks(ns, [str(v) for v in ns])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("target training size n")
-        ax.set_ylabel("test RMSE (mean +- SE)")
+        ax.set_ylabel("test RMSE (mean +- SE over splits)")
         ax.set_title(case)
-    axes[0][-1].legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
+    fig.legend(handles.values(), handles.keys(), loc="center right", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.88, 1))
     fig.savefig(path, dpi=120)
 
 
