@@ -41,6 +41,7 @@ from sklearn.model_selection import GridSearchCV, KFold  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from affinetl import (  # noqa: E402
+    AffineTransferCV,
     AffineTransferRegressor,
     AugmentedRegressor,
     DirectRegressor,
@@ -52,7 +53,7 @@ from ._common import machine, out_dir, print_table  # noqa: E402
 logger = logging.getLogger(__name__)
 
 NOISE = 0.2
-METHODS = ("affinetl_full", "affinetl_const", "direct", "source_only", "augmented")
+METHODS = ("affinetl_full", "affinetl_const", "affinetl_cv", "direct", "source_only", "augmented")
 
 
 def source(x: np.ndarray) -> np.ndarray:
@@ -78,9 +79,15 @@ def sample(rng: np.random.Generator, n: int, relation: str) -> tuple[np.ndarray,
     return np.column_stack([x, source(x)]), y
 
 
-def tuned(method: str, grid: list[float], seed: int) -> GridSearchCV:
-    """The method wrapped in a 3-fold CV search over its penalty."""
+def tuned(method: str, grid: list[float], seed: int) -> GridSearchCV | AffineTransferCV:
+    """The method wrapped in a 3-fold CV search over its penalty.
+
+    ``affinetl_cv`` is the package's default path, :class:`affinetl.AffineTransferCV`, which
+    chooses the model form (and its penalties and widths) by its own cross-validation.
+    """
     cv = KFold(3, shuffle=True, random_state=seed)
+    if method == "affinetl_cv":
+        return AffineTransferCV(random_state=seed)
     if method.startswith("affinetl"):
         est = AffineTransferRegressor(variant=method.removeprefix("affinetl_"), lambda_scaling="n")
         params = [{"lambda1": [v], "lambda2": [v], "lambda3": [v]} for v in grid]
@@ -152,13 +159,15 @@ def main(argv: list[str] | None = None) -> int:
             train = float(np.mean((search.predict(X) - y) ** 2))
             test = float(np.mean((search.predict(X_test) - y_test) ** 2))
             best = search.best_params_
+            form = getattr(search, "best_form_", m)
             rows.append(
                 {
                     "relation": relation,
                     "n": n,
                     "rep": rep,
                     "method": m,
-                    "penalty": best.get("alpha", best.get("lambda1")),
+                    "penalty": best.get("alpha", best.get("lambda1", best.get("lambda3"))),
+                    "form": form,
                     "train_mse": train,
                     "test_mse": test,
                     "gap": test - train,
@@ -181,21 +190,24 @@ def main(argv: list[str] | None = None) -> int:
         tab = summary.loc[relation]["test_mse"].unstack("method")[list(METHODS)]
         print_table(tab, f"{relation} relation: mean test MSE (noise variance {NOISE**2:.2f})")
     paired = df.pivot_table(index=["relation", "n", "rep"], columns="method", values="test_mse")
-    diff = (paired["affinetl_full"] - paired["direct"]).groupby(level=["relation", "n"])
-    neg = pd.DataFrame(
-        {
-            "mean_diff": diff.mean(),
-            "se": diff.std(ddof=1) / np.sqrt(diff.count()),
-        }
-    )
-    neg["diff/se"] = neg["mean_diff"] / neg["se"]
-    neg["negative_beyond_noise"] = neg["mean_diff"] > 2.0 * neg["se"]
-    print_table(neg, "AffineTL-full minus Direct, test MSE (paired over repetitions)", "{:.4g}")
-    weak = neg.loc["weak"]
-    print(
-        f"\nweak regime: AffineTL-full worse than Direct by more than 2 SE at "
-        f"{int(weak['negative_beyond_noise'].sum())} of {len(weak)} sizes"
-    )
+    for method, label in (("affinetl_full", "AffineTL-full"), ("affinetl_cv", "AffineTransferCV")):
+        diff = (paired[method] - paired["direct"]).groupby(level=["relation", "n"])
+        neg = pd.DataFrame(
+            {
+                "mean_diff": diff.mean(),
+                "se": diff.std(ddof=1) / np.sqrt(diff.count()),
+            }
+        )
+        neg["diff/se"] = neg["mean_diff"] / neg["se"]
+        neg["negative_beyond_noise"] = neg["mean_diff"] > 2.0 * neg["se"]
+        print_table(neg, f"{label} minus Direct, test MSE (paired over repetitions)", "{:.4g}")
+        weak = neg.loc["weak"]
+        print(
+            f"\nweak regime: {label} worse than Direct by more than 2 SE at "
+            f"{int(weak['negative_beyond_noise'].sum())} of {len(weak)} sizes"
+        )
+    forms = df[df.method == "affinetl_cv"].groupby(["relation", "n"]).form.value_counts()
+    print_table(forms.unstack(fill_value=0), "forms chosen by AffineTransferCV (repetitions)")
     print(f"wrote {out / 'relatedness.csv'} and {out / 'relatedness.png'}")
     return 0
 
