@@ -24,6 +24,7 @@ from scipy.spatial.distance import cdist
 __all__ = [
     "affine_const_path",
     "affine_full_path",
+    "batch_members",
     "kfold_indices",
     "rbf",
     "ridge_path",
@@ -147,6 +148,28 @@ def _rel_change(new: np.ndarray, old: np.ndarray) -> np.ndarray:
     return np.where(scale > 0, diff / safe, np.where(diff > 0, np.inf, 0.0))
 
 
+def batch_members(K1, K2, K3, y, evals, grid):
+    """Broadcast the inputs of a grid path to ``P`` problems and list the batch members.
+
+    Returns ``(single, y, (K1, K2, K3), (E1, E2, E3), prob, lam)``: whether ``y`` was 1-D,
+    ``y`` as (P, n), the Gram matrices as (P, n, n) and (P, m, n), and for each of the
+    ``P * p`` members (problem-major) its problem index and ``(l1, l2, l3)`` (shape (P * p, 3)).
+    """
+    single = np.ndim(y) == 1
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    P, n = y.shape
+    Ks = tuple(np.broadcast_to(K, (P, n, n)) for K in (K1, K2, K3))
+    Es = tuple(np.broadcast_to(E, (P, *np.shape(E)[-2:])) for E in evals)
+    grid = np.asarray(grid, dtype=float)
+    grid = np.broadcast_to(
+        grid if grid.ndim == 3 else np.atleast_2d(grid)[None], (P, *grid.shape[-2:])
+    )
+    p = grid.shape[1]
+    prob = np.repeat(np.arange(P), p)
+    cfg = np.tile(np.arange(p), P)
+    return single, y, Ks, Es, prob, grid[prob, cfg]
+
+
 def affine_full_path(
     K1: np.ndarray,
     K2: np.ndarray,
@@ -193,19 +216,10 @@ def affine_full_path(
     n_iter : ndarray of shape (P, p) (or (p,))
         Iterations used (``max_iter`` where not converged).
     """
-    single = np.ndim(y) == 1
-    y = np.atleast_2d(y)
+    single, y, (K1, K2, K3), (E1, E2, E3), prob, lam = batch_members(K1, K2, K3, y, evals, grid)
     P, n = y.shape
-    K1, K2, K3 = (np.broadcast_to(K, (P, n, n)) for K in (K1, K2, K3))
-    E1, E2, E3 = (np.broadcast_to(E, (P, *E.shape[-2:])) for E in evals)
-    grid = np.asarray(grid, dtype=float)
-    grid = np.broadcast_to(
-        grid if grid.ndim == 3 else np.atleast_2d(grid)[None], (P, *grid.shape[-2:])
-    )
-    p = grid.shape[1]
-    prob = np.repeat(np.arange(P), p)
-    cfg = np.tile(np.arange(p), P)
-    l1, l2, l3 = grid[prob, cfg, 0], grid[prob, cfg, 1], grid[prob, cfg, 2]
+    p = len(prob) // P
+    l1, l2, l3 = lam.T
     # (K1 + l1 I)^{-1} per batch member from one eigendecomposition per problem
     s, V = np.linalg.eigh(0.5 * (K1 + K1.transpose(0, 2, 1)))
     s = np.clip(s, 0.0, None)

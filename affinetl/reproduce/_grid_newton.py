@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._grid import batch_members
+
 __all__ = ["affine_full_newton_path"]
 
 #: Eigenvalues below this fraction of the largest are dropped from the exact feature maps.
@@ -107,19 +109,9 @@ def affine_full_newton_path(
     predictions : ndarray of shape (P, p, m) (or (p, m) for 2-D inputs)
     n_iter : ndarray of shape (P, p) (or (p,))
     """
-    single = np.ndim(y) == 1
-    y = np.atleast_2d(np.asarray(y, dtype=float))
+    single, y, (K1, K2, K3), (E1, E2, E3), prob, lam = batch_members(K1, K2, K3, y, evals, grid)
     P, n = y.shape
-    K1, K2, K3 = (np.broadcast_to(K, (P, n, n)) for K in (K1, K2, K3))
-    E1, E2, E3 = (np.broadcast_to(E, (P, *np.shape(E)[-2:])) for E in evals)
-    grid = np.asarray(grid, dtype=float)
-    grid = np.broadcast_to(
-        grid if grid.ndim == 3 else np.atleast_2d(grid)[None], (P, *grid.shape[-2:])
-    )
-    g = grid.shape[1]
-    prob = np.repeat(np.arange(P), g)
-    cfg = np.tile(np.arange(g), P)
-    lam = grid[prob, cfg]  # (B, 3)
+    g = len(prob) // P
     (F1, T1), (F2, T2), (F3, T3) = (_exact_features(K) for K in (K1, K2, K3))
     P1, P2, P3, Y = F1[prob], F2[prob], F3[prob], y[prob]
     B, p = len(prob), 1 + 3 * n
