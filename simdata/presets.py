@@ -55,6 +55,10 @@ class Preset:
         NPT time at ``compress_pressure_bar`` after the direct compression, ps.
     compress_target_density : float
         Density reached by direct scaling of the cell, g/cm3.
+    compress_timestep_fs : float
+        Integration step of the short dynamics between scaling cycles, fs (at most
+        ``timestep_fs``). Each cycle starts from a strained, barely minimised cell; at
+        4 fs nearly every cycle blew up once and was restarted at 2 fs.
     anneal_tmax : float
         Maximum temperature of the 21-step (Larsen) anneal, K.
     anneal_pmax_bar : float
@@ -106,6 +110,7 @@ class Preset:
     compress_pressure_bar: float = 5000.0
     compress_ps: float = 20.0
     compress_target_density: float = 0.8
+    compress_timestep_fs: float = 2.0
     anneal_tmax: float = 600.0
     anneal_pmax_bar: float = 50000.0
     anneal_scale: float = 0.1

@@ -338,9 +338,10 @@ class MDRunner:
         if npt:
             self.sim.context.setParameter(MonteCarloBarostat.Pressure(), pressure_bar)
 
-    def run_ps(self, ps: float, *, stage: str) -> float:
+    def run_ps(self, ps: float, *, stage: str, timestep_fs: float | None = None) -> float:
         """Integrate ``ps`` picoseconds in chunks, recovering from blow-ups.
 
+        ``timestep_fs`` sets a smaller step for this call only (default: the preset's).
         Returns the wall time in seconds. Raises ``SimulationBlowUp`` after
         ``preset.max_restarts`` failed recoveries in this call.
         """
@@ -349,6 +350,9 @@ class MDRunner:
         integ = self.sim.integrator
         dt0 = integ.getStepSize()
         dt_fs = dt0.value_in_unit(unit.femtosecond)
+        if timestep_fs is not None and timestep_fs < dt_fs:
+            dt_fs = float(timestep_fs)
+            integ.setStepSize(dt_fs * unit.femtosecond)
         remaining = float(ps)
         restarts = 0
         t0 = time.perf_counter()
@@ -431,7 +435,8 @@ def compress(runner: MDRunner) -> StageResult:
     """Direct compression to ``compress_target_density`` at ``compress_temperature``.
 
     The cell and all coordinates are scaled by at most 3% in length per cycle,
-    each cycle followed by a short minimisation and 0.5 ps of NVT dynamics; then
+    each cycle followed by a short minimisation and 0.5 ps of NVT dynamics (at
+    ``compress_timestep_fs``); then
     ``compress_ps`` of NPT at ``compress_pressure_bar`` and a short NPT at the target
     state. A barostat alone is far too slow from a packing density of ~0.15 g/cm3.
     """
@@ -450,7 +455,7 @@ def compress(runner: MDRunner) -> StageResult:
         scale_cell(runner, factor)
         runner.minimize(100)
         runner.sim.context.setVelocitiesToTemperature(p.compress_temperature * unit.kelvin, cycles)
-        runner.run_ps(0.5, stage="compress")
+        runner.run_ps(0.5, stage="compress", timestep_fs=p.compress_timestep_fs)
         t += 0.5
         cycles += 1
     wall += time.perf_counter() - t0

@@ -21,10 +21,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.spatial.distance import cdist
 
+from ..models._affine_newton import batch_members
+
 __all__ = [
     "affine_const_path",
     "affine_full_path",
-    "batch_members",
     "kfold_indices",
     "rbf",
     "ridge_path",
@@ -146,28 +147,6 @@ def _rel_change(new: np.ndarray, old: np.ndarray) -> np.ndarray:
     diff = np.max(np.abs(new - old), axis=1)
     safe = np.where(scale > 0, scale, 1.0)
     return np.where(scale > 0, diff / safe, np.where(diff > 0, np.inf, 0.0))
-
-
-def batch_members(K1, K2, K3, y, evals, grid):
-    """Broadcast the inputs of a grid path to ``P`` problems and list the batch members.
-
-    Returns ``(single, y, (K1, K2, K3), (E1, E2, E3), prob, lam)``: whether ``y`` was 1-D,
-    ``y`` as (P, n), the Gram matrices as (P, n, n) and (P, m, n), and for each of the
-    ``P * p`` members (problem-major) its problem index and ``(l1, l2, l3)`` (shape (P * p, 3)).
-    """
-    single = np.ndim(y) == 1
-    y = np.atleast_2d(np.asarray(y, dtype=float))
-    P, n = y.shape
-    Ks = tuple(np.broadcast_to(K, (P, n, n)) for K in (K1, K2, K3))
-    Es = tuple(np.broadcast_to(E, (P, *np.shape(E)[-2:])) for E in evals)
-    grid = np.asarray(grid, dtype=float)
-    grid = np.broadcast_to(
-        grid if grid.ndim == 3 else np.atleast_2d(grid)[None], (P, *grid.shape[-2:])
-    )
-    p = grid.shape[1]
-    prob = np.repeat(np.arange(P), p)
-    cfg = np.tile(np.arange(p), P)
-    return single, y, Ks, Es, prob, grid[prob, cfg]
 
 
 def affine_full_path(

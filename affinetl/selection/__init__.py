@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from ._forms import (
     COMPLEXITY,
+    G1_KERNEL_FORMS,
     KERNEL_FORMS,
     LINEAR_FORMS,
     LinearTransferFormRegressor,
     TransferFormRegressor,
+    fit_full_kernel,
+    form_complexity,
 )
 from ._search import AffineTransferCV, LinearAffineTransferCV, default_cv
 from ._synthetic import GENERATING_FORMS, make_form_problem
 
 __all__ = [
     "COMPLEXITY",
+    "G1_KERNEL_FORMS",
     "KERNEL_FORMS",
     "LINEAR_FORMS",
     "AffineTransferCV",
@@ -29,5 +33,7 @@ __all__ = [
     "TransferFormRegressor",
     "GENERATING_FORMS",
     "default_cv",
+    "fit_full_kernel",
+    "form_complexity",
     "make_form_problem",
 ]

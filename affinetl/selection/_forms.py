@@ -45,18 +45,21 @@ from ..base import (
     validate_data,
 )
 from ..kernels import gram_matrix, kernel_constraint
+from ..models._affine_newton import NewtonBatchResult, affine_full_newton
 from ..models._fused_ridge import fused_penalty, solve_penalized_lsq
-from ..models._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
 from ._loo import fit_partial_ridge
 
 __all__ = [
     "COMPLEXITY",
+    "G1_KERNEL_FORMS",
     "KERNEL_FORMS",
     "LINEAR_FORMS",
     "LinearTransferFormRegressor",
     "TransferFormRegressor",
     "fit_full_kernel",
     "fit_full_linear",
+    "form_complexity",
+    "form_design",
 ]
 
 #: Forms of the kernel family, simplest first.
@@ -101,10 +104,38 @@ LINEAR_FORM_PARAMS = {
 }
 
 
-def form_design(form: str, u: np.ndarray) -> np.ndarray:
-    """Unpenalised design of a form: ``[1, u]`` for linear calibration, else ``[1]``."""
+#: Kernel forms with an ``h1`` block, which may also carry the linear source terms ``a1'u``.
+G1_KERNEL_FORMS = ("source_kernel", "const", "full")
+
+
+def form_design(form: str, u: np.ndarray, g1_linear: bool = False) -> np.ndarray:
+    """Unpenalised design of ``g1``: ``[1, u]`` with linear source terms, else ``[1]``.
+
+    The calibration forms (``source_linear``, ``offset_calibrated``) always have the linear
+    terms; the kernel-``g1`` forms (:data:`G1_KERNEL_FORMS`) have them when ``g1_linear``.
+    """
     ones = np.ones((u.shape[0], 1))
-    return np.hstack([ones, u]) if form in ("source_linear", "offset_calibrated") else ones
+    linear = form in ("source_linear", "offset_calibrated") or (
+        g1_linear and form in G1_KERNEL_FORMS
+    )
+    return np.hstack([ones, u]) if linear else ones
+
+
+def form_complexity(form: str, n_source: int, g1_linear: bool = False) -> int:
+    """Complexity of a candidate for the one-standard-error rule (smaller is simpler).
+
+    :data:`COMPLEXITY` of the form plus its linear source coefficients beyond the first: a
+    calibration ``a1'u`` on ``k`` source features costs ``k - 1`` more (``k`` more when it is
+    added to a kernel ``g1``). With one source feature this is the order of
+    :data:`COMPLEXITY`; with many (SARCOS: six other torques) an unpenalised calibration on a
+    handful of samples is no longer the "simple" model.
+    """
+    extra = 0
+    if form in ("source_linear", "offset_calibrated"):
+        extra = n_source - 1
+    elif g1_linear and form in G1_KERNEL_FORMS:
+        extra = n_source
+    return COMPLEXITY[form] + extra
 
 
 def form_target(form: str, y: np.ndarray, u_raw: np.ndarray) -> np.ndarray:
@@ -120,62 +151,65 @@ def _y_scale(y: np.ndarray) -> float:
 
 
 def fit_full_kernel(
-    F1: GramFactor,
-    F2: GramFactor,
-    F3: GramFactor,
+    K1: np.ndarray,
+    K2: np.ndarray,
+    K3: np.ndarray,
     y: np.ndarray,
-    lams: tuple[float, float, float],
+    lams: np.ndarray,
     *,
-    start: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None,
-    max_iter: int = 1000,
-    tol: float = 1e-4,
-):
-    """AffineTL-full on the target scaled to unit standard deviation, optionally warm-started.
+    problem: np.ndarray | None = None,
+    design: np.ndarray | None = None,
+    evals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    design_eval: np.ndarray | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+) -> tuple[np.ndarray, NewtonBatchResult]:
+    """AffineTL-full on targets scaled to unit standard deviation, for a batch of members.
 
     ``g2 = 1 + h2`` fixes the scale of ``g2``, so the full model is not equivariant in the
-    target's units; fitting ``y / sd(y)`` makes the penalties unit-free. Without ``start`` the
-    relaxation starts at the AffineTL-const solution (``beta = 0``), the limit of the full model
-    for ``lambda2 -> inf``; along a decreasing ``lambda2`` path each fit starts from the last.
+    target's units; fitting ``y / sd(y)`` makes the penalties unit-free. Every member (a
+    problem and its penalties ``(lambda1, lambda2, lambda3)``) is solved by the batched damped
+    Newton method of :func:`affinetl.models._affine_newton.affine_full_newton` from its
+    AffineTL-const solution (the limit of the full model for ``lambda2 -> inf``).
 
     Parameters
     ----------
-    F1, F2, F3 : GramFactor
-        Gram matrices of ``h1``, ``h2`` (on u) and ``g3`` (on x), each (n, n).
-    y : ndarray of shape (n,)
-    lams : (lambda1, lambda2, lambda3)
-    start : (a0, alpha, beta, gamma), optional
-        Warm start in the scaled units (the ``state`` of a previous call on the same data).
+    K1, K2, K3 : ndarray of shape (P, n, n)
+        Gram matrices of ``h1``, ``h2`` (on u) and ``g3`` (on x) of each problem.
+    y : ndarray of shape (P, n)
+    lams : ndarray of shape (B, 3)
+    problem : ndarray of shape (B,), optional
+        Problem of each member (default one member per problem).
+    design, evals, design_eval
+        Unpenalised design of ``g1`` (default the intercept) and the evaluation rows, as in
+        :func:`~affinetl.models._affine_newton.affine_full_newton`.
     max_iter, tol : int, float
+        Newton limits.
 
     Returns
     -------
-    scale : float
-        ``sd(y)``; fitted values are ``scale * (a0 + h1 + (1 + h2) g3)``.
-    state : (a0, alpha, beta, gamma)
-    result : BlockRelaxationResult
+    scale : ndarray of shape (B,)
+        ``sd(y)`` of each member's problem; fitted values and predictions are ``scale`` times
+        those of the result (its ``coef``, ``alpha`` and ``gamma`` are in scaled units).
+    result : NewtonBatchResult
     """
-    scale = _y_scale(y)
-    ys = y / scale
-    n = ys.shape[0]
-    if start is None:
-        a0, alpha, gamma0 = fit_const_affine(F1.K, F3.K, ys, lams[0], lams[2])
-        beta0 = np.zeros(n)
-    else:
-        a0, alpha, beta0, gamma0 = start
-    res = fit_affine_blocks(
-        F1,
-        F2,
-        F3,
-        ys,
+    y = np.atleast_2d(y)
+    prob = np.arange(y.shape[0]) if problem is None else np.asarray(problem)
+    scale = np.array([_y_scale(t) for t in y])
+    res = affine_full_newton(
+        K1,
+        K2,
+        K3,
+        y / scale[:, None],
         lams,
-        beta0=beta0,
-        gamma0=gamma0,
-        alpha0=(a0, alpha),
+        design=design,
+        evals=evals,
+        design_eval=design_eval,
+        problem=prob,
         max_iter=max_iter,
         tol=tol,
-        extrapolate=True,
     )
-    return scale, (res.intercept, res.alpha, res.beta, res.gamma), res
+    return scale[prob], res
 
 
 def fit_full_linear(
@@ -250,10 +284,10 @@ def _apply(scaler: StandardScaler | None, data: np.ndarray) -> np.ndarray:
     return data if scaler is None else scaler.transform(data)
 
 
-def _warn_not_converged(max_iter: int, tol: float) -> None:
+def _warn_not_converged(max_iter: int, tol: float, steps: str) -> None:
     warnings.warn(
-        f"block relaxation did not converge in {max_iter} sweeps (tol={tol}); increase "
-        "max_iter or the penalties",
+        f"the full form did not converge in {max_iter} {steps} (tol={tol}); "
+        "increase max_iter or the penalties",
         ConvergenceWarning,
         stacklevel=3,
     )
@@ -267,8 +301,9 @@ class TransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     ridge on ``x``), ``"offset_calibrated"`` (``a0 + a1'u`` plus kernel ridge on ``x``),
     ``"direct"`` (kernel ridge on ``x`` alone), ``"const"`` (AffineTL-const) and ``"full"``
     (AffineTL-full). Every form except ``"full"`` is one partially linear ridge solve; ``"full"``
-    runs the block relaxation of :class:`~affinetl.AffineTransferRegressor` from the const
-    solution on the target scaled to unit standard deviation (penalties are then unit-free).
+    minimises the objective of :class:`~affinetl.AffineTransferRegressor` by damped Newton
+    steps from the const solution (:func:`fit_full_kernel`), on the target scaled to unit
+    standard deviation (penalties are then unit-free).
 
     Parameters
     ----------
@@ -280,12 +315,17 @@ class TransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         Kernel widths (``None``: ``1 / (2 dim)``).
     lambda1, lambda2, lambda3 : float, default=1.0
         Penalties of ``h1``, ``h2``, ``g3`` (sum-of-squares scale, as ``lambda_scaling="none"``).
+    g1_linear : bool, default=False
+        Add unpenalised linear source terms to the kernel ``g1`` of the ``source_kernel``,
+        ``const`` and ``full`` forms: ``g1 = a0 + a1'u + h1(u)``. A smooth kernel alone shrinks
+        ``g1`` towards a constant away from the data, while an MD-to-experiment map is often
+        close to linear; the linear part follows it without penalty.
     standardize : bool, default=True
         Standardise ``x`` and ``u`` before the kernels and linear terms (the offset form's
         ``g1 = a0 + u`` always uses the raw ``u``).
-    max_iter : int, default=1000
-    tol : float, default=1e-4
-        Block-relaxation limits of the full form.
+    max_iter : int, default=200
+    tol : float, default=1e-6
+        Newton iteration limit and relative step tolerance of the full form.
     source, source_columns, input_columns
         Where ``u`` and ``x`` come from; see :class:`affinetl.base.SourceFeatureMixin`.
 
@@ -300,6 +340,7 @@ class TransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     target_scale_ : float
         Scale of the full form's fit (1 for the other forms).
     n_iter_ : int
+        Newton iterations of the full form (1 for the closed-form forms).
     converged_ : bool
 
     Examples
@@ -325,6 +366,7 @@ class TransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         "lambda1": [Interval(Real, 0, None, closed="neither")],
         "lambda2": [Interval(Real, 0, None, closed="neither")],
         "lambda3": [Interval(Real, 0, None, closed="neither")],
+        "g1_linear": ["boolean"],
         "standardize": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -344,9 +386,10 @@ class TransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         lambda1: float = 1.0,
         lambda2: float = 1.0,
         lambda3: float = 1.0,
+        g1_linear: bool = False,
         standardize: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
+        max_iter: int = 200,
+        tol: float = 1e-6,
         source: Any = None,
         source_columns: Any = None,
         input_columns: Any = "rest",
@@ -361,6 +404,7 @@ class TransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         self.lambda1 = lambda1
         self.lambda2 = lambda2
         self.lambda3 = lambda3
+        self.g1_linear = g1_linear
         self.standardize = standardize
         self.max_iter = max_iter
         self.tol = tol
@@ -404,39 +448,45 @@ class TransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         self.alpha_, self.beta_, self.gamma_ = np.zeros(n), np.zeros(n), np.zeros(n)
         self.source_coef_ = np.zeros(u.shape[1])
         self.target_scale_, self.n_iter_, self.converged_ = 1.0, 1, True
+        Z = form_design(self.form, self.u_fit_, self.g1_linear)
         if self.form == "full":
             K2 = gram_matrix(self.kernel2, self.u_fit_, None, self.gamma2)
-            lams = (self.lambda1, self.lambda2, self.lambda3)
-            scale, state, res = fit_full_kernel(
-                GramFactor(K1),
-                GramFactor(K2),
-                GramFactor(K3),
-                y,
+            lams = np.array([[self.lambda1, self.lambda2, self.lambda3]])
+            scale, res = fit_full_kernel(
+                K1[None],
+                K2[None],
+                K3[None],
+                y[None],
                 lams,
+                design=Z[None],
                 max_iter=self.max_iter,
                 tol=self.tol,
             )
-            a0, self.alpha_, self.beta_, self.gamma_ = state
-            self.intercept_ = scale * a0
-            self.alpha_ = scale * self.alpha_
-            self.gamma_ = scale * self.gamma_
-            self.target_scale_ = scale
-            self.n_iter_, self.converged_ = res.n_iter, res.converged
-            if not res.converged:
-                _warn_not_converged(self.max_iter, self.tol)
-            return self
-        Z = form_design(self.form, self.u_fit_)
-        t = form_target(self.form, y, u)
-        if self.form == "const":
-            rho = self.lambda3 / self.lambda1
-            c, a = fit_partial_ridge(K3 + rho * K1, Z, t, self.lambda3)
-            self.alpha_, self.gamma_ = rho * a, a
-        elif self.form == "source_kernel":
-            c, self.alpha_ = fit_partial_ridge(K1, Z, t, self.lambda1)
-        elif self.form == "source_linear":
-            c, _ = fit_partial_ridge(None, Z, t, 1.0)
+            sc = float(scale[0])
+            c = sc * res.coef[0]
+            self.alpha_, self.beta_, self.gamma_ = sc * res.alpha[0], res.beta[0], sc * res.gamma[0]
+            self.target_scale_ = sc
+            self.n_iter_, self.converged_ = int(res.n_iter[0]), bool(res.converged[0])
+            if not self.converged_:
+                _warn_not_converged(self.max_iter, self.tol, "Newton iterations")
         else:
-            c, self.gamma_ = fit_partial_ridge(K3, Z, t, self.lambda3)
+            t = form_target(self.form, y, u)
+            if self.form == "const":
+                rho = self.lambda3 / self.lambda1
+                K, lam = K3 + rho * K1, self.lambda3
+            elif self.form == "source_kernel":
+                K, lam = K1, self.lambda1
+            elif self.form == "source_linear":
+                K, lam = None, 1.0
+            else:
+                K, lam = K3, self.lambda3
+            c, a = fit_partial_ridge(K, Z, t, lam)
+            if self.form == "const":
+                self.alpha_, self.gamma_ = rho * a, a
+            elif self.form == "source_kernel":
+                self.alpha_ = a
+            elif self.form != "source_linear":
+                self.gamma_ = a
         self.intercept_ = float(c[0])
         if Z.shape[1] > 1:
             self.source_coef_ = c[1:]
@@ -597,7 +647,7 @@ class LinearTransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstima
             )
             self.intercept_, self.source_coef_, self.scale_coef_, self.coef_ = state
             if not self.converged_:
-                _warn_not_converged(self.max_iter, self.tol)
+                _warn_not_converged(self.max_iter, self.tol, "block-relaxation sweeps")
             return self
         Z = form_design(self.form, u)
         t = form_target(self.form, y, u)

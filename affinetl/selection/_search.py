@@ -7,14 +7,17 @@ The search evaluates every candidate on the same splits and scores them by the h
   const-ratio ``lambda3 / lambda1``) serves the whole penalty path and every fold. The Gram
   matrices of ``x`` are shared by ``offset``, ``offset_calibrated``, ``direct`` and ``const``.
 * The ``full`` form has no closed form. Its candidates are screened: the ``n_full_starts`` best
-  ``const`` settings (widths, ``lambda1``, ``lambda3``) are carried over, since the full model
-  tends to the const model as ``lambda2 -> inf``, each with its penalties ``lambda1`` and
-  ``lambda3`` multiplied by every factor of ``full_scales``: the const model has to absorb the
-  source-input interaction into a rough ``h1`` and ``g3`` (small penalties), while in the full
-  model ``h2 g3`` carries it and ``h1``, ``g3`` are smoother (larger penalties). For each
-  setting, every fold runs the block relaxation along a decreasing ``lambda2`` path, the first
-  fit starting at the fold's const solution and each next one warm-started from the last; the
-  fold's Gram factorisations are built once per setting. Folds run in parallel with joblib.
+  ``const`` settings (widths, ``lambda1``, ``lambda3``, and per ``g1_linear`` variant) are
+  carried over, since the full model tends to the const model as ``lambda2 -> inf``, each with
+  its penalties ``lambda1`` and ``lambda3`` multiplied by every factor of ``full_scales``: the
+  const model has to absorb the source-input interaction into a rough ``h1`` and ``g3`` (small
+  penalties), while in the full model ``h2 g3`` carries it and ``h1``, ``g3`` are smoother
+  (larger penalties). Every (setting, fold, ``lambda2``) fit is one member of a batched damped
+  Newton solve (:func:`~affinetl.selection.fit_full_kernel`) that starts at the member's const
+  solution; folds of equal training size share one batch, so the whole full-form screen costs
+  a few dozen batched linear solves instead of hundreds of block-relaxation sweeps per fit.
+* Linear source terms: with ``g1_linear="both"`` the kernel-``g1`` forms (``source_kernel``,
+  ``const``, ``full``) are searched with and without an unpenalised ``a1'u`` in ``g1``.
 * Inputs are standardised once with the mean and standard deviation of the data given to
   ``fit`` (no target information) so that fold fits share one set of Gram matrices; this is
   what makes the closed forms exact. The refit on all data uses the same standardisation.
@@ -47,15 +50,15 @@ from ..base import (
 )
 from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix, kernel_constraint
 from ..models._fused_ridge import difference_matrix, fused_penalty
-from ..models._kernel_solvers import GramFactor
 from ._forms import (
-    COMPLEXITY,
+    G1_KERNEL_FORMS,
     KERNEL_FORMS,
     LINEAR_FORMS,
     LinearTransferFormRegressor,
     TransferFormRegressor,
     fit_full_kernel,
     fit_full_linear,
+    form_complexity,
     form_design,
     form_target,
 )
@@ -69,7 +72,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 #: Default ``lambda3 / lambda1`` ratios of the const form.
 DEFAULT_RATIOS = (0.01, 0.1, 1.0, 10.0, 100.0)
-#: Default ``lambda2`` path of the full form (decreasing: warm starts from the const limit).
+#: Default ``lambda2`` values of the full form (the target is scaled to unit sd).
 DEFAULT_LAMBDA2 = (1.0, 0.1, 0.01)
 #: Default multipliers of the screened const penalties ``(lambda1, lambda3)`` for the full form.
 DEFAULT_FULL_SCALES = (10.0, 100.0)
@@ -157,15 +160,23 @@ def _safe_score(score, r: np.ndarray) -> float:
     return score(r) if np.all(np.isfinite(r)) else np.nan
 
 
-def _select(mean: np.ndarray, split_scores: np.ndarray, forms: list[str], rule: str) -> int:
+def _select(
+    mean: np.ndarray,
+    split_scores: np.ndarray,
+    labels: list[str],
+    complexity: list[int],
+    rule: str,
+) -> int:
     """Index of the selected candidate (best mean, or simplest form within one standard error).
 
-    The one-standard-error rule compares *forms*, each represented by its best candidate: form
-    ``f`` ties with the overall best when the mean score difference of the two is within one
-    standard error of that (paired, per-split) difference. Among the tied forms of the lowest
-    complexity the best-scoring one is taken, with its best hyper-parameters. Comparing every
-    candidate instead would admit poor candidates whose fold scores scatter widely (a large
-    standard error) and prefer them over the form's well-scoring ones.
+    The one-standard-error rule compares *forms* (``labels``: the form, with ``+linear`` for
+    the linear-``g1`` variants), each represented by its best candidate: form ``f`` ties with
+    the overall best when the mean score difference of the two is within one standard error of
+    that (paired, per-split) difference. Among the tied forms of the lowest ``complexity``
+    (:func:`~affinetl.selection.form_complexity`) the best-scoring one is taken, with its best
+    hyper-parameters. Comparing every candidate instead would admit poor candidates whose fold
+    scores scatter widely (a large standard error) and prefer them over the form's
+    well-scoring ones.
     """
     if not np.any(np.isfinite(mean)):
         raise ValueError(
@@ -177,7 +188,7 @@ def _select(mean: np.ndarray, split_scores: np.ndarray, forms: list[str], rule: 
         return best
     filled = np.where(np.isfinite(mean), mean, -np.inf)
     form_best: dict[str, int] = {}
-    for i, f in enumerate(forms):
+    for i, f in enumerate(labels):
         if np.isfinite(filled[i]) and (f not in form_best or filled[i] > filled[form_best[f]]):
             form_best[f] = i
     n_splits = split_scores.shape[1]
@@ -189,9 +200,9 @@ def _select(mean: np.ndarray, split_scores: np.ndarray, forms: list[str], rule: 
             continue
         se = float(np.std(diff, ddof=1) / np.sqrt(n_splits)) if n_splits > 1 else 0.0
         if gap <= se:
-            tied.append(f)
-    level = min(COMPLEXITY[f] for f in tied)
-    same = [form_best[f] for f in tied if COMPLEXITY[f] == level]
+            tied.append(form_best[f])
+    level = min(complexity[i] for i in tied)
+    same = [i for i in tied if complexity[i] == level]
     return int(same[int(np.argmax(filled[same]))])
 
 
@@ -284,7 +295,11 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         self.cv_results_ = _results(candidates, scores, times, len(splits))
         mean = self.cv_results_["mean_test_score"]
         cand_forms = [c["form"] for c in candidates]
-        self.best_index_ = _select(mean, scores, cand_forms, self.rule)
+        labels = [c["form"] + ("+linear" if c.get("g1_linear") else "") for c in candidates]
+        complexity = [
+            form_complexity(c["form"], u.shape[1], bool(c.get("g1_linear"))) for c in candidates
+        ]
+        self.best_index_ = _select(mean, scores, labels, complexity, self.rule)
         self.best_score_ = float(mean[self.best_index_])
         self.best_params_ = dict(candidates[self.best_index_])
         self.best_form_ = self.best_params_["form"]
@@ -350,8 +365,8 @@ class AffineTransferCV(_TransferCVBase):
 
     Hold-out errors of the ridge-type forms are exact closed forms from one eigendecomposition
     per Gram matrix for the whole penalty path and all folds; the full form is screened from
-    the best const settings and fitted along a warm-started ``lambda2`` path (module
-    :mod:`affinetl.selection._search`).
+    the best const settings, all its fold fits solved together by batched Newton steps
+    (module :mod:`affinetl.selection._search`).
 
     Parameters
     ----------
@@ -368,7 +383,7 @@ class AffineTransferCV(_TransferCVBase):
     ratios : sequence of float or None, default=None
         Ratios ``lambda3 / lambda1`` of the const form; ``None`` is ``(0.01, 0.1, 1, 10, 100)``.
     lambda2_path : sequence of float or None, default=None
-        ``lambda2`` values of the full form, fitted from the largest down with warm starts;
+        ``lambda2`` values of the full form, each fitted from the const solution;
         ``None`` is ``(1, 0.1, 0.01)`` (the target is scaled to unit standard deviation).
     n_full_starts : int, default=2
         Number of best const settings from which the full form is fitted.
@@ -383,18 +398,26 @@ class AffineTransferCV(_TransferCVBase):
     cv : int, CV splitter, iterable or None, default=None
         Any scikit-learn splitter (``GroupKFold`` with ``groups`` in ``fit``); ``None`` is
         leave-one-out below 20 samples and shuffled 5-fold otherwise (:func:`default_cv`).
+    g1_linear : {False, True, "both"}, default=False
+        Linear source terms ``a1'u`` in the kernel ``g1`` of ``source_kernel``, ``const`` and
+        ``full`` (see :class:`TransferFormRegressor`): ``"both"`` searches each of these forms
+        with and without them (``g1_linear`` in ``best_params_``). On the real cases "both"
+        did not select better on average (``docs/model-selection.md``), so it is not the
+        default.
     rule : {"best", "one_se"}, default="one_se"
         ``"best"``: the highest mean CV score. ``"one_se"``: the simplest form (order of
-        :data:`~affinetl.selection.COMPLEXITY`) whose best candidate's mean score is within
-        one standard error of the overall best's, the standard error of their paired per-split
-        score difference; then that form's best hyper-parameters.
+        :func:`~affinetl.selection.form_complexity`: :data:`~affinetl.selection.COMPLEXITY`
+        plus the number of linear source coefficients beyond the first) whose best candidate's
+        mean score is within one standard error of the overall best's, the standard error of
+        their paired per-split score difference; then that form's best hyper-parameters.
     scoring : {"neg_mean_squared_error", "neg_mean_absolute_error"}, default="neg_mean_squared_error"
         Score of each split's hold-out predictions.
     standardize : bool, default=True
         Standardise ``x`` and ``u`` once with the training statistics.
     max_iter : int, default=200
-    tol : float, default=1e-3
-        Block-relaxation limits of the full form (in the search and the refit).
+    tol : float, default=1e-6
+        Newton iteration limit and relative step tolerance of the full form (in the search and
+        the refit).
     n_jobs : int or None, default=None
         joblib workers for the kernel-width tasks and the full-form folds.
     random_state : int, RandomState or None, default=None
@@ -454,6 +477,7 @@ class AffineTransferCV(_TransferCVBase):
         "lambda2_path": [None, list, tuple, np.ndarray],
         "n_full_starts": [Interval(Integral, 1, None, closed="left")],
         "full_scales": [None, list, tuple, np.ndarray],
+        "g1_linear": [StrOptions({"both"}), "boolean"],
         "standardize": ["boolean"],
     }
 
@@ -470,12 +494,13 @@ class AffineTransferCV(_TransferCVBase):
         lambda2_path: Any = None,
         n_full_starts: int = 2,
         full_scales: Any = None,
+        g1_linear: Any = False,
         cv: Any = None,
         rule: str = "one_se",
         scoring: str = "neg_mean_squared_error",
         standardize: bool = True,
         max_iter: int = 200,
-        tol: float = 1e-3,
+        tol: float = 1e-6,
         n_jobs: int | None = None,
         random_state: Any = None,
         source: Any = None,
@@ -492,6 +517,7 @@ class AffineTransferCV(_TransferCVBase):
         self.lambda2_path = lambda2_path
         self.n_full_starts = n_full_starts
         self.full_scales = full_scales
+        self.g1_linear = g1_linear
         self.cv = cv
         self.rule = rule
         self.scoring = scoring
@@ -549,49 +575,74 @@ class AffineTransferCV(_TransferCVBase):
         K3 = {g: gram_matrix(self.kernel3, xs, None, g) for g in g3s} if need3 else {}
         eig3 = {g: _lazy_eigh(K) for g, K in K3.items()}
 
+        flags = [False, True] if self.g1_linear == "both" else [bool(self.g1_linear)]
+
+        def variants(form: str) -> list[dict]:
+            """The ``g1_linear`` variants of a form (only the kernel-g1 forms have them)."""
+            if form not in G1_KERNEL_FORMS:
+                return [{}]
+            return [{"g1_linear": f} for f in flags]
+
         # tasks: (candidate dicts, function returning (len, n_splits) scores)
         tasks: list[tuple[list[dict], Any]] = []
         for form in forms:
-            Z, t = form_design(form, us), form_target(form, y, u_raw)
+            t = form_target(form, y, u_raw)
             if form == "source_linear":
+                Z = form_design(form, us)
                 tasks.append(
                     ([{"form": form}], (_ridge_scores, (None, None, Z, t, y, [1.0], splits, score)))
                 )
             elif form == "source_kernel":
                 for g in g1s:
-                    cands = [{"form": form, "gamma1": g, "lambda1": float(lam)} for lam in lams]
-                    args = (_lazy_eigh(K1[g]), K1[g], Z, t, y, lams, splits, score)
-                    tasks.append((cands, (_ridge_scores, args)))
+                    eig1 = _lazy_eigh(K1[g])
+                    for v in variants(form):
+                        Z = form_design(form, us, v.get("g1_linear", False))
+                        cands = [
+                            {"form": form, "gamma1": g, "lambda1": float(lam), **v} for lam in lams
+                        ]
+                        args = (eig1, K1[g], Z, t, y, lams, splits, score)
+                        tasks.append((cands, (_ridge_scores, args)))
             elif form in ("offset", "direct", "offset_calibrated"):
+                Z = form_design(form, us)
                 for g in g3s:
                     cands = [{"form": form, "gamma3": g, "lambda3": float(lam)} for lam in lams]
                     args = (eig3[g], K3[g], Z, t, y, lams, splits, score)
                     tasks.append((cands, (_ridge_scores, args)))
         if "const" in forms or "full" in forms:  # const also screens the full form
-            Z, t = form_design("const", us), y
             for g1 in g1s:
                 for g3 in g3s:
                     for rho in ratios:
                         K = K3[g3] + rho * K1[g1]
-                        cands = [
-                            {
-                                "form": "const",
-                                "gamma1": g1,
-                                "gamma3": g3,
-                                "lambda1": float(lam / rho),
-                                "lambda3": float(lam),
-                            }
-                            for lam in lams
-                        ]
-                        args = (_lazy_eigh(K), K, Z, t, y, lams, splits, score)
-                        tasks.append((cands, (_ridge_scores, args)))
+                        eig = _lazy_eigh(K)
+                        for v in variants("const"):
+                            Z = form_design("const", us, v.get("g1_linear", False))
+                            cands = [
+                                {
+                                    "form": "const",
+                                    "gamma1": g1,
+                                    "gamma3": g3,
+                                    "lambda1": float(lam / rho),
+                                    "lambda3": float(lam),
+                                    **v,
+                                }
+                                for lam in lams
+                            ]
+                            args = (eig, K, Z, y, y, lams, splits, score)
+                            tasks.append((cands, (_ridge_scores, args)))
         candidates, scores, times = self._run(tasks)
         if "full" in forms:
-            const_idx = [i for i, c in enumerate(candidates) if c["form"] == "const"]
-            mean = np.mean(scores[const_idx], axis=1)
-            order = [const_idx[i] for i in np.argsort(-np.nan_to_num(mean, nan=-np.inf))]
+            mean = np.mean(scores, axis=1)
+            top = []  # the best const settings of each g1_linear variant
+            for v in variants("const"):
+                idx = [
+                    i
+                    for i, c in enumerate(candidates)
+                    if c["form"] == "const" and c.get("g1_linear") == v.get("g1_linear")
+                ]
+                best = np.argsort(-np.nan_to_num(mean[idx], nan=-np.inf), kind="stable")
+                top += [idx[i] for i in best[: self.n_full_starts]]
             starts, seen = [], set()
-            for i in order[: self.n_full_starts]:
+            for i in top:
                 for f in scales:
                     st = dict(
                         candidates[i],
@@ -628,11 +679,15 @@ class AffineTransferCV(_TransferCVBase):
         return candidates, np.vstack(blocks), np.asarray(times)
 
     def _full(self, xs, us, y, starts, lam2, splits, score):
-        """Full-form scores for each screened const start along the warm-started lambda2 path."""
-        jobs = []
+        """Full-form scores of every screened start along its ``lambda2`` path.
+
+        All (start, fold, ``lambda2``) fits with equal training size and design go into one
+        batched Newton solve (:func:`~affinetl.selection.fit_full_kernel`); joblib runs the
+        batches of different training sizes (and of ``n_jobs`` chunks) in parallel.
+        """
+        named = isinstance(self.kernel2, str) and self.kernel2 != "linear"
         grams = []
         for st in starts:
-            named = isinstance(self.kernel2, str) and self.kernel2 != "linear"
             g2 = st["gamma1"] if named else None  # h2 lives on u, as h1: same width
             grams.append(
                 (
@@ -642,62 +697,87 @@ class AffineTransferCV(_TransferCVBase):
                     g2,
                 )
             )
-            for tr, te in splits:
-                jobs.append((len(grams) - 1, tr, te))
+        S, L = len(splits), lam2.size
+        by_size: dict[tuple[int, bool], list[tuple[int, int]]] = {}
+        for k, st in enumerate(starts):  # one batch: equal training size and design
+            for j, (tr, _) in enumerate(splits):
+                key = (len(tr), bool(st.get("g1_linear", False)))
+                by_size.setdefault(key, []).append((k, j))
+        n_chunks = max(1, abs(self.n_jobs or 1))
+        batches = []
+        for pairs in by_size.values():
+            for c in range(min(n_chunks, len(pairs))):
+                batches.append(pairs[c::n_chunks])
 
-        def one(k, tr, te):
+        def one(pairs):
             t0 = time.perf_counter()
-            K1, K2, K3, _ = grams[k]
-            st = starts[k]
-            sub = np.ix_(tr, tr)
-            F1, F2, F3 = GramFactor(K1[sub]), GramFactor(K2[sub]), GramFactor(K3[sub])
-            E1, E2, E3 = K1[np.ix_(te, tr)], K2[np.ix_(te, tr)], K3[np.ix_(te, tr)]
-            state, out, not_conv = None, [], 0
-            for l2 in lam2:
-                try:
-                    scale, state, res = fit_full_kernel(
-                        F1,
-                        F2,
-                        F3,
-                        y[tr],
-                        (st["lambda1"], float(l2), st["lambda3"]),
-                        start=state,
-                        max_iter=self.max_iter,
-                        tol=self.tol,
-                    )
-                except np.linalg.LinAlgError:
-                    out.append(np.nan)
-                    state = None
-                    continue
-                not_conv += not res.converged
-                a0, alpha, beta, gamma = state
-                pred = scale * (a0 + E1 @ alpha + (1.0 + E2 @ beta) * (E3 @ gamma))
-                out.append(_safe_score(score, y[te] - pred))
-            return np.asarray(out), not_conv, time.perf_counter() - t0
+            Ks, Es, Zs, Zes, ys, lams, prob = [[], [], []], [[], [], []], [], [], [], [], []
+            for p, (k, j) in enumerate(pairs):
+                tr, te = splits[j]
+                st = starts[k]
+                for K, KK, E in zip(grams[k][:3], Ks, Es):
+                    KK.append(K[np.ix_(tr, tr)])
+                    E.append(K[np.ix_(te, tr)])
+                lin = bool(st.get("g1_linear", False))
+                Zs.append(form_design("full", us[tr], lin))
+                Zes.append(form_design("full", us[te], lin))
+                ys.append(y[tr])
+                lams += [(st["lambda1"], float(l2), st["lambda3"]) for l2 in lam2]
+                prob += [p] * L
+            m = max(len(splits[j][1]) for _, j in pairs)
+            evals = tuple(
+                np.stack([np.pad(E, ((0, m - E.shape[0]), (0, 0))) for E in Ei]) for Ei in Es
+            )
+            Ze = np.stack([np.pad(Z, ((0, m - Z.shape[0]), (0, 0))) for Z in Zes])
+            scale, res = fit_full_kernel(
+                np.stack(Ks[0]),
+                np.stack(Ks[1]),
+                np.stack(Ks[2]),
+                np.stack(ys),
+                np.asarray(lams),
+                problem=np.asarray(prob),
+                design=np.stack(Zs),
+                evals=evals,
+                design_eval=Ze,
+                max_iter=self.max_iter,
+                tol=self.tol,
+            )
+            pred = scale[:, None] * res.predictions
+            out = np.empty((len(pairs), L))
+            for p, (_, j) in enumerate(pairs):
+                te = splits[j][1]
+                for i in range(L):
+                    out[p, i] = _safe_score(score, y[te] - pred[p * L + i, : te.size])
+            return out, int(np.sum(~res.converged)), time.perf_counter() - t0
 
-        results = Parallel(n_jobs=self.n_jobs)(delayed(one)(*job) for job in jobs)
-        S = len(splits)
-        cands, blocks, times = [], [], []
-        not_conv = sum(r[1] for r in results)
+        results = Parallel(n_jobs=self.n_jobs)(delayed(one)(pairs) for pairs in batches)
+        table = np.full((len(starts), S, L), np.nan)
+        seconds = np.zeros(len(starts))
+        not_conv = 0
+        for pairs, (out, nc, dt) in zip(batches, results):
+            not_conv += nc
+            for p, (k, j) in enumerate(pairs):
+                table[k, j] = out[p]
+                seconds[k] += dt / len(pairs)
         if not_conv:
             logger.info("full form: %d fold fits reached max_iter=%d", not_conv, self.max_iter)
+        cands, blocks, times = [], [], []
         for k, st in enumerate(starts):
-            rows = np.column_stack([results[k * S + j][0] for j in range(S)])  # (len(lam2), S)
-            dt = sum(results[k * S + j][2] for j in range(S)) / (S * lam2.size)
             for i, l2 in enumerate(lam2):
-                cands.append(
-                    {
-                        "form": "full",
-                        "gamma1": st["gamma1"],
-                        "gamma2": grams[k][3],
-                        "gamma3": st["gamma3"],
-                        "lambda1": st["lambda1"],
-                        "lambda2": float(l2),
-                        "lambda3": st["lambda3"],
-                    }
-                )
-                blocks.append(rows[i])
-                times.append(dt)
+                cand = {
+                    "form": "full",
+                    "gamma1": st["gamma1"],
+                    "gamma2": grams[k][3],
+                    "gamma3": st["gamma3"],
+                    "lambda1": st["lambda1"],
+                    "lambda2": float(l2),
+                    "lambda3": st["lambda3"],
+                }
+                if "g1_linear" in st:
+                    cand["g1_linear"] = st["g1_linear"]
+                cands.append(cand)
+                blocks.append(table[k, :, i])
+                times.append(seconds[k] / (S * L))
         return cands, np.asarray(blocks).reshape(len(cands), S), np.asarray(times)
 
 

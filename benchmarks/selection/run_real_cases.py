@@ -294,6 +294,12 @@ def main() -> int:
     parser.add_argument("--sarcos-training", choices=["auto", "full", "proxy"], default="auto")
     parser.add_argument("--quick", action="store_true", help="n in {10, 20}, 2 splits, 1 brute")
     parser.add_argument(
+        "--g1-linear",
+        choices=["both", "true", "false"],
+        default="both",
+        help="AffineTransferCV's g1_linear (outputs of a non-default value get a tag suffix)",
+    )
+    parser.add_argument(
         "--summarise-only",
         action="store_true",
         help="skip the runs and summarise the per-case record files already written (for "
@@ -306,8 +312,12 @@ def main() -> int:
     if args.quick:
         args.splits, args.grid_splits = 2, 1
         grid = dict(widths=[1.0], lambdas=[1e-2, 1e-1, 1.0], ratios=[0.1, 1.0], n_full_starts=1)
+    if args.g1_linear != "both":
+        grid["g1_linear"] = args.g1_linear == "true"
     OUT.mkdir(parents=True, exist_ok=True)
     tag = "real_quick" if args.quick else "real"
+    if args.g1_linear != "both":
+        tag += f"_g1linear-{args.g1_linear}"
     t_start = time.perf_counter()
     if not args.summarise_only:
         for name in args.cases:

@@ -102,8 +102,8 @@ def test_affine_full_path_matches_the_estimator_solver(problem) -> None:
 
 
 def test_affine_full_newton_path_matches_converged_block_relaxation(problem) -> None:
+    from affinetl.models._affine_newton import affine_full_newton_path
     from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
-    from affinetl.reproduce._grid_newton import affine_full_newton_path
 
     x, u, y = problem
     K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)

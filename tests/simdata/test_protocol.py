@@ -135,3 +135,18 @@ def test_minimisation_in_a_cpu_context_lowers_the_energy(tiny_cell, tiny_preset,
     assert e1 < e0
     runner.minimize(200, on_cpu=False)
     assert energy() <= e1 + 1e-6 * abs(e1) + 1.0
+
+
+def test_run_ps_smaller_step_for_one_call(tiny_cell, tiny_preset, tmp_path):
+    """A stage may integrate with a smaller step (the compression cycles); the preset's returns."""
+    from openmm import unit
+
+    job, work = tiny_cell
+    runner = _runner(work, tiny_preset, tmp_path)
+    runner.sim.minimizeEnergy(maxIterations=50)
+    integ = runner.sim.integrator
+    dt = integ.getStepSize().value_in_unit(unit.femtosecond)
+    step0 = runner.sim.currentStep
+    runner.run_ps(0.1, stage="test", timestep_fs=dt / 2)
+    assert runner.sim.currentStep - step0 == round(0.1 * 1000 / (dt / 2))
+    assert integ.getStepSize().value_in_unit(unit.femtosecond) == pytest.approx(dt)
