@@ -121,20 +121,45 @@ def form_design(form: str, u: np.ndarray, g1_linear: bool = False) -> np.ndarray
     return np.hstack([ones, u]) if linear else ones
 
 
-def form_complexity(form: str, n_source: int, g1_linear: bool = False) -> int:
+#: Fewest training samples per unpenalised coefficient for a calibration to count as simple.
+SAMPLES_PER_COEF = 5
+
+
+def form_complexity(
+    form: str, n_source: int, g1_linear: bool = False, n_train: int | None = None
+) -> int:
     """Complexity of a candidate for the one-standard-error rule (smaller is simpler).
 
-    :data:`COMPLEXITY` of the form plus its linear source coefficients beyond the first: a
-    calibration ``a1'u`` on ``k`` source features costs ``k - 1`` more (``k`` more when it is
-    added to a kernel ``g1``). With one source feature this is the order of
-    :data:`COMPLEXITY`; with many (SARCOS: six other torques) an unpenalised calibration on a
-    handful of samples is no longer the "simple" model.
+    :data:`COMPLEXITY` of the form, plus, where its unpenalised linear source coefficients
+    are many for the training size, their number beyond the first: a calibration ``a0 + a1'u``
+    on ``k`` source features costs ``k - 1`` more (``k`` more when added to a kernel ``g1``)
+    when ``1 + k`` exceeds ``n_train / SAMPLES_PER_COEF`` (``n_train``: training samples per
+    CV fold; ``None`` always counts them). With one source feature this is the order of
+    :data:`COMPLEXITY`. With six (SARCOS: the other torques) an unpenalised calibration fitted
+    on nine points per fold is not the "simple" model, while on 64 points it is.
+
+    Parameters
+    ----------
+    form : str
+    n_source : int
+        Number of source features ``k``.
+    g1_linear : bool
+        Whether a kernel-``g1`` form carries the linear source terms.
+    n_train : int, optional
+        Training samples per fold.
+
+    Returns
+    -------
+    int
     """
-    extra = 0
     if form in ("source_linear", "offset_calibrated"):
-        extra = n_source - 1
+        extra, coefs = n_source - 1, 1 + n_source
     elif g1_linear and form in G1_KERNEL_FORMS:
-        extra = n_source
+        extra, coefs = n_source, 1 + n_source
+    else:
+        return COMPLEXITY[form]
+    if n_train is not None and coefs * SAMPLES_PER_COEF <= n_train:
+        extra = 0
     return COMPLEXITY[form] + extra
 
 

@@ -296,8 +296,10 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         mean = self.cv_results_["mean_test_score"]
         cand_forms = [c["form"] for c in candidates]
         labels = [c["form"] + ("+linear" if c.get("g1_linear") else "") for c in candidates]
+        n_train = int(np.median([len(tr) for tr, _ in splits]))
         complexity = [
-            form_complexity(c["form"], u.shape[1], bool(c.get("g1_linear"))) for c in candidates
+            form_complexity(c["form"], u.shape[1], bool(c.get("g1_linear")), n_train)
+            for c in candidates
         ]
         self.best_index_ = _select(mean, scores, labels, complexity, self.rule)
         self.best_score_ = float(mean[self.best_index_])
@@ -406,10 +408,11 @@ class AffineTransferCV(_TransferCVBase):
         default.
     rule : {"best", "one_se"}, default="one_se"
         ``"best"``: the highest mean CV score. ``"one_se"``: the simplest form (order of
-        :func:`~affinetl.selection.form_complexity`: :data:`~affinetl.selection.COMPLEXITY`
-        plus the number of linear source coefficients beyond the first) whose best candidate's
-        mean score is within one standard error of the overall best's, the standard error of
-        their paired per-split score difference; then that form's best hyper-parameters.
+        :func:`~affinetl.selection.form_complexity`: :data:`~affinetl.selection.COMPLEXITY`,
+        plus the number of linear source coefficients beyond the first when a fold has fewer
+        than five training samples per unpenalised coefficient) whose best candidate's mean
+        score is within one standard error of the overall best's, the standard error of their
+        paired per-split score difference; then that form's best hyper-parameters.
     scoring : {"neg_mean_squared_error", "neg_mean_absolute_error"}, default="neg_mean_squared_error"
         Score of each split's hold-out predictions.
     standardize : bool, default=True

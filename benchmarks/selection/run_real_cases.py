@@ -295,8 +295,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="n in {10, 20}, 2 splits, 1 brute")
     parser.add_argument(
         "--g1-linear",
-        choices=["both", "true", "false"],
-        default="both",
+        choices=["false", "both", "true"],
+        default="false",
         help="AffineTransferCV's g1_linear (outputs of a non-default value get a tag suffix)",
     )
     parser.add_argument(
@@ -312,11 +312,11 @@ def main() -> int:
     if args.quick:
         args.splits, args.grid_splits = 2, 1
         grid = dict(widths=[1.0], lambdas=[1e-2, 1e-1, 1.0], ratios=[0.1, 1.0], n_full_starts=1)
-    if args.g1_linear != "both":
-        grid["g1_linear"] = args.g1_linear == "true"
+    if args.g1_linear != "false":
+        grid["g1_linear"] = True if args.g1_linear == "true" else "both"
     OUT.mkdir(parents=True, exist_ok=True)
     tag = "real_quick" if args.quick else "real"
-    if args.g1_linear != "both":
+    if args.g1_linear != "false":
         tag += f"_g1linear-{args.g1_linear}"
     t_start = time.perf_counter()
     if not args.summarise_only:

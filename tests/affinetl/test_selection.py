@@ -225,6 +225,9 @@ def test_complexity_counts_the_linear_source_coefficients():
     assert form_complexity("source_linear", 6) > form_complexity("full", 6)
     assert form_complexity("const", 1, g1_linear=True) > form_complexity("const", 1)
     assert form_complexity("direct", 6, g1_linear=True) == form_complexity("direct", 6)
+    # enough samples per coefficient: the calibration is simple again
+    assert form_complexity("source_linear", 6, n_train=9) > form_complexity("full", 6)
+    assert form_complexity("source_linear", 6, n_train=64) == form_complexity("source_linear", 1)
 
 
 def test_default_cv_is_loo_for_small_n_and_groups_are_respected():
