@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 import affinetl
 from affinetl import DirectRegressor
@@ -255,8 +258,9 @@ def test_tune_records_trials_attrs_and_best_params(pg_url, tmp_path):
 
 
 def test_two_cli_workers_share_one_study(pg_url, tmp_path):
-    # both workers start on a database without the Optuna schema: they race to create the
-    # schema and the study, as two jobs submitted at once would
+    # the schema exists (concurrent schema creation: the test below); both workers race to
+    # create the study, as two jobs submitted at once would
+    open_storage(pg_url)
     target = 10
     args = ["-m", "affinetl.tuning", "--case", "synthetic", "--model", "direct"]
     args += ["--trials", target, "--storage", pg_url, "--study", "shared", "--no-progress"]
@@ -282,6 +286,39 @@ def test_two_cli_workers_share_one_study(pg_url, tmp_path):
         record = (tmp_path / f"best{i}.json").read_text()
         assert '"study": "shared"' in record
         assert "postgresql+psycopg2://postgres@127.0.0.1" in record
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=StorageError,
+    reason="open_storage retries only IntegrityError; PostgreSQL reports an enum type created "
+    "by a concurrent worker as ProgrammingError (DuplicateObject)",
+)
+def test_concurrent_schema_creation_is_retried(pg_url):
+    # Deterministic interleaving of two workers opening one new database: just before this
+    # worker creates the first enum type, another worker creates the whole Optuna schema and
+    # commits. This worker's existence checks ran before, so its CREATE TYPE collides.
+    me = threading.get_ident()
+    interleaved: list[str] = []
+
+    def other_worker_first(conn, cursor, statement, parameters, context, executemany):
+        if threading.get_ident() != me or interleaved:
+            return
+        if statement.lstrip().upper().startswith("CREATE TYPE"):
+            interleaved.append(statement.split("(")[0].strip())
+            other = threading.Thread(target=lambda: optuna.storages.RDBStorage(pg_url))
+            other.start()
+            other.join()
+
+    event.listen(Engine, "before_cursor_execute", other_worker_first)
+    try:
+        storage = open_storage(pg_url)
+    finally:
+        event.remove(Engine, "before_cursor_execute", other_worker_first)
+    assert interleaved == ["CREATE TYPE studydirection AS ENUM"]
+    study = optuna.create_study(study_name="after-race", storage=storage)
+    assert optuna.load_study(study_name="after-race", storage=open_storage(pg_url)) is not None
+    assert study.study_name == "after-race"
 
 
 @pytest.mark.slow
