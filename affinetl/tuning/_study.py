@@ -128,6 +128,21 @@ def _journal(path: Path) -> BaseStorage:
         raise StorageError(f"cannot open journal {str(path)!r}: {err}") from err
 
 
+#: PostgreSQL error codes of a concurrent schema creation: unique_violation, duplicate_table,
+#: duplicate_object (an enum type such as ``studydirection``).
+_SCHEMA_RACE_PGCODES = ("23505", "42P07", "42710")
+
+
+def _schema_race(err: BaseException) -> bool:
+    """Whether ``err`` is another worker creating the Optuna schema at the same moment."""
+    if type(err).__name__ == "IntegrityError":
+        return True
+    pgcode = getattr(getattr(err, "orig", None), "pgcode", None)
+    return type(err).__name__ == "ProgrammingError" and (
+        pgcode in _SCHEMA_RACE_PGCODES or "already exists" in str(err)
+    )
+
+
 def open_storage(
     storage: str | os.PathLike[str] | BaseStorage | None,
     *,
@@ -180,15 +195,19 @@ def open_storage(
         else:
             kwargs["failed_trial_callback"] = optuna.storages.RetryFailedTrialCallback(max_retry=1)
     try:
-        try:
-            return optuna.storages.RDBStorage(text, **kwargs)
-        except Exception as err:
-            # Two workers creating one new database at the same moment race on the schema
-            # version row (IntegrityError); the loser finds the schema complete on a retry.
-            if "IntegrityError" not in type(err).__name__:
-                raise
-            time.sleep(1.0)
-            return optuna.storages.RDBStorage(text, **kwargs)
+        attempt = 1
+        while True:
+            try:
+                return optuna.storages.RDBStorage(text, **kwargs)
+            except Exception as err:
+                # Workers creating one new database at the same moment race on the schema: the
+                # version row (IntegrityError), or on PostgreSQL a table or enum type that the
+                # other worker created first (ProgrammingError: DuplicateTable/DuplicateObject).
+                # The loser finds the schema complete on a retry.
+                if attempt == 3 or not _schema_race(err):
+                    raise
+                attempt += 1
+                time.sleep(1.0)
     except ImportError as err:
         raise StorageError(
             f"cannot open storage {_redact(text)!r}: the database driver is missing ({err}); "

@@ -258,7 +258,7 @@ def test_tune_records_trials_attrs_and_best_params(pg_url, tmp_path):
 
 
 def test_two_cli_workers_share_one_study(pg_url, tmp_path):
-    # the schema exists (concurrent schema creation: the test below); both workers race to
+    # the schema exists (concurrent schema creation is tested below); both workers race to
     # create the study, as two jobs submitted at once would
     open_storage(pg_url)
     target = 10
@@ -288,12 +288,6 @@ def test_two_cli_workers_share_one_study(pg_url, tmp_path):
         assert "postgresql+psycopg2://postgres@127.0.0.1" in record
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=StorageError,
-    reason="open_storage retries only IntegrityError; PostgreSQL reports an enum type created "
-    "by a concurrent worker as ProgrammingError (DuplicateObject)",
-)
 def test_concurrent_schema_creation_is_retried(pg_url):
     # Deterministic interleaving of two workers opening one new database: just before this
     # worker creates the first enum type, another worker creates the whole Optuna schema and
