@@ -283,14 +283,16 @@ def simulate(
         compress,
         create_simulation,
         equilibrate,
+        integration_step_fs,
         minimise,
         production,
         temperature_scan,
     )
 
-    p = preset
     work = Path(work)
     pack_dir = work / "pack"
+    # aromatic cells integrate with the smaller step (stage lengths stay in ps)
+    p = preset.replace(timestep_fs=integration_step_fs(pack_dir / "system.prmtop", preset))
     meta = json.loads((pack_dir / "pack.json").read_text())
     timings: dict[str, float] = {}
     positions = read_pdb_positions(pack_dir / "box.pdb") / 10.0
@@ -348,6 +350,7 @@ def simulate(
         "equilibrated": bool(eq.get("equilibrated", False)),
         "equil_windows": int(eq.get("windows", 0)),
         "restarts": runner.restarts,
+        "timestep_fs": p.timestep_fs,
         "platform": sim.context.getPlatform().getName(),
         "ns_per_day": res.summary["ns_per_day"],
         "timings": json.dumps(timings),

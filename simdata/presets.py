@@ -39,6 +39,10 @@ class Preset:
         Integration step, fs. Steps above 2 fs use hydrogen mass repartitioning.
     hydrogen_mass : float or None
         Hydrogen mass in amu for repartitioning (None keeps the real masses).
+    aromatic_timestep_fs : float or None
+        Integration step, fs, for cells with aromatic GAFF2 atom types (``ca``, ``cp``, ...),
+        when smaller than ``timestep_fs``; None keeps ``timestep_fs``. Polystyrene blew up at
+        4 fs with repartitioned hydrogens in every stage (CPU and CUDA) and ran at 2 fs.
     cutoff_nm : float
         Real-space cutoff of PME and Lennard-Jones, nm.
     friction_per_ps : float
@@ -102,6 +106,7 @@ class Preset:
     pack_density: float = 0.15
     timestep_fs: float = 4.0
     hydrogen_mass: float | None = 3.0
+    aromatic_timestep_fs: float | None = 2.0
     cutoff_nm: float = 0.9
     friction_per_ps: float = 1.0
     temperature: float = 300.0

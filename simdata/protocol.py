@@ -28,6 +28,9 @@ __all__ = [
     "StageResult",
     "MDRunner",
     "select_platform",
+    "AROMATIC_GAFF2_TYPES",
+    "prmtop_atom_types",
+    "integration_step_fs",
     "create_simulation",
     "minimise",
     "scale_cell",
@@ -118,6 +121,34 @@ def _probe(platform) -> None:
     system.addParticle(1.0)
     ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), platform)
     del ctx
+
+
+#: GAFF2 atom types of aromatic rings (pure and non-pure aromatic C, N, P).
+AROMATIC_GAFF2_TYPES = frozenset({"ca", "cp", "cq", "cc", "cd", "nb", "nc", "nd", "pb", "pc", "pd"})
+
+
+def prmtop_atom_types(prmtop: Path) -> list[str]:
+    """Atom types (``%FLAG AMBER_ATOM_TYPE``) of an Amber topology, in atom order."""
+    lines = Path(prmtop).read_text().splitlines()
+    try:  # tleap pads the flag lines with blanks to 80 columns
+        start = [line.rstrip() for line in lines].index("%FLAG AMBER_ATOM_TYPE") + 2
+    except ValueError as err:
+        raise ValueError(f"{prmtop} has no AMBER_ATOM_TYPE section") from err
+    types: list[str] = []
+    for line in lines[start:]:
+        if line.startswith("%"):
+            break
+        types += [line[i : i + 4].strip() for i in range(0, len(line), 4)]
+    return [t for t in types if t]
+
+
+def integration_step_fs(prmtop: Path, preset: Preset) -> float:
+    """The step for this cell: ``aromatic_timestep_fs`` if it has aromatic atoms and is smaller."""
+    dt = preset.timestep_fs
+    if preset.aromatic_timestep_fs and preset.aromatic_timestep_fs < dt:
+        if AROMATIC_GAFF2_TYPES.intersection(prmtop_atom_types(prmtop)):
+            return float(preset.aromatic_timestep_fs)
+    return float(dt)
 
 
 def create_simulation(

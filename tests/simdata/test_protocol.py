@@ -150,3 +150,31 @@ def test_run_ps_smaller_step_for_one_call(tiny_cell, tiny_preset, tmp_path):
     runner.run_ps(0.1, stage="test", timestep_fs=dt / 2)
     assert runner.sim.currentStep - step0 == round(0.1 * 1000 / (dt / 2))
     assert integ.getStepSize().value_in_unit(unit.femtosecond) == pytest.approx(dt)
+
+
+def test_aromatic_cells_get_the_smaller_step(tiny_cell, tiny_preset, tmp_path):
+    """GAFF2 aromatic types (polystyrene's ``ca``) switch the step to ``aromatic_timestep_fs``."""
+    from simdata.protocol import integration_step_fs, prmtop_atom_types
+
+    job, work = tiny_cell
+    prmtop = work / "pack" / "system.prmtop"
+    types = prmtop_atom_types(prmtop)
+    assert set(types) == {"c3", "hc"}  # polyethylene: sp3 carbon and its hydrogens
+    preset = tiny_preset.replace(timestep_fs=4.0, aromatic_timestep_fs=2.0)
+    assert integration_step_fs(prmtop, preset) == 4.0
+    lines = prmtop.read_text().splitlines()
+    at = [line.rstrip() for line in lines].index("%FLAG AMBER_ATOM_TYPE") + 2
+    lines[at] = lines[at].replace("c3", "ca", 1)  # the same cell with its first carbon "ca"
+    aromatic = tmp_path / "aromatic.prmtop"
+    aromatic.write_text("\n".join(lines) + "\n")
+    assert prmtop_atom_types(aromatic).count("ca") == 1
+    assert integration_step_fs(aromatic, preset) == 2.0
+    assert integration_step_fs(aromatic, preset.replace(aromatic_timestep_fs=None)) == 4.0
+    with pytest.raises(ValueError, match="AMBER_ATOM_TYPE"):
+        prmtop_atom_types(_no_types(tmp_path))
+
+
+def _no_types(tmp_path):
+    path = tmp_path / "empty.prmtop"
+    path.write_text("%VERSION\n%FLAG TITLE\n%FORMAT(20a4)\nX\n")
+    return path
