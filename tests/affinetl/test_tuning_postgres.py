@@ -16,13 +16,10 @@ import importlib.util
 import io
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from _tuning_workers import WORKER, check_resume_after_kill, finished, start, wait
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -40,32 +38,6 @@ from affinetl.tuning._cli import main as tune_main
 from affinetl.tuning._study import data_hash, estimator_config
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-
-#: A worker: tunes DirectRegressor on fixed data (n = 40); every validation fold sleeps DELAY
-#: seconds so that a trial takes long enough to be interrupted.
-WORKER = """
-import sys, time
-import numpy as np, optuna
-from affinetl import DirectRegressor
-from affinetl.tuning import tune
-
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-storage, study, n_trials, delay, heartbeat = sys.argv[1:6]
-
-
-def slow_neg_mse(estimator, X, y):
-    time.sleep(float(delay))
-    return -float(np.mean((estimator.predict(X) - y) ** 2))
-
-
-rng = np.random.default_rng(0)
-X = rng.uniform(-2, 2, size=(40, 3))
-y = np.sin(3 * X[:, 0]) + 0.1 * rng.standard_normal(40)
-tune(DirectRegressor(), X, y, n_trials=int(n_trials), storage=storage, study_name=study,
-     scoring=slow_neg_mse, refit=False, heartbeat_interval=int(heartbeat) or None)
-"""
 
 
 def _pg_bin() -> Path | None:
@@ -187,37 +159,12 @@ def _data(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    return study.get_trials(deepcopy=False, states=FINISHED)
-
-
-def _start(*args: object) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.Popen(
-        [sys.executable, *map(str, args)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait(proc: subprocess.Popen, timeout: float) -> str:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    assert proc.returncode == 0, err[-3000:]
-    return out
-
-
 def test_tune_records_trials_attrs_and_best_params(pg_url, tmp_path):
     X, y = _data()
     result = tune(DirectRegressor(), X, y, n_trials=6, storage=pg_url, study_name="a")
     # read back through a new connection: everything is in the server, not in this process
     study = optuna.load_study(study_name="a", storage=open_storage(pg_url))
-    done = _finished(study)
+    done = finished(study)
     assert len(done) == 6 and len(study.trials) == 6
     attrs = study.user_attrs
     assert attrs["affinetl_version"] == affinetl.__version__
@@ -247,7 +194,7 @@ def test_tune_records_trials_attrs_and_best_params(pg_url, tmp_path):
     before = {t.number: (t.params, t.value) for t in done}
     tune(DirectRegressor(), X, y, n_trials=8, storage=pg_url, study_name="a", refit=False)
     study = optuna.load_study(study_name="a", storage=open_storage(pg_url))
-    after = {t.number: (t.params, t.value) for t in _finished(study)}
+    after = {t.number: (t.params, t.value) for t in finished(study)}
     assert len(after) == 8 and {k: after[k] for k in before} == before
 
     # other data on the same study: a clear error, the study is left unchanged
@@ -264,10 +211,10 @@ def test_two_cli_workers_share_one_study(pg_url, tmp_path):
     target = 10
     args = ["-m", "affinetl.tuning", "--case", "synthetic", "--model", "direct"]
     args += ["--trials", target, "--storage", pg_url, "--study", "shared", "--no-progress"]
-    procs = [_start(*args, "--out", tmp_path / f"best{i}.json") for i in range(2)]
-    outs = [_wait(proc, 240) for proc in procs]
+    procs = [start(*args, "--out", tmp_path / f"best{i}.json") for i in range(2)]
+    outs = [wait(proc, 240) for proc in procs]
     study = optuna.load_study(study_name="shared", storage=open_storage(pg_url))
-    done = _finished(study)
+    done = finished(study)
     # each worker stops once the study holds `target` trials; the other may finish one more
     assert target <= len(done) <= target + 1
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
@@ -319,50 +266,7 @@ def test_concurrent_schema_creation_is_retried(pg_url):
 def test_resume_after_kill_continues_the_same_study(pg_url, tmp_path):
     worker = tmp_path / "worker.py"
     worker.write_text(WORKER)
-    storage = open_storage(pg_url)  # creates the schema
-    first = _start(worker, pg_url, "s", 1000, 0.05, 1)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(1.0)
-        assert first.poll() is None, first.communicate()[1][-3000:]
-        try:
-            study = optuna.load_study(study_name="s", storage=storage)
-        except KeyError:  # the study is not created yet
-            continue
-        if len(_finished(study)) >= 4:
-            break
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    assert first.returncode == -signal.SIGKILL
-    time.sleep(3.0)  # the killed trial's heartbeat (1 s, grace 2 s) is now stale
-    study = optuna.load_study(study_name="s", storage=open_storage(pg_url))
-    before = {t.number: (t.state, t.params, t.value) for t in _finished(study)}
-    assert len(before) >= 4
-    interrupted = [t.number for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
-    attrs = study.user_attrs
-    target = len(before) + 4
-
-    second = _start(worker, pg_url, "s", target, 0.05, 1)
-    _wait(second, 180)
-    study = optuna.load_study(study_name="s", storage=open_storage(pg_url))
-    done = _finished(study)
-    assert len(done) == target
-    after = {t.number: (t.state, t.params, t.value) for t in done}
-    assert {k: after[k] for k in before} == before  # finished trials kept, not re-run
-    new = sorted(set(after) - set(before))
-    assert len(new) == 4 and min(new) > max(before)
-    params = [tuple(sorted(t.params.items())) for t in done]
-    assert len(set(params)) == len(params)  # the resumed sampler did not replay old draws
-    assert study.user_attrs == attrs
-    assert len({t.user_attrs["worker"] for t in done}) == 2
-    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
-    # a trial cut off by the kill is failed by the heartbeat check and retried once
-    for number in interrupted:
-        assert study.trials[number].state == optuna.trial.TrialState.FAIL
-        retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == number]
-        assert retried
-        if study.trials[number].params:  # killed before its first suggestion: nothing to retry
-            assert retried[0].params == study.trials[number].params
+    check_resume_after_kill(worker, pg_url, open_storage)
 
 
 def test_unusable_postgres_urls_raise_storage_error(pg_server):
