@@ -89,10 +89,11 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         local optimum ``(-g2, -g3)``. ``"random"``: the published code's start, ``alpha`` from
         kernel ridge on ``u`` and ``beta``, ``gamma`` standard normal from ``random_state``.
     extrapolate : bool, default=True
-        Safeguarded extrapolation between sweeps: the point ``theta_k + w (theta_k -
-        theta_{k-1})`` is kept only when it lowers the objective, so the objective stays
-        non-increasing while far fewer sweeps are needed. ``False`` runs the plain published
-        relaxation.
+        Safeguarded acceleration between sweeps: the Anderson-accelerated point of the last
+        five sweeps, else the extrapolation ``theta_k + w (theta_k - theta_{k-1})``, each kept
+        only when it lowers the objective, so the objective stays non-increasing while far
+        fewer sweeps are needed (with inexact conjugate-gradient block solves while far from
+        convergence). ``False`` runs the plain published relaxation with exact block solves.
     approximation : {None, "nystroem", "random_features"}, default=None
         Large-n mode. ``None`` fits the exact kernel model (``O(n^3)``, ``n x n`` Gram
         matrices). ``"nystroem"`` replaces each kernel by Nystroem features with at most
