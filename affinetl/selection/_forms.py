@@ -47,6 +47,7 @@ from ..base import (
 from ..kernels import gram_matrix, kernel_constraint
 from ..models._affine_newton import NewtonBatchResult, affine_full_newton
 from ..models._fused_ridge import fused_penalty, solve_penalized_lsq
+from ..models._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
 from ._loo import fit_partial_ridge
 
 __all__ = [
@@ -103,6 +104,13 @@ LINEAR_FORM_PARAMS = {
     "full": ("lambda_ridge", "lambda_fused"),
 }
 
+
+#: Above this training size the full form (intercept-only ``g1``) is fitted by the block
+#: relaxation of :class:`~affinetl.AffineTransferRegressor`: the exact-Hessian Newton steps cost
+#: ``O((3n)^3)`` each, the relaxation's sweeps ``O(n^2)``.
+NEWTON_MAX_N = 300
+#: Largest number of Hessian entries (members x p x p) held at once by the batched Newton solve.
+NEWTON_MAX_HESSIAN_ENTRIES = 3e7
 
 #: Kernel forms with an ``h1`` block, which may also carry the linear source terms ``a1'u``.
 G1_KERNEL_FORMS = ("source_kernel", "const", "full")
@@ -195,7 +203,10 @@ def fit_full_kernel(
     target's units; fitting ``y / sd(y)`` makes the penalties unit-free. Every member (a
     problem and its penalties ``(lambda1, lambda2, lambda3)``) is solved by the batched damped
     Newton method of :func:`affinetl.models._affine_newton.affine_full_newton` from its
-    AffineTL-const solution (the limit of the full model for ``lambda2 -> inf``).
+    AffineTL-const solution (the limit of the full model for ``lambda2 -> inf``), in chunks that
+    bound the memory of the Hessians. Above ``NEWTON_MAX_N`` training samples (and with an
+    intercept-only design) the members are fitted one by one by the accelerated block
+    relaxation instead, whose sweeps cost ``O(n^2)`` where a Newton step costs ``O(n^3)``.
 
     Parameters
     ----------
@@ -221,20 +232,95 @@ def fit_full_kernel(
     y = np.atleast_2d(y)
     prob = np.arange(y.shape[0]) if problem is None else np.asarray(problem)
     scale = np.array([_y_scale(t) for t in y])
-    res = affine_full_newton(
-        K1,
-        K2,
-        K3,
-        y / scale[:, None],
-        lams,
-        design=design,
-        evals=evals,
-        design_eval=design_eval,
-        problem=prob,
-        max_iter=max_iter,
-        tol=tol,
+    ys = y / scale[:, None]
+    n = y.shape[1]
+    intercept_only = design is None or np.asarray(design).shape[2] == 1
+    if n > NEWTON_MAX_N and intercept_only:
+        return scale[prob], _relaxation_batch(K1, K2, K3, ys, lams, prob, evals, max_iter, tol)
+    # bound the memory of the batched Hessians (members x p x p, p = q + 3n)
+    q = 1 if design is None else np.asarray(design).shape[2]
+    chunk = max(1, int(NEWTON_MAX_HESSIAN_ENTRIES // (q + 3 * n) ** 2))
+    parts = [
+        affine_full_newton(
+            K1,
+            K2,
+            K3,
+            ys,
+            lams[i : i + chunk],
+            design=design,
+            evals=evals,
+            design_eval=design_eval,
+            problem=prob[i : i + chunk],
+            max_iter=max_iter,
+            tol=tol,
+        )
+        for i in range(0, prob.size, chunk)
+    ]
+    if len(parts) == 1:
+        return scale[prob], parts[0]
+    joined = {
+        f: None if getattr(parts[0], f) is None else np.concatenate([getattr(r, f) for r in parts])
+        for f in (
+            "coef",
+            "alpha",
+            "beta",
+            "gamma",
+            "predictions",
+            "n_iter",
+            "converged",
+            "objective",
+        )
+    }
+    return scale[prob], NewtonBatchResult(**joined)
+
+
+def _relaxation_batch(K1, K2, K3, y, lams, prob, evals, max_iter, tol) -> NewtonBatchResult:
+    """The members one by one by block relaxation (training sets above ``NEWTON_MAX_N``)."""
+    out: dict[str, list] = {
+        f: [] for f in ("coef", "alpha", "beta", "gamma", "pred", "n_iter", "conv", "obj")
+    }
+    factors: dict[int, tuple[GramFactor, GramFactor, GramFactor]] = {}
+    for b, pb in enumerate(prob):
+        if pb not in factors:
+            factors[pb] = (GramFactor(K1[pb]), GramFactor(K2[pb]), GramFactor(K3[pb]))
+        F1, F2, F3 = factors[pb]
+        l1, l2, l3 = (float(v) for v in lams[b])
+        a0, alpha, gamma = fit_const_affine(F1.K, F3.K, y[pb], l1, l3)
+        res = fit_affine_blocks(
+            F1,
+            F2,
+            F3,
+            y[pb],
+            (l1, l2, l3),
+            beta0=np.zeros(y.shape[1]),
+            gamma0=gamma,
+            alpha0=(a0, alpha),
+            max_iter=max_iter,
+            tol=tol,
+            extrapolate=True,
+        )
+        out["coef"].append([res.intercept])
+        out["alpha"].append(res.alpha)
+        out["beta"].append(res.beta)
+        out["gamma"].append(res.gamma)
+        out["n_iter"].append(res.n_iter)
+        out["conv"].append(res.converged)
+        out["obj"].append(res.objective_history[-1])
+        if evals is not None:
+            E1, E2, E3 = (np.asarray(E)[pb] for E in evals)
+            out["pred"].append(
+                res.intercept + E1 @ res.alpha + (1.0 + E2 @ res.beta) * (E3 @ res.gamma)
+            )
+    return NewtonBatchResult(
+        coef=np.asarray(out["coef"]),
+        alpha=np.asarray(out["alpha"]),
+        beta=np.asarray(out["beta"]),
+        gamma=np.asarray(out["gamma"]),
+        predictions=np.asarray(out["pred"]) if evals is not None else None,
+        n_iter=np.asarray(out["n_iter"]),
+        converged=np.asarray(out["conv"]),
+        objective=np.asarray(out["obj"]),
     )
-    return scale[prob], res
 
 
 def fit_full_linear(
