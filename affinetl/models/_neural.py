@@ -10,29 +10,20 @@
 
 from __future__ import annotations
 
-import functools
-import json
-import logging
-import math
-from numbers import Integral, Real
-from pathlib import Path
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import norm
-from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 
 from ..base import (
     Interval,
     SourceFeatureMixin,
     StrOptions,
-    check_is_fitted,
-    check_target,
     fit_context,
     source_constraints,
-    validate_data,
 )
 
 try:
@@ -45,13 +36,17 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from ..sources import TorchSourceNetwork, torch_network
 from ._torch.flows import build_transfer_flow, gauss_hermite
-from ._torch.nets import ACTIVATIONS, MLP, AffineTransferNet
-from ._torch.train import (
-    deterministic_mode,
-    fit_module,
-    resolve_device,
-    resolve_dtype,
-    torch_threads,
+from ._torch.nets import MLP, AffineTransferNet
+from ._torch_common import (
+    _affine_constraints,
+    _hidden,
+    _linear_layers,
+    _moments,
+    _network_constraints,
+    _numpy,
+    _TorchEstimator,
+    _training_constraints,
+    _widths,
 )
 
 __all__ = [
@@ -62,258 +57,6 @@ __all__ = [
     "NeuralAffineTransferRegressor",
     "NeuralDirectRegressor",
 ]
-
-logger = logging.getLogger(__name__)
-
-_training_constraints: dict[str, list[Any]] = {
-    "activation": [StrOptions(set(ACTIVATIONS))],
-    "dropout": [Interval(Real, 0, 1, closed="left")],
-    "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "lr": [Interval(Real, 0, None, closed="neither")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
-    "early_stopping": ["boolean"],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-    "lr_schedule": [StrOptions({"constant", "cosine", "plateau"})],
-    "device": [StrOptions({"auto", "cpu", "cuda"})],
-    "dtype": [StrOptions({"float32", "float64"})],
-    "deterministic": ["boolean"],
-    "n_threads": [None, Interval(Integral, 1, None, closed="left")],
-    "random_state": ["random_state"],
-    "callbacks": [None, list, tuple],
-}
-_hidden = [list, tuple]
-
-
-def _widths(spec: Any, n_in: int, name: str) -> list[int]:
-    """Hidden widths: ints as given, floats as fractions of the network's input width."""
-    widths = []
-    for item in spec:
-        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (Integral, Real)):
-            raise ValueError(f"{name} must hold positive ints or fractions, got {item!r}")
-        if isinstance(item, Integral):
-            if item < 1:
-                raise ValueError(f"{name} widths must be >= 1, got {item}")
-            widths.append(int(item))
-        else:
-            if not item > 0:
-                raise ValueError(f"{name} fractions must be > 0, got {item}")
-            widths.append(max(1, math.ceil(float(item) * max(n_in, 1))))
-    return widths
-
-
-def _moments(a: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
-    if not standardize or a.shape[0] == 0:
-        return np.zeros(a.shape[1:]), np.ones(a.shape[1:])
-    scale = a.std(axis=0)
-    return a.mean(axis=0), np.where(scale > 0, scale, 1.0)
-
-
-def _jsonable(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except TypeError:
-        return False
-    return True
-
-
-def _call_bound(
-    callback: Any, estimator: Any, epoch: int, train_loss: float, val_loss: float | None
-) -> bool | None:
-    return callback(epoch, train_loss, val_loss, estimator)
-
-
-class _TorchEstimator(RegressorMixin, BaseEstimator):
-    """Shared machinery: device, dtype, seeding, validation split, training, save/load."""
-
-    #: fitted numpy attributes written by ``save`` (besides the module weights).
-    _saved_arrays: tuple[str, ...] = ("y_mean_", "y_scale_")
-
-    # -- setup -----------------------------------------------------------------------------
-    def _setup(self) -> torch.Generator:
-        self.device_ = resolve_device(self.device)
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
-        return torch.Generator().manual_seed(seed)
-
-    @property
-    def _torch_dtype(self) -> torch.dtype:
-        return resolve_dtype(self.dtype)
-
-    def _tensor(self, a: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(a), dtype=self._torch_dtype).to(self.device_)
-
-    def _fit_target(self, y: np.ndarray) -> np.ndarray:
-        self.y_mean_, self.y_scale_ = (float(v[0]) for v in _moments(y[:, None], True))
-        return (y - self.y_mean_) / self.y_scale_
-
-    def _train(
-        self,
-        module: nn.Module,
-        loss_fn: Any,
-        tensors: tuple[torch.Tensor, ...],
-        generator: torch.Generator,
-        param_groups: Any = None,
-    ) -> Any:
-        # epochs whose weights to keep in ``snapshots_`` (set by model-selection code, e.g. to
-        # score several epoch counts from one run); not a parameter, so never cloned
-        snapshot_epochs = tuple(getattr(self, "_snapshot_epochs", ()))
-        n = tensors[0].shape[0]
-        n_val = int(round(self.validation_fraction * n)) if self.early_stopping else 0
-        train, validation, patience = tensors, None, None
-        if n_val >= 2 and n - n_val >= 2:
-            order = torch.randperm(n, generator=generator).to(self.device_)
-            val_rows, train_rows = order[:n_val], order[n_val:]
-            train = tuple(t[train_rows] for t in tensors)
-            validation = tuple(t[val_rows] for t in tensors)
-            patience = self.n_iter_no_change
-        elif self.early_stopping:
-            logger.info("early stopping skipped: %d rows are too few for a validation split", n)
-        with deterministic_mode(self.deterministic), torch_threads(self.n_threads):
-            result = fit_module(
-                module,
-                loss_fn,
-                train,
-                validation=validation,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                weight_decay=self.weight_decay,
-                lr_schedule=self.lr_schedule,
-                patience=patience,
-                param_groups=param_groups,
-                generator=generator,
-                snapshot_epochs=snapshot_epochs,
-                callbacks=self._epoch_callbacks(),
-            )
-        self.loss_curve_ = np.asarray(result.loss_curve)
-        self.validation_curve_ = np.asarray(result.validation_curve)
-        self.n_iter_ = result.n_iter
-        self.best_epoch_ = result.best_epoch
-        self.stop_reason_ = result.stop_reason
-        if snapshot_epochs:
-            self.snapshots_ = result.snapshots
-        return result
-
-    def _epoch_callbacks(self) -> list[Any]:
-        """The ``callbacks`` bound to this estimator as ``fit_module`` callbacks."""
-        if self.callbacks is None:
-            return []
-        bound = []
-        for k, callback in enumerate(self.callbacks):
-            if not callable(callback):
-                raise TypeError(
-                    f"callbacks[{k}] is {callback!r}; callbacks must be callables "
-                    "callback(epoch, train_loss, val_loss, estimator)"
-                )
-            bound.append(functools.partial(_call_bound, callback, self))
-        return bound
-
-    def __sklearn_tags__(self):  # noqa: ANN204, D105
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.random_state is None
-        return tags
-
-    # -- persistence -----------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Save a fitted model as a folder: ``config.json`` plus ``weights.pt`` (a state dict).
-
-        Parameters whose values are not JSON (source models, networks) are recorded by type
-        only and must be passed again to :meth:`load`.
-
-        Parameters
-        ----------
-        path : str or Path
-            Folder to create (or overwrite the two files in).
-
-        Returns
-        -------
-        Path
-            The folder.
-        """
-        check_is_fitted(self)
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        params, objects = {}, []
-        for key, value in self.get_params(deep=False).items():
-            if key == "callbacks":
-                params[key] = None  # training-time only, never saved
-            elif _jsonable(value):
-                params[key] = value
-            else:
-                objects.append(key)
-        arrays = {}
-        for key in (
-            *self._saved_arrays,
-            "n_features_in_",
-            "n_iter_",
-            "best_epoch_",
-            "stop_reason_",
-        ):
-            value = getattr(self, key)
-            arrays[key] = value.tolist() if isinstance(value, np.ndarray) else value
-        for key in ("loss_curve_", "validation_curve_"):
-            arrays[key] = getattr(self, key).tolist()
-        if hasattr(self, "feature_names_in_"):
-            arrays["feature_names_in_"] = self.feature_names_in_.tolist()
-        config = {
-            "class": type(self).__name__,
-            "params": params,
-            "object_params": objects,
-            "build": self.build_args_,
-            "fitted": arrays,
-            "torch": torch.__version__,
-        }
-        (path / "config.json").write_text(json.dumps(config, indent=1))
-        state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
-        torch.save(state, path / "weights.pt")
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path, **params: Any) -> _TorchEstimator:
-        """Load a model written by :meth:`save` (weights read with ``weights_only=True``).
-
-        Parameters
-        ----------
-        path : str or Path
-            Folder written by :meth:`save`.
-        **params
-            Values of the non-JSON parameters (e.g. ``source=...``, ``network=...``) and any
-            parameter to override (e.g. ``device="cpu"``).
-
-        Returns
-        -------
-        estimator
-            Fitted, ready to predict.
-        """
-        path = Path(path)
-        config = json.loads((path / "config.json").read_text())
-        if config["class"] != cls.__name__:
-            raise ValueError(f"{path} holds a {config['class']}, not a {cls.__name__}")
-        missing = [k for k in config["object_params"] if k not in params]
-        if missing:
-            raise ValueError(
-                f"{path} was saved with non-JSON parameters {missing}: pass them to load(), "
-                f"e.g. {cls.__name__}.load(path, {missing[0]}=...)"
-            )
-        est = cls(**{**config["params"], **params})
-        for key, value in config["fitted"].items():
-            if key in ("loss_curve_", "validation_curve_", "feature_names_in_") or isinstance(
-                value, list
-            ):
-                value = np.asarray(value, dtype=object if key == "feature_names_in_" else float)
-            setattr(est, key, value)
-        est.device_ = resolve_device(est.device)
-        est.build_args_ = config["build"]
-        module = est._build_module(**est.build_args_).to(est._torch_dtype)
-        state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
-        module.load_state_dict(state)
-        est.module_ = module.to(est.device_).eval()
-        est._after_load()
-        return est
-
-    def _after_load(self) -> None:
-        """Hook for subclasses that keep more than the module."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,9 +161,7 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "hidden1": _hidden,
-        "hidden2": _hidden,
-        "hidden3": _hidden,
+        **_affine_constraints,
         "solver": [StrOptions({"adam", "block"})],
         "standardize": ["boolean"],
         **_training_constraints,
@@ -456,30 +197,7 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
         source_columns: Any = None,
         input_columns: Any = "rest",
     ) -> None:
-        self.hidden1 = hidden1
-        self.hidden2 = hidden2
-        self.hidden3 = hidden3
-        self.solver = solver
-        self.standardize = standardize
-        self.activation = activation
-        self.dropout = dropout
-        self.weight_decay = weight_decay
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.lr_schedule = lr_schedule
-        self.device = device
-        self.dtype = dtype
-        self.deterministic = deterministic
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.callbacks = callbacks
-        self.source = source
-        self.source_columns = source_columns
-        self.input_columns = input_columns
+        self._store_params(locals())
 
     def _build_module(self, n_inputs: int, n_source: int, seed: int = 0) -> nn.Module:
         generator = torch.Generator().manual_seed(seed)
@@ -495,11 +213,8 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
         )
 
     def _inputs(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        x, u = self._split_features(X)
-        return (
-            self._tensor((x - self.x_mean_) / self.x_scale_),
-            self._tensor((u - self.u_mean_) / self.u_scale_),
-        )
+        x, u = self._standardized_source(X)
+        return self._tensor(x), self._tensor(u)
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike) -> NeuralAffineTransferRegressor:
@@ -515,15 +230,10 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, y_numeric=True)
-        y = self._fit_target(check_target(y))
-        x, u = self._split_features(X)
-        self.x_mean_, self.x_scale_ = _moments(x, self.standardize)
-        self.u_mean_, self.u_scale_ = _moments(u, self.standardize)
+        X, y = self._validate_fit(X, y)
+        x, u = self._fit_source_moments(X)
         generator = self._setup()
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        self.build_args_ = {"n_inputs": x.shape[1], "n_source": u.shape[1], "seed": seed}
-        module = self._build_module(**self.build_args_).to(self._torch_dtype).to(self.device_)
+        module = self._new_module(generator, n_inputs=x.shape[1], n_source=u.shape[1])
         xt, ut = self._inputs(X)
         yt = self._tensor(y)
 
@@ -534,7 +244,6 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
         if self.solver == "block":
             groups = [list(module.g3.parameters()), list(module.g1.parameters())]
             groups.append(list(module.h2.parameters()))
-        self.module_ = module  # set first: callbacks may predict during training
         self._train(module, loss_fn, (xt, ut, yt), generator, param_groups=groups)
         return self
 
@@ -551,14 +260,12 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
             ``"g1"``, ``"g2"``, ``"g3"``: ndarrays of shape (n_samples,) with
             ``predict(X) == g1 + g2 * g3``.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        xt, ut = self._inputs(X)
+        xt, ut = self._inputs(self._validate_predict(X))
         with torch.no_grad():
             c = self.module_.components(xt, ut)
-        c = {k: v.cpu().numpy().astype(np.float64) for k, v in c.items()}
+        c = {k: _numpy(v) for k, v in c.items()}
         return {
-            "g1": self.y_mean_ + self.y_scale_ * c["g1"],
+            "g1": self._to_target(c["g1"]),
             "g2": c["g2"],
             "g3": self.y_scale_ * c["g3"],
         }
@@ -601,8 +308,7 @@ class HiddenLayerAffineRegressor(NeuralAffineTransferRegressor):
             for k, v in NeuralAffineTransferRegressor._parameter_constraints.items()
             if k not in source_constraints
         },
-        "network": [object],
-        "layer": [None, Integral, str],
+        **_network_constraints,
     }
 
     def __init__(
@@ -632,29 +338,7 @@ class HiddenLayerAffineRegressor(NeuralAffineTransferRegressor):
         random_state: Any = None,
         callbacks: list | None = None,
     ) -> None:
-        self.network = network
-        self.layer = layer
-        self.hidden1 = hidden1
-        self.hidden2 = hidden2
-        self.hidden3 = hidden3
-        self.solver = solver
-        self.standardize = standardize
-        self.activation = activation
-        self.dropout = dropout
-        self.weight_decay = weight_decay
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.lr_schedule = lr_schedule
-        self.device = device
-        self.dtype = dtype
-        self.deterministic = deterministic
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.callbacks = callbacks
+        self._store_params(locals())
 
     def _split_features(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.network is None:
@@ -757,24 +441,7 @@ class NeuralDirectRegressor(_TorchEstimator):
         random_state: Any = None,
         callbacks: list | None = None,
     ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.standardize = standardize
-        self.activation = activation
-        self.dropout = dropout
-        self.weight_decay = weight_decay
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.lr_schedule = lr_schedule
-        self.device = device
-        self.dtype = dtype
-        self.deterministic = deterministic
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.callbacks = callbacks
+        self._store_params(locals())
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         return X
@@ -792,31 +459,25 @@ class NeuralDirectRegressor(_TorchEstimator):
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike) -> NeuralDirectRegressor:
         """Train the MLP on ``(X, y)``; ``X`` of shape (n_samples, n_features)."""
-        X, y = validate_data(self, X, y, y_numeric=True)
-        y = self._fit_target(check_target(y))
+        X, y = self._validate_fit(X, y)
         f = self._features(X)
         self.x_mean_, self.x_scale_ = _moments(f, self.standardize)
         generator = self._setup()
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        self.build_args_ = {"n_inputs": f.shape[1], "seed": seed}
-        module = self._build_module(**self.build_args_).to(self._torch_dtype).to(self.device_)
+        module = self._new_module(generator, n_inputs=f.shape[1])
         ft, yt = self._tensor((f - self.x_mean_) / self.x_scale_), self._tensor(y)
 
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return torch.mean((module(batch[0])[:, 0] - batch[1]) ** 2)
 
-        self.module_ = module  # set first: callbacks may predict during training
         self._train(module, loss_fn, (ft, yt), generator)
         return self
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predictions, float64 of shape (n_samples,)."""
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        f = self._tensor((self._features(X) - self.x_mean_) / self.x_scale_)
+        f = self._features(self._validate_predict(X))
         with torch.no_grad():
-            out = self.module_(f)[:, 0].cpu().numpy().astype(np.float64)
-        return self.y_mean_ + self.y_scale_ * out
+            out = self.module_(self._tensor((f - self.x_mean_) / self.x_scale_))[:, 0]
+        return self._to_target(_numpy(out))
 
 
 class FeatureExtractionRegressor(NeuralDirectRegressor):
@@ -843,8 +504,7 @@ class FeatureExtractionRegressor(NeuralDirectRegressor):
 
     _parameter_constraints: dict[str, list[Any]] = {
         **NeuralDirectRegressor._parameter_constraints,
-        "network": [object],
-        "layer": [None, Integral, str],
+        **_network_constraints,
     }
 
     def __init__(
@@ -871,28 +531,7 @@ class FeatureExtractionRegressor(NeuralDirectRegressor):
         random_state: Any = None,
         callbacks: list | None = None,
     ) -> None:
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            standardize=standardize,
-            activation=activation,
-            dropout=dropout,
-            weight_decay=weight_decay,
-            lr=lr,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            lr_schedule=lr_schedule,
-            device=device,
-            dtype=dtype,
-            deterministic=deterministic,
-            n_threads=n_threads,
-            random_state=random_state,
-            callbacks=callbacks,
-        )
-        self.network = network
-        self.layer = layer
+        self._store_params(locals())
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         if self.network is None:
@@ -953,22 +592,7 @@ class FineTuneRegressor(NeuralDirectRegressor):
         random_state: Any = None,
         callbacks: list | None = None,
     ) -> None:
-        self.network = network
-        self.n_layers = n_layers
-        self.weight_decay = weight_decay
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.lr_schedule = lr_schedule
-        self.device = device
-        self.dtype = dtype
-        self.deterministic = deterministic
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.callbacks = callbacks
+        self._store_params(locals())
 
     def _build_module(self, **_: Any) -> nn.Module:
         if self.network is None:
@@ -976,7 +600,7 @@ class FineTuneRegressor(NeuralDirectRegressor):
         return torch_network(self.network)
 
     def _check_width(self, X: np.ndarray) -> None:
-        linear = [m for m in self.module_.modules() if isinstance(m, nn.Linear)]
+        linear = _linear_layers(self.module_)
         if linear and X.shape[1] != linear[0].in_features:
             raise ValueError(
                 f"the source network expects {linear[0].in_features} input features, X has "
@@ -986,14 +610,12 @@ class FineTuneRegressor(NeuralDirectRegressor):
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike) -> FineTuneRegressor:
         """Fine-tune a copy of ``network`` on ``(X, y)``."""
-        X, y = validate_data(self, X, y, y_numeric=True)
-        y = self._fit_target(check_target(y))
+        X, y = self._validate_fit(X, y)
         generator = self._setup()
         self.build_args_ = {}
-        module = self._build_module().to(self._torch_dtype).to(self.device_)
-        self.module_ = module
+        self.module_ = module = self._place(self._build_module())
         self._check_width(X)
-        linear = [m for m in module.modules() if isinstance(m, nn.Linear)]
+        linear = _linear_layers(module)
         k = len(linear) if self.n_layers == "all" else min(int(self.n_layers), len(linear))
         for p in module.parameters():
             p.requires_grad_(False)
@@ -1013,16 +635,12 @@ class FineTuneRegressor(NeuralDirectRegressor):
         self.n_trained_layers_ = k
         return self
 
-    def _features(self, X: np.ndarray) -> np.ndarray:
-        return X
-
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predictions of the fine-tuned network, float64 of shape (n_samples,)."""
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = self._validate_predict(X)
         with torch.no_grad():
-            out = self.module_(self._tensor(X)).reshape(-1).cpu().numpy().astype(np.float64)
-        return self.y_mean_ + self.y_scale_ * out
+            out = self.module_(self._tensor(X)).reshape(-1)
+        return self._to_target(_numpy(out))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1118,9 +736,7 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "hidden1": _hidden,
-        "hidden2": _hidden,
-        "hidden3": _hidden,
+        **_affine_constraints,
         "hidden_noise": _hidden,
         "n_spline_layers": [Interval(Integral, 0, None, closed="left")],
         "standardize": ["boolean"],
@@ -1158,31 +774,7 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
         source_columns: Any = None,
         input_columns: Any = "rest",
     ) -> None:
-        self.hidden1 = hidden1
-        self.hidden2 = hidden2
-        self.hidden3 = hidden3
-        self.hidden_noise = hidden_noise
-        self.n_spline_layers = n_spline_layers
-        self.standardize = standardize
-        self.activation = activation
-        self.dropout = dropout
-        self.weight_decay = weight_decay
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.lr_schedule = lr_schedule
-        self.device = device
-        self.dtype = dtype
-        self.deterministic = deterministic
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.callbacks = callbacks
-        self.source = source
-        self.source_columns = source_columns
-        self.input_columns = input_columns
+        self._store_params(locals())
 
     def _build_module(self, n_inputs: int, n_source: int, seed: int = 0) -> nn.Module:
         return build_transfer_flow(
@@ -1199,10 +791,7 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
         )
 
     def _context(self, X: np.ndarray) -> torch.Tensor:
-        x, u = self._split_features(X)
-        x = (x - self.x_mean_) / self.x_scale_
-        u = (u - self.u_mean_) / self.u_scale_
-        return self._tensor(np.hstack([x, u]))
+        return self._tensor(np.hstack(self._standardized_source(X)))
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike) -> AffineCouplingTransfer:
@@ -1217,35 +806,27 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, y_numeric=True)
-        y = self._fit_target(check_target(y))
-        x, u = self._split_features(X)
-        self.x_mean_, self.x_scale_ = _moments(x, self.standardize)
-        self.u_mean_, self.u_scale_ = _moments(u, self.standardize)
+        X, y = self._validate_fit(X, y)
+        x, u = self._fit_source_moments(X)
         generator = self._setup()
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        self.build_args_ = {"n_inputs": x.shape[1], "n_source": u.shape[1], "seed": seed}
-        flow = self._build_module(**self.build_args_).to(self._torch_dtype).to(self.device_)
+        flow = self._new_module(generator, n_inputs=x.shape[1], n_source=u.shape[1])
         context, yt = self._context(X), self._tensor(y[:, None])
 
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return -flow.log_prob(batch[1], context=batch[0]).mean()
 
-        self.module_ = flow  # set first: callbacks may predict during training
         self._train(flow, loss_fn, (context, yt), generator)
         return self
 
     # -- maps between noise and target ------------------------------------------------------
     def _prepare(self, X: ArrayLike) -> torch.Tensor:
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        return self._context(X)
+        return self._context(self._validate_predict(X))
 
     def _noise_to_target(self, z: np.ndarray, context: torch.Tensor) -> np.ndarray:
         """Targets (original units) for latent values ``z`` (n,) at contexts (n, d)."""
         with torch.no_grad():
             out, _ = self.module_._transform.inverse(self._tensor(z[:, None]), context=context)
-        return self.y_mean_ + self.y_scale_ * out[:, 0].cpu().numpy().astype(np.float64)
+        return self._to_target(_numpy(out[:, 0]))
 
     def _quadrature(self, context: torch.Tensor, n_nodes: int = 64) -> tuple[np.ndarray, ...]:
         nodes, weights = gauss_hermite(n_nodes)
@@ -1349,7 +930,7 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
         yt = self._target_tensor(y, context)
         with torch.no_grad():
             lp = self.module_.log_prob(yt, context=context)
-        return lp.cpu().numpy().astype(np.float64) - np.log(self.y_scale_)
+        return _numpy(lp) - np.log(self.y_scale_)
 
     def _target_tensor(self, y: ArrayLike, context: torch.Tensor) -> torch.Tensor:
         y = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -1391,7 +972,7 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
             if level == "latent":
                 for layer in rest:
                     out, _ = layer(out, context=context)
-        out = out[:, 0].cpu().numpy().astype(np.float64)
+        out = _numpy(out[:, 0])
         return out if level == "latent" else self.y_scale_ * out
 
     def forward(self, X: ArrayLike, values: ArrayLike, level: str = "affine") -> np.ndarray:
@@ -1422,7 +1003,7 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
                 for layer in reversed(rest):
                     out, _ = layer.inverse(out, context=context)
             out, _ = affine.inverse(out, context=context)
-        return self.y_mean_ + self.y_scale_ * out[:, 0].cpu().numpy().astype(np.float64)
+        return self._to_target(_numpy(out[:, 0]))
 
     def predict_components(self, X: ArrayLike) -> dict[str, np.ndarray]:
         """``g1``, ``g2``, ``g3`` and the noise scale ``sigma`` (units of ``g3``).
@@ -1438,12 +1019,9 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
             g1, log_g2 = affine.shift_and_log_scale(context)
             g3, log_sigma = rest[0].shift_and_log_scale(context)
 
-        def np_(t: torch.Tensor) -> np.ndarray:
-            return t[:, 0].cpu().numpy().astype(np.float64)
-
         return {
-            "g1": self.y_mean_ + self.y_scale_ * np_(g1),
-            "g2": np.exp(np_(log_g2)),
-            "g3": self.y_scale_ * np_(g3),
-            "sigma": self.y_scale_ * np.exp(np_(log_sigma)),
+            "g1": self._to_target(_numpy(g1[:, 0])),
+            "g2": np.exp(_numpy(log_g2[:, 0])),
+            "g3": self.y_scale_ * _numpy(g3[:, 0]),
+            "sigma": self.y_scale_ * np.exp(_numpy(log_sigma[:, 0])),
         }

@@ -1,0 +1,354 @@
+"""Shared machinery of the torch estimators in :mod:`affinetl.models._neural`.
+
+Parameter constraints, hidden-width resolution, standardisation moments and the private base
+:class:`_TorchEstimator` (parameter storage, device, dtype, seeding, the validation split and the
+training loop, fit and predict preambles, save/load). Imported by ``_neural`` after its check
+that torch is installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state
+from torch import nn
+
+from ..base import (
+    Interval,
+    StrOptions,
+    check_is_fitted,
+    check_target,
+    validate_data,
+)
+from ._torch.nets import ACTIVATIONS
+from ._torch.train import (
+    deterministic_mode,
+    fit_module,
+    resolve_device,
+    resolve_dtype,
+    torch_threads,
+)
+
+__all__: list[str] = []
+
+logger = logging.getLogger("affinetl.models._neural")
+
+_training_constraints: dict[str, list[Any]] = {
+    "activation": [StrOptions(set(ACTIVATIONS))],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "lr_schedule": [StrOptions({"constant", "cosine", "plateau"})],
+    "device": [StrOptions({"auto", "cpu", "cuda"})],
+    "dtype": [StrOptions({"float32", "float64"})],
+    "deterministic": ["boolean"],
+    "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+    "callbacks": [None, list, tuple],
+}
+_hidden = [list, tuple]
+#: the hidden widths of ``g1``, ``h2`` and ``g3`` (the affine-transfer estimators).
+_affine_constraints: dict[str, list[Any]] = {
+    "hidden1": _hidden,
+    "hidden2": _hidden,
+    "hidden3": _hidden,
+}
+#: a pretrained source network read at a hidden layer (Inv-k, Ext-k).
+_network_constraints: dict[str, list[Any]] = {"network": [object], "layer": [None, Integral, str]}
+
+
+def _widths(spec: Any, n_in: int, name: str) -> list[int]:
+    """Hidden widths: ints as given, floats as fractions of the network's input width."""
+    widths = []
+    for item in spec:
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (Integral, Real)):
+            raise ValueError(f"{name} must hold positive ints or fractions, got {item!r}")
+        if isinstance(item, Integral):
+            if item < 1:
+                raise ValueError(f"{name} widths must be >= 1, got {item}")
+            widths.append(int(item))
+        else:
+            if not item > 0:
+                raise ValueError(f"{name} fractions must be > 0, got {item}")
+            widths.append(max(1, math.ceil(float(item) * max(n_in, 1))))
+    return widths
+
+
+def _moments(a: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
+    if not standardize or a.shape[0] == 0:
+        return np.zeros(a.shape[1:]), np.ones(a.shape[1:])
+    scale = a.std(axis=0)
+    return a.mean(axis=0), np.where(scale > 0, scale, 1.0)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    """A tensor as a float64 ndarray on the CPU."""
+    return t.cpu().numpy().astype(np.float64)
+
+
+def _linear_layers(module: nn.Module) -> list[nn.Linear]:
+    """The ``nn.Linear`` submodules of ``module``, in order."""
+    return [m for m in module.modules() if isinstance(m, nn.Linear)]
+
+
+def _call_bound(
+    callback: Any, estimator: Any, epoch: int, train_loss: float, val_loss: float | None
+) -> bool | None:
+    return callback(epoch, train_loss, val_loss, estimator)
+
+
+class _TorchEstimator(RegressorMixin, BaseEstimator):
+    """Shared machinery: parameters, device, dtype, seeding, validation split, training, save/load."""
+
+    #: fitted numpy attributes written by ``save`` (besides the module weights).
+    _saved_arrays: tuple[str, ...] = ("y_mean_", "y_scale_")
+
+    def _store_params(self, arguments: dict[str, Any]) -> None:
+        """Store the constructor's arguments (its ``locals()``) unchanged, one attribute each."""
+        for name, value in arguments.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    # -- setup -----------------------------------------------------------------------------
+    def _setup(self) -> torch.Generator:
+        self.device_ = resolve_device(self.device)
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        return torch.Generator().manual_seed(seed)
+
+    @property
+    def _torch_dtype(self) -> torch.dtype:
+        return resolve_dtype(self.dtype)
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=self._torch_dtype).to(self.device_)
+
+    def _fit_target(self, y: np.ndarray) -> np.ndarray:
+        self.y_mean_, self.y_scale_ = (float(v[0]) for v in _moments(y[:, None], True))
+        return (y - self.y_mean_) / self.y_scale_
+
+    def _validate_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validated ``X`` and the standardised target (``y_mean_``, ``y_scale_`` recorded)."""
+        X, y = validate_data(self, X, y, y_numeric=True)
+        return X, self._fit_target(check_target(y))
+
+    def _validate_predict(self, X: Any) -> np.ndarray:
+        """``X`` checked against the fitted estimator."""
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False)
+
+    def _to_target(self, out: np.ndarray) -> np.ndarray:
+        """Standardised target values in the units of ``y``."""
+        return self.y_mean_ + self.y_scale_ * out
+
+    def _place(self, module: nn.Module) -> nn.Module:
+        """``module`` in this estimator's dtype, on its device."""
+        return module.to(self._torch_dtype).to(self.device_)
+
+    def _new_module(self, generator: torch.Generator, **shapes: int) -> nn.Module:
+        """Build the module for ``shapes`` with a seed drawn from ``generator``, placed."""
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        self.build_args_ = {**shapes, "seed": seed}
+        return self._place(self._build_module(**self.build_args_))
+
+    def _fit_source_moments(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Split ``X`` into ``(x, u)`` and record their standardisation (source-feature models)."""
+        x, u = self._split_features(X)
+        self.x_mean_, self.x_scale_ = _moments(x, self.standardize)
+        self.u_mean_, self.u_scale_ = _moments(u, self.standardize)
+        return x, u
+
+    def _standardized_source(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``x`` and ``u`` of ``X``, standardised with the training moments."""
+        x, u = self._split_features(X)
+        return (x - self.x_mean_) / self.x_scale_, (u - self.u_mean_) / self.u_scale_
+
+    def _train(
+        self,
+        module: nn.Module,
+        loss_fn: Any,
+        tensors: tuple[torch.Tensor, ...],
+        generator: torch.Generator,
+        param_groups: Any = None,
+    ) -> Any:
+        self.module_ = module  # set first: callbacks may predict during training
+        # epochs whose weights to keep in ``snapshots_`` (set by model-selection code, e.g. to
+        # score several epoch counts from one run); not a parameter, so never cloned
+        snapshot_epochs = tuple(getattr(self, "_snapshot_epochs", ()))
+        n = tensors[0].shape[0]
+        n_val = int(round(self.validation_fraction * n)) if self.early_stopping else 0
+        train, validation, patience = tensors, None, None
+        if n_val >= 2 and n - n_val >= 2:
+            order = torch.randperm(n, generator=generator).to(self.device_)
+            val_rows, train_rows = order[:n_val], order[n_val:]
+            train = tuple(t[train_rows] for t in tensors)
+            validation = tuple(t[val_rows] for t in tensors)
+            patience = self.n_iter_no_change
+        elif self.early_stopping:
+            logger.info("early stopping skipped: %d rows are too few for a validation split", n)
+        with deterministic_mode(self.deterministic), torch_threads(self.n_threads):
+            result = fit_module(
+                module,
+                loss_fn,
+                train,
+                validation=validation,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                weight_decay=self.weight_decay,
+                lr_schedule=self.lr_schedule,
+                patience=patience,
+                param_groups=param_groups,
+                generator=generator,
+                snapshot_epochs=snapshot_epochs,
+                callbacks=self._epoch_callbacks(),
+            )
+        self.loss_curve_ = np.asarray(result.loss_curve)
+        self.validation_curve_ = np.asarray(result.validation_curve)
+        self.n_iter_ = result.n_iter
+        self.best_epoch_ = result.best_epoch
+        self.stop_reason_ = result.stop_reason
+        if snapshot_epochs:
+            self.snapshots_ = result.snapshots
+        return result
+
+    def _epoch_callbacks(self) -> list[Any]:
+        """The ``callbacks`` bound to this estimator as ``fit_module`` callbacks."""
+        if self.callbacks is None:
+            return []
+        bound = []
+        for k, callback in enumerate(self.callbacks):
+            if not callable(callback):
+                raise TypeError(
+                    f"callbacks[{k}] is {callback!r}; callbacks must be callables "
+                    "callback(epoch, train_loss, val_loss, estimator)"
+                )
+            bound.append(functools.partial(_call_bound, callback, self))
+        return bound
+
+    def __sklearn_tags__(self):  # noqa: ANN204, D105
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Save a fitted model as a folder: ``config.json`` plus ``weights.pt`` (a state dict).
+
+        Parameters whose values are not JSON (source models, networks) are recorded by type
+        only and must be passed again to :meth:`load`.
+
+        Parameters
+        ----------
+        path : str or Path
+            Folder to create (or overwrite the two files in).
+
+        Returns
+        -------
+        Path
+            The folder.
+        """
+        check_is_fitted(self)
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        params, objects = {}, []
+        for key, value in self.get_params(deep=False).items():
+            if key == "callbacks":
+                params[key] = None  # training-time only, never saved
+            elif _jsonable(value):
+                params[key] = value
+            else:
+                objects.append(key)
+        arrays = {}
+        for key in (
+            *self._saved_arrays,
+            "n_features_in_",
+            "n_iter_",
+            "best_epoch_",
+            "stop_reason_",
+        ):
+            value = getattr(self, key)
+            arrays[key] = value.tolist() if isinstance(value, np.ndarray) else value
+        for key in ("loss_curve_", "validation_curve_"):
+            arrays[key] = getattr(self, key).tolist()
+        if hasattr(self, "feature_names_in_"):
+            arrays["feature_names_in_"] = self.feature_names_in_.tolist()
+        config = {
+            "class": type(self).__name__,
+            "params": params,
+            "object_params": objects,
+            "build": self.build_args_,
+            "fitted": arrays,
+            "torch": torch.__version__,
+        }
+        (path / "config.json").write_text(json.dumps(config, indent=1))
+        state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
+        torch.save(state, path / "weights.pt")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, **params: Any) -> _TorchEstimator:
+        """Load a model written by :meth:`save` (weights read with ``weights_only=True``).
+
+        Parameters
+        ----------
+        path : str or Path
+            Folder written by :meth:`save`.
+        **params
+            Values of the non-JSON parameters (e.g. ``source=...``, ``network=...``) and any
+            parameter to override (e.g. ``device="cpu"``).
+
+        Returns
+        -------
+        estimator
+            Fitted, ready to predict.
+        """
+        path = Path(path)
+        config = json.loads((path / "config.json").read_text())
+        if config["class"] != cls.__name__:
+            raise ValueError(f"{path} holds a {config['class']}, not a {cls.__name__}")
+        missing = [k for k in config["object_params"] if k not in params]
+        if missing:
+            raise ValueError(
+                f"{path} was saved with non-JSON parameters {missing}: pass them to load(), "
+                f"e.g. {cls.__name__}.load(path, {missing[0]}=...)"
+            )
+        est = cls(**{**config["params"], **params})
+        for key, value in config["fitted"].items():
+            if key in ("loss_curve_", "validation_curve_", "feature_names_in_") or isinstance(
+                value, list
+            ):
+                value = np.asarray(value, dtype=object if key == "feature_names_in_" else float)
+            setattr(est, key, value)
+        est.device_ = resolve_device(est.device)
+        est.build_args_ = config["build"]
+        module = est._build_module(**est.build_args_).to(est._torch_dtype)
+        state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+        module.load_state_dict(state)
+        est.module_ = module.to(est.device_).eval()
+        est._after_load()
+        return est
+
+    def _after_load(self) -> None:
+        """Hook for subclasses that keep more than the module."""
