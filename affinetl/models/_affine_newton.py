@@ -10,8 +10,9 @@ eigendecomposition, numerically zero eigenvalues dropped), so the kernel objecti
 
 becomes a feature-space objective with ``q + 3n`` unknowns (``Z`` is the unpenalised design of
 ``g1``: the intercept, optionally the linear source terms). All problems and penalty settings
-take Levenberg-Marquardt-damped Newton steps (exact Hessian) together, halving a step that does
-not lower the objective up to three times before damping harder. Each member starts at its
+take Levenberg-Marquardt-damped Newton steps (exact Hessian) together; a member whose Newton step
+does not lower its objective (the exact Hessian is indefinite away from a minimum) tries the
+Gauss-Newton step, then halves it up to three times, before damping harder. Each member starts at its
 AffineTL-const solution and accepts a step only when its objective falls, so the objective is
 monotone. Block relaxation reaches the same kind of stationary point in hundreds of sweeps;
 Newton steps need tens.
@@ -217,6 +218,20 @@ def affine_full_newton(
         new = th + step
         nobj, ne, nd, nf = _objective(new, az, a1, a2, a3, ay, ap, q)
         acc = np.isfinite(nobj) & (nobj <= obj[live])
+        bad = np.flatnonzero(~acc)
+        if bad.size:  # Gauss-Newton step (positive definite: always a descent direction)
+            Hg = H[bad]
+            Hg[:, s2, s3] += C[bad]
+            Hg[:, s3, s2] += np.swapaxes(C[bad], 1, 2)
+            try:
+                step[bad] = np.linalg.solve(Hg, grad[bad][..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                pass
+            new[bad] = th[bad] + step[bad]
+            nobj[bad], ne[bad], nd[bad], nf[bad] = _objective(
+                new[bad], az[bad], a1[bad], a2[bad], a3[bad], ay[bad], ap[bad], q
+            )
+            acc = np.isfinite(nobj) & (nobj <= obj[live])
         full = acc.copy()
         for _ in range(BACKTRACK):  # halve the step of the others: O(n p) per try, no new solve
             bad = np.flatnonzero(~acc)
