@@ -31,7 +31,7 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import KFold, LeaveOneOut, check_cv
@@ -706,7 +706,7 @@ class AffineTransferCV(_TransferCVBase):
             for j, (tr, _) in enumerate(splits):
                 key = (len(tr), bool(st.get("g1_linear", False)))
                 by_size.setdefault(key, []).append((k, j))
-        n_chunks = max(1, abs(self.n_jobs or 1))
+        n_chunks = effective_n_jobs(self.n_jobs)
         batches = []
         for pairs in by_size.values():
             for c in range(min(n_chunks, len(pairs))):
