@@ -436,7 +436,8 @@ class TransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         ``g1 = a0 + u`` always uses the raw ``u``).
     max_iter : int, default=200
     tol : float, default=1e-6
-        Newton iteration limit and relative step tolerance of the full form.
+        Iteration limit and relative step tolerance of the full form (Newton iterations up to
+        ``NEWTON_MAX_N`` training samples, relaxation sweeps above).
     source, source_columns, input_columns
         Where ``u`` and ``x`` come from; see :class:`affinetl.base.SourceFeatureMixin`.
 
@@ -451,7 +452,7 @@ class TransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     target_scale_ : float
         Scale of the full form's fit (1 for the other forms).
     n_iter_ : int
-        Newton iterations of the full form (1 for the closed-form forms).
+        Iterations of the full form (1 for the closed-form forms).
     converged_ : bool
 
     Examples
@@ -579,7 +580,7 @@ class TransferFormRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             self.target_scale_ = sc
             self.n_iter_, self.converged_ = int(res.n_iter[0]), bool(res.converged[0])
             if not self.converged_:
-                _warn_not_converged(self.max_iter, self.tol, "Newton iterations")
+                _warn_not_converged(self.max_iter, self.tol, "iterations")
         else:
             t = form_target(self.form, y, u)
             if self.form == "const":
