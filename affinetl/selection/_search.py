@@ -656,7 +656,7 @@ class AffineTransferCV(_TransferCVBase):
                     if key not in seen:
                         seen.add(key)
                         starts.append(st)
-            full_c, full_s, full_t = self._full(xs, us, y, starts, lam2, splits, score)
+            full_c, full_s, full_t = self._full(K1, K3, us, y, starts, lam2, splits, score)
             candidates += full_c
             scores = np.vstack([scores, full_s])
             times = np.concatenate([times, full_t])
@@ -681,25 +681,23 @@ class AffineTransferCV(_TransferCVBase):
             times += [dt / (len(cands) * sc.shape[1])] * len(cands)
         return candidates, np.vstack(blocks), np.asarray(times)
 
-    def _full(self, xs, us, y, starts, lam2, splits, score):
+    def _full(self, K1, K3, us, y, starts, lam2, splits, score):
         """Full-form scores of every screened start along its ``lambda2`` path.
 
-        All (start, fold, ``lambda2``) fits with equal training size and design go into one
-        batched Newton solve (:func:`~affinetl.selection.fit_full_kernel`); joblib runs the
-        batches of different training sizes (and of ``n_jobs`` chunks) in parallel.
+        ``K1`` and ``K3`` are the search's Gram matrices by kernel width (shared with the
+        ridge-type forms). All (start, fold, ``lambda2``) fits with equal training size and
+        design go into one batched Newton solve (:func:`~affinetl.selection.fit_full_kernel`);
+        joblib runs the batches of different training sizes (and of ``n_jobs`` chunks) in
+        parallel.
         """
         named = isinstance(self.kernel2, str) and self.kernel2 != "linear"
+        K2: dict[float | None, np.ndarray] = {}
         grams = []
         for st in starts:
             g2 = st["gamma1"] if named else None  # h2 lives on u, as h1: same width
-            grams.append(
-                (
-                    gram_matrix(self.kernel1, us, None, st["gamma1"]),
-                    gram_matrix(self.kernel2, us, None, g2),
-                    gram_matrix(self.kernel3, xs, None, st["gamma3"]),
-                    g2,
-                )
-            )
+            if g2 not in K2:
+                K2[g2] = gram_matrix(self.kernel2, us, None, g2)
+            grams.append((K1[st["gamma1"]], K2[g2], K3[st["gamma3"]], g2))
         S, L = len(splits), lam2.size
         by_size: dict[tuple[int, bool], list[tuple[int, int]]] = {}
         for k, st in enumerate(starts):  # one batch: equal training size and design
