@@ -23,6 +23,7 @@ they give every form the ``predict_components`` of the affine estimators.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from numbers import Integral, Real
 from typing import Any
@@ -258,19 +259,10 @@ def fit_full_kernel(
     ]
     if len(parts) == 1:
         return scale[prob], parts[0]
-    joined = {
-        f: None if getattr(parts[0], f) is None else np.concatenate([getattr(r, f) for r in parts])
-        for f in (
-            "coef",
-            "alpha",
-            "beta",
-            "gamma",
-            "predictions",
-            "n_iter",
-            "converged",
-            "objective",
-        )
-    }
+    joined = {}
+    for field in dataclasses.fields(NewtonBatchResult):
+        values = [getattr(r, field.name) for r in parts]
+        joined[field.name] = None if values[0] is None else np.concatenate(values)
     return scale[prob], NewtonBatchResult(**joined)
 
 
