@@ -68,14 +68,13 @@ def test_affine_const_path_matches_the_joint_solve(problem) -> None:
         np.testing.assert_allclose(p, a0 + K1 @ alpha + K3 @ gamma, atol=1e-8)
 
 
-def test_affine_full_path_matches_the_estimator_solver(problem) -> None:
-    from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks
-
+def _stacked_full_path_inputs(problem):
+    """Two stacked problems (the second with a shifted target) and a shared grid, as the
+    AffineTL-full grid paths take them: ``(K1, K2, K3, y, evals, grid)`` with ``K2 = K1``."""
     x, u, y = problem
     K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)
     grid = [(1e-2, 0.1, 1.0), (1.0, 10.0, 0.01), (0.1, 1.0, 0.1)]
-    # two stacked problems (the second with a shifted target) and a shared grid
-    pred, n_iter = _grid.affine_full_path(
+    inputs = (
         np.stack([K1, K1]),
         np.stack([K1, K1]),
         np.stack([K3, K3]),
@@ -83,6 +82,14 @@ def test_affine_full_path_matches_the_estimator_solver(problem) -> None:
         (K1[None], K1[None], K3[None]),
         grid,
     )
+    return K1, K3, y, grid, inputs
+
+
+def test_affine_full_path_matches_the_estimator_solver(problem) -> None:
+    from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks
+
+    K1, K3, y, grid, inputs = _stacked_full_path_inputs(problem)
+    pred, n_iter = _grid.affine_full_path(*inputs)
     rng = np.random.default_rng(0)
     beta0, gamma0 = rng.standard_normal(len(y)), rng.standard_normal(len(y))
     for k, target in enumerate([y, y + 1.0]):
@@ -105,18 +112,8 @@ def test_affine_full_newton_path_matches_converged_block_relaxation(problem) -> 
     from affinetl.models._affine_newton import affine_full_newton_path
     from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
 
-    x, u, y = problem
-    K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)
-    grid = [(1e-2, 0.1, 1.0), (1.0, 10.0, 0.01), (0.1, 1.0, 0.1)]
-    pred, n_iter = affine_full_newton_path(
-        np.stack([K1, K1]),
-        np.stack([K1, K1]),
-        np.stack([K3, K3]),
-        np.stack([y, y + 1.0]),
-        (K1[None], K1[None], K3[None]),
-        grid,
-        tol=1e-10,
-    )
+    K1, K3, y, grid, inputs = _stacked_full_path_inputs(problem)
+    pred, n_iter = affine_full_newton_path(*inputs, tol=1e-10)
     for k, target in enumerate([y, y + 1.0]):
         for j, lams in enumerate(grid):
             # the same start (AffineTL-const), block relaxation run to a tight tolerance
