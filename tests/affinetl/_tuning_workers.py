@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import optuna
 
@@ -71,9 +73,6 @@ def check_resume_after_kill(script, storage_arg, open_storage) -> None:
     and ``open_storage`` opens it here. The schema must exist before (concurrent creation is
     tested separately).
     """
-    import signal
-    import time
-
     storage = open_storage(storage_arg)
     first = start(script, storage_arg, "s", 1000, 0.05, 1)
     deadline = time.monotonic() + 120
