@@ -292,24 +292,18 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
             obj = res @ res + lams[0] * alpha @ K1 @ alpha + lams[2] * gamma @ K3 @ gamma
             self.objective_history_ = np.array([obj])
             return self
-        F1 = GramFactor(K1)
-        alpha0 = None
+        beta0 = gamma0 = None  # default: the shrinkage point g2 = 1 (AffineTL-const start)
         if self.init == "random":
             rng = check_random_state(self.random_state)
             beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
-        else:  # start at the shrinkage point g2 = 1 from the AffineTL-const solution
-            K1_init = K1 if self.variant == "full" else np.zeros_like(K1)
-            a0, alpha, gamma0 = fit_const_affine(K1_init, K3, y, lams[0], lams[2])
-            beta0, alpha0 = np.zeros(n), (a0, alpha)
         result = fit_affine_blocks(
-            F1,
+            GramFactor(K1),
             GramFactor(K2),
             GramFactor(K3),
             y,
             lams,
             beta0=beta0,
             gamma0=gamma0,
-            alpha0=alpha0,
             fit_h1=self.variant == "full",
             max_iter=self.max_iter,
             tol=self.tol,

@@ -381,8 +381,8 @@ def fit_affine_blocks(
     y: np.ndarray,
     lams: tuple[float, float, float],
     *,
-    beta0: np.ndarray,
-    gamma0: np.ndarray,
+    beta0: np.ndarray | None = None,
+    gamma0: np.ndarray | None = None,
     alpha0: tuple[float, np.ndarray] | None = None,
     fit_h1: bool = True,
     max_iter: int = 1000,
@@ -401,8 +401,10 @@ def fit_affine_blocks(
     y : ndarray of shape (n,)
     lams : (l1, l2, l3)
         Positive penalties, already scaled (``lambda_scaling``).
-    beta0, gamma0 : ndarray of shape (n,)
-        Initial dual coefficients of ``h2`` and ``g3``.
+    beta0, gamma0 : ndarray of shape (n,), optional
+        Initial dual coefficients of ``h2`` and ``g3``. Without them the relaxation starts at
+        the AffineTL-const solution (``beta = 0``; ``h1 = 0`` there when ``fit_h1`` is
+        False), the shrinkage point ``g2 = 1``, and ``alpha0`` defaults to that solution's.
     alpha0 : (a0, alpha), optional
         Initial intercept and ``alpha``; by default kernel ridge of ``y`` on u (or
         ``a0 = mean(y)``, ``alpha = 0`` when ``fit_h1`` is False).
@@ -431,6 +433,13 @@ def fit_affine_blocks(
     l1, l2, l3 = lams
     K1, K2, K3 = F1.K, F2.K, F3.K
     n = y.shape[0]
+    if beta0 is None or gamma0 is None:
+        if beta0 is not None or gamma0 is not None:
+            raise ValueError("give both beta0 and gamma0, or neither (the AffineTL-const start)")
+        a_c, alpha_c, gamma0 = fit_const_affine(K1 if fit_h1 else np.zeros_like(K1), K3, y, l1, l3)
+        beta0 = np.zeros(n)
+        if alpha0 is None:
+            alpha0 = (a_c, alpha_c)
     if alpha0 is not None:
         a0 = float(alpha0[0])
         alpha = np.asarray(alpha0[1], dtype=float).copy() if fit_h1 else np.zeros(n)

@@ -48,7 +48,7 @@ from ..base import (
 from ..kernels import gram_matrix, kernel_constraint
 from ..models._affine_newton import NewtonBatchResult, affine_full_newton
 from ..models._fused_ridge import fused_penalty, solve_penalized_lsq
-from ..models._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
+from ..models._kernel_solvers import GramFactor, fit_affine_blocks
 from ._loo import fit_partial_ridge
 
 __all__ = [
@@ -276,17 +276,12 @@ def _relaxation_batch(K1, K2, K3, y, lams, prob, evals, max_iter, tol) -> Newton
         if pb not in factors:
             factors[pb] = (GramFactor(K1[pb]), GramFactor(K2[pb]), GramFactor(K3[pb]))
         F1, F2, F3 = factors[pb]
-        l1, l2, l3 = (float(v) for v in lams[b])
-        a0, alpha, gamma = fit_const_affine(F1.K, F3.K, y[pb], l1, l3)
-        res = fit_affine_blocks(
+        res = fit_affine_blocks(  # from the AffineTL-const start, as the Newton path
             F1,
             F2,
             F3,
             y[pb],
-            (l1, l2, l3),
-            beta0=np.zeros(y.shape[1]),
-            gamma0=gamma,
-            alpha0=(a0, alpha),
+            tuple(float(v) for v in lams[b]),
             max_iter=max_iter,
             tol=tol,
             extrapolate=True,

@@ -135,3 +135,26 @@ def test_scaled_block_solver_matches_direct_solves_as_scale_drifts():
             solver.solve(d, r), update_scaled_block(factor, d, r, 0.05), rtol=1e-8, atol=1e-10
         )
     assert solver.n_factorisations < 6 and solver.n_cg_steps > 0
+
+
+def test_relaxation_defaults_to_the_const_start():
+    """Without beta0/gamma0 the relaxation starts at AffineTL-const (beta = 0)."""
+    from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
+
+    rng = np.random.default_rng(3)
+    u, x = rng.normal(size=(25, 1)), rng.normal(size=(25, 2))
+    K1 = np.exp(-0.5 * (u - u.T) ** 2)
+    K3 = np.exp(-0.25 * ((x[:, None] - x[None]) ** 2).sum(-1))
+    y = u[:, 0] + np.sin(x[:, 0]) * (1 + 0.3 * u[:, 0])
+    lams = (0.1, 1.0, 0.1)
+    F1, F3 = GramFactor(K1), GramFactor(K3)
+    a0, alpha, gamma = fit_const_affine(K1, K3, y, lams[0], lams[2])
+    kw = dict(max_iter=3, tol=0.0)
+    explicit = fit_affine_blocks(
+        F1, F1, F3, y, lams, beta0=np.zeros(25), gamma0=gamma, alpha0=(a0, alpha), **kw
+    )
+    default = fit_affine_blocks(F1, F1, F3, y, lams, **kw)
+    np.testing.assert_array_equal(default.gamma, explicit.gamma)
+    np.testing.assert_array_equal(default.objective_history, explicit.objective_history)
+    with pytest.raises(ValueError, match="both beta0 and gamma0"):
+        fit_affine_blocks(F1, F1, F3, y, lams, beta0=np.zeros(25))

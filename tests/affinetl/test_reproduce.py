@@ -110,23 +110,19 @@ def test_affine_full_path_matches_the_estimator_solver(problem) -> None:
 
 def test_affine_full_newton_path_matches_converged_block_relaxation(problem) -> None:
     from affinetl.models._affine_newton import affine_full_newton_path
-    from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
+    from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks
 
     K1, K3, y, grid, inputs = _stacked_full_path_inputs(problem)
     pred, n_iter = affine_full_newton_path(*inputs, tol=1e-10)
     for k, target in enumerate([y, y + 1.0]):
         for j, lams in enumerate(grid):
-            # the same start (AffineTL-const), block relaxation run to a tight tolerance
-            a0, alpha, gamma = fit_const_affine(K1, K3, target, lams[0], lams[2])
+            # the same start (AffineTL-const, the relaxation's default), run to a tight tolerance
             res = fit_affine_blocks(
                 GramFactor(K1),
                 GramFactor(K1),
                 GramFactor(K3),
                 target,
                 lams,
-                beta0=np.zeros(len(y)),
-                gamma0=gamma,
-                alpha0=(a0, alpha),
                 max_iter=50000,
                 tol=1e-12,
             )
