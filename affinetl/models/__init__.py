@@ -11,14 +11,15 @@ _NEURAL = (
     "HiddenLayerAffineRegressor",
     "NeuralAffineTransferRegressor",
     "NeuralDirectRegressor",
+    "fit_many",
 )
 
 
 def __getattr__(name: str):
     if name in _NEURAL:
-        from . import _neural
+        from . import _fit_many, _neural
 
-        return getattr(_neural, name)
+        return getattr(_fit_many if name == "fit_many" else _neural, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

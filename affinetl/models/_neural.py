@@ -39,6 +39,7 @@ from ._torch.flows import build_transfer_flow, gauss_hermite
 from ._torch.nets import MLP, AffineTransferNet
 from ._torch_common import (
     _affine_constraints,
+    _FitPlan,
     _hidden,
     _linear_layers,
     _moments,
@@ -57,6 +58,24 @@ __all__ = [
     "NeuralAffineTransferRegressor",
     "NeuralDirectRegressor",
 ]
+
+
+# Training losses on the standardised target, ``loss(module, batch)``: module-level functions so
+# that fits of one kind share one and can train together (``fit_many``).
+def _affine_mse(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    return torch.mean((module(batch[0], batch[1]) - batch[2]) ** 2)
+
+
+def _column_mse(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    return torch.mean((module(batch[0])[:, 0] - batch[1]) ** 2)
+
+
+def _flat_mse(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    return torch.mean((module(batch[0]).reshape(-1) - batch[1]) ** 2)
+
+
+def _flow_nll(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    return -module.log_prob(batch[1], context=batch[0]).mean()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,22 +249,20 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
         -------
         self
         """
+        self._train(self._plan_fit(X, y))
+        return self
+
+    def _plan_fit(self, X: ArrayLike, y: ArrayLike) -> _FitPlan:
         X, y = self._validate_fit(X, y)
         x, u = self._fit_source_moments(X)
         generator = self._setup()
         module = self._new_module(generator, n_inputs=x.shape[1], n_source=u.shape[1])
         xt, ut = self._inputs(X)
-        yt = self._tensor(y)
-
-        def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            return torch.mean((module(batch[0], batch[1]) - batch[2]) ** 2)
-
         groups = None
         if self.solver == "block":
             groups = [list(module.g3.parameters()), list(module.g1.parameters())]
             groups.append(list(module.h2.parameters()))
-        self._train(module, loss_fn, (xt, ut, yt), generator, param_groups=groups)
-        return self
+        return _FitPlan(module, _affine_mse, (xt, ut, self._tensor(y)), generator, groups)
 
     def predict_components(self, X: ArrayLike) -> dict[str, np.ndarray]:
         """``g1(u)``, ``g2(u)``, ``g3(x)`` in the units of ``y``.
@@ -459,18 +476,17 @@ class NeuralDirectRegressor(_TorchEstimator):
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike) -> NeuralDirectRegressor:
         """Train the MLP on ``(X, y)``; ``X`` of shape (n_samples, n_features)."""
+        self._train(self._plan_fit(X, y))
+        return self
+
+    def _plan_fit(self, X: ArrayLike, y: ArrayLike) -> _FitPlan:
         X, y = self._validate_fit(X, y)
         f = self._features(X)
         self.x_mean_, self.x_scale_ = _moments(f, self.standardize)
         generator = self._setup()
         module = self._new_module(generator, n_inputs=f.shape[1])
         ft, yt = self._tensor((f - self.x_mean_) / self.x_scale_), self._tensor(y)
-
-        def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            return torch.mean((module(batch[0])[:, 0] - batch[1]) ** 2)
-
-        self._train(module, loss_fn, (ft, yt), generator)
-        return self
+        return _FitPlan(module, _column_mse, (ft, yt), generator)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predictions, float64 of shape (n_samples,)."""
@@ -610,6 +626,10 @@ class FineTuneRegressor(NeuralDirectRegressor):
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike) -> FineTuneRegressor:
         """Fine-tune a copy of ``network`` on ``(X, y)``."""
+        self._train(self._plan_fit(X, y))
+        return self
+
+    def _plan_fit(self, X: ArrayLike, y: ArrayLike) -> _FitPlan:
         X, y = self._validate_fit(X, y)
         generator = self._setup()
         self.build_args_ = {}
@@ -627,13 +647,8 @@ class FineTuneRegressor(NeuralDirectRegressor):
             width = module(Xt[:1]).reshape(1, -1).shape[1]
         if width != 1:
             raise ValueError(f"FineTuneRegressor needs a single-output network, got {width}")
-
-        def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            return torch.mean((module(batch[0]).reshape(-1) - batch[1]) ** 2)
-
-        self._train(module, loss_fn, (Xt, yt), generator)
         self.n_trained_layers_ = k
-        return self
+        return _FitPlan(module, _flat_mse, (Xt, yt), generator)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predictions of the fine-tuned network, float64 of shape (n_samples,)."""
@@ -806,17 +821,16 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
         -------
         self
         """
+        self._train(self._plan_fit(X, y))
+        return self
+
+    def _plan_fit(self, X: ArrayLike, y: ArrayLike) -> _FitPlan:
         X, y = self._validate_fit(X, y)
         x, u = self._fit_source_moments(X)
         generator = self._setup()
         flow = self._new_module(generator, n_inputs=x.shape[1], n_source=u.shape[1])
         context, yt = self._context(X), self._tensor(y[:, None])
-
-        def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            return -flow.log_prob(batch[1], context=batch[0]).mean()
-
-        self._train(flow, loss_fn, (context, yt), generator)
-        return self
+        return _FitPlan(flow, _flow_nll, (context, yt), generator)
 
     # -- maps between noise and target ------------------------------------------------------
     def _prepare(self, X: ArrayLike) -> torch.Tensor:

@@ -12,6 +12,8 @@ import functools
 import json
 import logging
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from ..base import (
 )
 from ._torch.nets import ACTIVATIONS
 from ._torch.train import (
+    TrainResult,
     deterministic_mode,
     fit_module,
     resolve_device,
@@ -113,6 +116,32 @@ def _linear_layers(module: nn.Module) -> list[nn.Linear]:
     return [m for m in module.modules() if isinstance(m, nn.Linear)]
 
 
+@dataclass
+class _FitPlan:
+    """Everything one fit trains: built by an estimator's ``_plan_fit``, run by ``_train``.
+
+    Attributes
+    ----------
+    module : nn.Module
+        The freshly initialised network.
+    loss : callable
+        ``loss(module, batch) -> scalar``; a module-level function, so that fits of one kind
+        share it and can train together (:func:`~affinetl.models.fit_many`).
+    tensors : tuple of tensors
+        Training tensors with the rows first.
+    generator : torch.Generator
+        Orders the mini-batches (and draws the validation split).
+    param_groups : list of parameter lists, optional
+        Block relaxation groups (see ``fit_module``).
+    """
+
+    module: nn.Module
+    loss: Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor]
+    tensors: tuple[torch.Tensor, ...]
+    generator: torch.Generator
+    param_groups: list[list[nn.Parameter]] | None = None
+
+
 def _call_bound(
     callback: Any, estimator: Any, epoch: int, train_loss: float, val_loss: float | None
 ) -> bool | None:
@@ -184,18 +213,10 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
         x, u = self._split_features(X)
         return (x - self.x_mean_) / self.x_scale_, (u - self.u_mean_) / self.u_scale_
 
-    def _train(
-        self,
-        module: nn.Module,
-        loss_fn: Any,
-        tensors: tuple[torch.Tensor, ...],
-        generator: torch.Generator,
-        param_groups: Any = None,
-    ) -> Any:
-        self.module_ = module  # set first: callbacks may predict during training
-        # epochs whose weights to keep in ``snapshots_`` (set by model-selection code, e.g. to
-        # score several epoch counts from one run); not a parameter, so never cloned
-        snapshot_epochs = tuple(getattr(self, "_snapshot_epochs", ()))
+    def _train(self, plan: _FitPlan) -> TrainResult:
+        """Train ``plan.module`` alone (validation split, early stopping, callbacks)."""
+        self.module_ = plan.module  # set first: callbacks may predict during training
+        tensors, generator = plan.tensors, plan.generator
         n = tensors[0].shape[0]
         n_val = int(round(self.validation_fraction * n)) if self.early_stopping else 0
         train, validation, patience = tensors, None, None
@@ -209,8 +230,8 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
             logger.info("early stopping skipped: %d rows are too few for a validation split", n)
         with deterministic_mode(self.deterministic), torch_threads(self.n_threads):
             result = fit_module(
-                module,
-                loss_fn,
+                plan.module,
+                functools.partial(plan.loss, plan.module),
                 train,
                 validation=validation,
                 max_epochs=self.max_epochs,
@@ -219,19 +240,65 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
                 weight_decay=self.weight_decay,
                 lr_schedule=self.lr_schedule,
                 patience=patience,
-                param_groups=param_groups,
+                param_groups=plan.param_groups,
                 generator=generator,
-                snapshot_epochs=snapshot_epochs,
+                snapshot_epochs=self._snapshot_epochs,
                 callbacks=self._epoch_callbacks(),
             )
+        self._record(plan.module, result)
+        return result
+
+    def _record(self, module: nn.Module, result: TrainResult) -> None:
+        """Set the fitted attributes of a finished training run."""
+        self.module_ = module
         self.loss_curve_ = np.asarray(result.loss_curve)
         self.validation_curve_ = np.asarray(result.validation_curve)
         self.n_iter_ = result.n_iter
         self.best_epoch_ = result.best_epoch
         self.stop_reason_ = result.stop_reason
-        if snapshot_epochs:
+        if self._snapshot_epochs:
             self.snapshots_ = result.snapshots
-        return result
+
+    @property
+    def _snapshot_epochs(self) -> tuple[int, ...]:
+        """Epochs whose weights to keep in ``snapshots_``.
+
+        Set through :func:`~affinetl.models.fit_many` (``snapshot_epochs=``) by model-selection
+        code that scores several epoch counts from one run; not a parameter, so never cloned.
+        """
+        return tuple(getattr(self, "_snapshots_wanted", ()))
+
+    def _batch_key(self, plan: _FitPlan) -> tuple | None:
+        """What must agree for fits to train together in one batched loop; None: train alone.
+
+        Fits with callbacks, early stopping on a validation split, block relaxation or the
+        ``"plateau"`` schedule (each reacts to its own losses) train alone.
+        """
+        n = plan.tensors[0].shape[0]
+        n_val = int(round(self.validation_fraction * n)) if self.early_stopping else 0
+        if (
+            self.callbacks
+            or (n_val >= 2 and n - n_val >= 2)
+            or plan.param_groups is not None
+            or self.lr_schedule == "plateau"
+        ):
+            return None
+        return (
+            type(self),
+            plan.loss,
+            tuple(tuple(t.shape) for t in plan.tensors),
+            str(self.device_),
+            self.dtype,
+            self.max_epochs,
+            self.batch_size,
+            float(self.lr),
+            float(self.weight_decay),
+            self.lr_schedule,
+            self.deterministic,
+            self.n_threads,
+            self._snapshot_epochs,
+            tuple((k, tuple(p.shape), p.requires_grad) for k, p in plan.module.named_parameters()),
+        )
 
     def _epoch_callbacks(self) -> list[Any]:
         """The ``callbacks`` bound to this estimator as ``fit_module`` callbacks."""
