@@ -106,6 +106,15 @@ class GramFactor:
             self.Phi[perm] = L
             self.pivots = perm[: self.rank]
             self._L11 = L[: self.rank]
+            self._K_pivots = K[:, self.pivots]
+            self._off_pivots = np.ones(n, dtype=bool)
+            self._off_pivots[self.pivots] = False
+
+    def matvec(self, v: np.ndarray) -> np.ndarray:
+        """``K @ v``; in ``O(n rank)`` when ``v`` is zero off the pivots (the low-rank duals are)."""
+        if self.Phi is not None and not np.any(v[self._off_pivots]):
+            return self._K_pivots @ v[self.pivots]
+        return self.K @ v
 
     @property
     def low_rank(self) -> bool:
@@ -230,7 +239,7 @@ class ScaledBlockSolver:
 
     def __init__(self, factor: GramFactor, lam: float, what: str) -> None:
         self.factor, self.lam, self.what = factor, lam, what
-        self._inv: np.ndarray | None = None
+        self._chol: np.ndarray | None = None
         self._c: np.ndarray | None = None
         self.n_factorisations = 0
         self.n_cg_steps = 0
@@ -238,26 +247,22 @@ class ScaledBlockSolver:
     def _factorise(self, d: np.ndarray) -> None:
         M = self.factor.K * np.outer(d, d)
         M.flat[:: M.shape[0] + 1] += self.lam
-        chol, info = linalg.lapack.dpotrf(M, lower=1, overwrite_a=1)
+        # M is symmetric, so its transpose is the same matrix in Fortran order: factorised in
+        # place, without the copy LAPACK would make of a C-ordered array
+        chol, info = linalg.lapack.dpotrf(M.T, lower=1, overwrite_a=1)
         if info != 0:
             raise linalg.LinAlgError(
                 f"the {self.what} system is not positive definite (LAPACK info={info}); increase "
                 "the penalty of that block (lambda) or check the kernel for NaN"
             )
-        # The preconditioner is applied once per CG step: keep the explicit inverse (computed
-        # once per factorisation, never per iteration) so that each step is one matrix-vector
-        # product (dgemv: several times faster than dsymv or two triangular solves).
-        inv, info = linalg.lapack.dpotri(chol, lower=1, overwrite_c=1)
-        if info != 0:
-            raise linalg.LinAlgError(f"cannot invert the {self.what} preconditioner ({info})")
-        inv = np.tril(inv)  # dpotri fills the lower triangle only
-        inv += inv.T
-        inv.flat[:: inv.shape[0] + 1] *= 0.5
-        self._inv = inv
+        # applied once per CG step by two triangular solves (dtrsv: about one dgemv's time
+        # here); an explicit inverse would cost twice the factorisation again
+        self._chol = chol
         self.n_factorisations += 1
 
     def _precondition(self, v: np.ndarray) -> np.ndarray:
-        return self._inv @ v
+        trsv = linalg.blas.dtrsv
+        return trsv(self._chol, trsv(self._chol, v, lower=1), lower=1, trans=1)
 
     def _pcg(self, d: np.ndarray, r: np.ndarray, rtol: float) -> np.ndarray | None:
         K, lam = self.factor.K, self.lam
@@ -293,7 +298,7 @@ class ScaledBlockSolver:
         if self.factor.rank == 0 or self.factor.low_rank:
             return update_scaled_block(self.factor, d, r, self.lam, self.what)
         c = None
-        if self._inv is not None and self._c is not None:
+        if self._chol is not None and self._c is not None:
             c = self._pcg(d, r, max(rtol, CG_RTOL))
         if c is None:
             self._factorise(d)
@@ -431,7 +436,7 @@ def fit_affine_blocks(
     BlockRelaxationResult
     """
     l1, l2, l3 = lams
-    K1, K2, K3 = F1.K, F2.K, F3.K
+    K1, K3 = F1.K, F3.K
     n = y.shape[0]
     if beta0 is None or gamma0 is None:
         if beta0 is not None or gamma0 is not None:
@@ -448,7 +453,7 @@ def fit_affine_blocks(
     else:
         a0, alpha = float(np.mean(y)), np.zeros(n)
     beta, gamma = beta0.astype(float).copy(), gamma0.astype(float).copy()
-    h1, h2, g3 = K1 @ alpha, K2 @ beta, K3 @ gamma
+    h1, h2, g3 = F1.matvec(alpha), F2.matvec(beta), K3 @ gamma
     g2_zero = h2_zero = False
 
     def objective() -> float:
@@ -484,7 +489,7 @@ def fit_affine_blocks(
         if not g2_zero:
             if not h2_zero:
                 beta = S2.solve(g3, y - a0 - h1 - g3)
-                h2 = K2 @ beta
+                h2 = F2.matvec(beta)
                 notify("beta")
             # accelerated runs solve inexactly while far from convergence: the CG tolerance
             # follows the last sweep's relative change (1e-4 of it, at most 1e-6); the plain
@@ -496,7 +501,7 @@ def fit_affine_blocks(
         r = y - (0.0 if g2_zero else 1.0) * (1.0 + h2) * g3
         if fit_h1:
             a0, alpha = kernel_ridge_intercept(F1, r, l1)
-            h1 = K1 @ alpha
+            h1 = F1.matvec(alpha)
         else:
             a0 = float(np.mean(r))
         notify("alpha")
