@@ -101,7 +101,7 @@ class GramFactor:
         if self.rank <= n // 3:
             # pstrf factorises K[perm][:, perm] = L L' with perm = piv - 1.
             perm = piv - 1
-            L = np.tril(c)[:, : self.rank]
+            L = np.tril(c[:, : self.rank])
             self.Phi = np.empty((n, self.rank))
             self.Phi[perm] = L
             self.pivots = perm[: self.rank]

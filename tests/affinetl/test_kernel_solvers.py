@@ -107,6 +107,19 @@ def test_relaxation_blocks_reach_block_minima():
         assert base <= ref.fun + 1e-7 * max(1.0, abs(ref.fun)), name
 
 
+@pytest.mark.parametrize("kind", ["dense", "lowrank"])
+def test_gram_factor_matvec(kind):
+    """``matvec`` is ``K @ v``, also through the pivot columns for pivot-supported ``v``."""
+    factor = GramFactor(_gram(kind, 1))
+    rng = np.random.default_rng(2)
+    v = rng.normal(size=N)
+    np.testing.assert_allclose(factor.matvec(v), factor.K @ v, atol=1e-12)
+    if factor.low_rank:
+        w = np.zeros(N)
+        w[factor.pivots] = rng.normal(size=factor.rank)  # as the low-rank duals are
+        np.testing.assert_allclose(factor.matvec(w), factor.K @ w, atol=1e-12)
+
+
 def test_const_variant_is_stationary_point():
     rng = np.random.default_rng(9)
     K1, K3, y = _gram("dense", 10), _gram("dense", 11), rng.normal(size=N) + 2
