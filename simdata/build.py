@@ -327,13 +327,33 @@ def _unit_coords(mol, unit: int) -> dict[int, np.ndarray]:
     }
 
 
+#: Embedded conformers per template of :func:`grow_coordinates`.
+N_TEMPLATES = 4
+#: Closest approach (Angstrom) of a new unit to earlier atoms four or more bonds away.
+CLEARANCE = 1.8
+#: Dead ends of the walk that may be undone, per repeat unit of the chain.
+MAX_BACKTRACKS = 4
+#: Pseudo-keys of a template unit: the next unit's head and the previous unit's tail.
+_NEXT, _PREV = -1, -2
+#: Bond lengths (Angstrom) of the end caps' hydrogens.
+_X_H_LENGTH = {"C": 1.09, "N": 1.01, "O": 0.96, "S": 1.34, "Si": 1.48, "P": 1.42}
+
+
 def grow_coordinates(ru: RepeatUnit, chain, *, seed: int = 0, relax_iters: int = 0):
     """3-D coordinates of a long chain by a self-avoiding random walk of repeat units.
 
-    Dimers of every pair of unit handedness are embedded with ETKDG; each new unit
-    is placed by the dimer's unit-to-unit transform and rotated about the joining
-    bond by the torsion (of 12 tried, in random order) that keeps it at least
-    2 Angstrom from all earlier atoms. Cost is linear in the chain length, where
+    For every pair of unit handedness ``(a, b)`` the tetramer ``a a b b`` is embedded with
+    ETKDG (``N_TEMPLATES`` conformers); its two middle units give the unit-to-unit transform.
+    Only middle units are used: end units can lose their stereocentre (PMMA's first unit
+    carries two methyls), so their embedded configuration is arbitrary. Each new unit is placed
+    by superposing the template's first middle unit on the previous unit at the joining atom,
+    its backbone neighbour and its free valence, then rotated about the joining bond: one of
+    the 24 torsions x ``N_TEMPLATES`` conformers, drawn at random among those that keep it
+    ``CLEARANCE`` Angstrom from all earlier atoms four or more bonds away. At a dead end (no
+    such choice: the walk has curled into itself) the last two units are regrown, up to
+    ``MAX_BACKTRACKS`` times per unit; after that the choice with the most room is taken. The
+    end caps are hydrogens along the end units' free valences. Bond lengths and angles at the
+    joints are those of the embedded templates. Cost is linear in the chain length, where
     ETKDG on a whole 400-atom chain takes minutes.
 
     Parameters
@@ -360,54 +380,98 @@ def grow_coordinates(ru: RepeatUnit, chain, *, seed: int = 0, relax_iters: int =
     if dp <= 2:
         return embed(chain, seed=seed, max_iters=max(relax_iters, 200))
     kinds = sorted(set(hands))
-    templates: dict[tuple[int, int], tuple[dict, dict]] = {}
+    head_key, tail_key = _local_index(ru, ru.head), _local_index(ru, ru.tail)
+    # several conformers per handedness pair: a unit's own backbone torsions come from its
+    # template, so one template alone can force a coil that no joint torsion keeps apart. Each
+    # middle unit also records where its neighbours' joining atoms sit (pseudo-keys _NEXT, the
+    # next unit's head, and _PREV, the previous unit's tail): its free valences.
+    middle: dict[tuple[int, int], list[tuple[dict, dict]]] = {}
     for a in kinds:
         for b in kinds:
-            dimer = embed(_chain_mol(ru, [a, b]), seed=seed, max_iters=200)
-            templates[a, b] = (_unit_coords(dimer, 0), _unit_coords(dimer, 1))
-    # hydrogens of one carbon are interchangeable between embeddings: fit heavy atoms only
-    heavy = [k for k in templates[hands[0], hands[0]][0] if k < 1000]
-    head_key, tail_key = _local_index(ru, ru.head), _local_index(ru, ru.tail)
+            middle[a, b] = []
+            for k in range(N_TEMPLATES):
+                tetramer = embed(_chain_mol(ru, [a, a, b, b]), seed=seed + k, max_iters=200)
+                u = [_unit_coords(tetramer, i) for i in range(4)]
+                for i in (1, 2):
+                    u[i][_NEXT], u[i][_PREV] = u[i + 1][head_key], u[i - 1][tail_key]
+                middle[a, b].append((u[1], u[2]))
+    # A new unit is placed by superposing its template's first middle unit on the previous
+    # unit at three uniquely defined points: the joining (tail) atom, its backbone neighbour
+    # and the free valence where the next head goes. Substituents cannot be used: two
+    # hydrogens or fluorines of one carbon are interchangeable between embeddings, and a fit
+    # on them can mirror the joint (PTFE's and PMMA's backbone bonds came out at 2.2-2.3 A).
+    path = Chem.GetShortestPath(ru.mol, ru.head, ru.tail) if ru.head != ru.tail else ()
+    backbone = _local_index(ru, path[-2]) if len(path) >= 2 else _PREV
+    junction = [tail_key, backbone, _NEXT]
 
     units: dict[int, list[tuple[int, int]]] = {}
     for atom in chain.GetAtoms():
         units.setdefault(atom.GetIntProp("unit"), []).append(
             (atom.GetIdx(), atom.GetIntProp("key"))
         )
+
+    def with_cap(unit: dict, keys: list[int], atom: int, toward: int) -> dict:
+        """``unit`` plus its end cap: a hydrogen on ``atom`` along its free valence ``toward``."""
+        v = unit[toward] - unit[atom]
+        length = _X_H_LENGTH.get(ru.mol.GetAtomWithIdx(keep[atom]).GetSymbol(), 1.0)
+        cap = unit[atom] + length * v / np.linalg.norm(v)
+        return {**{k: cap for k in keys if k not in unit}, **unit}
+
+    keep = [i for i in range(ru.mol.GetNumAtoms()) if i not in ru.stars]
     topo = Chem.GetDistanceMatrix(chain)
     pos = np.zeros((chain.GetNumAtoms(), 3))
-    placed = dict(templates[hands[0], hands[1]][0])
+    first = [key for _, key in units[0]]
+    placed = [with_cap(middle[hands[0], hands[1]][0][0], first, head_key, _PREV)]
     for idx, key in units[0]:
-        pos[idx] = placed[key]
-    done = [idx for idx, _ in units[0]]
-    for u in range(1, dp):
-        prev_t, new_t = templates[hands[u - 1], hands[u]]
-        r, t = _kabsch(np.array([prev_t[k] for k in heavy]), np.array([placed[k] for k in heavy]))
-        cand = {k: v @ r.T + t for k, v in new_t.items()}
-        if u < dp - 1:  # a middle unit takes its hydrogens from the dimer's first unit
-            hyd = {k: v for k, v in templates[hands[u], hands[u]][0].items()}
-            r2, t2 = _kabsch(np.array([hyd[k] for k in heavy]), np.array([cand[k] for k in heavy]))
-            cand.update({k: hyd[k] @ r2.T + t2 for k in hyd if k not in cand})
-        pivot = placed[tail_key]
-        axis = cand[head_key] - pivot
+        pos[idx] = placed[0][key]
+    # each template unit as an array, rows in the order of its keys (pseudo-keys included)
+    arrays = {
+        pair: [
+            (list(t1), np.array(list(t1.values())), list(t2), np.array(list(t2.values())))
+            for t1, t2 in confs
+        ]
+        for pair, confs in middle.items()
+    }
+    angles = np.arange(24) * (np.pi / 12)
+    backtracks, u = 0, 1
+    while u < dp:
+        prev = placed[u - 1]
+        chain_keys = [key for _, key in units[u]]
+        done = np.concatenate([[i for i, _ in units[v]] for v in range(u)]).astype(int)
         prev_xyz = pos[done]
-        new_idx = [idx for idx, _ in units[u]]
-        far = topo[np.ix_(new_idx, done)] >= 4
-        best, best_d = None, -1.0
-        for angle in rng.permutation(24) * (np.pi / 12):
-            rot = _rotation(axis, angle)
-            trial = {k: (v - pivot) @ rot.T + pivot for k, v in cand.items()}
-            xyz = np.array([trial[key] for _, key in units[u]])
-            d2 = ((xyz[:, None, :] - prev_xyz[None, :, :]) ** 2).sum(-1)
-            dmin = float(np.sqrt(d2[far].min())) if far.any() else np.inf
-            if dmin > best_d:
-                best, best_d = trial, dmin
-            if dmin > 2.2:
-                break
-        placed = best
+        pivot = prev[tail_key]
+        trials, clearance = [], []
+        for keys1, xyz1, keys2, xyz2 in arrays[hands[u - 1], hands[u]]:
+            rows = [keys1.index(j) for j in junction]
+            r, t = _kabsch(xyz1[rows], np.array([prev[j] for j in junction]))
+            cand = xyz2 @ r.T + t
+            inside = [keys2.index(k) for k in chain_keys if k in keys2]  # caps come later
+            far = topo[np.ix_([i for i, k in units[u] if k in keys2], done)] >= 4
+            axis = cand[keys2.index(head_key)] - pivot
+            for angle in angles:
+                trial = (cand - pivot) @ _rotation(axis, angle).T + pivot
+                d2 = ((trial[inside][:, None, :] - prev_xyz[None, :, :]) ** 2).sum(-1)
+                trials.append((keys2, trial))
+                clearance.append(float(np.sqrt(d2[far].min())) if far.any() else np.inf)
+        clearance = np.asarray(clearance)
+        free = np.flatnonzero(clearance > CLEARANCE)
+        if not free.size and u > 1 and backtracks < MAX_BACKTRACKS * dp:
+            # a dead end (the walk curled into its own earlier units): regrow the last two
+            backtracks += 1
+            u = max(1, u - 2)
+            del placed[u:]
+            continue
+        pick = rng.choice(free) if free.size else int(np.argmax(clearance))
+        keys2, trial = trials[pick]
+        choice = dict(zip(keys2, trial))
+        if u == dp - 1:
+            choice = with_cap(choice, chain_keys, tail_key, _NEXT)
+        placed.append(choice)
         for idx, key in units[u]:
-            pos[idx] = placed[key]
-        done.extend(new_idx)
+            pos[idx] = choice[key]
+        u += 1
+    if backtracks:
+        logger.debug("chain %s grown with %d backtracks", ru.name, backtracks)
     conf = Chem.Conformer(chain.GetNumAtoms())
     for i, p in enumerate(pos):
         conf.SetAtomPosition(i, p.tolist())

@@ -31,6 +31,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Version of the cached chains and charge tables: raised whenever the chain geometry or the
+#: charge recipe changes, so that stale entries are rebuilt rather than reused. Version 3: the
+#: chain builder joins middle units of tetramer templates (version 2 could stretch backbone
+#: bonds at the joints to 2-3 Angstrom, which left polystyrene cells strained and too light).
+CACHE_VERSION = 3
+
 
 @dataclass(frozen=True)
 class ChainParameters:
@@ -336,7 +342,7 @@ def parameterise_chain(
         "oligomer_atoms": charge_oligomer_atoms if charge_method == "am1bcc" else 0,
         "tacticity": tacticity,
         "seed": seed,
-        "version": 2,
+        "version": CACHE_VERSION,
     }
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
     final = cache / "chains" / key
@@ -445,7 +451,8 @@ def _missing_parameters(ru: RepeatUnit, chain, q: np.ndarray, workdir: Path, *, 
 
 
 def _charge_table(ru: RepeatUnit, max_atoms: int, cache: Path, canon: str, seed: int) -> dict:
-    key = hashlib.sha256(f"am1bcc|{canon}|{max_atoms}|{seed}".encode()).hexdigest()[:20]
+    spec = f"am1bcc|v{CACHE_VERSION}|{canon}|{max_atoms}|{seed}"
+    key = hashlib.sha256(spec.encode()).hexdigest()[:20]
     path = cache / "charges" / f"{key}.json"
     if path.exists():
         raw = json.loads(path.read_text())

@@ -83,17 +83,31 @@ def test_degree_of_polymerisation():
     assert degree_of_polymerisation(ru, 10, min_dp=5) == 5
 
 
-def test_grown_chain_geometry():
-    ru = parse_repeat_unit("*CC(*)c1ccccc1", "PS")
-    chain = build_chain(ru, 12)
+@pytest.mark.parametrize(
+    "smiles",
+    [
+        "*CC(*)c1ccccc1",  # PS: ring side group
+        "*CC(C)(*)C(=O)OC",  # PMMA: the first unit has no stereocentre (two methyls)
+        "*CC(*)OC(C)=O",  # PVAc: flexible ester side group
+        "*CCCCCC(=O)N*",  # nylon-6: long flexible unit, N at the joint
+        "*C(F)(F)C(F)(F)*",  # PTFE: two interchangeable fluorines at each joint
+    ],
+)
+@pytest.mark.parametrize("tacticity", ["isotactic", "atactic"])
+def test_grown_chain_geometry(smiles, tacticity):
+    """Every bond of a grown chain, the joints and the end caps included, has a normal length."""
+    ru = parse_repeat_unit(smiles)
+    chain = build_chain(ru, 12, tacticity=tacticity, seed=1)
     grow_coordinates(ru, chain, seed=3)
     x = chain.GetConformer().GetPositions()
     topo = Chem.GetDistanceMatrix(chain)
     d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
-    bonded = d[topo == 1]
-    # joints are approximate (the MD minimiser relaxes them); no atoms on top of each other
-    assert bonded.min() > 0.9 and bonded.max() < 3.0
-    assert d[topo >= 4].min() > 0.5
+    for bond in chain.GetBonds():
+        i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+        with_h = 1 in (bond.GetBeginAtom().GetAtomicNum(), bond.GetEndAtom().GetAtomicNum())
+        # C-H 1.09, N-H 1.01; C-C 1.54 at most, C-N and C-O shorter
+        assert 0.9 < d[i, j] < (1.2 if with_h else 1.65), (smiles, i, j, d[i, j])
+    assert d[topo >= 4].min() > 0.5  # no atoms on top of each other
 
 
 def test_cyclic_oligomer_matches_rewritings():
