@@ -66,6 +66,16 @@ def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=FINISHED)
 
 
+def _has_heartbeat(storage, study: optuna.Study, number: int) -> bool:
+    """Whether trial ``number`` of ``study`` ever recorded a heartbeat (RDB storages)."""
+    from sqlalchemy import text
+
+    trial_id = study.trials[number]._trial_id
+    with storage.engine.connect() as conn:
+        query = text("SELECT COUNT(*) FROM trial_heartbeats WHERE trial_id = :t")
+        return bool(conn.execute(query, {"t": trial_id}).scalar())
+
+
 def check_resume_after_kill(script, storage_arg, open_storage) -> None:
     """Kill a worker (heartbeat 1 s) after 4 finished trials, rerun it, check the resumed study.
 
@@ -108,9 +118,14 @@ def check_resume_after_kill(script, storage_arg, open_storage) -> None:
     assert len(set(params)) == len(params)  # the resumed sampler did not replay old draws
     assert study.user_attrs == attrs
     assert len({t.user_attrs["worker"] for t in done}) == 2
-    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    # A kill between creating a trial and its first heartbeat leaves a trial that Optuna's
+    # heartbeat check cannot see (it only fails trials with a stale heartbeat): it stays RUNNING.
+    # Rare (a window of milliseconds); anything else still running is a failure.
+    silent = [n for n in interrupted if not _has_heartbeat(open_storage(storage_arg), study, n)]
+    running = [t.number for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert sorted(running) == sorted(silent), (running, silent)
     # a trial cut off by the kill is failed by the heartbeat check and retried once
-    for number in interrupted:
+    for number in (n for n in interrupted if n not in silent):
         assert study.trials[number].state == optuna.trial.TrialState.FAIL
         retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == number]
         assert retried
