@@ -31,6 +31,7 @@ from ..base import (
     check_target,
     validate_data,
 )
+from ._torch.batched import module_signature
 from ._torch.nets import ACTIVATIONS
 from ._torch.train import (
     TrainResult,
@@ -218,9 +219,9 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
         self.module_ = plan.module  # set first: callbacks may predict during training
         tensors, generator = plan.tensors, plan.generator
         n = tensors[0].shape[0]
-        n_val = int(round(self.validation_fraction * n)) if self.early_stopping else 0
+        n_val = self._validation_rows(n)
         train, validation, patience = tensors, None, None
-        if n_val >= 2 and n - n_val >= 2:
+        if n_val:
             order = torch.randperm(n, generator=generator).to(self.device_)
             val_rows, train_rows = order[:n_val], order[n_val:]
             train = tuple(t[train_rows] for t in tensors)
@@ -268,17 +269,20 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
         """
         return tuple(getattr(self, "_snapshots_wanted", ()))
 
+    def _validation_rows(self, n: int) -> int:
+        """Rows held out for early stopping from ``n``; 0 when there is no validation split."""
+        n_val = int(round(self.validation_fraction * n)) if self.early_stopping else 0
+        return n_val if n_val >= 2 and n - n_val >= 2 else 0
+
     def _batch_key(self, plan: _FitPlan) -> tuple | None:
         """What must agree for fits to train together in one batched loop; None: train alone.
 
         Fits with callbacks, early stopping on a validation split, block relaxation or the
         ``"plateau"`` schedule (each reacts to its own losses) train alone.
         """
-        n = plan.tensors[0].shape[0]
-        n_val = int(round(self.validation_fraction * n)) if self.early_stopping else 0
         if (
             self.callbacks
-            or (n_val >= 2 and n - n_val >= 2)
+            or self._validation_rows(plan.tensors[0].shape[0])
             or plan.param_groups is not None
             or self.lr_schedule == "plateau"
         ):
@@ -297,7 +301,7 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
             self.deterministic,
             self.n_threads,
             self._snapshot_epochs,
-            tuple((k, tuple(p.shape), p.requires_grad) for k, p in plan.module.named_parameters()),
+            tuple(module_signature(plan.module)),
         )
 
     def _epoch_callbacks(self) -> list[Any]:

@@ -24,7 +24,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .train import TrainResult, _scheduler
 
-__all__ = ["fit_modules_batched"]
+__all__ = ["fit_modules_batched", "module_signature"]
 
 #: ``loss(module, batch) -> scalar``: one member's loss on one mini-batch.
 MemberLoss = Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor]
@@ -42,7 +42,8 @@ class _LossOf(nn.Module):
         return self.loss(self.member, batch)
 
 
-def _signature(module: nn.Module) -> list[tuple[str, tuple[int, ...], bool, torch.dtype]]:
+def module_signature(module: nn.Module) -> list[tuple[str, tuple[int, ...], bool, torch.dtype]]:
+    """Name, shape, trainability and dtype of each parameter: equal for members of one batch."""
     return [(k, tuple(p.shape), p.requires_grad, p.dtype) for k, p in module.named_parameters()]
 
 
@@ -58,9 +59,9 @@ def _check_members(
             f"got {len(modules)} modules, {len(trains)} training sets and {len(generators)} "
             "generators; one of each per member"
         )
-    first = _signature(modules[0])
+    first = module_signature(modules[0])
     for i, module in enumerate(modules[1:], start=1):
-        if _signature(module) != first:
+        if module_signature(module) != first:
             raise ValueError(
                 f"member {i} has other parameters (names, shapes, dtypes or frozen layers) "
                 "than member 0; only modules of one architecture train together"
