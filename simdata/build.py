@@ -441,12 +441,15 @@ def grow_coordinates(ru: RepeatUnit, chain, *, seed: int = 0, relax_iters: int =
         prev_xyz = pos[done]
         pivot = prev[tail_key]
         trials, clearance = [], []
-        for keys1, xyz1, keys2, xyz2 in arrays[hands[u - 1], hands[u]]:
-            rows = [keys1.index(j) for j in junction]
-            r, t = _kabsch(xyz1[rows], np.array([prev[j] for j in junction]))
+        confs = arrays[hands[u - 1], hands[u]]
+        keys1, keys2 = confs[0][0], confs[0][2]  # every conformer has the same keys
+        rows = [keys1.index(j) for j in junction]
+        inside = [keys2.index(k) for k in chain_keys if k in keys2]  # caps come later
+        far = topo[np.ix_([i for i, k in units[u] if k in keys2], done)] >= 4
+        anchor = np.array([prev[j] for j in junction])
+        for _, xyz1, _, xyz2 in confs:
+            r, t = _kabsch(xyz1[rows], anchor)
             cand = xyz2 @ r.T + t
-            inside = [keys2.index(k) for k in chain_keys if k in keys2]  # caps come later
-            far = topo[np.ix_([i for i, k in units[u] if k in keys2], done)] >= 4
             axis = cand[keys2.index(head_key)] - pivot
             for angle in angles:
                 trial = (cand - pivot) @ _rotation(axis, angle).T + pivot

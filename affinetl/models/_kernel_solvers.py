@@ -112,7 +112,7 @@ class GramFactor:
 
     def matvec(self, v: np.ndarray) -> np.ndarray:
         """``K @ v``; in ``O(n rank)`` when ``v`` is zero off the pivots (the low-rank duals are)."""
-        if self.Phi is not None and not np.any(v[self._off_pivots]):
+        if self.low_rank and not np.any(v[self._off_pivots]):
             return self._K_pivots @ v[self.pivots]
         return self.K @ v
 
