@@ -168,6 +168,23 @@ def _run_stages(job, out_dir, cache_dir, callback, platform) -> dict[str, Any]:
     return out
 
 
+def _file_sha(*paths: Path) -> str:
+    """Short SHA-256 of the contents of some files (in order)."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _remove_stale_cell(work: Path) -> None:
+    """Delete a job's packed cell and MD checkpoints (kept results are not here)."""
+    import shutil
+
+    for sub in ("pack", "md"):
+        if (work / sub).exists():
+            shutil.rmtree(work / sub)
+
+
 def prepare_job(
     job: Job,
     out_dir: str | Path,
@@ -178,7 +195,9 @@ def prepare_job(
     """The preparation half of a job: chain, GAFF2 parameters, packed cell, prmtop.
 
     Returns the job folder ``out_dir/jobs/<job_id>`` (ready for :func:`simulate`)
-    and the stage timings in seconds. A packed cell already there is reused.
+    and the stage timings in seconds. A packed cell already there is reused if it
+    was packed from the same chain (same coordinates, types and charges); otherwise
+    it is packed again and the MD checkpoints made from the old cell are deleted.
     """
     out_dir = Path(out_dir)
     from .forcefield import parameterise_chain, write_system_prmtop
@@ -213,8 +232,15 @@ def prepare_job(
     t0 = time.perf_counter()
     pack_dir = work / "pack"
     meta_path = pack_dir / "pack.json"
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text())
+    chain_sha = _file_sha(params.mol2, params.pdb)
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
+    if meta is not None and meta.get("chain_sha") != chain_sha:
+        # the chain was rebuilt (new builder or charges): the cell and any MD
+        # checkpoints made from the old one are stale
+        logger.warning("%s: chain changed since the cell was packed; repacking", jid)
+        _remove_stale_cell(work)
+        meta = None
+    if meta is not None:
         emit("pack", "skip")
     else:
         packed = pack_chains(
@@ -228,6 +254,7 @@ def prepare_job(
             "dp": params.dp,
             "n_atom_mean": params.n_atoms,
             "ends": list(params.ends),
+            "chain_sha": chain_sha,
         }
         tmp = meta_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(meta))

@@ -49,13 +49,15 @@ STANDARD = ["PI1", "PI82", "PI437"]
 EXP_OVERRIDES = {"PI82": 1.05}
 
 
-def _jobs(presets: list[str]):
+def _jobs(presets: list[str], only: list[str] | None = None):
     from simdata import Job, get_preset
 
     jobs = []
     for preset in presets:
         for pid, smi, _name in POLYMERS:
             if preset == "standard" and pid not in STANDARD:
+                continue
+            if only and pid not in only:
                 continue
             jobs.append(Job(smi, pid, get_preset(preset), 0))
     return jobs
@@ -65,8 +67,10 @@ def prepare(args: argparse.Namespace) -> int:
     """Parameterise and pack every validation polymer; write the manifest."""
     from simdata.job import prepare_job
 
+    path = OUT / "manifest.json"
+    old = json.loads(path.read_text()) if path.exists() else []
     manifest = []
-    for job in _jobs(args.presets):
+    for job in _jobs(args.presets, args.only):
         t0 = time.perf_counter()
         work, timings = prepare_job(job, OUT / "results", cache_dir=OUT / "cache")
         manifest.append(
@@ -81,7 +85,8 @@ def prepare(args: argparse.Namespace) -> int:
             }
         )
         logger.info("%s %s prepared in %.1f s", job.preset.name, job.name, time.perf_counter() - t0)
-    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    ids = {m["job_id"] for m in manifest}  # jobs not prepared now keep their entries
+    path.write_text(json.dumps([m for m in old if m["job_id"] not in ids] + manifest, indent=1))
     return 0
 
 
@@ -272,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare")
     p.add_argument("--presets", nargs="+", default=["fast", "standard"])
+    p.add_argument("--only", nargs="*", default=None, help="PI1070 ids to prepare (default all)")
     p.set_defaults(func=prepare)
     p = sub.add_parser("simulate")
     p.add_argument("--procs", type=int, default=1)

@@ -178,3 +178,19 @@ def _no_types(tmp_path):
     path = tmp_path / "empty.prmtop"
     path.write_text("%VERSION\n%FLAG TITLE\n%FORMAT(20a4)\nX\n")
     return path
+
+
+def test_cell_packed_from_an_older_chain_is_repacked(tiny_cell, tiny_preset, cache_dir):
+    job, work = tiny_cell
+    meta_path = work / "pack" / "pack.json"
+    meta = json.loads(meta_path.read_text())
+    assert len(meta["chain_sha"]) == 16
+    again, _ = prepare_job(job, work.parents[1], cache_dir=cache_dir)  # same chain: reused
+    assert again == work and json.loads(meta_path.read_text()) == meta
+    # a cell (and its MD checkpoints) made from a chain the builder has since changed
+    (work / "md").mkdir(exist_ok=True)
+    (work / "md" / "minimise.xml").write_text("stale")
+    meta_path.write_text(json.dumps({**meta, "chain_sha": "0" * 16}))
+    prepare_job(job, work.parents[1], cache_dir=cache_dir)
+    assert json.loads(meta_path.read_text())["chain_sha"] == meta["chain_sha"]
+    assert not (work / "md").exists()
