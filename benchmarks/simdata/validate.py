@@ -85,8 +85,11 @@ def prepare(args: argparse.Namespace) -> int:
             }
         )
         logger.info("%s %s prepared in %.1f s", job.preset.name, job.name, time.perf_counter() - t0)
-    ids = {m["job_id"] for m in manifest}  # jobs not prepared now keep their entries
-    path.write_text(json.dumps([m for m in old if m["job_id"] not in ids] + manifest, indent=1))
+    # jobs not prepared now keep their entries; a job prepared again (new settings, new id)
+    # replaces the entry of the same polymer and preset
+    ids = {(m["name"], m["preset"]["name"]) for m in manifest}
+    keep = [m for m in old if (m["name"], m["preset"]["name"]) not in ids]
+    path.write_text(json.dumps(keep + manifest, indent=1))
     return 0
 
 
