@@ -26,6 +26,7 @@ from ..base import (
 from ..kernels import gram_matrix, kernel_constraint
 from ._affine_features import fit_affine_features, fit_const_features
 from ._kernel_approx import make_feature_map
+from ._kernel_newton import NEWTON_MAX_RANK, fit_affine_newton, newton_applies
 from ._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
 
 __all__ = ["AffineTransferRegressor"]
@@ -77,9 +78,21 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         Standardise ``x`` and ``u`` with the training mean and standard deviation before the
         kernels (the published default widths assume it).
     max_iter : int, default=1000
-        Maximum number of block-relaxation sweeps.
+        Maximum number of block-relaxation sweeps (or Newton steps).
     tol : float, default=1e-4
-        Stop when the largest relative max-abs change of the blocks falls below ``tol``.
+        Stop when the largest relative max-abs change of the blocks falls below ``tol``
+        (Newton: also when a full Newton step lowers the objective by a relative ``tol**2``
+        or less).
+    solver : {"auto", "newton", "relaxation"}, default="auto"
+        Exact-fit solver of ``variant="full"`` and ``"g1_const"``. ``"relaxation"``: the
+        published block relaxation (with ``extrapolate``). ``"newton"``: damped Newton steps
+        that eliminate ``g3`` exactly, one ``n x n`` Cholesky factorisation per step
+        (:mod:`affinetl.models._kernel_newton`); it needs low-rank source Gram matrices
+        ``K1``, ``K2`` (a few source features, the usual case; at most 200 columns together)
+        and a full-rank ``K3``. It converges in about ten steps where the relaxation needs
+        tens to hundreds of sweeps, to the same stationary point from the same
+        AffineTL-const start. ``"auto"``: Newton where it applies and ``prune=False``,
+        ``init="const"``; otherwise the relaxation.
     prune : bool, default=False
         Published pruning: if ``||gamma|| < 1e-2``, ``g2`` is set to 0 for good; if
         ``||beta|| < 1e-2``, ``h2`` is set to 0. The objective is then not monotone.
@@ -128,7 +141,10 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         The fitted feature maps of the three kernels in the large-n mode.
     n_iter_ : int
         Block-relaxation sweeps run (1 for the single joint solve of ``variant="const"``), or
-        Newton iterations in the large-n mode.
+        Newton steps (``solver_ == "newton"`` and the large-n mode).
+    solver_ : str
+        The solver used: ``"relaxation"``, ``"newton"``, ``"joint"`` (``variant="const"``)
+        or ``"features"`` (large-n mode).
     converged_ : bool
     objective_history_ : ndarray of shape (n_iter_ + 1,)
         Objective at the start and after every sweep.
@@ -182,6 +198,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         "tol": [Interval(Real, 0, None, closed="left")],
         "prune": ["boolean"],
         "init": [StrOptions({"const", "random"})],
+        "solver": [StrOptions({"auto", "newton", "relaxation"})],
         "extrapolate": ["boolean"],
         "approximation": [None, StrOptions({"nystroem", "random_features"})],
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -208,6 +225,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         tol: float = 1e-4,
         prune: bool = False,
         init: str = "const",
+        solver: str = "auto",
         extrapolate: bool = True,
         approximation: str | None = None,
         n_components: int = 500,
@@ -232,6 +250,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         self.tol = tol
         self.prune = prune
         self.init = init
+        self.solver = solver
         self.extrapolate = extrapolate
         self.approximation = approximation
         self.n_components = n_components
@@ -287,29 +306,50 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
             a0, alpha, gamma = fit_const_affine(K1, K3, y, lams[0], lams[2])
             self.intercept_, self.alpha_, self.gamma_ = a0, alpha, gamma
             self.beta_ = np.zeros(n)
-            self.n_iter_, self.converged_ = 1, True
+            self.n_iter_, self.converged_, self.solver_ = 1, True, "joint"
             res = y - a0 - K1 @ alpha - K3 @ gamma
             obj = res @ res + lams[0] * alpha @ K1 @ alpha + lams[2] * gamma @ K3 @ gamma
             self.objective_history_ = np.array([obj])
             return self
-        beta0 = gamma0 = None  # default: the shrinkage point g2 = 1 (AffineTL-const start)
-        if self.init == "random":
-            rng = check_random_state(self.random_state)
-            beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
-        result = fit_affine_blocks(
-            GramFactor(K1),
-            GramFactor(K2),
-            GramFactor(K3),
-            y,
-            lams,
-            beta0=beta0,
-            gamma0=gamma0,
-            fit_h1=self.variant == "full",
-            max_iter=self.max_iter,
-            tol=self.tol,
-            prune=self.prune,
-            extrapolate=self.extrapolate,
-        )
+        fit_h1 = self.variant == "full"
+        # K1 = K2 when both blocks use the same kernel: one factorisation serves both
+        F1 = GramFactor(K1)
+        same = K2 is K1 or np.array_equal(K2, K1)
+        F2 = F1 if same else GramFactor(K2)
+        F3 = GramFactor(K3)
+        newton_ok = newton_applies(F1, F2, F3, fit_h1)
+        if self.solver == "newton" and not (newton_ok and not self.prune and self.init == "const"):
+            raise ValueError(
+                "solver='newton' needs low-rank source Gram matrices K1, K2 (at most "
+                f"{NEWTON_MAX_RANK} columns together; here {F1.rank} and {F2.rank} of {n}), "
+                "a full-rank K3, prune=False and init='const'; use solver='relaxation'"
+            )
+        use_newton = self.solver != "relaxation" and newton_ok
+        use_newton = use_newton and not self.prune and self.init == "const"
+        if use_newton:
+            result = fit_affine_newton(
+                F1, F2, F3, y, lams, fit_h1=fit_h1, max_iter=self.max_iter, tol=self.tol
+            )
+        else:
+            beta0 = gamma0 = None  # default: the shrinkage point g2 = 1 (the const start)
+            if self.init == "random":
+                rng = check_random_state(self.random_state)
+                beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
+            result = fit_affine_blocks(
+                F1,
+                F2,
+                F3,
+                y,
+                lams,
+                beta0=beta0,
+                gamma0=gamma0,
+                fit_h1=fit_h1,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                prune=self.prune,
+                extrapolate=self.extrapolate,
+            )
+        self.solver_ = "newton" if use_newton else "relaxation"
         self.intercept_ = result.intercept
         self.alpha_, self.beta_, self.gamma_ = result.alpha, result.beta, result.gamma
         self.n_iter_, self.converged_ = result.n_iter, result.converged
@@ -319,8 +359,8 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         )
         if not self.converged_:
             warnings.warn(
-                f"block relaxation did not converge in {self.max_iter} sweeps (tol={self.tol}); "
-                "increase max_iter or the penalties",
+                f"the {self.solver_} solver did not converge in {self.max_iter} iterations "
+                f"(tol={self.tol}); increase max_iter or the penalties",
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -333,6 +373,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
                 "prune=True is defined on the exact dual coefficients; it cannot be combined "
                 f"with approximation={self.approximation!r}"
             )
+        self.solver_ = "features"
         n = y.shape[0]
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=3)
