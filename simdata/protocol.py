@@ -481,7 +481,9 @@ def compress(runner: MDRunner) -> StageResult:
     runner.set_conditions(p.compress_temperature, None)
     wall, t, cycles = 0.0, 0.0, 0
     t0 = time.perf_counter()
-    while runner.density() < p.compress_target_density and cycles < 200:
+    # the last cycle scales exactly onto the target; the tolerance keeps a density a rounding
+    # error short of it from running up to 200 cycles of factor 1.0
+    while runner.density() < p.compress_target_density * (1.0 - 1e-6) and cycles < 200:
         factor = max(0.97, (runner.density() / p.compress_target_density) ** (1.0 / 3.0))
         scale_cell(runner, factor)
         runner.minimize(100)

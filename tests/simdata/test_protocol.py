@@ -194,3 +194,45 @@ def test_cell_packed_from_an_older_chain_is_repacked(tiny_cell, tiny_preset, cac
     prepare_job(job, work.parents[1], cache_dir=cache_dir)
     assert json.loads(meta_path.read_text())["chain_sha"] == meta["chain_sha"]
     assert not (work / "md").exists()
+
+
+def test_compression_stops_at_the_target_despite_rounding(monkeypatch, tiny_preset):
+    """The last cycle scales onto the target; a density a rounding error short of it must not
+    start another (factor 1.0) cycle, up to 200 of them."""
+    from types import SimpleNamespace
+
+    import simdata.protocol as protocol
+
+    class FakeRunner:
+        preset = tiny_preset.replace(compress_target_density=0.8)
+        rho = 0.056
+        sim = SimpleNamespace(context=SimpleNamespace(setVelocitiesToTemperature=lambda *a: None))
+
+        def density(self):
+            return self.rho
+
+        def done(self, stage):
+            return None
+
+        def finish(self, stage, info):
+            return info
+
+        def emit(self, *a, **k):
+            pass
+
+        def set_conditions(self, *a):
+            pass
+
+        def minimize(self, *a):
+            pass
+
+        def run_ps(self, *a, **k):
+            return 0.0
+
+    def scale(runner, factor):  # the box determinant lands just below the exact target
+        runner.rho = runner.rho / factor**3 * (1.0 - 1e-15)
+
+    monkeypatch.setattr(protocol, "scale_cell", scale)
+    info = protocol.compress(FakeRunner())
+    assert info["density"] == pytest.approx(0.8, rel=1e-6)
+    assert info["cycles"] == 30  # 0.97 per cycle from 0.056, then one exact step
