@@ -6,8 +6,10 @@ For each training size ``n`` the same data (``x`` with 10 descriptor columns, on
 * ``krr``: :class:`sklearn.kernel_ridge.KernelRidge` (RBF on ``x``, ``gamma = 1/(2d)``), the
   reference cost of one kernel ridge fit;
 * ``affinetl_const``: ``AffineTransferRegressor(variant="const")`` (one joint linear system);
-* ``affinetl_full``: ``AffineTransferRegressor(variant="full")`` (block relaxation) with its
-  published defaults (``lambda = 1``, ``tol = 1e-4``, ``max_iter = 1000``);
+* ``affinetl_full``: ``AffineTransferRegressor(variant="full")`` with its defaults
+  (``lambda = 1``, ``tol = 1e-4``, ``solver="auto"``: exact Newton steps here, since the kernels
+  on the one source feature have low rank; ``--relaxation`` adds the block relaxation,
+  ``solver="relaxation"``, as ``affinetl_full_relaxation``);
 * ``nystroem_full``: the same model in the large-n mode,
   ``AffineTransferRegressor(approximation="nystroem", n_components=m)`` (``--components``,
   default 500), fitted by damped Newton steps in feature space,
@@ -49,9 +51,23 @@ logger = logging.getLogger(__name__)
 
 D = 10
 METHODS = ("krr", "affinetl_const", "affinetl_full", "nystroem_full")
-N_GRAMS = {"krr": 2, "affinetl_const": 5, "affinetl_full": 7, "nystroem_full": 0}  # n x n arrays
+#: Opt-in (``--relaxation``): the exact full model by block relaxation, for comparison.
+RELAXATION = "affinetl_full_relaxation"
+N_GRAMS = {  # n x n arrays held at once
+    "krr": 2,
+    "affinetl_const": 5,
+    "affinetl_full": 7,
+    RELAXATION: 7,
+    "nystroem_full": 0,
+}
 #: Exponent of the fit-time growth in n used to project the next size.
-GROWTH = {"krr": 3.0, "affinetl_const": 3.0, "affinetl_full": 3.0, "nystroem_full": 1.0}
+GROWTH = {
+    "krr": 3.0,
+    "affinetl_const": 3.0,
+    "affinetl_full": 3.0,
+    RELAXATION: 3.0,
+    "nystroem_full": 1.0,
+}
 N_TEST = 4000
 
 
@@ -72,6 +88,8 @@ def make_model(method: str, components: int = 500):
 
     if method == "nystroem_full":
         return AffineTransferRegressor(approximation="nystroem", n_components=components)
+    if method == RELAXATION:
+        return AffineTransferRegressor(variant="full", solver="relaxation", random_state=0)
     return AffineTransferRegressor(variant=method.removeprefix("affinetl_"), random_state=0)
 
 
@@ -112,7 +130,7 @@ def time_fit(
 def plot(df: pd.DataFrame, path: Path) -> None:
     """Fit time vs n (log-log) and ratio to kernel ridge."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    for color, m in enumerate(METHODS):
+    for color, m in enumerate(m for m in (*METHODS, RELAXATION) if m in set(df.method)):
         g = df[(df.method == m) & df.fit_s.notna()]
         ax1.plot(g.n, g.fit_s, "o-", color=f"C{color}", label=m)
         if m != "krr":
@@ -142,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-gb", type=float, default=4.0, help="Gram-matrix memory cap")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="n <= 1000")
+    parser.add_argument(
+        "--relaxation", action="store_true", help=f"also time block relaxation ({RELAXATION})"
+    )
     args = parser.parse_args(argv)
+    methods = (*METHODS, RELAXATION) if args.relaxation else METHODS
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.quick:
         args.sizes = [n for n in args.sizes if n <= 1000]
@@ -153,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in tqdm(args.sizes, desc="sizes"):
         X, y = make_data(np.random.default_rng([args.seed, n]), n)
         preds = {}
-        for m in METHODS:
+        for m in methods:
             gb = N_GRAMS[m] * n * n * 8 / 1e9
             projected = last[m][1] * (n / last[m][0]) ** GROWTH[m] if m in last else 0.0
             if gb > args.max_gb or projected > args.max_fit_s:
@@ -182,20 +204,22 @@ def main(argv: list[str] | None = None) -> int:
     df.to_csv(out / "speed_scale.csv", index=False)
     plot(df, out / "speed_scale.png")
     print(f"machine: {machine()}")
-    table = df.pivot(index="n", columns="method", values="fit_s")[list(METHODS)]
-    for m in METHODS[1:]:
+    table = df.pivot(index="n", columns="method", values="fit_s")[list(methods)]
+    for m in methods[1:]:
         table[f"{m}/krr"] = df[df.method == m].set_index("n")["ratio_to_krr"]
     full = df[df.method == "affinetl_full"].set_index("n")
     table["full n_iter"] = full["n_iter"]
-    table["full sweep/krr"] = full["fit_s"] / full["n_iter"] / krr
+    table["full step/krr"] = full["fit_s"] / full["n_iter"] / krr
+    if args.relaxation:
+        table["relaxation sweeps"] = df[df.method == RELAXATION].set_index("n")["n_iter"]
     ny = df[df.method == "nystroem_full"].set_index("n")
     table["nystroem n_iter"] = ny["n_iter"]
     print_table(
         table,
-        "fit time (s) and ratio to kernel ridge; sweep/krr = time per block sweep / krr fit",
+        "fit time (s) and ratio to kernel ridge; step/krr = time per Newton step / krr fit",
         "{:.3g}",
     )
-    acc = df.pivot(index="n", columns="method", values="test_mse")[list(METHODS)]
+    acc = df.pivot(index="n", columns="method", values="test_mse")[list(methods)]
     if "pred_rel_diff_vs_exact" in df:
         acc["nystroem vs exact (rel. pred. diff)"] = ny["pred_rel_diff_vs_exact"]
     print_table(acc, f"test MSE on {N_TEST} fresh points (noise variance 0.01)", "{:.4g}")
