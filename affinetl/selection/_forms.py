@@ -48,6 +48,7 @@ from ..base import (
 from ..kernels import gram_matrix, kernel_constraint
 from ..models._affine_newton import NewtonBatchResult, affine_full_newton
 from ..models._fused_ridge import fused_penalty, solve_penalized_lsq
+from ..models._kernel_newton import fit_affine_newton, newton_applies
 from ..models._kernel_solvers import GramFactor, fit_affine_blocks
 from ._loo import fit_partial_ridge
 
@@ -267,7 +268,9 @@ def fit_full_kernel(
 
 
 def _relaxation_batch(K1, K2, K3, y, lams, prob, evals, max_iter, tol) -> NewtonBatchResult:
-    """The members one by one by block relaxation (training sets above ``NEWTON_MAX_N``)."""
+    """The members one by one (training sets above ``NEWTON_MAX_N``): by the structured Newton
+    solver of :mod:`affinetl.models._kernel_newton` where the source kernels have low rank,
+    else by accelerated block relaxation; both from the AffineTL-const start."""
     out: dict[str, list] = {
         f: [] for f in ("coef", "alpha", "beta", "gamma", "pred", "n_iter", "conv", "obj")
     }
@@ -276,16 +279,13 @@ def _relaxation_batch(K1, K2, K3, y, lams, prob, evals, max_iter, tol) -> Newton
         if pb not in factors:
             factors[pb] = (GramFactor(K1[pb]), GramFactor(K2[pb]), GramFactor(K3[pb]))
         F1, F2, F3 = factors[pb]
-        res = fit_affine_blocks(  # from the AffineTL-const start, as the Newton path
-            F1,
-            F2,
-            F3,
-            y[pb],
-            tuple(float(v) for v in lams[b]),
-            max_iter=max_iter,
-            tol=tol,
-            extrapolate=True,
-        )
+        lam = tuple(float(v) for v in lams[b])
+        if newton_applies(F1, F2, F3):
+            res = fit_affine_newton(F1, F2, F3, y[pb], lam, max_iter=max_iter, tol=tol)
+        else:
+            res = fit_affine_blocks(
+                F1, F2, F3, y[pb], lam, max_iter=max_iter, tol=tol, extrapolate=True
+            )
         out["coef"].append([res.intercept])
         out["alpha"].append(res.alpha)
         out["beta"].append(res.beta)

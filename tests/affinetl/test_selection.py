@@ -363,15 +363,20 @@ def test_linear_cv_picks_generating_form(form):
 
 
 def test_full_form_large_n_path_and_chunks_agree(problem, monkeypatch):
-    """Above NEWTON_MAX_N the full form falls back to the relaxation; chunked batches agree."""
+    """Above NEWTON_MAX_N the full form is fitted member by member (the structured Newton
+    solver where the source kernels have low rank, else the relaxation); chunked batches agree."""
     import affinetl.selection._forms as forms_module
 
     X, y = problem
     kw = dict(form="full", lambda1=0.1, lambda2=0.5, lambda3=0.05, tol=1e-10)
     newton = TransferFormRegressor(**kw).fit(X, y)
     monkeypatch.setattr(forms_module, "NEWTON_MAX_N", 10)
+    structured = TransferFormRegressor(**kw).fit(X, y)
+    np.testing.assert_allclose(structured.predict(X), newton.predict(X), atol=1e-6)
+    monkeypatch.setattr(forms_module, "newton_applies", lambda *a: False)
     relaxed = TransferFormRegressor(**dict(kw, max_iter=20000)).fit(X, y)
     np.testing.assert_allclose(relaxed.predict(X), newton.predict(X), atol=1e-6)
+    monkeypatch.undo()
     monkeypatch.setattr(forms_module, "NEWTON_MAX_N", 300)
     full = AffineTransferCV(**SMALL, forms=["full"], random_state=0).fit(X, y)
     monkeypatch.setattr(forms_module, "NEWTON_MAX_HESSIAN_ENTRIES", 1.0)  # one member per chunk
