@@ -366,17 +366,29 @@ def test_full_form_large_n_path_and_chunks_agree(problem, monkeypatch):
     """Above NEWTON_MAX_N the full form is fitted member by member (the structured Newton
     solver where the source kernels have low rank, else the relaxation); chunked batches agree."""
     import affinetl.selection._forms as forms_module
+    from affinetl.models._kernel_newton import fit_affine_newton as fit
 
     X, y = problem
     kw = dict(form="full", lambda1=0.1, lambda2=0.5, lambda3=0.05, tol=1e-10)
     newton = TransferFormRegressor(**kw).fit(X, y)
     monkeypatch.setattr(forms_module, "NEWTON_MAX_N", 10)
-    structured = TransferFormRegressor(**kw).fit(X, y)
-    np.testing.assert_allclose(structured.predict(X), newton.predict(X), atol=1e-6)
-    monkeypatch.setattr(forms_module, "newton_applies", lambda *a: False)
-    relaxed = TransferFormRegressor(**dict(kw, max_iter=20000)).fit(X, y)
+    relaxed = TransferFormRegressor(**dict(kw, max_iter=20000)).fit(X, y)  # rank 13 of 30: dense
     np.testing.assert_allclose(relaxed.predict(X), newton.predict(X), atol=1e-6)
-    monkeypatch.undo()
+    # with 90 samples the kernels on the one source feature have low rank: structured Newton
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-2, 2, size=(90, 3))
+    u = np.sin(x[:, :1]) + 0.3 * x[:, 1:2]
+    y90 = 1 + 2 * u[:, 0] + (1 + 0.5 * u[:, 0]) * np.cos(x[:, 2]) + 0.1 * rng.normal(size=90)
+    X90 = np.hstack([x, u])
+    calls = []
+    monkeypatch.setattr(
+        forms_module, "fit_affine_newton", lambda *a, **k: calls.append(1) or fit(*a, **k)
+    )
+    structured = TransferFormRegressor(**kw).fit(X90, y90)
+    assert calls
+    monkeypatch.setattr(forms_module, "NEWTON_MAX_N", 300)
+    batched = TransferFormRegressor(**kw).fit(X90, y90)
+    np.testing.assert_allclose(structured.predict(X90), batched.predict(X90), atol=1e-6)
     monkeypatch.setattr(forms_module, "NEWTON_MAX_N", 300)
     full = AffineTransferCV(**SMALL, forms=["full"], random_state=0).fit(X, y)
     monkeypatch.setattr(forms_module, "NEWTON_MAX_HESSIAN_ENTRIES", 1.0)  # one member per chunk
