@@ -49,6 +49,10 @@ MU_MAX = 1e12
 #: ``g2 = d`` is treated as bounded away from zero (the cheaper scaled operators, single
 #: precision factor) when ``min |d| > D_MIN max |d|``.
 D_MIN = 1e-2
+#: Largest bound on the condition number of ``M`` for which it is factorised in single
+#: precision (relative error of the step about ``6e-8`` times it; the gradient and objective
+#: are always exact).
+SINGLE_MAX_COND = 1e5
 
 
 def newton_applies(F1: GramFactor, F2: GramFactor, F3: GramFactor, fit_h1: bool = True) -> bool:
@@ -117,19 +121,23 @@ def _operators_general(K3, d, l3, X, buf):
 class _Linearisation:
     """The Newton system at one point: step columns, their images, gradient, small Hessian."""
 
-    def __init__(self, A, P2, pen, y, K3, l3, lin, w2, gamma, g3, bufs) -> None:
+    def __init__(self, A, P2, pen, y, K3, l3, lin, w2, gamma, g3, bufs, precise=False) -> None:
         q, r2 = A.shape[1], P2.shape[1]
         d = 1.0 + P2 @ w2
         e = y - A @ lin - d * g3
         B = g3[:, None] * P2
         # X = [D A, D B, e o P2, v]: N^{-1} X and S X make the step
         X = np.column_stack([d[:, None] * A, d[:, None] * B, e[:, None] * P2, d * e - l3 * gamma])
-        if np.min(np.abs(d)) > D_MIN * np.max(np.abs(d)):
-            buf = bufs.setdefault(np.float32, np.empty(K3.shape, dtype=np.float32))
-            NX, SX = _operators_scaled(K3, d, l3, X, buf)
-        else:
-            buf = bufs.setdefault(np.float64, np.empty_like(K3))
-            NX, SX = _operators_general(K3, d, l3, X, buf)
+        dmax = float(np.max(np.abs(d)))
+        # cond(M) <= 1 + max(d)^2 trace(K3) / l3 bounds the relative error of a single
+        # precision solve (about 6e-8 cond(M)): single precision only where it stays small
+        cond = 1.0 + dmax**2 * float(np.trace(K3)) / l3
+        self.single = not precise and cond <= SINGLE_MAX_COND
+        scaled = np.min(np.abs(d)) > D_MIN * dmax
+        dtype = np.float32 if self.single else np.float64
+        buf = bufs.setdefault(dtype, np.empty(K3.shape, dtype=dtype))
+        op = _operators_scaled if scaled else _operators_general
+        NX, SX = op(K3, d, l3, X, buf)
         self.X, self.v = X[:, :-1], X[:, -1]
         self.NX, self.NX_v, self.SX = NX[:, :-1], NX[:, -1], SX[:, :-1]
         J = np.column_stack([A, B])
@@ -226,11 +234,10 @@ def fit_affine_newton(
     mu = 0.0
     frozen = True  # w2 held fixed: the first step
     bufs: dict = {}
-    while n_iter < max_iter:
-        n_iter += 1
-        lin_model = _Linearisation(A, P2, pen, y, K3, l3, lin, w2, gamma, g3, bufs)
-        accepted = None
-        while accepted is None and mu <= MU_MAX:
+
+    def search(lin_model: _Linearisation, mu: float):
+        """The first trial step that lowers the objective, and its damping; None if none."""
+        while mu <= MU_MAX:
             for exact in (False,) if frozen else (True, False):
                 step = lin_model.step(exact, mu, frozen)
                 if step is None:
@@ -241,18 +248,24 @@ def fit_affine_newton(
                     trial = (lin + t * ds[:q], w2 + t * ds[q:], gamma + t * dgamma)
                     obj_t = objective(*trial, g3 + t * dg3)
                     if obj_t < obj:
-                        accepted = (*trial, obj_t, exact and t == 1.0 and mu == 0.0)
-                        break
+                        return (*trial, obj_t, exact and t == 1.0 and mu == 0.0, t), mu
                     t *= 0.5
-                if accepted is not None:
-                    break
-            else:
-                mu = max(10.0 * mu, 1e-6)  # no step lowered the objective: damp harder
+            mu = max(10.0 * mu, 1e-6)  # no step lowered the objective: damp harder
+        return None, mu
+
+    while n_iter < max_iter:
+        n_iter += 1
+        lin_model = _Linearisation(A, P2, pen, y, K3, l3, lin, w2, gamma, g3, bufs)
+        accepted, mu_new = search(lin_model, mu)
+        if accepted is None and lin_model.single:  # before calling it stationary: full precision
+            lin_model = _Linearisation(A, P2, pen, y, K3, l3, lin, w2, gamma, g3, bufs, True)
+            accepted, mu_new = search(lin_model, mu)
+        mu = mu_new
         if accepted is None:  # no damped step lowers the objective: stationary
             converged = True
             history.append(obj)
             break
-        lin_new, w2_new, gamma_new, obj_new, pure_newton = accepted
+        lin_new, w2_new, gamma_new, obj_new, pure_newton, t = accepted
         if t == 1.0:  # a full step was taken: less damping next time
             mu = mu / 10.0 if mu > 1e-6 else 0.0
         change = max(

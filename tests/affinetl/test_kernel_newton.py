@@ -116,3 +116,22 @@ def test_newton_solver_refused_where_it_does_not_apply(affine_problem):
         AffineTransferRegressor(solver="newton", kernel3="linear").fit(X, y)
     model = AffineTransferRegressor(kernel3="linear").fit(X, y)
     assert model.solver_ == "relaxation"
+
+
+def test_single_precision_only_for_well_conditioned_steps():
+    from affinetl.models._kernel_newton import _Linearisation
+
+    F1, F2, F3, y = _factors(80)
+    n = y.shape[0]
+    A = np.column_stack([np.ones(n), F1.Phi])
+    P2 = F2.Phi
+    pen = np.ones(A.shape[1] + P2.shape[1])
+    args = (A, P2, pen, y, F3.K)
+    point = (np.zeros(A.shape[1]), np.zeros(P2.shape[1]), np.zeros(n), np.zeros(n))
+    assert _Linearisation(*args, 1.0, *point, {}).single  # cond(M) <= 1 + 80 / 1
+    assert not _Linearisation(*args, 1e-4, *point, {}).single  # up to 8e5: double precision
+    assert not _Linearisation(*args, 1.0, *point, {}, precise=True).single
+    # a badly conditioned g3 block still converges monotonically, in double precision
+    res = fit_affine_newton(F1, F2, F3, y, (1e-2, 1.0, 1e-4))
+    h = np.asarray(res.objective_history)
+    assert res.converged and np.all(np.diff(h) <= 1e-12 * np.abs(h[:-1]))
