@@ -317,15 +317,15 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         same = K2 is K1 or np.array_equal(K2, K1)
         F2 = F1 if same else GramFactor(K2)
         F3 = GramFactor(K3)
-        newton_ok = newton_applies(F1, F2, F3, fit_h1)
-        if self.solver == "newton" and not (newton_ok and not self.prune and self.init == "const"):
+        newton_ok = newton_applies(F1, F2, F3, fit_h1) and not self.prune
+        newton_ok = newton_ok and self.init == "const"
+        if self.solver == "newton" and not newton_ok:
             raise ValueError(
                 "solver='newton' needs low-rank source Gram matrices K1, K2 (at most "
                 f"{NEWTON_MAX_RANK} columns together; here {F1.rank} and {F2.rank} of {n}), "
                 "a full-rank K3, prune=False and init='const'; use solver='relaxation'"
             )
-        use_newton = self.solver != "relaxation" and newton_ok
-        use_newton = use_newton and not self.prune and self.init == "const"
+        use_newton = newton_ok and self.solver != "relaxation"
         if use_newton:
             result = fit_affine_newton(
                 F1, F2, F3, y, lams, fit_h1=fit_h1, max_iter=self.max_iter, tol=self.tol
