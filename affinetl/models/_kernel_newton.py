@@ -132,8 +132,9 @@ class _Linearisation:
         # cond(M) <= 1 + max(d)^2 trace(K3) / l3 bounds the relative error of a single
         # precision solve (about 6e-8 cond(M)): single precision only where it stays small
         cond = 1.0 + dmax**2 * float(np.trace(K3)) / l3
-        self.single = not precise and cond <= SINGLE_MAX_COND
         scaled = np.min(np.abs(d)) > D_MIN * dmax
+        # the general operators subtract two products of size ~cond: double precision there
+        self.single = not precise and scaled and cond <= SINGLE_MAX_COND
         dtype = np.float32 if self.single else np.float64
         buf = bufs.setdefault(dtype, np.empty(K3.shape, dtype=dtype))
         op = _operators_scaled if scaled else _operators_general
