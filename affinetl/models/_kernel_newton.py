@@ -203,8 +203,9 @@ def fit_affine_newton(
         Newton steps (accepted or not).
     tol : float
         Converged when an accepted step changes every block (``a0``, ``w1``, ``w2``, ``gamma``)
-        by less than ``tol`` relative to its max-abs value, or when no damped step lowers the
-        objective.
+        by less than ``tol`` relative to its max-abs value, when a full undamped Newton step
+        lowers the objective by a relative ``tol**2`` or less (the quadratic phase), or when
+        no damped step lowers the objective (also in double precision).
 
     Returns
     -------
