@@ -36,6 +36,7 @@ run in separate processes (``--cases sarcos``) and be summarised together afterw
 
 from __future__ import annotations
 
+import json
 import os
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -154,7 +155,10 @@ def one_split(case: dict, n: int, rep: int, grid: dict, brute: bool) -> tuple[li
         i = int(idx[np.nanargmax(mean[idx])])
         est = TransferFormRegressor(**refit_kw, **res["params"][i]).fit(Xtr, ytr)
         pred = est.predict(Xte)
-        add(f"fixed: {form}", pred, form=form)
+        # the form's per-split CV scores (of its best candidate): selection rules can be
+        # replayed offline from the records, the chosen form's test error being this row's
+        cv_scores = [float(res[f"split{j}_test_score"][i]) for j in range(len(splits))]
+        add(f"fixed: {form}", pred, form=form, cv_scores=json.dumps(cv_scores))
         if i == best:
             add("AffineTransferCV (best)", pred, form=form)
     lambdas = DEFAULT_LAMBDAS if grid.get("lambdas") is None else grid["lambdas"]
