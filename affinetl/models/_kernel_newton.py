@@ -15,10 +15,13 @@ complement ``(H_ss - C'S C) ds = -g_s - C'S v`` with the symmetric ``S = K3 N^{-
 
     S = (K3 - K3 D M^{-1} D K3) / l3,    M = D K3 D + l3 I   (Woodbury),
 
-``M`` symmetric positive definite. One Cholesky factorisation of ``M`` per step and two products
-of ``K3`` with ``O(r1 + r2)`` columns give the step, the ``gamma`` update and the new fitted
-values; rejected trial steps (the exact Hessian is indefinite away from a minimum) cost only
-``O(n (r1 + r2))`` each.
+``M`` symmetric positive definite. Where no ``d`` is near zero (the usual case, ``g2`` close to
+one) the identities ``N^{-1} = D M^{-1} D^{-1}`` and ``S = D^{-1} (I - l3 M^{-1}) D^{-1}`` need no
+product with ``K3`` at all, and ``M`` is factorised in single precision when its condition
+number is bounded by ``SINGLE_MAX_COND`` (an inexact Newton step; gradient and objective stay
+exact). So a step costs one Cholesky factorisation of ``M`` and a solve with ``O(r1 + r2)``
+right-hand sides; rejected trial steps (the exact Hessian is indefinite away from a minimum)
+cost ``O(n (r1 + r2))`` each, plus one product ``K3 dgamma``.
 
 The step logic is that of :mod:`._affine_newton` (batched Newton for small ``n``): the exact
 Newton step, else the Gauss-Newton step (the Hessian without the ``e o K3`` cross term, positive
