@@ -197,7 +197,8 @@ def prepare_job(
     Returns the job folder ``out_dir/jobs/<job_id>`` (ready for :func:`simulate`)
     and the stage timings in seconds. A packed cell already there is reused if it
     was packed from the same chain (same coordinates, types and charges); otherwise
-    it is packed again and the MD checkpoints made from the old cell are deleted.
+    it is packed again and the MD checkpoints made from the old cell are deleted. A
+    cell packed before these checks (no ``chain_sha``) is reused with a warning.
     """
     out_dir = Path(out_dir)
     from .forcefield import parameterise_chain, write_system_prmtop
@@ -234,7 +235,13 @@ def prepare_job(
     meta_path = pack_dir / "pack.json"
     chain_sha = _file_sha(params.mol2, params.pdb)
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
-    if meta is not None and meta.get("chain_sha") != chain_sha:
+    if meta is not None and "chain_sha" not in meta:
+        # packed by an older simdata: its chain cannot be checked, and deleting the cell
+        # would also delete a run's checkpoints; keep it, and say how to rebuild it
+        logger.warning(
+            "%s: the packed cell predates chain checks; delete %s to rebuild it", jid, pack_dir
+        )
+    elif meta is not None and meta["chain_sha"] != chain_sha:
         # the chain was rebuilt (new builder or charges): the cell and any MD
         # checkpoints made from the old one are stale
         logger.warning("%s: chain changed since the cell was packed; repacking", jid)

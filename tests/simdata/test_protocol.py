@@ -194,6 +194,12 @@ def test_cell_packed_from_an_older_chain_is_repacked(tiny_cell, tiny_preset, cac
     prepare_job(job, work.parents[1], cache_dir=cache_dir)
     assert json.loads(meta_path.read_text())["chain_sha"] == meta["chain_sha"]
     assert not (work / "md").exists()
+    # a cell packed before the check cannot be verified: kept (with its checkpoints)
+    (work / "md").mkdir()
+    legacy = {k: v for k, v in meta.items() if k != "chain_sha"}
+    meta_path.write_text(json.dumps(legacy))
+    prepare_job(job, work.parents[1], cache_dir=cache_dir)
+    assert json.loads(meta_path.read_text()) == legacy and (work / "md").exists()
 
 
 def test_compression_stops_at_the_target_despite_rounding(monkeypatch, tiny_preset):
