@@ -139,7 +139,9 @@ class _Linearisation:
         # the general operators subtract two products of size ~cond: double precision there
         self.single = not precise and scaled and cond <= SINGLE_MAX_COND
         dtype = np.float32 if self.single else np.float64
-        buf = bufs.setdefault(dtype, np.empty(K3.shape, dtype=dtype))
+        buf = bufs.get(dtype)
+        if buf is None:  # one n x n work array per precision, reused by every step
+            buf = bufs[dtype] = np.empty(K3.shape, dtype=dtype)
         op = _operators_scaled if scaled else _operators_general
         NX, SX = op(K3, d, l3, X, buf)
         self.X, self.v = X[:, :-1], X[:, -1]
