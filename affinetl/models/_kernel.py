@@ -262,11 +262,14 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
     # -- helpers ---------------------------------------------------------------------------
     def _grams(self, x: np.ndarray, u: np.ndarray, train: bool) -> tuple[np.ndarray, ...]:
         xb, ub = (None, None) if train else (self.x_fit_, self.u_fit_)
-        return (
-            gram_matrix(self.kernel1, u, ub, self.gamma1),
-            gram_matrix(self.kernel2, u, ub, self.gamma2),
-            gram_matrix(self.kernel3, x, xb, self.gamma3),
+        K1 = gram_matrix(self.kernel1, u, ub, self.gamma1)
+        # h1 and h2 usually share their kernel on u (the default): one Gram matrix serves both
+        same = self.gamma2 == self.gamma1 and (
+            self.kernel2 is self.kernel1
+            or (isinstance(self.kernel1, str) and self.kernel2 == self.kernel1)
         )
+        K2 = K1 if same else gram_matrix(self.kernel2, u, ub, self.gamma2)
+        return K1, K2, gram_matrix(self.kernel3, x, xb, self.gamma3)
 
     def _transform_inputs(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         x, u = self._split_features(X)
@@ -312,10 +315,8 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
             self.objective_history_ = np.array([obj])
             return self
         fit_h1 = self.variant == "full"
-        # K1 = K2 when both blocks use the same kernel: one factorisation serves both
         F1 = GramFactor(K1)
-        same = K2 is K1 or np.array_equal(K2, K1)
-        F2 = F1 if same else GramFactor(K2)
+        F2 = F1 if K2 is K1 else GramFactor(K2)  # one factorisation when h1, h2 share a kernel
         F3 = GramFactor(K3)
         newton_ok = newton_applies(F1, F2, F3, fit_h1) and not self.prune
         newton_ok = newton_ok and self.init == "const"
