@@ -238,7 +238,7 @@ def fit_full_kernel(
     n = y.shape[1]
     intercept_only = design is None or np.asarray(design).shape[2] == 1
     if n > NEWTON_MAX_N and intercept_only:
-        return scale[prob], _relaxation_batch(K1, K2, K3, ys, lams, prob, evals, max_iter, tol)
+        return scale[prob], _one_by_one_batch(K1, K2, K3, ys, lams, prob, evals, max_iter, tol)
     # bound the memory of the batched Hessians (members x p x p, p = q + 3n)
     q = 1 if design is None else np.asarray(design).shape[2]
     chunk = max(1, int(NEWTON_MAX_HESSIAN_ENTRIES // (q + 3 * n) ** 2))
@@ -267,7 +267,7 @@ def fit_full_kernel(
     return scale[prob], NewtonBatchResult(**joined)
 
 
-def _relaxation_batch(K1, K2, K3, y, lams, prob, evals, max_iter, tol) -> NewtonBatchResult:
+def _one_by_one_batch(K1, K2, K3, y, lams, prob, evals, max_iter, tol) -> NewtonBatchResult:
     """The members one by one (training sets above ``NEWTON_MAX_N``): by the structured Newton
     solver of :mod:`affinetl.models._kernel_newton` where the source kernels have low rank,
     else by accelerated block relaxation; both from the AffineTL-const start."""
