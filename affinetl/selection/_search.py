@@ -166,8 +166,12 @@ def _select(
     labels: list[str],
     complexity: list[int],
     rule: str,
+    n_se: float = 1.0,
 ) -> int:
     """Index of the selected candidate (best mean, or simplest form within one standard error).
+
+    ``n_se`` widens the tie band to that many standard errors (``1``: the one-SE rule;
+    ``benchmarks/selection/replay_rules.py`` replays other widths).
 
     The one-standard-error rule compares *forms* (``labels``: the form, with ``+linear`` for
     the linear-``g1`` variants), each represented by its best candidate: form ``f`` ties with
@@ -199,7 +203,7 @@ def _select(
         if not np.isfinite(gap):
             continue
         se = float(np.std(diff, ddof=1) / np.sqrt(n_splits)) if n_splits > 1 else 0.0
-        if gap <= se:
+        if gap <= n_se * se:
             tied.append(form_best[f])
     level = min(complexity[i] for i in tied)
     same = [i for i in tied if complexity[i] == level]

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from affinetl.selection import form_complexity
+from affinetl.selection._search import _select
 
 OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "out" / "selection"
 #: Source features per case (the complexity of a calibration depends on it).
@@ -35,17 +36,13 @@ N_SOURCE = {"density": 1, "ltc": 1, "sarcos": 6}
 
 
 def k_se(cv: dict, cx: dict, k: float) -> str:
-    """The simplest form within ``k`` paired standard errors of the best mean CV score."""
-    means = {f: float(np.mean(v)) for f, v in cv.items()}
-    best = max(means, key=means.get)
-    tied = []
-    for f, v in cv.items():
-        d = np.asarray(cv[best]) - np.asarray(v)
-        se = float(np.std(d, ddof=1) / np.sqrt(d.size))
-        if d.mean() <= k * se:
-            tied.append(f)
-    level = min(cx[f] for f in tied)
-    return max((f for f in tied if cx[f] == level), key=means.get)
+    """The shipped rule (:func:`affinetl.selection._search._select`) with a ``k``-SE tie band,
+    on one candidate per form (its best); ``k = 0`` is the best mean score."""
+    forms = list(cv)
+    scores = np.array([cv[f] for f in forms], dtype=float)
+    complexity = [cx[f] for f in forms]
+    i = _select(scores.mean(axis=1), scores, forms, complexity, "one_se", n_se=k)
+    return forms[i]
 
 
 def forward(cv: dict, cx: dict, k: float) -> str:
