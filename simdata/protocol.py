@@ -257,6 +257,7 @@ class MDRunner:
         self.job_id = job_id
         self.callback = callback
         self.restarts = 0
+        self._restarts_mark = 0  # ``restarts`` at the end of the last stage
         self._npt = False
         self._barostat = next(
             f for f in simulation.system.getForces() if f.__class__.__name__ == "MonteCarloBarostat"
@@ -282,11 +283,19 @@ class MDRunner:
         return None
 
     def load(self, result: StageResult) -> None:
-        """Load a finished stage's state into the context."""
+        """Load a finished stage's state into the context (and count its restarts)."""
         self.sim.loadState(str(result.state))
+        self.restarts += int(result.summary.get("restarts", 0))
+        self._restarts_mark = self.restarts
 
     def finish(self, stage: str, summary: dict[str, Any]) -> StageResult:
-        """Store state and summary atomically and return the stage result."""
+        """Store state and summary atomically and return the stage result.
+
+        The summary records the NaN restarts of the stage (``restarts``), so that a job resumed
+        from its checkpoints still reports every restart of its finished stages.
+        """
+        summary = {**summary, "restarts": self.restarts - self._restarts_mark}
+        self._restarts_mark = self.restarts
         path = self.state_path(stage)
         tmp = path.with_suffix(".xml.tmp")
         self.sim.saveState(str(tmp))

@@ -43,7 +43,7 @@ POLYMERS = [
     ("PI524", "*OCC*", "poly(ethylene oxide)"),
 ]
 #: Polymers also run with the ``standard`` preset.
-STANDARD = ["PI1", "PI82", "PI437"]
+STANDARD = ["PI1", "PI2", "PI82", "PI437"]
 #: Experimental amorphous densities (g/cm3) where the Afzal et al. table holds an
 #: obvious error (polystyrene listed at 1.92): Brandrup & Immergut, Polymer Handbook.
 EXP_OVERRIDES = {"PI82": 1.05}
@@ -68,7 +68,6 @@ def prepare(args: argparse.Namespace) -> int:
     from simdata.job import prepare_job
 
     path = OUT / "manifest.json"
-    old = json.loads(path.read_text()) if path.exists() else []
     manifest = []
     for job in _jobs(args.presets, args.only):
         t0 = time.perf_counter()
@@ -87,6 +86,8 @@ def prepare(args: argparse.Namespace) -> int:
         logger.info("%s %s prepared in %.1f s", job.preset.name, job.name, time.perf_counter() - t0)
     # jobs not prepared now keep their entries; a job prepared again (new settings, new id)
     # replaces the entry of the same polymer and preset
+    # (read now, not at the start: another prepare may have written it meanwhile)
+    old = json.loads(path.read_text()) if path.exists() else []
     ids = {(m["name"], m["preset"]["name"]) for m in manifest}
     keep = [m for m in old if (m["name"], m["preset"]["name"]) not in ids]
     path.write_text(json.dumps(keep + manifest, indent=1))
@@ -173,14 +174,18 @@ def report(args: argparse.Namespace) -> int:
     rows_files = [Path(p) for p in (args.rows or [str(OUT / "rows.jsonl")])]
     manifest = {m["job_id"]: m for m in json.loads((OUT / "manifest.json").read_text())}
     store = ResultStore(OUT / "results")
-    have = store.finished_ids()
+    # a row is stored once: finished jobs, and failures already recorded, are skipped
+    have = store.finished_ids() | {(r["job_id"], r["status"]) for r in store.rows()}
     new = []
     for path in rows_files:
         for line in path.read_text().splitlines():
             if not line.strip():
                 continue
             row = json.loads(line)
-            if row["job_id"] in have:
+            if row["job_id"] in have or (row["job_id"], row["status"]) in have:
+                continue
+            if row["job_id"] not in manifest:
+                logger.warning("%s: job %s is not in the manifest; skipped", path, row["job_id"])
                 continue
             m = manifest[row["job_id"]]
             row.update(
@@ -193,7 +198,9 @@ def report(args: argparse.Namespace) -> int:
             new.append(row)
     store.extend(new)
     res = load_results(OUT / "results")
-    res = res[res.status == "done"].copy()
+    # the store is append-only: a polymer run again (e.g. after a builder fix, under a new
+    # job id) keeps its old row; the table uses the latest finished row per polymer and preset
+    res = _latest_done(res)
     ref = radonpy_table()[["monomer_ID", "density", "Cp"]].rename(
         columns={"monomer_ID": "name", "density": "density_radonpy", "Cp": "Cp_radonpy"}
     )
@@ -259,10 +266,18 @@ def report(args: argparse.Namespace) -> int:
             "n_atoms", "charge_method", "equilibrated", "platform", "ns_per_day", "settings",
             "versions",
         ]  # fmt: skip
-        full = load_results(OUT / "results")
-        full = full[full.status == "done"]
+        full = _latest_done(load_results(OUT / "results"))
+        full = full[full.preset == args.example_preset]
         full[[c for c in keep if c in full.columns]].to_csv(args.example, index=False)
     return 0
+
+
+def _latest_done(res):
+    """Finished rows, the most recent one per polymer and preset."""
+    res = res[res.status == "done"]
+    return res.sort_values("recorded_at", kind="stable").drop_duplicates(
+        ["name", "preset"], keep="last"
+    )
 
 
 def _known(settings: dict) -> dict:
@@ -295,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report")
     p.add_argument("--rows", nargs="*", default=None)
     p.add_argument("--example", default=None, help="also write the example dataset CSV here")
+    p.add_argument("--example-preset", default="fast", help="preset of the example dataset")
     p.set_defaults(func=report)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -1,9 +1,10 @@
 """Datasets produced by simdata itself, shipped with the package.
 
-``validation_fast.csv``: the density-validation polymers of ``benchmarks/simdata/validate.py``
-run with the ``fast`` preset (one row per finished polymer, every property with its
+``validation_fast.csv`` and ``validation_standard.csv``: the density-validation polymers of
+``benchmarks/simdata/validate.py`` run with the ``fast`` preset (10 polymers) and the
+``standard`` preset (4 polymers): one row per finished polymer, every property with its
 standard error, and the provenance columns ``job_id``, ``smiles``, ``preset``, ``settings``,
-``versions``, ``platform``). See the simdata guide for how it was made.
+``versions``, ``platform``. See the simdata guide for how they were made.
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-__all__ = ["load_validation"]
+__all__ = ["load_validation", "shipped_presets"]
+
+
+def shipped_presets() -> list[str]:
+    """Names of the presets whose validation table ships with the package."""
+    names = (f.name for f in resources.files(__name__).iterdir())
+    return sorted(
+        n[len("validation_") : -len(".csv")]
+        for n in names
+        if n.startswith("validation_") and n.endswith(".csv")
+    )
 
 
 def load_validation(preset: str = "fast") -> Any:
@@ -20,7 +31,7 @@ def load_validation(preset: str = "fast") -> Any:
     Parameters
     ----------
     preset : str, default="fast"
-        Preset whose table to load (only ``"fast"`` is shipped so far).
+        Preset whose table to load (``"fast"`` or ``"standard"``; see :func:`shipped_presets`).
 
     Returns
     -------
@@ -36,6 +47,6 @@ def load_validation(preset: str = "fast") -> Any:
 
     path = resources.files(__name__) / f"validation_{preset}.csv"
     if not path.is_file():
-        raise ValueError(f"no example table for preset {preset!r}; shipped: 'fast'")
+        raise ValueError(f"no example table for preset {preset!r}; shipped: {shipped_presets()}")
     with resources.as_file(path) as p:
         return pd.read_csv(p)

@@ -118,6 +118,23 @@ def test_simulate_resumes_from_checkpoints(tiny_cell, tiny_preset):
     assert not [e for e in events if e.kind == "start"]  # every stage was reused
 
 
+def test_restarts_of_finished_stages_survive_a_resume(tiny_cell, tiny_preset, tmp_path):
+    """A job resumed from its checkpoints still counts the NaN restarts of its finished stages."""
+    job, work = tiny_cell
+    runner = _runner(work, tiny_preset, tmp_path)
+    runner.restarts = 2  # as if run_ps had recovered two blow-ups in this stage
+    res = runner.finish("minimise", {"density": runner.density()})
+    assert res.summary["restarts"] == 2
+    runner.restarts += 1  # one more in the next stage
+    assert runner.finish("compress", {}).summary["restarts"] == 1
+    assert json.loads((tmp_path / "md" / "compress.json").read_text())["restarts"] == 1
+    resumed = _runner(work, tiny_preset, tmp_path)
+    resumed.load(resumed.done("minimise"))
+    resumed.load(resumed.done("compress"))
+    assert resumed.restarts == 3
+    assert resumed.finish("anneal", {}).summary["restarts"] == 0  # none since the resume
+
+
 def test_minimisation_in_a_cpu_context_lowers_the_energy(tiny_cell, tiny_preset, tmp_path):
     """The path GPU platforms take (fixed-point forces overflow on overlapping atoms)."""
     from openmm import unit

@@ -36,11 +36,14 @@ def test_row_needs_id_and_status(tmp_path):
         ResultStore(tmp_path).append({"density": 1.0})
 
 
-def test_shipped_validation_table_has_provenance():
-    from simdata.examples import load_validation
+@pytest.mark.parametrize("preset, rows", [("fast", 8), ("standard", 3)])
+def test_shipped_validation_table_has_provenance(preset, rows):
+    from simdata.examples import load_validation, shipped_presets
 
-    df = load_validation("fast")
-    assert len(df) >= 8 and (df.status == "done").all()
+    assert {"fast", "standard"} <= set(shipped_presets())
+    df = load_validation(preset)
+    assert len(df) >= rows and (df.status == "done").all()
+    assert (df.preset == preset).all()
     assert df.job_id.is_unique
     for col in ("smiles", "preset", "settings", "versions", "platform", "density", "density_sem"):
         assert df[col].notna().all(), col
