@@ -1,17 +1,25 @@
-"""Replay form-selection rules offline on the records of ``run_real_cases.py``.
+"""Replay form-selection and form-averaging rules offline on the records of ``run_real_cases.py``.
 
 ``run_real_cases.py`` stores, for every split and fixed form, the per-fold CV scores of that
-form's best candidate (column ``cv_scores``) next to the form's test RMSE. A rule that picks a
-*form* from those score vectors can therefore be evaluated on all cases in seconds, without
-refitting: the test error of its pick is the ``fixed: <form>`` row of the same split (the same
-hyper-parameters as the search would refit). The replay of the shipped rule reproduces
-AffineTransferCV's picks exactly (printed as a check).
+form's best candidate (column ``cv_scores``) next to the form's test RMSE, and the form's test
+predictions (``<tag>_preds_<case>.npz``). A rule that picks a *form*, or weights the forms, from
+those score vectors can therefore be evaluated on all cases in seconds, without refitting: the
+test error of a pick is the ``fixed: <form>`` row of the same split (the same hyper-parameters
+as the search would refit), and that of a weighted average comes from the stored predictions.
+The replay of the shipped rule reproduces AffineTransferCV's picks exactly (printed as a check).
 
-Rules: ``best`` (highest mean CV score), ``k_se`` (the simplest form, by
+Rules that pick one form: ``best`` (highest mean CV score), ``k_se`` (the simplest form, by
 :func:`affinetl.selection.form_complexity`, whose best candidate is within ``k`` paired standard
 errors of the best form's; ``k = 1`` is the shipped one-SE rule), and ``forward_k`` (start
 from the simplest form and move to a more complex one only when it beats the current one by more
 than ``k`` paired standard errors).
+
+Rules that average forms (need the predictions): ``avg_k_se`` (equal weights on every form
+within ``k`` paired standard errors of the best), ``zsoft`` (weights ``exp(-z)``, ``z`` the
+form's gap to the best in paired standard errors: a smooth tie band) and ``inv_mse_p`` (weights
+proportional to the CV mean squared error to the power ``-p``); ``stack`` (the super learner:
+non-negative weights summing to one, least squares of the training targets on the forms'
+out-of-fold predictions, stored by ``run_real_cases.py`` as well).
 
 Run (after ``run_real_cases.py``)::
 
@@ -56,7 +64,55 @@ def forward(cv: dict, cx: dict, k: float) -> str:
     return current
 
 
-RULES = {
+def _gaps(cv: dict) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Forms, their mean-score gaps to the best form and the paired SE of each gap."""
+    forms = list(cv)
+    s = np.array([cv[f] for f in forms], dtype=float)
+    mean = s.mean(axis=1)
+    b = int(np.argmax(mean))
+    d = s[b] - s
+    se = np.std(d, axis=1, ddof=1) / np.sqrt(s.shape[1])
+    return forms, mean[b] - mean, se
+
+
+def avg_k_se(cv: dict, k: float) -> dict[str, float]:
+    """Equal weights on the forms within ``k`` paired standard errors of the best."""
+    forms, gap, se = _gaps(cv)
+    tied = [f for f, g, e in zip(forms, gap, se) if g <= k * e]
+    return {f: 1.0 / len(tied) for f in tied}
+
+
+def zsoft(cv: dict) -> dict[str, float]:
+    """Weights ``exp(-gap / se)``: the tie band made smooth."""
+    forms, gap, se = _gaps(cv)
+    z = np.where(gap > 0, gap / np.maximum(se, 1e-300), 0.0)
+    w = np.exp(-z)
+    return dict(zip(forms, w / w.sum()))
+
+
+def inv_mse(cv: dict, p: float) -> dict[str, float]:
+    """Weights proportional to the CV mean squared error to the power ``-p``."""
+    forms = list(cv)
+    mse = np.array([-np.mean(cv[f]) for f in forms])
+    w = mse**-p
+    return dict(zip(forms, w / w.sum()))
+
+
+def stack(oof: dict[str, np.ndarray], y: np.ndarray) -> dict[str, float]:
+    """Stacking (the super learner): non-negative weights that sum to one, fitted by least
+    squares of the training targets on the forms' out-of-fold predictions."""
+    from scipy.optimize import nnls
+
+    forms = [f for f in oof if np.all(np.isfinite(oof[f]))]
+    A = np.column_stack([oof[f] for f in forms])
+    # the sum-to-one constraint as a heavily weighted extra row
+    big = 1e3 * max(1.0, float(np.abs(A).max()))
+    w, _ = nnls(np.vstack([A, big * np.ones(len(forms))]), np.append(y, big))
+    w = w / w.sum() if w.sum() > 0 else np.full(len(forms), 1.0 / len(forms))
+    return dict(zip(forms, w))
+
+
+PICK_RULES = {
     "best": lambda cv, cx: k_se(cv, cx, 0.0),
     "1_se": lambda cv, cx: k_se(cv, cx, 1.0),
     "1.5_se": lambda cv, cx: k_se(cv, cx, 1.5),
@@ -66,6 +122,18 @@ RULES = {
     "forward_1": lambda cv, cx: forward(cv, cx, 1.0),
     "forward_2": lambda cv, cx: forward(cv, cx, 2.0),
 }
+AVERAGE_RULES = {
+    "avg_1_se": lambda cv: avg_k_se(cv, 1.0),
+    "avg_2_se": lambda cv: avg_k_se(cv, 2.0),
+    "zsoft": zsoft,
+    "inv_mse_1": lambda cv: inv_mse(cv, 1.0),
+    "inv_mse_2": lambda cv: inv_mse(cv, 2.0),
+}
+
+
+def _predictions(tag: str, case: str) -> dict | None:
+    path = OUT / f"{tag}_preds_{case}.npz"
+    return dict(np.load(path)) if path.exists() else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     recs = pd.concat([pd.read_csv(OUT / f"{args.tag}_records_{c}.csv") for c in args.cases])
     if "cv_scores" not in recs:
         raise SystemExit("these records have no cv_scores column: re-run run_real_cases.py")
+    preds = {c: _predictions(args.tag, c) for c in args.cases}
     fixed = recs[recs.method.str.startswith("fixed: ")].copy()
     fixed["f"] = fixed.method.str.removeprefix("fixed: ")
     shipped = recs[recs.method == "AffineTransferCV"].set_index(["case", "n", "rep"]).form
@@ -86,10 +155,24 @@ def main(argv: list[str] | None = None) -> int:
         n_train = n - 1 if folds >= n else int(round(n * (folds - 1) / folds))
         cx = {f: form_complexity(f, N_SOURCE.get(case, 1), False, n_train) for f in cv}
         rmse = dict(zip(g.f, g.rmse))
-        for name, rule in RULES.items():
+        for name, rule in PICK_RULES.items():
             f = rule(cv, cx)
             rows.append({"case": case, "n": n, "rep": rep, "rule": name, "rmse": rmse[f]})
-        agree.append(RULES["1_se"](cv, cx) == shipped.get((case, n, rep)))
+        agree.append(PICK_RULES["1_se"](cv, cx) == shipped.get((case, n, rep)))
+        p = preds[case]
+        if p is None or f"{n}/{rep}/y" not in p:
+            continue
+        y = p[f"{n}/{rep}/y"].astype(float)
+        rules = dict(AVERAGE_RULES)
+        if f"{n}/{rep}/ytrain" in p:
+            oof = {f: p[f"{n}/{rep}/oof/{f}"].astype(float) for f in cv}
+            ytr = p[f"{n}/{rep}/ytrain"].astype(float)
+            rules["stack"] = lambda cv, oof=oof, ytr=ytr: stack(oof, ytr)
+        for name, rule in rules.items():
+            w = rule(cv)
+            pred = sum(wf * p[f"{n}/{rep}/{f}"].astype(float) for f, wf in w.items())
+            err = float(np.sqrt(np.mean((pred - y) ** 2)))
+            rows.append({"case": case, "n": n, "rep": rep, "rule": name, "rmse": err})
     df = pd.DataFrame(rows)
     print(f"replayed 1_se rule = AffineTransferCV's pick in {np.mean(agree):.0%} of splits")
     best_fixed = fixed.groupby(["case", "n", "f"]).rmse.mean().groupby(["case", "n"]).min()
@@ -97,10 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     summary["best_fixed"] = [best_fixed[(c, n)] for c, n in zip(summary.case, summary.n)]
     summary["within_one_se"] = summary["mean"] - summary.best_fixed <= summary["sem"]
     table = summary.pivot_table(index=["case", "n"], columns="rule", values="mean")
-    table = table[list(RULES)]
+    table = table[[r for r in [*PICK_RULES, *AVERAGE_RULES, "stack"] if r in table]]
     table["best fixed"] = best_fixed
-    with pd.option_context("display.width", 200):
-        print("mean test RMSE of each rule's pick:")
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print("mean test RMSE of each rule's pick or average:")
         print(table.round(4).to_string())
         print("cells within one SE of the best fixed form:")
         print(summary.groupby("rule", sort=False).within_one_se.sum().to_string())

@@ -5,6 +5,8 @@ For each case, target size n and random split, the training points are drawn at 
 
 * ``AffineTransferCV``: the default estimator (``rule="one_se"``, default grid and splitter);
 * ``AffineTransferCV (best)``: the same search with ``rule="best"`` (the highest CV score);
+* ``AffineTransferCV (average)``: the same search with ``rule="average"`` (the forms' refitted
+  best candidates averaged, weights from their paired CV score gaps);
 * each fixed form of the family (``source_linear`` ... ``full``), its hyper-parameters chosen by
   the same cross-validation (the best candidate of that form in ``cv_results_``), refitted;
 * ``Direct`` and ``SourceOnly``: the package's baselines tuned by ``GridSearchCV`` over the
@@ -29,7 +31,8 @@ Errors are test RMSE (density g/cm3, LTC in log W/m/K, SARCOS torque units). Run
         .venv/bin/python benchmarks/selection/run_real_cases.py [--quick]
 
 Writes ``benchmarks/out/selection/real_{records,summary,check,choices,timing}.csv`` (and the
-per-case ``real_records_<case>.csv``) and ``real_cases.png`` and prints the tables. Cases can
+per-case ``real_records_<case>.csv``, and ``real_preds_<case>.npz`` with every fixed form's test
+predictions) and ``real_cases.png`` and prints the tables. Cases can
 run in separate processes (``--cases sarcos``) and be summarised together afterwards with
 ``--summarise-only``.
 """
@@ -109,8 +112,17 @@ def _baseline(est, lambdas, X, y, splits) -> tuple[np.ndarray, object]:
     return gs.fit(X, y), gs
 
 
-def one_split(case: dict, n: int, rep: int, grid: dict, brute: bool) -> tuple[list, dict | None]:
-    """Every method on one random split; returns per-method rows and the timing row."""
+def one_split(
+    case: dict, n: int, rep: int, grid: dict, brute: bool, preds: dict | None = None
+) -> tuple[list, dict | None]:
+    """Every method on one random split; returns per-method rows and the timing row.
+
+    ``preds``, when given, receives the test predictions (original units) of every fixed form
+    and the test targets under the keys ``"{n}/{rep}/{form}"`` and ``"{n}/{rep}/y"``, and the
+    form's out-of-fold predictions on the search's splits and the training targets under
+    ``"{n}/{rep}/oof/{form}"`` and ``"{n}/{rep}/ytrain"``, so that rules which combine forms
+    can be replayed offline (``replay_rules.py``).
+    """
     total = case["y"].size
     rng = np.random.default_rng(1000 * n + rep)
     if case["test"] is None:
@@ -140,9 +152,20 @@ def one_split(case: dict, n: int, rep: int, grid: dict, brute: bool) -> tuple[li
         rmse = _rmse(scale * pred, yte)
         rows.append({"n": n, "rep": rep, "method": method, "rmse": rmse, **extra})
 
+    if preds is not None:
+        preds[f"{n}/{rep}/y"] = np.asarray(yte, dtype=np.float32)
+        preds[f"{n}/{rep}/ytrain"] = np.asarray(scale * ytr, dtype=np.float32)
     kw = dict(source_columns=src, cv=splits, **grid)
     sel = AffineTransferCV(rule="one_se", **kw).fit(Xtr, ytr)
     add("AffineTransferCV", sel.predict(Xte), form=sel.best_form_, seconds=sel.search_time_)
+    avg = AffineTransferCV(rule="average", **kw).fit(Xtr, ytr)
+    add(
+        "AffineTransferCV (average)",
+        avg.predict(Xte),
+        form=avg.best_form_,
+        seconds=avg.search_time_,
+        weights=json.dumps(avg.form_weights_),
+    )
     res = sel.cv_results_
     mean = res["mean_test_score"]
     forms = np.asarray(res["param_form"]).astype(str)
@@ -159,6 +182,15 @@ def one_split(case: dict, n: int, rep: int, grid: dict, brute: bool) -> tuple[li
         # replayed offline from the records, the chosen form's test error being this row's
         cv_scores = [float(res[f"split{j}_test_score"][i]) for j in range(len(splits))]
         add(f"fixed: {form}", pred, form=form, cv_scores=json.dumps(cv_scores))
+        if preds is not None:
+            preds[f"{n}/{rep}/{form}"] = (scale * pred).astype(np.float32)
+            # out-of-fold predictions of the same candidate on the search's splits (training
+            # data only): what a stacking rule may weight the forms by
+            oof = np.full(ytr.size, np.nan)
+            for tr, te in splits:
+                fold = TransferFormRegressor(**refit_kw, **res["params"][i]).fit(Xtr[tr], ytr[tr])
+                oof[te] = fold.predict(Xtr[te])
+            preds[f"{n}/{rep}/oof/{form}"] = (scale * oof).astype(np.float32)
         if i == best:
             add("AffineTransferCV (best)", pred, form=form)
     lambdas = DEFAULT_LAMBDAS if grid.get("lambdas") is None else grid["lambdas"]
@@ -207,19 +239,24 @@ def summarise(records: pd.DataFrame) -> pd.DataFrame:
     return summ.reset_index()
 
 
-def check(records: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    """AffineTransferCV vs the best fixed form (by mean test RMSE) per case and n."""
+def check(
+    records: pd.DataFrame, summary: pd.DataFrame, method: str = "AffineTransferCV"
+) -> pd.DataFrame:
+    """``method`` vs the best fixed form (by mean test RMSE) per case and n."""
     rows = []
     for (case, n), s in summary.groupby(["case", "n"]):
         fixed = s[s.method.isin(FIXED)]
         bf = fixed.loc[fixed["mean"].idxmin()]
-        sel = s[s.method == "AffineTransferCV"].iloc[0]
+        if not (s.method == method).any():
+            continue
+        sel = s[s.method == method].iloc[0]
         r = records[(records.case == case) & (records.n == n)]
-        a = r[r.method == "AffineTransferCV"].set_index("rep")["rmse"]
+        a = r[r.method == method].set_index("rep")["rmse"]
         b = r[r.method == bf.method].set_index("rep")["rmse"].reindex(a.index)
         d = a - b
         rows.append(
             {
+                "method": method,
                 "case": case,
                 "n": n,
                 "best_fixed": bf.method.removeprefix("fixed: "),
@@ -242,8 +279,8 @@ def figure(summary: pd.DataFrame, path: Path) -> None:
     from matplotlib.ticker import NullFormatter
 
     cases = list(dict.fromkeys(summary["case"]))
-    methods = ["AffineTransferCV", *FIXED, "Direct", "SourceOnly"]
-    colors = dict(zip(methods[1:], plt.get_cmap("tab10").colors))
+    methods = ["AffineTransferCV", "AffineTransferCV (average)", *FIXED, "Direct", "SourceOnly"]
+    colors = dict(zip(methods[2:], plt.get_cmap("tab10").colors))
     fig, axes = plt.subplots(1, len(cases), figsize=(5.2 * len(cases), 4.2), squeeze=False)
     handles = {}
     for ax, case in zip(axes[0], cases):
@@ -254,6 +291,8 @@ def figure(summary: pd.DataFrame, path: Path) -> None:
                 continue
             if method == "AffineTransferCV":
                 st = dict(color="k", lw=2.5, marker="o", zorder=5)
+            elif method == "AffineTransferCV (average)":
+                st = dict(color="0.45", lw=2.0, marker="s", ls="--", zorder=4)
             else:
                 dashed = method in ("Direct", "SourceOnly")
                 st = dict(color=colors[method], lw=1, marker=".", ls="--" if dashed else "-")
@@ -279,14 +318,15 @@ def run_case(name: str, args: argparse.Namespace, grid: dict, tag: str) -> None:
     # split-major order, files rewritten after every split: an interrupted run leaves a
     # balanced, usable record (the summary reports the number of splits per cell)
     jobs = [(n, rep) for rep in range(args.splits) for n in sizes]
-    records, timings = [], []
+    records, timings, preds = [], [], {}
     for n, rep in tqdm(jobs, desc=name):
-        rows, timing = one_split(case, n, rep, grid, brute=rep < args.grid_splits)
+        rows, timing = one_split(case, n, rep, grid, brute=rep < args.grid_splits, preds=preds)
         records += [{"case": name, "unit": case["unit"], **r} for r in rows]
         if timing is not None:
             timings.append({"case": name, **timing})
         pd.DataFrame(records).to_csv(OUT / f"{tag}_records_{name}.csv", index=False)
         pd.DataFrame(timings).to_csv(OUT / f"{tag}_timing_{name}.csv", index=False)
+        np.savez_compressed(OUT / f"{tag}_preds_{name}.npz", **preds)
 
 
 def main() -> int:
@@ -332,7 +372,10 @@ def main() -> int:
     timings = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     seconds = time.perf_counter() - t_start
     summary = summarise(records)
-    checks = check(records, summary)
+    checks = pd.concat(
+        [check(records, summary, m) for m in ("AffineTransferCV", "AffineTransferCV (average)")],
+        ignore_index=True,
+    )
     sel = records[records.method == "AffineTransferCV"]
     choices = pd.crosstab([sel.case, sel.n], sel.form, normalize="index").round(2)
     records.to_csv(OUT / f"{tag}_records.csv", index=False)
@@ -355,6 +398,7 @@ def main() -> int:
     print(table.fillna("").to_string())
     print("\nAffineTransferCV vs the best fixed form (within one SE of AffineTransferCV's mean):")
     print(checks.round(4).to_string(index=False))
+    print("cells within one SE:", checks.groupby("method").within_one_se.sum().to_dict())
     print("\nforms chosen by AffineTransferCV (fraction of splits):")
     print(choices.to_string())
     if not timings.empty:

@@ -217,6 +217,58 @@ def test_one_se_rule_compares_forms_by_their_best_candidate():
     assert _select(mean[:3], scores[:3], forms[:3], cx[:3], "one_se") == 0  # offset: not tied
 
 
+def test_average_weights_follow_the_paired_score_gaps():
+    """Forms the CV cannot tell apart share the weight; clearly worse ones drop out."""
+    from affinetl.selection._search import MIN_FORM_WEIGHT, _average_weights
+
+    scores = np.array(
+        [
+            [-1.0, -1.1, -0.9, -1.0, -1.0],  # full: the best
+            [-1.5, -1.6, -1.4, -1.5, -1.5],  # offset: 0.5 worse, SE 0 -> z = inf
+            [-0.1, -4.0, -0.1, -4.0, -0.1],  # offset, erratic: not the form's best
+            [-1.1, -1.05, -1.0, -0.95, -1.0],  # const: gap 0.02, SE 0.03 -> z ~ 0.7
+        ]
+    )
+    forms = ["full", "offset", "offset", "const"]
+    w = _average_weights(scores.mean(axis=1), scores, forms)
+    assert set(w) == {0, 3}  # offset is represented by its best candidate, and drops out
+    assert sum(w.values()) == pytest.approx(1.0)
+    diff = scores[0] - scores[3]
+    z = diff.mean() / (diff.std(ddof=1) / np.sqrt(diff.size))
+    assert w[3] / w[0] == pytest.approx(np.exp(-z))
+    assert min(w.values()) >= MIN_FORM_WEIGHT
+    # a single form, or identical scores: all weight on one, or shared equally
+    assert _average_weights(scores[:1].mean(axis=1), scores[:1], ["full"]) == {0: 1.0}
+    same = np.vstack([scores[0], scores[0]])
+    assert _average_weights(same.mean(axis=1), same, ["full", "const"]) == {0: 0.5, 1: 0.5}
+
+
+@pytest.mark.parametrize("cls", [AffineTransferCV, LinearAffineTransferCV])
+def test_average_rule_predicts_the_weighted_average_of_refitted_forms(problem, cls):
+    X, y = problem
+    kw = SMALL if cls is AffineTransferCV else {}
+    m = cls(rule="average", random_state=0, **kw).fit(X, y)
+    assert sum(m.form_weights_.values()) == pytest.approx(1.0)
+    assert set(m.estimators_) == set(m.form_weights_)
+    assert next(iter(m.form_weights_)) == m.best_form_  # largest weight first
+    assert m.estimators_[m.best_form_] is m.best_estimator_
+    expected = sum(w * m.estimators_[f].predict(X) for f, w in m.form_weights_.items())
+    np.testing.assert_allclose(m.predict(X), expected)
+    for f, est in m.estimators_.items():  # each member is its form's best candidate, refitted
+        res = m.cv_results_
+        idx = [i for i, p in enumerate(res["params"]) if p["form"] == f]
+        best = idx[int(np.argmax(res["mean_test_score"][idx]))]
+        assert est.get_params()["form"] == f
+        assert {k: est.get_params()[k] for k in res["params"][best]} == res["params"][best]
+    if len(m.form_weights_) > 1:
+        with pytest.raises(ValueError, match="averages"):
+            m.predict_components(X)
+    # the other rules keep one form, with weight 1
+    one = cls(rule="one_se", random_state=0, **kw).fit(X, y)
+    assert one.form_weights_ == {one.best_form_: 1.0}
+    np.testing.assert_allclose(one.predict(X), one.best_estimator_.predict(X))
+
+
 def test_complexity_counts_the_linear_source_coefficients():
     """With many source features an unpenalised calibration is not the simple model."""
     from affinetl.selection import form_complexity
