@@ -11,26 +11,20 @@ from affinetl.selection import (
     TransferFormRegressor,
 )
 
+#: A small kernel search (two penalties, one width, one full-form start).
+SMALL_SEARCH = dict(
+    widths=[1.0],
+    lambdas=[0.1, 1.0],
+    ratios=[1.0],
+    lambda2_path=[1.0],
+    n_full_starts=1,
+    max_iter=20,
+    random_state=0,
+)
+
 ESTIMATORS = [
-    AffineTransferCV(
-        widths=[1.0],
-        lambdas=[0.1, 1.0],
-        ratios=[1.0],
-        lambda2_path=[1.0],
-        n_full_starts=1,
-        max_iter=20,
-        random_state=0,
-    ),
-    AffineTransferCV(
-        widths=[1.0],
-        lambdas=[0.1, 1.0],
-        ratios=[1.0],
-        lambda2_path=[1.0],
-        n_full_starts=1,
-        max_iter=20,
-        rule="average",
-        random_state=0,
-    ),
+    AffineTransferCV(**SMALL_SEARCH),
+    AffineTransferCV(rule="average", **SMALL_SEARCH),
     LinearAffineTransferCV(lambdas_ridge=[0.3, 3.0], max_iter=20, random_state=0),
     TransferFormRegressor(form="full", max_iter=20),
     TransferFormRegressor(form="offset_calibrated"),
