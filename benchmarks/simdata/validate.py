@@ -99,7 +99,7 @@ def _simulate_one(
 ) -> dict:
     import shutil
 
-    from simdata.job import simulate
+    from simdata.job import simulate, software_versions
     from simdata.presets import Preset
 
     preset = Preset(**{**_known(item["preset"]), "platform": platform, **overrides})
@@ -111,6 +111,8 @@ def _simulate_one(
         work = dest
     t0 = time.perf_counter()
     row = {"job_id": item["job_id"], "name": item["name"], "preset": preset.name}
+    # versions on the machine that ran the MD (``report`` adds those of the preparing one)
+    row["md_versions"] = software_versions()
     try:
         row.update(simulate(work, preset, seed=0, job_id=item["job_id"]))
         row["status"] = "done"
@@ -191,7 +193,10 @@ def report(args: argparse.Namespace) -> int:
             row.update(
                 smiles=m["smiles"],
                 settings=json.dumps(m["preset"], sort_keys=True),
-                versions=json.dumps(software_versions(), sort_keys=True),
+                versions=json.dumps(
+                    {**software_versions(), **_md_versions(row.pop("md_versions", None))},
+                    sort_keys=True,
+                ),
                 prepare_s=m["prepare_s"],
                 source=str(path.name),
             )
@@ -270,6 +275,13 @@ def report(args: argparse.Namespace) -> int:
         full = full[full.preset == args.example_preset]
         full[[c for c in keep if c in full.columns]].to_csv(args.example, index=False)
     return 0
+
+
+def _md_versions(md: dict | None) -> dict:
+    """The MD machine's versions of the programs the MD used, as ``md_<name>`` entries."""
+    if not md:
+        return {}
+    return {f"md_{k}": v for k, v in md.items() if k in ("python", "openmm", "numpy") and v}
 
 
 def _latest_done(res):
