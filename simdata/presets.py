@@ -166,6 +166,15 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     # 2-core laptop: ~2,400 atoms, ~0.6 ns of 4 fs dynamics in total.
     "fast": Preset(),
+    # A 2-core laptop in about ten minutes: ~1,200 atoms, ~0.35 ns (half the windows of fast).
+    "laptop": Preset(
+        name="laptop",
+        n_chains=4,
+        atoms_per_chain=300,
+        npt_ps=50.0,
+        production_ps=100.0,
+        cp_run_ps=25.0,
+    ),
     # Longer chains, longer anneal, equilibration and production (4 fs with heavier H, like fast).
     "standard": Preset(
         name="standard",
@@ -204,7 +213,7 @@ def get_preset(name: str | Preset = "fast", **overrides: Any) -> Preset:
     Parameters
     ----------
     name : str or Preset
-        ``"fast"``, ``"standard"`` or ``"radonpy"``, or a :class:`Preset`.
+        ``"laptop"``, ``"fast"``, ``"standard"`` or ``"radonpy"``, or a :class:`Preset`.
     **overrides
         Field values to change.
 

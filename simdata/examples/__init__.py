@@ -1,8 +1,8 @@
 """Datasets produced by simdata itself, shipped with the package.
 
-``validation_fast.csv`` and ``validation_standard.csv``: the density-validation polymers of
-``benchmarks/simdata/validate.py`` run with the ``fast`` preset (10 polymers) and the
-``standard`` preset (4 polymers): one row per finished polymer, every property with its
+``validation_<preset>.csv``: the density-validation polymers of
+``benchmarks/simdata/validate.py`` run with the ``fast`` preset (10 polymers), the
+``standard`` preset (4) and the ``laptop`` preset (5): one row per finished polymer, every property with its
 standard error, and the provenance columns ``job_id``, ``smiles``, ``preset``, ``settings``,
 ``versions``, ``platform``. See the simdata guide for how they were made.
 """
@@ -31,7 +31,8 @@ def load_validation(preset: str = "fast") -> Any:
     Parameters
     ----------
     preset : str, default="fast"
-        Preset whose table to load (``"fast"`` or ``"standard"``; see :func:`shipped_presets`).
+        Preset whose table to load (``"fast"``, ``"standard"`` or ``"laptop"``; see
+        :func:`shipped_presets`).
 
     Returns
     -------

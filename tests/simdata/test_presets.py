@@ -6,7 +6,7 @@ from simdata.presets import PRESETS, get_preset
 
 
 def test_presets_and_overrides():
-    assert set(PRESETS) == {"fast", "standard", "radonpy"}
+    assert set(PRESETS) == {"laptop", "fast", "standard", "radonpy"}
     fast = get_preset("fast")
     assert fast.n_chains * fast.atoms_per_chain <= 3000
     radon = get_preset("radonpy")

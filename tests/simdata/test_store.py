@@ -36,11 +36,11 @@ def test_row_needs_id_and_status(tmp_path):
         ResultStore(tmp_path).append({"density": 1.0})
 
 
-@pytest.mark.parametrize("preset, rows", [("fast", 8), ("standard", 3)])
+@pytest.mark.parametrize("preset, rows", [("fast", 8), ("standard", 3), ("laptop", 5)])
 def test_shipped_validation_table_has_provenance(preset, rows):
     from simdata.examples import load_validation, shipped_presets
 
-    assert {"fast", "standard"} <= set(shipped_presets())
+    assert {"fast", "standard", "laptop"} <= set(shipped_presets())
     df = load_validation(preset)
     assert len(df) >= rows and (df.status == "done").all()
     assert (df.preset == preset).all()
