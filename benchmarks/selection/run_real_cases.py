@@ -32,8 +32,8 @@ Errors are test RMSE (density g/cm3, LTC in log W/m/K, SARCOS torque units). Run
 
 Writes ``benchmarks/out/selection/real_{records,summary,check,choices,timing}.csv`` (and the
 per-case ``real_records_<case>.csv``, and ``real_preds_<case>.npz`` with every fixed form's test
-predictions) and ``real_cases.png`` and prints the tables. Cases can
-run in separate processes (``--cases sarcos``) and be summarised together afterwards with
+and out-of-fold predictions) and ``real_cases.png`` and prints the tables. Cases can run in
+separate processes (``--cases sarcos``) and be summarised together afterwards with
 ``--summarise-only``.
 """
 
