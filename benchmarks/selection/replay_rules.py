@@ -15,8 +15,9 @@ from the simplest form and move to a more complex one only when it beats the cur
 than ``k`` paired standard errors).
 
 Rules that average forms (need the predictions): ``avg_k_se`` (equal weights on every form
-within ``k`` paired standard errors of the best), ``zsoft`` (weights ``exp(-z)``, ``z`` the
-form's gap to the best in paired standard errors: a smooth tie band) and ``inv_mse_p`` (weights
+within ``k`` paired standard errors of the best), ``zsoft`` (the shipped ``rule="average"``:
+weights ``exp(-z)``, ``z`` the form's gap to the best in paired standard errors, a smooth tie
+band) and ``inv_mse_p`` (weights
 proportional to the CV mean squared error to the power ``-p``); ``stack`` (the super learner:
 non-negative weights summing to one, least squares of the training targets on the forms'
 out-of-fold predictions, stored by ``run_real_cases.py`` as well).
@@ -36,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from affinetl.selection import form_complexity
-from affinetl.selection._search import _select
+from affinetl.selection._search import _average_weights, _paired_gap, _select
 
 OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "out" / "selection"
 #: Source features per case (the complexity of a calibration depends on it).
@@ -64,30 +65,24 @@ def forward(cv: dict, cx: dict, k: float) -> str:
     return current
 
 
-def _gaps(cv: dict) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Forms, their mean-score gaps to the best form and the paired SE of each gap."""
+def avg_k_se(cv: dict, k: float) -> dict[str, float]:
+    """Equal weights on the forms within ``k`` paired standard errors of the best (the gaps
+    of :func:`affinetl.selection._search._paired_gap`, as the shipped rules)."""
     forms = list(cv)
     s = np.array([cv[f] for f in forms], dtype=float)
-    mean = s.mean(axis=1)
-    b = int(np.argmax(mean))
-    d = s[b] - s
-    se = np.std(d, axis=1, ddof=1) / np.sqrt(s.shape[1])
-    return forms, mean[b] - mean, se
-
-
-def avg_k_se(cv: dict, k: float) -> dict[str, float]:
-    """Equal weights on the forms within ``k`` paired standard errors of the best."""
-    forms, gap, se = _gaps(cv)
-    tied = [f for f, g, e in zip(forms, gap, se) if g <= k * e]
+    best = int(np.argmax(s.mean(axis=1)))
+    gaps = [_paired_gap(s, best, i) for i in range(len(forms))]
+    tied = [f for f, (gap, se) in zip(forms, gaps) if gap <= k * se]
     return {f: 1.0 / len(tied) for f in tied}
 
 
 def zsoft(cv: dict) -> dict[str, float]:
-    """Weights ``exp(-gap / se)``: the tie band made smooth."""
-    forms, gap, se = _gaps(cv)
-    z = np.where(gap > 0, gap / np.maximum(se, 1e-300), 0.0)
-    w = np.exp(-z)
-    return dict(zip(forms, w / w.sum()))
+    """The shipped ``rule="average"`` weights (:func:`affinetl.selection._search._average_weights`,
+    ``exp(-gap / se)``: the tie band made smooth), on one candidate per form."""
+    forms = list(cv)
+    s = np.array([cv[f] for f in forms], dtype=float)
+    w = _average_weights(s.mean(axis=1), s, forms)
+    return {forms[i]: v for i, v in w.items()}
 
 
 def inv_mse(cv: dict, p: float) -> dict[str, float]:
