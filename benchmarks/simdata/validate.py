@@ -177,14 +177,15 @@ def report(args: argparse.Namespace) -> int:
     manifest = {m["job_id"]: m for m in json.loads((OUT / "manifest.json").read_text())}
     store = ResultStore(OUT / "results")
     # a row is stored once: finished jobs, and failures already recorded, are skipped
-    have = store.finished_ids() | {(r["job_id"], r["status"]) for r in store.rows()}
+    finished = store.finished_ids()
+    stored = {(r["job_id"], r["status"]) for r in store.rows()}
     new = []
     for path in rows_files:
         for line in path.read_text().splitlines():
             if not line.strip():
                 continue
             row = json.loads(line)
-            if row["job_id"] in have or (row["job_id"], row["status"]) in have:
+            if row["job_id"] in finished or (row["job_id"], row["status"]) in stored:
                 continue
             if row["job_id"] not in manifest:
                 logger.warning("%s: job %s is not in the manifest; skipped", path, row["job_id"])
