@@ -318,8 +318,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         F1 = GramFactor(K1)
         F2 = F1 if K2 is K1 else GramFactor(K2)  # one factorisation when h1, h2 share a kernel
         F3 = GramFactor(K3)
-        newton_ok = newton_applies(F1, F2, F3, fit_h1) and not self.prune
-        newton_ok = newton_ok and self.init == "const"
+        newton_ok = newton_applies(F1, F2, F3, fit_h1) and not self.prune and self.init == "const"
         if self.solver == "newton" and not newton_ok:
             raise ValueError(
                 "solver='newton' needs low-rank source Gram matrices K1, K2 (at most "
