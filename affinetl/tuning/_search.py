@@ -89,7 +89,8 @@ class OptunaSearchCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     storage : str, path, BaseStorage or None, default=None
         Where the study lives (see :func:`affinetl.tuning.open_storage`); ``None``: memory.
     study_name : str or None, default=None
-        Name of the study to create or resume.
+        Name of the study to create or resume. ``None`` with ``storage=None``: a name fixed
+        by ``random_state`` (so pruners that hash it, like Hyperband, repeat their choices).
     heartbeat_interval : int or None, default=None
         RDB storages: heartbeat seconds, so trials of killed workers are failed and retried.
     refit : bool, default=True
@@ -253,7 +254,13 @@ class OptunaSearchCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         pruner = (
             self.pruner if self.pruner is not None else _default_pruner(objective.steps_per_fold)
         )
-        study = open_study(self.study_name, storage, attrs=attrs, sampler=sampler, pruner=pruner)
+        study_name = self.study_name
+        if study_name is None and storage is None:
+            # a fixed name for an in-memory study: Hyperband assigns brackets by hashing the
+            # study name with the trial number, so a generated (random) name would make the
+            # search depend on more than ``random_state``
+            study_name = f"affinetl-search-seed{self.random_state}"
+        study = open_study(study_name, storage, attrs=attrs, sampler=sampler, pruner=pruner)
         remaining = int(self.n_trials) - n_finished(study)
         if remaining > 0:
             study.optimize(

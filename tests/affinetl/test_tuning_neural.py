@@ -139,27 +139,33 @@ def test_callback_falls_back_to_loss_without_a_scorer():
         EpochPruningCallback(IntermediateReporter(trial), interval=0)
 
 
-@pytest.mark.parametrize(
-    "pruner",
-    [
-        optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=3),
-        optuna.pruners.HyperbandPruner(min_resource=2, max_resource=20, reduction_factor=3),
-    ],
-    ids=["median", "hyperband"],
-)
-def test_search_prunes_neural_trials_and_refits_the_best(pruner):
+PRUNERS = {  # factories: a pruner keeps state of the study it served
+    "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=3),
+    "hyperband": lambda: optuna.pruners.HyperbandPruner(
+        min_resource=2, max_resource=20, reduction_factor=3
+    ),
+}
+
+
+def _pruned_search(pruner_name: str) -> OptunaSearchCV:
     X, y = _data()
     est = NeuralDirectRegressor(hidden_layer_sizes=(8,), max_epochs=10, **FAST)
     space = {"lr": CategoricalDistribution((GOOD, 1e-2, USELESS, 3e-7))}
-    search = OptunaSearchCV(
+    return OptunaSearchCV(
         est,
         space=space,
         use_default_space=False,
         n_trials=8,
         cv=2,
-        pruner=pruner,
+        pruner=PRUNERS[pruner_name](),
         random_state=0,
     ).fit(X, y)
+
+
+@pytest.mark.parametrize("pruner_name", sorted(PRUNERS))
+def test_search_prunes_neural_trials_and_refits_the_best(pruner_name):
+    X, y = _data()
+    search = _pruned_search(pruner_name)
     states = search.cv_results_["state"]
     assert search.n_pruned_ >= 1 and (states == "PRUNED").sum() == search.n_pruned_
     # pruned trials trained fewer epochs and fits than the 2 x 10 of a complete trial
@@ -169,6 +175,14 @@ def test_search_prunes_neural_trials_and_refits_the_best(pruner):
     assert search.best_params_["lr"] in (GOOD, 1e-2)
     assert search.best_estimator_.n_iter_ == 10 and search.best_estimator_.callbacks is None
     assert search.score(X, y) > -0.1 * np.var(y)  # R^2 above 0.9
+
+
+def test_hyperband_search_repeats_with_the_same_random_state():
+    # Hyperband brackets hash the study name: the in-memory study's name is fixed by the seed
+    first, second = _pruned_search("hyperband"), _pruned_search("hyperband")
+    assert first.study_.study_name == second.study_.study_name == "affinetl-search-seed0"
+    assert list(first.cv_results_["state"]) == list(second.cv_results_["state"])
+    np.testing.assert_array_equal(first.cv_results_["n_epochs"], second.cv_results_["n_epochs"])
 
 
 def test_flow_is_pruned_per_epoch():
