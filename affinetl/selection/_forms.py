@@ -135,6 +135,28 @@ def form_design(form: str, u: np.ndarray, g1_linear: bool = False) -> np.ndarray
 SAMPLES_PER_COEF = 5
 
 
+def unpenalised_coefficients(form: str, n_source: int, g1_linear: bool = False) -> int:
+    """Number of unpenalised coefficients of ``g1``: ``1 + k`` with the linear source terms
+    (the calibration forms, and the kernel-``g1`` forms when ``g1_linear``), else 1.
+
+    Parameters
+    ----------
+    form : str
+    n_source : int
+        Number of source features ``k``.
+    g1_linear : bool
+        Whether a kernel-``g1`` form carries the linear source terms.
+
+    Returns
+    -------
+    int
+    """
+    linear = form in ("source_linear", "offset_calibrated") or (
+        g1_linear and form in G1_KERNEL_FORMS
+    )
+    return 1 + n_source if linear else 1
+
+
 def form_complexity(
     form: str, n_source: int, g1_linear: bool = False, n_train: int | None = None
 ) -> int:
@@ -163,11 +185,12 @@ def form_complexity(
     int
     """
     if form in ("source_linear", "offset_calibrated"):
-        extra, coefs = n_source - 1, 1 + n_source
+        extra = n_source - 1
     elif g1_linear and form in G1_KERNEL_FORMS:
-        extra, coefs = n_source, 1 + n_source
+        extra = n_source
     else:
         return COMPLEXITY[form]
+    coefs = unpenalised_coefficients(form, n_source, g1_linear)
     if n_train is not None and coefs * SAMPLES_PER_COEF <= n_train:
         extra = 0
     return COMPLEXITY[form] + extra

@@ -61,6 +61,7 @@ from ._forms import (
     form_complexity,
     form_design,
     form_target,
+    unpenalised_coefficients,
 )
 from ._loo import eigh_psd, holdout_path
 
@@ -226,20 +227,36 @@ def _select(
 
 #: Forms whose averaging weight falls below this are dropped (and the rest renormalised).
 MIN_FORM_WEIGHT = 0.01
+#: A form enters the average only with at least this many training samples per fold for each
+#: unpenalised coefficient of its ``g1`` (intercept and linear source terms).
+AVERAGE_SAMPLES_PER_COEF = 2
 
 
 def _average_weights(
-    mean: np.ndarray, split_scores: np.ndarray, labels: list[str]
+    mean: np.ndarray,
+    split_scores: np.ndarray,
+    labels: list[str],
+    eligible: list[bool] | None = None,
 ) -> dict[int, float]:
     """Averaging weights of the forms (``rule="average"``), keyed by their best candidate.
 
     Form ``f`` gets ``exp(-z_f)``, ``z_f`` the mean score gap of its best candidate to the
-    overall best in standard errors of the paired per-split difference (``z = 0`` for the best
-    form and for forms that score as well): a smooth version of the one-SE tie band, so that
-    forms the CV cannot tell apart share the prediction and clearly worse ones drop out.
-    Weights below :data:`MIN_FORM_WEIGHT` are dropped and the rest renormalised.
+    best in standard errors of the paired per-split difference (``z = 0`` for the best form and
+    for forms that score as well): a smooth version of the one-SE tie band, so that forms the
+    CV cannot tell apart share the prediction and clearly worse ones drop out. Weights below
+    :data:`MIN_FORM_WEIGHT` are dropped and the rest renormalised.
+
+    ``eligible`` (one flag per candidate) restricts the average to those candidates when any of
+    them scored; :class:`AffineTransferCV` leaves out the forms whose unpenalised calibration
+    has fewer than :data:`AVERAGE_SAMPLES_PER_COEF` samples per coefficient in a fold (seven
+    coefficients on nine points: a near-interpolation whose hold-out errors are a few huge
+    residuals, so that the paired standard error is large and ``z`` small however bad it is).
     """
     _check_scores(mean)
+    if eligible is not None:
+        keep = np.asarray(eligible, dtype=bool)
+        if np.any(keep & np.isfinite(mean)):
+            mean = np.where(keep, mean, np.nan)
     best = int(np.nanargmax(mean))
     raw: dict[int, float] = {}
     for i in _form_best(mean, labels).values():
@@ -350,7 +367,13 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             for c in candidates
         ]
         if self.rule == "average":
-            weights = _average_weights(mean, scores, labels)
+            eligible = [
+                unpenalised_coefficients(c["form"], u.shape[1], bool(c.get("g1_linear")))
+                * AVERAGE_SAMPLES_PER_COEF
+                <= n_train
+                for c in candidates
+            ]
+            weights = _average_weights(mean, scores, labels, eligible)
             self.best_index_ = max(weights, key=weights.__getitem__)
         else:
             self.best_index_ = _select(mean, scores, labels, complexity, self.rule)
@@ -381,34 +404,93 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         }
         self.refit_time_ = time.perf_counter() - t0
         self.n_iter_ = self.best_estimator_.n_iter_
+        self.source_range_ = np.vstack([u.min(axis=0), u.max(axis=0)])
+        self.range_limited_forms_ = tuple(
+            labels[i] for i in order if self._reverts_outside_source_range(candidates[i])
+        )
         return self
 
+    @staticmethod
+    def _reverts_outside_source_range(params: dict[str, Any]) -> bool:
+        """Whether the form's ``g1`` is a kernel of ``u`` alone (no linear source terms), so
+        that it falls back to a constant away from the training source values."""
+        return False
+
+    def _row_weights(self, X: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """Forms and their weights per row of validated ``X``, shape (n_samples, n_forms):
+        ``form_weights_``, with the :attr:`range_limited_forms_` set to zero (and the rest
+        renormalised) on rows whose source features leave ``source_range_``."""
+        forms = list(self.form_weights_)
+        w = np.array([self.form_weights_[f] for f in forms])
+        W = np.tile(w, (X.shape[0], 1))
+        limited = np.array([f in self.range_limited_forms_ for f in forms])
+        if limited.any() and not limited.all():
+            _, u = self._split_features(X)
+            lo, hi = self.source_range_
+            tol = 1e-9 * np.maximum(hi - lo, 1.0)
+            outside = np.any((u < lo - tol) | (u > hi + tol), axis=1)
+            W[np.ix_(outside, limited)] = 0.0
+            W /= W.sum(axis=1, keepdims=True)
+        return forms, W
+
+    def predict_form_weights(self, X: ArrayLike) -> dict[str, np.ndarray]:
+        """Weight of each averaged form in the prediction of each row of ``X``.
+
+        ``form_weights_`` on rows whose source features lie within the training range
+        (``source_range_``, per feature); outside it the forms of ``range_limited_forms_``
+        (a kernel ``g1`` of ``u`` alone, which reverts to a constant away from the data) get
+        weight zero and the other forms share their weight in proportion.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        dict
+            Form label -> ndarray of shape (n_samples,); the rows sum to one.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        forms, W = self._row_weights(X)
+        return {f: W[:, j] for j, f in enumerate(forms)}
+
     def predict(self, X: ArrayLike) -> np.ndarray:
-        """Predict with the refitted model (``rule="average"``: the weighted average of the
-        refitted forms, ``form_weights_``); returns ndarray of shape (n_samples,)."""
+        """Predict with the refitted model (``rule="average"``: the average of the refitted
+        forms with the weights of :meth:`predict_form_weights`); returns ndarray of shape
+        (n_samples,)."""
         check_is_fitted(self)
         if len(self.estimators_) == 1:
             return self.best_estimator_.predict(X)
-        return sum(w * self.estimators_[f].predict(X) for f, w in self.form_weights_.items())
+        X = validate_data(self, X, reset=False)
+        forms, W = self._row_weights(X)
+        P = np.column_stack([self.estimators_[f].predict(X) for f in forms])
+        return np.sum(W * P, axis=1)
 
     def predict_components(self, X: ArrayLike) -> dict[str, np.ndarray]:
-        """``g1``, ``g2``, ``g3`` of the refitted best model, each of shape (n_samples,).
+        """``g1``, ``g2``, ``g3`` of the refitted model, each of shape (n_samples,), with
+        ``predict(X) == g1 + g2 * g3``.
 
-        Raises
-        ------
-        ValueError
-            If the model is an average of several forms (``rule="average"``): a weighted sum
-            of affine models has no single ``(g1, g2, g3)``; use
-            ``estimators_[form].predict_components``.
+        For an average of forms (``rule="average"``) with row weights ``w_f``
+        (:meth:`predict_form_weights`): ``g1 = sum_f w_f g1_f`` (the averaged shift),
+        ``g2 = sum_f w_f g2_f`` (the averaged scale; the source-only forms contribute 0) and
+        ``g3 = sum_f w_f g2_f g3_f / g2``, the scale-weighted average of the domain-specific
+        factors. Where ``g2`` vanishes (only source-only forms carry the row) ``g3`` is 0 and
+        any remaining product is added to ``g1``. Each form's own components:
+        ``estimators_[form].predict_components(X)``.
         """
         check_is_fitted(self)
-        if len(self.estimators_) > 1:
-            raise ValueError(
-                f"this model averages {len(self.estimators_)} forms ({self.form_weights_}); "
-                "a weighted sum of affine models has no single (g1, g2, g3): use "
-                "estimators_[form].predict_components(X) for one form"
-            )
-        return self.best_estimator_.predict_components(X)
+        if len(self.estimators_) == 1:
+            return self.best_estimator_.predict_components(X)
+        X = validate_data(self, X, reset=False)
+        forms, W = self._row_weights(X)
+        parts = [self.estimators_[f].predict_components(X) for f in forms]
+        g1 = sum(W[:, j] * c["g1"] for j, c in enumerate(parts))
+        g2 = sum(W[:, j] * c["g2"] for j, c in enumerate(parts))
+        prod = sum(W[:, j] * c["g2"] * c["g3"] for j, c in enumerate(parts))
+        vanishes = np.abs(g2) <= 1e-12
+        g3 = np.where(vanishes, 0.0, prod / np.where(vanishes, 1.0, g2))
+        return {"g1": g1 + np.where(vanishes, prod, 0.0), "g2": g2, "g3": g3}
 
 
 _COMMON_CONSTRAINTS: dict[str, list[Any]] = {
@@ -623,6 +705,10 @@ class AffineTransferCV(_TransferCVBase):
         self.source = source
         self.source_columns = source_columns
         self.input_columns = input_columns
+
+    @staticmethod
+    def _reverts_outside_source_range(params: dict[str, Any]) -> bool:
+        return params["form"] in G1_KERNEL_FORMS and not params.get("g1_linear", False)
 
     def _refit_estimator(self, params: dict[str, Any]) -> TransferFormRegressor:
         return TransferFormRegressor(

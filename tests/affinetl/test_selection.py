@@ -260,13 +260,76 @@ def test_average_rule_predicts_the_weighted_average_of_refitted_forms(problem, c
         best = idx[int(np.argmax(res["mean_test_score"][idx]))]
         assert est.get_params()["form"] == f
         assert {k: est.get_params()[k] for k in res["params"][best]} == res["params"][best]
-    if len(m.form_weights_) > 1:
-        with pytest.raises(ValueError, match="averages"):
-            m.predict_components(X)
+    # components of the average: averaged shift and scale, scale-weighted domain factor
+    c = m.predict_components(X)
+    np.testing.assert_allclose(c["g1"] + c["g2"] * c["g3"], m.predict(X), atol=1e-10)
+    parts = {f: e.predict_components(X) for f, e in m.estimators_.items()}
+    g1 = sum(w * parts[f]["g1"] for f, w in m.form_weights_.items())
+    g2 = sum(w * parts[f]["g2"] for f, w in m.form_weights_.items())
+    np.testing.assert_allclose(c["g2"], g2, atol=1e-12)
+    np.testing.assert_allclose(c["g1"][np.abs(g2) > 1e-12], g1[np.abs(g2) > 1e-12])
     # the other rules keep one form, with weight 1
     one = cls(rule="one_se", random_state=0, **kw).fit(X, y)
     assert one.form_weights_ == {one.best_form_: 1.0}
     np.testing.assert_allclose(one.predict(X), one.best_estimator_.predict(X))
+
+
+def test_average_gives_kernel_source_forms_no_weight_outside_the_source_range():
+    """A kernel g1(u) reverts to a constant away from the training source values: outside
+    their range the forms linear in u carry the prediction."""
+    rng = np.random.default_rng(1)
+    u = rng.uniform(0, 1, size=(25, 1))
+    x = rng.normal(size=(25, 2))
+    y = 0.2 + 1.5 * u[:, 0] + 0.05 * rng.normal(size=25)
+    m = AffineTransferCV(
+        forms=["source_linear", "source_kernel", "const"], rule="average", random_state=0, **SMALL
+    ).fit(np.hstack([x, u]), y)
+    np.testing.assert_allclose(m.source_range_, [[u.min()], [u.max()]])
+    assert set(m.range_limited_forms_) == {"source_kernel", "const"} & set(m.form_weights_)
+    assert m.range_limited_forms_, "the test needs a kernel-u form in the average"
+    Xq = np.hstack([rng.normal(size=(4, 2)), [[0.5], [u.max()], [1.6], [-0.7]]])
+    w = m.predict_form_weights(Xq)
+    for f, wf in w.items():
+        expected = m.form_weights_[f] if f in m.range_limited_forms_ else wf
+        np.testing.assert_allclose(wf[:2], [m.form_weights_[f]] * 2)  # inside: as fitted
+        if f in m.range_limited_forms_:
+            np.testing.assert_array_equal(wf[2:], 0.0)  # outside: none
+        assert np.all(np.isfinite(expected))
+    np.testing.assert_allclose(sum(w.values()), 1.0)
+    np.testing.assert_allclose(w["source_linear"][2:], 1.0)  # the only form linear in u
+    preds = {f: e.predict(Xq) for f, e in m.estimators_.items()}
+    np.testing.assert_allclose(m.predict(Xq), sum(w[f] * preds[f] for f in w))
+    np.testing.assert_allclose(m.predict(Xq)[2:], preds["source_linear"][2:])
+    # forms with linear source terms extrapolate them and are not limited
+    lin = AffineTransferCV(
+        forms=["source_kernel", "const"], g1_linear=True, rule="average", **SMALL
+    ).fit(np.hstack([x, u]), y)
+    assert lin.range_limited_forms_ == ()
+    # only range-limited forms: their weights are kept everywhere
+    only = AffineTransferCV(forms=["source_kernel"], rule="average", **SMALL).fit(
+        np.hstack([x, u]), y
+    )
+    np.testing.assert_allclose(only.predict(Xq), only.best_estimator_.predict(Xq))
+
+
+def test_average_leaves_out_calibrations_with_too_few_samples_per_coefficient():
+    """Seven unpenalised coefficients on nine points per fold: out of the average."""
+    from affinetl.selection._search import _average_weights
+
+    rng = np.random.default_rng(2)
+    x, u = rng.normal(size=(10, 3)), rng.normal(size=(10, 6))
+    y = u @ rng.normal(size=6) + 0.1 * rng.normal(size=10)
+    m = AffineTransferCV(
+        rule="average", source_columns=list(range(3, 9)), random_state=0, **SMALL
+    ).fit(np.hstack([x, u]), y)
+    assert m.n_splits_ == 10  # leave-one-out: nine training points per fold
+    assert not {"source_linear", "offset_calibrated"} & set(m.form_weights_)
+    # with enough samples they are back among the candidates of the average
+    scores = np.array([[-1.0, -1.0, -1.1], [-1.0, -1.2, -1.0]])
+    assert _average_weights(scores.mean(1), scores, ["a", "b"], [False, True]) == {1: 1.0}
+    assert set(_average_weights(scores.mean(1), scores, ["a", "b"], [True, True])) == {0, 1}
+    # no eligible form scored: every form is eligible
+    assert set(_average_weights(scores.mean(1), scores, ["a", "b"], [False, False])) == {0, 1}
 
 
 def test_complexity_counts_the_linear_source_coefficients():
