@@ -61,7 +61,6 @@ from ._forms import (
     form_complexity,
     form_design,
     form_target,
-    unpenalised_coefficients,
 )
 from ._loo import eigh_psd, holdout_path
 
@@ -271,6 +270,47 @@ def _average_weights(
     return {i: w / total for i, w in kept.items()}
 
 
+def _source_fit(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Training range of ``u`` (2, k), ``pinv`` of the Gram matrix of the design ``[1, u]`` and
+    the mean leverage of its rows (``rank / n``): what :func:`_row_weights` needs."""
+    design = np.hstack([np.ones((u.shape[0], 1)), u])
+    rank = float(np.linalg.matrix_rank(design))
+    return (
+        np.vstack([u.min(axis=0), u.max(axis=0)]),
+        np.linalg.pinv(design.T @ design),
+        (rank / u.shape[0]),
+    )
+
+
+def _row_weights(
+    w: np.ndarray,
+    u: np.ndarray,
+    linear: np.ndarray,
+    limited: np.ndarray,
+    source_range: np.ndarray,
+    design_inv: np.ndarray,
+    mean_leverage: float,
+) -> np.ndarray:
+    """Form weights ``w`` adjusted per row of ``u`` (shape (n_rows, n_forms), rows sum to 1).
+
+    ``linear`` forms (unpenalised ``a0 + a1'u`` in ``g1``) are scaled by
+    ``(1 + mean_leverage) / (1 + h)``, ``h`` the row's leverage in the training design
+    ``[1, u]`` (``design_inv``); ``limited`` forms (a kernel ``g1`` of ``u`` alone) get zero on
+    rows outside ``source_range``, unless every form is limited.
+    """
+    W = np.tile(np.asarray(w, dtype=float), (u.shape[0], 1))
+    if linear.any():
+        Z = np.hstack([np.ones((u.shape[0], 1)), u])
+        leverage = np.einsum("ij,jk,ik->i", Z, design_inv, Z)
+        W[:, linear] *= ((1.0 + mean_leverage) / (1.0 + leverage))[:, None]
+    if limited.any() and not limited.all():
+        lo, hi = source_range
+        tol = 1e-9 * np.maximum(hi - lo, 1.0)
+        outside = np.any((u < lo - tol) | (u > hi + tol), axis=1)
+        W[np.ix_(outside, limited)] = 0.0
+    return W / W.sum(axis=1, keepdims=True)
+
+
 def _results(candidates, scores, times, n_splits) -> dict[str, Any]:
     """``cv_results_`` in the GridSearchCV format from candidate dicts and (C, S) scores."""
     C = len(candidates)
@@ -367,12 +407,8 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             for c in candidates
         ]
         if self.rule == "average":
-            eligible = [
-                unpenalised_coefficients(c["form"], u.shape[1], bool(c.get("g1_linear")))
-                * AVERAGE_SAMPLES_PER_COEF
-                <= n_train
-                for c in candidates
-            ]
+            n_coefs = [1 + u.shape[1] if self._linear_source_terms(c) else 1 for c in candidates]
+            eligible = [p * AVERAGE_SAMPLES_PER_COEF <= n_train for p in n_coefs]
             weights = _average_weights(mean, scores, labels, eligible)
             self.best_index_ = max(weights, key=weights.__getitem__)
         else:
@@ -404,9 +440,13 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         }
         self.refit_time_ = time.perf_counter() - t0
         self.n_iter_ = self.best_estimator_.n_iter_
-        self.source_range_ = np.vstack([u.min(axis=0), u.max(axis=0)])
+        # where the averaged forms are trustworthy (rule="average"; see predict_form_weights)
+        self.source_range_, self.source_design_inv_, self.mean_leverage_ = _source_fit(u)
         self.range_limited_forms_ = tuple(
             labels[i] for i in order if self._reverts_outside_source_range(candidates[i])
+        )
+        self.linear_source_forms_ = tuple(
+            labels[i] for i in order if self._linear_source_terms(candidates[i])
         )
         return self
 
@@ -416,30 +456,44 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         that it falls back to a constant away from the training source values."""
         return False
 
+    @staticmethod
+    def _linear_source_terms(params: dict[str, Any]) -> bool:
+        """Whether the form's ``g1`` has unpenalised linear source terms ``a1'u``."""
+        return params["form"] in ("source_linear", "offset_calibrated") or bool(
+            params.get("g1_linear") and params["form"] in G1_KERNEL_FORMS
+        )
+
     def _row_weights(self, X: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """Forms and their weights per row of validated ``X``, shape (n_samples, n_forms):
-        ``form_weights_``, with the :attr:`range_limited_forms_` set to zero (and the rest
-        renormalised) on rows whose source features leave ``source_range_``."""
+        """Forms and their weights per row of validated ``X``, shape (n_samples, n_forms)
+        (see :meth:`predict_form_weights`)."""
         forms = list(self.form_weights_)
         w = np.array([self.form_weights_[f] for f in forms])
-        W = np.tile(w, (X.shape[0], 1))
+        linear = np.array([f in self.linear_source_forms_ for f in forms])
         limited = np.array([f in self.range_limited_forms_ for f in forms])
-        if limited.any() and not limited.all():
-            _, u = self._split_features(X)
-            lo, hi = self.source_range_
-            tol = 1e-9 * np.maximum(hi - lo, 1.0)
-            outside = np.any((u < lo - tol) | (u > hi + tol), axis=1)
-            W[np.ix_(outside, limited)] = 0.0
-            W /= W.sum(axis=1, keepdims=True)
-        return forms, W
+        if len(forms) == 1 or not (linear.any() or limited.any()):
+            return forms, np.tile(w, (X.shape[0], 1))
+        _, u = self._split_features(X)
+        fit = (self.source_range_, self.source_design_inv_, self.mean_leverage_)
+        return forms, _row_weights(w, u, linear, limited, *fit)
 
     def predict_form_weights(self, X: ArrayLike) -> dict[str, np.ndarray]:
         """Weight of each averaged form in the prediction of each row of ``X``.
 
-        ``form_weights_`` on rows whose source features lie within the training range
-        (``source_range_``, per feature); outside it the forms of ``range_limited_forms_``
-        (a kernel ``g1`` of ``u`` alone, which reverts to a constant away from the data) get
-        weight zero and the other forms share their weight in proportion.
+        Starts from ``form_weights_`` (the CV weights) and accounts for where each form can
+        be trusted, then renormalises each row:
+
+        * the forms with unpenalised linear source terms (``linear_source_forms_``: the
+          calibrations ``a0 + a1'u``) are weighted by ``(1 + h_bar) / (1 + h(u))``, their
+          least-squares prediction variance relative to its training average: ``h(u)`` is the
+          leverage of the row in the design ``[1, u]`` of the training data
+          (``source_design_inv_``), ``h_bar = (1 + k) / n`` its mean over the training rows
+          (``mean_leverage_``). A calibration fitted on a few points and extrapolated far
+          along ``u`` loses weight to forms with a fixed slope (``offset``);
+        * the forms whose ``g1`` is a kernel of ``u`` alone (``range_limited_forms_``) get
+          weight zero on rows whose source features leave the training range
+          (``source_range_``, per feature): such a ``g1`` reverts to a constant away from
+          the data, while the forms linear in ``u`` continue the trend. (If only such forms
+          are averaged, they keep their weights.)
 
         Parameters
         ----------
@@ -566,19 +620,23 @@ class AffineTransferCV(_TransferCVBase):
         with and without them (``g1_linear`` in ``best_params_``). On the real cases "both"
         did not select better on average (``docs/model-selection.md``), so it is not the
         default.
-    rule : {"best", "one_se", "average"}, default="one_se"
-        ``"best"``: the highest mean CV score. ``"one_se"``: the simplest form (order of
+    rule : {"average", "one_se", "best"}, default="average"
+        ``"average"``: every form's best candidate is refitted and the prediction is their
+        weighted average. The CV weight of a form is ``exp(-z)``, ``z`` its score gap to the
+        best form in standard errors of the paired per-split difference (a smooth tie band;
+        weights below 1 % dropped; calibrations with fewer than two fold samples per
+        unpenalised coefficient left out), stored in ``form_weights_``; each prediction row
+        then adjusts them for where the forms can be trusted (:meth:`predict_form_weights`:
+        no weight for a kernel ``g1(u)`` outside the training range of ``u``, calibrations
+        weighted by their relative prediction variance). On the real case studies it is
+        within one standard error of the best fixed form in every case and size
+        (``docs/model-selection.md``). ``"one_se"``: the simplest form (order of
         :func:`~affinetl.selection.form_complexity`: :data:`~affinetl.selection.COMPLEXITY`,
         plus the number of linear source coefficients beyond the first when a fold has fewer
         than five training samples per unpenalised coefficient) whose best candidate's mean
         score is within one standard error of the overall best's, the standard error of their
-        paired per-split score difference; then that form's best hyper-parameters.
-        ``"average"``: every form's best candidate is refitted and the prediction is their
-        weighted average, weight ``exp(-z)`` with ``z`` the form's score gap to the best in
-        paired standard errors (a smooth tie band; weights below 1 % dropped). On the real
-        case studies it had a lower mean test error than ``"one_se"`` in 7 of 11 cells
-        (``docs/model-selection.md``); ``predict_components`` then needs one form
-        (``estimators_``).
+        paired per-split score difference; then that form's best hyper-parameters: one
+        interpretable ``(g1, g2, g3)``. ``"best"``: the highest mean CV score.
     scoring : {"neg_mean_squared_error", "neg_mean_absolute_error"}, default="neg_mean_squared_error"
         Score of each split's hold-out predictions.
     standardize : bool, default=True
@@ -606,11 +664,22 @@ class AffineTransferCV(_TransferCVBase):
         The selected candidate refitted on all data (with ``rule="average"``: the form with
         the largest weight).
     form_weights_ : dict
-        Weight of each form in the prediction (``{best_form_: 1.0}`` unless
+        CV weight of each form in the prediction (``{best_form_: 1.0}`` unless
         ``rule="average"``), largest first; keys are form labels (``+linear`` marks the
-        linear-``g1`` variants).
+        linear-``g1`` variants). Per-row weights: :meth:`predict_form_weights`.
     estimators_ : dict
         The refitted model of each form in ``form_weights_``.
+    source_range_ : ndarray of shape (2, n_source_features)
+        Minimum and maximum of each source feature over the training data.
+    source_design_inv_ : ndarray of shape (1 + n_source_features, 1 + n_source_features)
+        Pseudo-inverse of ``Z'Z``, ``Z = [1, u]`` on the training data (calibration leverage).
+    mean_leverage_ : float
+        Mean leverage of the training rows in ``Z`` (``rank(Z) / n``).
+    range_limited_forms_ : tuple of str
+        Averaged forms whose ``g1`` is a kernel of ``u`` alone: no weight outside
+        ``source_range_``.
+    linear_source_forms_ : tuple of str
+        Averaged forms with unpenalised linear source terms: weighted by leverage.
     cv_results_ : dict of ndarray
         One row per candidate in the ``GridSearchCV`` format (``params``, ``param_<name>``
         masked where a form lacks the parameter, ``split<k>_test_score``, ``mean_test_score``,
@@ -672,7 +741,7 @@ class AffineTransferCV(_TransferCVBase):
         full_scales: Any = None,
         g1_linear: Any = False,
         cv: Any = None,
-        rule: str = "one_se",
+        rule: str = "average",
         scoring: str = "neg_mean_squared_error",
         standardize: bool = True,
         max_iter: int = 200,
@@ -998,6 +1067,10 @@ class LinearAffineTransferCV(_TransferCVBase):
         As in :class:`AffineTransferCV`.
     form_weights_, estimators_ : dict
         As in :class:`AffineTransferCV` (several forms with ``rule="average"``).
+    source_range_, source_design_inv_, mean_leverage_, linear_source_forms_
+        As in :class:`AffineTransferCV` (the linear family has no kernel ``g1``, so
+        ``range_limited_forms_`` is empty; its ``full`` form has ``g1 = a0 + a1'u``).
+    range_limited_forms_ : tuple
     best_estimator_ : LinearTransferFormRegressor
     search_time_, refit_time_ : float
 
@@ -1029,7 +1102,7 @@ class LinearAffineTransferCV(_TransferCVBase):
         lambdas_fused: Any = (0.0,),
         blocks: list | None = None,
         cv: Any = None,
-        rule: str = "one_se",
+        rule: str = "average",
         scoring: str = "neg_mean_squared_error",
         standardize: bool = False,
         max_iter: int = 300,
@@ -1055,6 +1128,11 @@ class LinearAffineTransferCV(_TransferCVBase):
         self.source = source
         self.source_columns = source_columns
         self.input_columns = input_columns
+
+    @staticmethod
+    def _linear_source_terms(params: dict[str, Any]) -> bool:
+        # the linear full form's g1 is a0 + a1'u as well (fit_full_linear)
+        return params["form"] in ("source_linear", "offset_calibrated", "full")
 
     def _refit_estimator(self, params: dict[str, Any]) -> LinearTransferFormRegressor:
         return LinearTransferFormRegressor(

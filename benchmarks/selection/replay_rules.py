@@ -15,9 +15,12 @@ from the simplest form and move to a more complex one only when it beats the cur
 than ``k`` paired standard errors).
 
 Rules that average forms (need the predictions): ``avg_k_se`` (equal weights on every form
-within ``k`` paired standard errors of the best), ``zsoft`` (the shipped ``rule="average"``:
-weights ``exp(-z)``, ``z`` the form's gap to the best in paired standard errors, a smooth tie
-band) and ``inv_mse_p`` (weights
+within ``k`` paired standard errors of the best), ``zsoft`` (the CV weights of the shipped
+``rule="average"``: ``exp(-z)``, ``z`` the form's gap to the best in paired standard errors, a
+smooth tie band, calibrations with too few fold samples per coefficient left out),
+``average`` (the shipped default: ``zsoft`` adjusted per test row for the source range and
+the calibrations' leverage, from the stored source features; its replay equals the live
+``AffineTransferCV`` row) and ``inv_mse_p`` (weights
 proportional to the CV mean squared error to the power ``-p``); ``stack`` (the super learner:
 non-negative weights summing to one, least squares of the training targets on the forms'
 out-of-fold predictions, stored by ``run_real_cases.py`` as well).
@@ -37,7 +40,14 @@ import numpy as np
 import pandas as pd
 
 from affinetl.selection import form_complexity
-from affinetl.selection._search import _average_weights, _paired_gap, _select
+from affinetl.selection._search import (
+    AVERAGE_SAMPLES_PER_COEF,
+    _average_weights,
+    _paired_gap,
+    _row_weights,
+    _select,
+    _source_fit,
+)
 
 OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "out" / "selection"
 #: Source features per case (the complexity of a calibration depends on it).
@@ -76,13 +86,38 @@ def avg_k_se(cv: dict, k: float) -> dict[str, float]:
     return {f: 1.0 / len(tied) for f in tied}
 
 
-def zsoft(cv: dict) -> dict[str, float]:
-    """The shipped ``rule="average"`` weights (:func:`affinetl.selection._search._average_weights`,
-    ``exp(-gap / se)``: the tie band made smooth), on one candidate per form."""
+#: Forms with unpenalised linear source terms / with a kernel g1 of u alone (g1_linear=False).
+LINEAR_SOURCE = ("source_linear", "offset_calibrated")
+RANGE_LIMITED = ("source_kernel", "const", "full")
+
+
+def zsoft(cv: dict, k: int = 1, n_train: int | None = None) -> dict[str, float]:
+    """The shipped ``rule="average"`` CV weights (:func:`affinetl.selection._search.
+    _average_weights`, ``exp(-gap / se)``: the tie band made smooth), on one candidate per
+    form; with ``n_train`` the calibrations with fewer than ``AVERAGE_SAMPLES_PER_COEF`` fold
+    samples per coefficient are left out, as in the estimator."""
     forms = list(cv)
     s = np.array([cv[f] for f in forms], dtype=float)
-    w = _average_weights(s.mean(axis=1), s, forms)
+    eligible = None
+    if n_train is not None:
+        eligible = [
+            (1 + k if f in LINEAR_SOURCE else 1) * AVERAGE_SAMPLES_PER_COEF <= n_train
+            for f in forms
+        ]
+    w = _average_weights(s.mean(axis=1), s, forms, eligible)
     return {forms[i]: v for i, v in w.items()}
+
+
+def shipped_average(
+    w: dict[str, float], preds: dict[str, np.ndarray], u: np.ndarray, u_test: np.ndarray
+) -> np.ndarray:
+    """Prediction of the shipped default: CV weights ``w`` adjusted per test row
+    (:func:`affinetl.selection._search._row_weights`) from the training source features."""
+    forms = list(w)
+    linear = np.array([f in LINEAR_SOURCE for f in forms])
+    limited = np.array([f in RANGE_LIMITED for f in forms])
+    W = _row_weights(np.array([w[f] for f in forms]), u_test, linear, limited, *_source_fit(u))
+    return np.sum(W * np.column_stack([preds[f] for f in forms]), axis=1)
 
 
 def inv_mse(cv: dict, p: float) -> dict[str, float]:
@@ -120,7 +155,6 @@ PICK_RULES = {
 AVERAGE_RULES = {
     "avg_1_se": lambda cv: avg_k_se(cv, 1.0),
     "avg_2_se": lambda cv: avg_k_se(cv, 2.0),
-    "zsoft": zsoft,
     "inv_mse_1": lambda cv: inv_mse(cv, 1.0),
     "inv_mse_2": lambda cv: inv_mse(cv, 2.0),
 }
@@ -142,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     preds = {c: _predictions(args.tag, c) for c in args.cases}
     fixed = recs[recs.method.str.startswith("fixed: ")].copy()
     fixed["f"] = fixed.method.str.removeprefix("fixed: ")
-    shipped = recs[recs.method == "AffineTransferCV"].set_index(["case", "n", "rep"]).form
+    shipped = recs[recs.method == "AffineTransferCV (one-SE)"].set_index(["case", "n", "rep"]).form
     rows, agree = [], []
     for (case, n, rep), g in fixed.groupby(["case", "n", "rep"]):
         cv = {r.f: json.loads(r.cv_scores) for r in g.itertuples()}
@@ -163,11 +197,19 @@ def main(argv: list[str] | None = None) -> int:
             oof = {f: p[f"{n}/{rep}/oof/{f}"].astype(float) for f in cv}
             ytr = p[f"{n}/{rep}/ytrain"].astype(float)
             rules["stack"] = lambda cv, oof=oof, ytr=ytr: stack(oof, ytr)
+        k = N_SOURCE.get(case, 1)
+        rules["zsoft"] = lambda cv, k=k, m=n_train: zsoft(cv, k, m)
         for name, rule in rules.items():
             w = rule(cv)
             pred = sum(wf * p[f"{n}/{rep}/{f}"].astype(float) for f, wf in w.items())
             err = float(np.sqrt(np.mean((pred - y) ** 2)))
             rows.append({"case": case, "n": n, "rep": rep, "rule": name, "rmse": err})
+        if f"{n}/{rep}/u" in p:
+            w = zsoft(cv, k, n_train)
+            fp = {f: p[f"{n}/{rep}/{f}"].astype(float) for f in w}
+            pred = shipped_average(w, fp, p[f"{n}/{rep}/u"], p[f"{n}/{rep}/u_test"])
+            err = float(np.sqrt(np.mean((pred - y) ** 2)))
+            rows.append({"case": case, "n": n, "rep": rep, "rule": "average", "rmse": err})
     df = pd.DataFrame(rows)
     print(f"replayed 1_se rule = AffineTransferCV's pick in {np.mean(agree):.0%} of splits")
     best_fixed = fixed.groupby(["case", "n", "f"]).rmse.mean().groupby(["case", "n"]).min()
@@ -175,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     summary["best_fixed"] = [best_fixed[(c, n)] for c, n in zip(summary.case, summary.n)]
     summary["within_one_se"] = summary["mean"] - summary.best_fixed <= summary["sem"]
     table = summary.pivot_table(index=["case", "n"], columns="rule", values="mean")
-    table = table[[r for r in [*PICK_RULES, *AVERAGE_RULES, "stack"] if r in table]]
+    order = [*PICK_RULES, *AVERAGE_RULES, "zsoft", "stack", "average"]
+    table = table[[r for r in order if r in table]]
     table["best fixed"] = best_fixed
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print("mean test RMSE of each rule's pick or average:")

@@ -3,10 +3,12 @@
 For each case, target size n and random split, the training points are drawn at random, the rest
 (or a fixed test subsample) is the test set, and every method sees only the training points:
 
-* ``AffineTransferCV``: the default estimator (``rule="one_se"``, default grid and splitter);
+* ``AffineTransferCV``: the default estimator (``rule="average"``: the forms' refitted best
+  candidates averaged, weights from their paired CV score gaps, adjusted per test row for the
+  source range and the calibrations' leverage; default grid and splitter);
+* ``AffineTransferCV (one-SE)``: the same search with ``rule="one_se"`` (the simplest form
+  within one standard error of the best);
 * ``AffineTransferCV (best)``: the same search with ``rule="best"`` (the highest CV score);
-* ``AffineTransferCV (average)``: the same search with ``rule="average"`` (the forms' refitted
-  best candidates averaged, weights from their paired CV score gaps);
 * each fixed form of the family (``source_linear`` ... ``full``), its hyper-parameters chosen by
   the same cross-validation (the best candidate of that form in ``cv_results_``), refitted;
 * ``Direct`` and ``SourceOnly``: the package's baselines tuned by ``GridSearchCV`` over the
@@ -30,9 +32,10 @@ Errors are test RMSE (density g/cm3, LTC in log W/m/K, SARCOS torque units). Run
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \\
         .venv/bin/python benchmarks/selection/run_real_cases.py [--quick]
 
-Writes ``benchmarks/out/selection/real_{records,summary,check,choices,timing}.csv`` (and the
+Writes ``benchmarks/out/selection/real_{records,summary,check,choices,weights,timing}.csv`` (and the
 per-case ``real_records_<case>.csv``, and ``real_preds_<case>.npz`` with every fixed form's test
-and out-of-fold predictions) and ``real_cases.png`` and prints the tables. Cases can run in
+and out-of-fold predictions, and the standardised source features of the training and test
+rows) and ``real_cases.png`` and prints the tables. Cases can run in
 separate processes (``--cases sarcos``) and be summarised together afterwards with
 ``--summarise-only``.
 """
@@ -155,17 +158,19 @@ def one_split(
     if preds is not None:
         preds[f"{n}/{rep}/y"] = np.asarray(yte, dtype=np.float32)
         preds[f"{n}/{rep}/ytrain"] = np.asarray(scale * ytr, dtype=np.float32)
+        preds[f"{n}/{rep}/u"] = Xtr[:, src]  # the source features (float64: exact ranges)
+        preds[f"{n}/{rep}/u_test"] = Xte[:, src]
     kw = dict(source_columns=src, cv=splits, **grid)
-    sel = AffineTransferCV(rule="one_se", **kw).fit(Xtr, ytr)
-    add("AffineTransferCV", sel.predict(Xte), form=sel.best_form_, seconds=sel.search_time_)
-    avg = AffineTransferCV(rule="average", **kw).fit(Xtr, ytr)
+    sel = AffineTransferCV(**kw).fit(Xtr, ytr)
     add(
-        "AffineTransferCV (average)",
-        avg.predict(Xte),
-        form=avg.best_form_,
-        seconds=avg.search_time_,
-        weights=json.dumps(avg.form_weights_),
+        "AffineTransferCV",
+        sel.predict(Xte),
+        form=sel.best_form_,
+        seconds=sel.search_time_,
+        weights=json.dumps(sel.form_weights_),
     )
+    one = AffineTransferCV(rule="one_se", **kw).fit(Xtr, ytr)
+    add("AffineTransferCV (one-SE)", one.predict(Xte), form=one.best_form_)
     res = sel.cv_results_
     mean = res["mean_test_score"]
     forms = np.asarray(res["param_form"]).astype(str)
@@ -271,6 +276,15 @@ def check(
     return pd.DataFrame(rows)
 
 
+def mean_weights(records: pd.DataFrame) -> pd.DataFrame:
+    """Mean CV weight (``form_weights_``) of each form in the default AffineTransferCV's average
+    per case and n (0 where a form was left out)."""
+    rows = records[(records.method == "AffineTransferCV") & records.weights.notna()]
+    w = pd.DataFrame([json.loads(v) for v in rows.weights], index=rows.index).fillna(0.0)
+    w[["case", "n"]] = rows[["case", "n"]]
+    return w.groupby(["case", "n"]).mean().round(2)
+
+
 def figure(summary: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
@@ -279,7 +293,7 @@ def figure(summary: pd.DataFrame, path: Path) -> None:
     from matplotlib.ticker import NullFormatter
 
     cases = list(dict.fromkeys(summary["case"]))
-    methods = ["AffineTransferCV", "AffineTransferCV (average)", *FIXED, "Direct", "SourceOnly"]
+    methods = ["AffineTransferCV", "AffineTransferCV (one-SE)", *FIXED, "Direct", "SourceOnly"]
     colors = dict(zip(methods[2:], plt.get_cmap("tab10").colors))
     fig, axes = plt.subplots(1, len(cases), figsize=(5.2 * len(cases), 4.2), squeeze=False)
     handles = {}
@@ -291,7 +305,7 @@ def figure(summary: pd.DataFrame, path: Path) -> None:
                 continue
             if method == "AffineTransferCV":
                 st = dict(color="k", lw=2.5, marker="o", zorder=5)
-            elif method == "AffineTransferCV (average)":
+            elif method == "AffineTransferCV (one-SE)":
                 st = dict(color="0.45", lw=2.0, marker="s", ls="--", zorder=4)
             else:
                 dashed = method in ("Direct", "SourceOnly")
@@ -373,15 +387,17 @@ def main() -> int:
     seconds = time.perf_counter() - t_start
     summary = summarise(records)
     checks = pd.concat(
-        [check(records, summary, m) for m in ("AffineTransferCV", "AffineTransferCV (average)")],
+        [check(records, summary, m) for m in ("AffineTransferCV", "AffineTransferCV (one-SE)")],
         ignore_index=True,
     )
-    sel = records[records.method == "AffineTransferCV"]
+    sel = records[records.method == "AffineTransferCV (one-SE)"]
     choices = pd.crosstab([sel.case, sel.n], sel.form, normalize="index").round(2)
+    weights = mean_weights(records)
     records.to_csv(OUT / f"{tag}_records.csv", index=False)
     summary.to_csv(OUT / f"{tag}_summary.csv", index=False)
     checks.to_csv(OUT / f"{tag}_check.csv", index=False)
     choices.to_csv(OUT / f"{tag}_choices.csv")
+    weights.to_csv(OUT / f"{tag}_weights.csv")
     timings.to_csv(OUT / f"{tag}_timing.csv", index=False)
     figure(summary, OUT / f"{tag}_cases.png")
 
@@ -399,7 +415,9 @@ def main() -> int:
     print("\nAffineTransferCV vs the best fixed form (within one SE of AffineTransferCV's mean):")
     print(checks.round(4).to_string(index=False))
     print("cells within one SE:", checks.groupby("method").within_one_se.sum().to_dict())
-    print("\nforms chosen by AffineTransferCV (fraction of splits):")
+    print("\nmean weight of each form in AffineTransferCV's average:")
+    print(weights.to_string())
+    print("\nforms chosen by the one-SE rule (fraction of splits):")
     print(choices.to_string())
     if not timings.empty:
         agg = timings.groupby("case").agg(

@@ -252,7 +252,9 @@ def test_average_rule_predicts_the_weighted_average_of_refitted_forms(problem, c
     assert set(m.estimators_) == set(m.form_weights_)
     assert next(iter(m.form_weights_)) == m.best_form_  # largest weight first
     assert m.estimators_[m.best_form_] is m.best_estimator_
-    expected = sum(w * m.estimators_[f].predict(X) for f, w in m.form_weights_.items())
+    rows = m.predict_form_weights(X)  # form_weights_, adjusted per row (tested below)
+    assert list(rows) == list(m.form_weights_)
+    expected = sum(rows[f] * m.estimators_[f].predict(X) for f in rows)
     np.testing.assert_allclose(m.predict(X), expected)
     for f, est in m.estimators_.items():  # each member is its form's best candidate, refitted
         res = m.cv_results_
@@ -264,8 +266,8 @@ def test_average_rule_predicts_the_weighted_average_of_refitted_forms(problem, c
     c = m.predict_components(X)
     np.testing.assert_allclose(c["g1"] + c["g2"] * c["g3"], m.predict(X), atol=1e-10)
     parts = {f: e.predict_components(X) for f, e in m.estimators_.items()}
-    g1 = sum(w * parts[f]["g1"] for f, w in m.form_weights_.items())
-    g2 = sum(w * parts[f]["g2"] for f, w in m.form_weights_.items())
+    g1 = sum(rows[f] * parts[f]["g1"] for f in rows)
+    g2 = sum(rows[f] * parts[f]["g2"] for f in rows)
     np.testing.assert_allclose(c["g2"], g2, atol=1e-12)
     np.testing.assert_allclose(c["g1"][np.abs(g2) > 1e-12], g1[np.abs(g2) > 1e-12])
     # the other rules keep one form, with weight 1
@@ -274,37 +276,49 @@ def test_average_rule_predicts_the_weighted_average_of_refitted_forms(problem, c
     np.testing.assert_allclose(one.predict(X), one.best_estimator_.predict(X))
 
 
-def test_average_gives_kernel_source_forms_no_weight_outside_the_source_range():
-    """A kernel g1(u) reverts to a constant away from the training source values: outside
-    their range the forms linear in u carry the prediction."""
+def test_average_weights_rows_by_source_range_and_calibration_leverage():
+    """Outside the training range of u a kernel g1(u) reverts to a constant: those forms get no
+    weight there. A calibration a0 + a1'u is weighted by its relative prediction variance."""
     rng = np.random.default_rng(1)
     u = rng.uniform(0, 1, size=(25, 1))
     x = rng.normal(size=(25, 2))
     y = 0.2 + 1.5 * u[:, 0] + 0.05 * rng.normal(size=25)
     m = AffineTransferCV(
-        forms=["source_linear", "source_kernel", "const"], rule="average", random_state=0, **SMALL
+        forms=["source_linear", "offset", "source_kernel", "const"],
+        rule="average",
+        random_state=0,
+        **SMALL,
     ).fit(np.hstack([x, u]), y)
     np.testing.assert_allclose(m.source_range_, [[u.min()], [u.max()]])
     assert set(m.range_limited_forms_) == {"source_kernel", "const"} & set(m.form_weights_)
     assert m.range_limited_forms_, "the test needs a kernel-u form in the average"
-    Xq = np.hstack([rng.normal(size=(4, 2)), [[0.5], [u.max()], [1.6], [-0.7]]])
+    assert m.linear_source_forms_ == ("source_linear",)
+    uq = np.array([[0.5], [u.max()], [1.6], [-0.7]])
+    Xq = np.hstack([rng.normal(size=(4, 2)), uq])
     w = m.predict_form_weights(Xq)
-    for f, wf in w.items():
-        expected = m.form_weights_[f] if f in m.range_limited_forms_ else wf
-        np.testing.assert_allclose(wf[:2], [m.form_weights_[f]] * 2)  # inside: as fitted
+    # the expected weights from the documented formulas
+    Z, Zq = np.c_[np.ones(25), u], np.c_[np.ones(4), uq]
+    lev = np.einsum("ij,jk,ik->i", Zq, np.linalg.inv(Z.T @ Z), Zq)
+    assert m.mean_leverage_ == pytest.approx(2 / 25)
+    raw = {}
+    for f, wf in m.form_weights_.items():
+        raw[f] = np.full(4, wf)
+        if f == "source_linear":
+            raw[f] = raw[f] * (1 + 2 / 25) / (1 + lev)
         if f in m.range_limited_forms_:
-            np.testing.assert_array_equal(wf[2:], 0.0)  # outside: none
-        assert np.all(np.isfinite(expected))
+            raw[f][2:] = 0.0  # outside the training range of u
+    total = sum(raw.values())
+    for f in m.form_weights_:
+        np.testing.assert_allclose(w[f], raw[f] / total)
     np.testing.assert_allclose(sum(w.values()), 1.0)
-    np.testing.assert_allclose(w["source_linear"][2:], 1.0)  # the only form linear in u
     preds = {f: e.predict(Xq) for f, e in m.estimators_.items()}
     np.testing.assert_allclose(m.predict(Xq), sum(w[f] * preds[f] for f in w))
-    np.testing.assert_allclose(m.predict(Xq)[2:], preds["source_linear"][2:])
-    # forms with linear source terms extrapolate them and are not limited
+    # forms with linear source terms extrapolate them and are not range-limited
     lin = AffineTransferCV(
         forms=["source_kernel", "const"], g1_linear=True, rule="average", **SMALL
     ).fit(np.hstack([x, u]), y)
     assert lin.range_limited_forms_ == ()
+    assert set(lin.linear_source_forms_) == set(lin.form_weights_)
     # only range-limited forms: their weights are kept everywhere
     only = AffineTransferCV(forms=["source_kernel"], rule="average", **SMALL).fit(
         np.hstack([x, u]), y
