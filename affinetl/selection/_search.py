@@ -226,6 +226,8 @@ def _select(
 
 #: Forms whose averaging weight falls below this are dropped (and the rest renormalised).
 MIN_FORM_WEIGHT = 0.01
+#: Forms more than this many paired standard errors below the best form get no weight.
+MAX_AVERAGE_Z = 3.0
 #: A form enters the average only with at least this many training samples per fold for each
 #: unpenalised coefficient of its ``g1`` (intercept and linear source terms).
 AVERAGE_SAMPLES_PER_COEF = 2
@@ -242,8 +244,11 @@ def _average_weights(
     Form ``f`` gets ``exp(-z_f)``, ``z_f`` the mean score gap of its best candidate to the
     best in standard errors of the paired per-split difference (``z = 0`` for the best form and
     for forms that score as well): a smooth version of the one-SE tie band, so that forms the
-    CV cannot tell apart share the prediction and clearly worse ones drop out. Weights below
-    :data:`MIN_FORM_WEIGHT` are dropped and the rest renormalised.
+    CV cannot tell apart share the prediction and clearly worse ones drop out: forms more than
+    :data:`MAX_AVERAGE_Z` standard errors below the best, and weights below
+    :data:`MIN_FORM_WEIGHT` after normalisation, are dropped and the rest renormalised (a
+    form with a tenth of the weight but ten times the error would otherwise dominate the
+    error of the average).
 
     ``eligible`` (one flag per candidate) restricts the average to those candidates when any of
     them scored; :class:`AffineTransferCV` leaves out the forms whose unpenalised calibration
@@ -263,7 +268,8 @@ def _average_weights(
         if not np.isfinite(gap):
             continue
         z = 0.0 if gap <= 0 else (gap / se if se > 0 else np.inf)
-        raw[i] = float(np.exp(-z))
+        if z <= MAX_AVERAGE_Z:
+            raw[i] = float(np.exp(-z))
     total = sum(raw.values())
     kept = {i: w / total for i, w in raw.items() if w / total >= MIN_FORM_WEIGHT}
     total = sum(kept.values())
@@ -410,7 +416,8 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             n_coefs = [1 + u.shape[1] if self._linear_source_terms(c) else 1 for c in candidates]
             eligible = [p * AVERAGE_SAMPLES_PER_COEF <= n_train for p in n_coefs]
             weights = _average_weights(mean, scores, labels, eligible)
-            self.best_index_ = max(weights, key=weights.__getitem__)
+            # the single-form summary of the search: the one-SE rule's form
+            self.best_index_ = _select(mean, scores, labels, complexity, "one_se")
         else:
             self.best_index_ = _select(mean, scores, labels, complexity, self.rule)
             weights = {self.best_index_: 1.0}
@@ -656,13 +663,16 @@ class AffineTransferCV(_TransferCVBase):
     ----------
     best_form_ : str
     best_params_ : dict
-        Form and hyper-parameters of the selected candidate (``TransferFormRegressor`` keywords).
+        Form and hyper-parameters of the selected candidate (``TransferFormRegressor``
+        keywords): the rule's choice, and with ``rule="average"`` the one-SE rule's (the form
+        that answers "which form when"; the prediction is the average).
     best_score_ : float
         Its mean CV score.
     best_index_ : int
     best_estimator_ : TransferFormRegressor
-        The selected candidate refitted on all data (with ``rule="average"``: the form with
-        the largest weight).
+        The selected candidate refitted on all data (with ``rule="average"``, the default:
+        the one-SE rule's form, the single-form summary of the search; the prediction
+        averages the forms of ``form_weights_``).
     form_weights_ : dict
         CV weight of each form in the prediction (``{best_form_: 1.0}`` unless
         ``rule="average"``), largest first; keys are form labels (``+linear`` marks the

@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             err = float(np.sqrt(np.mean((pred - y) ** 2)))
             rows.append({"case": case, "n": n, "rep": rep, "rule": "average", "rmse": err})
     df = pd.DataFrame(rows)
-    print(f"replayed 1_se rule = AffineTransferCV's pick in {np.mean(agree):.0%} of splits")
+    print(f"replayed 1_se rule = the live one-SE row's pick in {np.mean(agree):.0%} of splits")
     best_fixed = fixed.groupby(["case", "n", "f"]).rmse.mean().groupby(["case", "n"]).min()
     summary = df.groupby(["case", "n", "rule"]).rmse.agg(["mean", "sem"]).reset_index()
     summary["best_fixed"] = [best_fixed[(c, n)] for c, n in zip(summary.case, summary.n)]

@@ -177,7 +177,9 @@ def test_cv_results_format_and_refit(problem):
     comp = m.predict_components(X)
     np.testing.assert_allclose(comp["g1"] + comp["g2"] * comp["g3"], m.predict(X))
     ref = TransferFormRegressor(**m.best_params_).fit(X, y)
-    np.testing.assert_allclose(ref.predict(X), m.predict(X))
+    np.testing.assert_allclose(ref.predict(X), m.best_estimator_.predict(X))
+    one = AffineTransferCV(rule="one_se", random_state=0, **SMALL).fit(X, y)
+    np.testing.assert_allclose(one.predict(X), ref.predict(X))  # one form: its refit
 
 
 def test_best_rule_never_worse_in_cv_than_each_special_case(problem):
@@ -237,6 +239,14 @@ def test_average_weights_follow_the_paired_score_gaps():
     z = diff.mean() / (diff.std(ddof=1) / np.sqrt(diff.size))
     assert w[3] / w[0] == pytest.approx(np.exp(-z))
     assert min(w.values()) >= MIN_FORM_WEIGHT
+    # more than MAX_AVERAGE_Z paired SE below the best: no weight, though exp(-z) > 1 %
+    from affinetl.selection._search import MAX_AVERAGE_Z
+
+    far = np.vstack([scores[0], scores[0] - 0.1 - 0.06 * np.array([1, -1, 1, -1, 0])])
+    d = far[0] - far[1]
+    z_far = d.mean() / (d.std(ddof=1) / np.sqrt(d.size))
+    assert MAX_AVERAGE_Z < z_far < -np.log(MIN_FORM_WEIGHT)
+    assert _average_weights(far.mean(axis=1), far, ["full", "offset"]) == {0: 1.0}
     # a single form, or identical scores: all weight on one, or shared equally
     assert _average_weights(scores[:1].mean(axis=1), scores[:1], ["full"]) == {0: 1.0}
     same = np.vstack([scores[0], scores[0]])
@@ -250,8 +260,13 @@ def test_average_rule_predicts_the_weighted_average_of_refitted_forms(problem, c
     m = cls(rule="average", random_state=0, **kw).fit(X, y)
     assert sum(m.form_weights_.values()) == pytest.approx(1.0)
     assert set(m.estimators_) == set(m.form_weights_)
-    assert next(iter(m.form_weights_)) == m.best_form_  # largest weight first
-    assert m.estimators_[m.best_form_] is m.best_estimator_
+    ws = list(m.form_weights_.values())
+    assert ws == sorted(ws, reverse=True)  # largest weight first
+    # the single-form summary is the one-SE rule's form
+    one = cls(rule="one_se", random_state=0, **kw).fit(X, y)
+    assert m.best_params_ == one.best_params_ and m.best_index_ == one.best_index_
+    if m.best_form_ in m.estimators_:
+        assert m.estimators_[m.best_form_] is m.best_estimator_
     rows = m.predict_form_weights(X)  # form_weights_, adjusted per row (tested below)
     assert list(rows) == list(m.form_weights_)
     expected = sum(rows[f] * m.estimators_[f].predict(X) for f in rows)
@@ -271,7 +286,6 @@ def test_average_rule_predicts_the_weighted_average_of_refitted_forms(problem, c
     np.testing.assert_allclose(c["g2"], g2, atol=1e-12)
     np.testing.assert_allclose(c["g1"][np.abs(g2) > 1e-12], g1[np.abs(g2) > 1e-12])
     # the other rules keep one form, with weight 1
-    one = cls(rule="one_se", random_state=0, **kw).fit(X, y)
     assert one.form_weights_ == {one.best_form_: 1.0}
     np.testing.assert_allclose(one.predict(X), one.best_estimator_.predict(X))
 
