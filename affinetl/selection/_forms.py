@@ -118,43 +118,26 @@ NEWTON_MAX_HESSIAN_ENTRIES = 3e7
 G1_KERNEL_FORMS = ("source_kernel", "const", "full")
 
 
-def form_design(form: str, u: np.ndarray, g1_linear: bool = False) -> np.ndarray:
-    """Unpenalised design of ``g1``: ``[1, u]`` with linear source terms, else ``[1]``.
+def has_linear_source_terms(form: str, g1_linear: bool = False) -> bool:
+    """Whether the kernel family's form has unpenalised linear source terms ``a1'u`` in ``g1``.
 
-    The calibration forms (``source_linear``, ``offset_calibrated``) always have the linear
-    terms; the kernel-``g1`` forms (:data:`G1_KERNEL_FORMS`) have them when ``g1_linear``.
+    The calibration forms (``source_linear``, ``offset_calibrated``) always have them; the
+    kernel-``g1`` forms (:data:`G1_KERNEL_FORMS`) have them when ``g1_linear``.
     """
-    ones = np.ones((u.shape[0], 1))
-    linear = form in ("source_linear", "offset_calibrated") or (
+    return form in ("source_linear", "offset_calibrated") or bool(
         g1_linear and form in G1_KERNEL_FORMS
     )
-    return np.hstack([ones, u]) if linear else ones
+
+
+def form_design(form: str, u: np.ndarray, g1_linear: bool = False) -> np.ndarray:
+    """Unpenalised design of ``g1``: ``[1, u]`` with linear source terms
+    (:func:`has_linear_source_terms`), else ``[1]``."""
+    ones = np.ones((u.shape[0], 1))
+    return np.hstack([ones, u]) if has_linear_source_terms(form, g1_linear) else ones
 
 
 #: Fewest training samples per unpenalised coefficient for a calibration to count as simple.
 SAMPLES_PER_COEF = 5
-
-
-def unpenalised_coefficients(form: str, n_source: int, g1_linear: bool = False) -> int:
-    """Number of unpenalised coefficients of ``g1``: ``1 + k`` with the linear source terms
-    (the calibration forms, and the kernel-``g1`` forms when ``g1_linear``), else 1.
-
-    Parameters
-    ----------
-    form : str
-    n_source : int
-        Number of source features ``k``.
-    g1_linear : bool
-        Whether a kernel-``g1`` form carries the linear source terms.
-
-    Returns
-    -------
-    int
-    """
-    linear = form in ("source_linear", "offset_calibrated") or (
-        g1_linear and form in G1_KERNEL_FORMS
-    )
-    return 1 + n_source if linear else 1
 
 
 def form_complexity(
@@ -190,8 +173,7 @@ def form_complexity(
         extra = n_source
     else:
         return COMPLEXITY[form]
-    coefs = unpenalised_coefficients(form, n_source, g1_linear)
-    if n_train is not None and coefs * SAMPLES_PER_COEF <= n_train:
+    if n_train is not None and (1 + n_source) * SAMPLES_PER_COEF <= n_train:
         extra = 0
     return COMPLEXITY[form] + extra
 

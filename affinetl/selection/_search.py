@@ -61,6 +61,7 @@ from ._forms import (
     form_complexity,
     form_design,
     form_target,
+    has_linear_source_terms,
 )
 from ._loo import eigh_psd, holdout_path
 
@@ -466,9 +467,7 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     @staticmethod
     def _linear_source_terms(params: dict[str, Any]) -> bool:
         """Whether the form's ``g1`` has unpenalised linear source terms ``a1'u``."""
-        return params["form"] in ("source_linear", "offset_calibrated") or bool(
-            params.get("g1_linear") and params["form"] in G1_KERNEL_FORMS
-        )
+        return has_linear_source_terms(params["form"], bool(params.get("g1_linear")))
 
     def _row_weights(self, X: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Forms and their weights per row of validated ``X``, shape (n_samples, n_forms)
