@@ -630,8 +630,9 @@ class AffineTransferCV(_TransferCVBase):
         ``"average"``: every form's best candidate is refitted and the prediction is their
         weighted average. The CV weight of a form is ``exp(-z)``, ``z`` its score gap to the
         best form in standard errors of the paired per-split difference (a smooth tie band;
-        weights below 1 % dropped; calibrations with fewer than two fold samples per
-        unpenalised coefficient left out), stored in ``form_weights_``; each prediction row
+        forms more than three standard errors below the best, weights below 1 % and
+        calibrations with fewer than two fold samples per unpenalised coefficient left out),
+        stored in ``form_weights_``; each prediction row
         then adjusts them for where the forms can be trusted (:meth:`predict_form_weights`:
         no weight for a kernel ``g1(u)`` outside the training range of ``u``, calibrations
         weighted by their relative prediction variance). On the real case studies it is
