@@ -234,6 +234,13 @@ MAX_AVERAGE_Z = 3.0
 AVERAGE_SAMPLES_PER_COEF = 2
 
 
+def _average_eligible(linear: list[bool], n_source: int, n_train: int) -> list[bool]:
+    """Which candidates may enter the average: at least :data:`AVERAGE_SAMPLES_PER_COEF`
+    fold training samples per unpenalised ``g1`` coefficient (``1 + n_source`` for a
+    candidate with linear source terms, ``linear``; else 1)."""
+    return [(1 + n_source if lin else 1) * AVERAGE_SAMPLES_PER_COEF <= n_train for lin in linear]
+
+
 def _average_weights(
     mean: np.ndarray,
     split_scores: np.ndarray,
@@ -414,8 +421,8 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             for c in candidates
         ]
         if self.rule == "average":
-            n_coefs = [1 + u.shape[1] if self._linear_source_terms(c) else 1 for c in candidates]
-            eligible = [p * AVERAGE_SAMPLES_PER_COEF <= n_train for p in n_coefs]
+            linear = [self._linear_source_terms(c) for c in candidates]
+            eligible = _average_eligible(linear, u.shape[1], n_train)
             weights = _average_weights(mean, scores, labels, eligible)
             # the single-form summary of the search: the one-SE rule's form
             self.best_index_ = _select(mean, scores, labels, complexity, "one_se")
@@ -469,7 +476,7 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         """Whether the form's ``g1`` has unpenalised linear source terms ``a1'u``."""
         return has_linear_source_terms(params["form"], bool(params.get("g1_linear")))
 
-    def _row_weights(self, X: np.ndarray) -> tuple[list[str], np.ndarray]:
+    def _weights_per_row(self, X: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Forms and their weights per row of validated ``X``, shape (n_samples, n_forms)
         (see :meth:`predict_form_weights`)."""
         forms = list(self.form_weights_)
@@ -512,7 +519,7 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
-        forms, W = self._row_weights(X)
+        forms, W = self._weights_per_row(X)
         return {f: W[:, j] for j, f in enumerate(forms)}
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -523,7 +530,7 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         if len(self.estimators_) == 1:
             return self.best_estimator_.predict(X)
         X = validate_data(self, X, reset=False)
-        forms, W = self._row_weights(X)
+        forms, W = self._weights_per_row(X)
         P = np.column_stack([self.estimators_[f].predict(X) for f in forms])
         return np.sum(W * P, axis=1)
 
@@ -543,7 +550,7 @@ class _TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         if len(self.estimators_) == 1:
             return self.best_estimator_.predict_components(X)
         X = validate_data(self, X, reset=False)
-        forms, W = self._row_weights(X)
+        forms, W = self._weights_per_row(X)
         parts = [self.estimators_[f].predict_components(X) for f in forms]
         g1 = sum(W[:, j] * c["g1"] for j, c in enumerate(parts))
         g2 = sum(W[:, j] * c["g2"] for j, c in enumerate(parts))

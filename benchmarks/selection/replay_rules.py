@@ -39,9 +39,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from affinetl.selection import form_complexity
+from affinetl.selection import G1_KERNEL_FORMS, KERNEL_FORMS, form_complexity
+from affinetl.selection._forms import has_linear_source_terms
 from affinetl.selection._search import (
-    AVERAGE_SAMPLES_PER_COEF,
+    _average_eligible,
     _average_weights,
     _paired_gap,
     _row_weights,
@@ -86,9 +87,10 @@ def avg_k_se(cv: dict, k: float) -> dict[str, float]:
     return {f: 1.0 / len(tied) for f in tied}
 
 
-#: Forms with unpenalised linear source terms / with a kernel g1 of u alone (g1_linear=False).
-LINEAR_SOURCE = ("source_linear", "offset_calibrated")
-RANGE_LIMITED = ("source_kernel", "const", "full")
+#: Forms with unpenalised linear source terms / with a kernel g1 of u alone (g1_linear=False,
+#: as ``run_real_cases.py`` searches them).
+LINEAR_SOURCE = tuple(f for f in KERNEL_FORMS if has_linear_source_terms(f))
+RANGE_LIMITED = G1_KERNEL_FORMS
 
 
 def zsoft(cv: dict, k: int = 1, n_train: int | None = None) -> dict[str, float]:
@@ -100,10 +102,7 @@ def zsoft(cv: dict, k: int = 1, n_train: int | None = None) -> dict[str, float]:
     s = np.array([cv[f] for f in forms], dtype=float)
     eligible = None
     if n_train is not None:
-        eligible = [
-            (1 + k if f in LINEAR_SOURCE else 1) * AVERAGE_SAMPLES_PER_COEF <= n_train
-            for f in forms
-        ]
+        eligible = _average_eligible([f in LINEAR_SOURCE for f in forms], k, n_train)
     w = _average_weights(s.mean(axis=1), s, forms, eligible)
     return {forms[i]: v for i, v in w.items()}
 
