@@ -373,6 +373,15 @@ def simulate(
         n_blocks=p.n_blocks,
         scan=scan,
     )
+    if p.conductivity_ps > 0:
+        from .conductivity import reverse_nemd
+        from .properties import thermal_diffusivity
+
+        tc = reverse_nemd(runner).summary
+        timings["conductivity_s"] = tc.get("wall_s", 0.0)
+        props["thermal_conductivity"] = tc["thermal_conductivity"]
+        props["thermal_conductivity_sem"] = tc["thermal_conductivity_sem"]
+        props["thermal_diffusivity"] = thermal_diffusivity(props)
     eq = stages["equilibrate"]
     return {
         **props,

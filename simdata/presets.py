@@ -86,6 +86,13 @@ class Preset:
         (runs at T - dT and T + dT); 0 disables them.
     cp_run_ps : float
         Length of each finite-difference run, ps (the first fifth is discarded).
+    conductivity_ps : float
+        Length of the optional reverse non-equilibrium MD (Muller-Plathe) run for the
+        thermal conductivity, ps; 0 (the default in every preset) skips the stage.
+    conductivity_swap_ps : float
+        Interval between momentum exchanges of that run, ps.
+    conductivity_slabs : int
+        Slabs along z of that run (even, >= 6).
     n_blocks : int
         Blocks for block-averaged uncertainties.
     max_restarts : int
@@ -97,8 +104,8 @@ class Preset:
     """
 
     name: str = "fast"
-    n_chains: int = 6
-    atoms_per_chain: int = 400
+    n_chains: int = 4
+    atoms_per_chain: int = 300
     min_dp: int = 5
     tacticity: str = "atactic"
     charge_method: str = "am1bcc"
@@ -119,14 +126,17 @@ class Preset:
     anneal_tmax: float = 600.0
     anneal_pmax_bar: float = 50000.0
     anneal_scale: float = 0.1
-    npt_ps: float = 100.0
+    npt_ps: float = 50.0
     max_npt_extensions: int = 4
     equil_density_tol: float = 0.01
     equil_energy_tol: float = 0.01
-    production_ps: float = 200.0
+    production_ps: float = 100.0
     report_ps: float = 0.4
     cp_delta_t: float = 20.0
-    cp_run_ps: float = 50.0
+    cp_run_ps: float = 25.0
+    conductivity_ps: float = 0.0
+    conductivity_swap_ps: float = 0.3
+    conductivity_slabs: int = 10
     n_blocks: int = 5
     max_restarts: int = 3
     platform: str = "auto"
@@ -151,10 +161,17 @@ class Preset:
         return dataclasses.asdict(self)
 
     def settings_hash(self, *keys: str) -> str:
-        """Short SHA-256 of the given fields (all fields when none are given)."""
+        """Short SHA-256 of the given fields (all fields when none are given).
+
+        The settings of an optional stage that is switched off (``conductivity_*`` with
+        ``conductivity_ps = 0``) do not enter: they cannot change a result, and results
+        stored before the stage existed keep their job ids.
+        """
         d = self.to_dict()
         if keys:
             d = {k: d[k] for k in keys}
+        elif not self.conductivity_ps:
+            d = {k: v for k, v in d.items() if not k.startswith("conductivity_")}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -164,18 +181,12 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    # 2-core laptop: ~2,400 atoms, ~0.6 ns of 4 fs dynamics in total.
+    # A 2-core laptop in about ten minutes per polymer: 4 chains x ~300 atoms (~1,200 atoms),
+    # 4 fs with heavier hydrogens, a tenth-length Larsen anneal, 50 ps NPT windows, 100 ps
+    # production, 2 x 25 ps temperature steps (~0.35 ns of dynamics).
     "fast": Preset(),
-    # A 2-core laptop in about ten minutes: ~1,200 atoms, ~0.35 ns (half the windows of fast).
-    "laptop": Preset(
-        name="laptop",
-        n_chains=4,
-        atoms_per_chain=300,
-        npt_ps=50.0,
-        production_ps=100.0,
-        cp_run_ps=25.0,
-    ),
-    # Longer chains, longer anneal, equilibration and production (4 fs with heavier H, like fast).
+    # 8 chains x ~600 atoms (~4,800 atoms), a 0.3-length anneal, 200 ps windows, 500 ps
+    # production (4 fs with heavier hydrogens, like fast): a GPU, or hours on a laptop.
     "standard": Preset(
         name="standard",
         n_chains=8,
@@ -213,7 +224,7 @@ def get_preset(name: str | Preset = "fast", **overrides: Any) -> Preset:
     Parameters
     ----------
     name : str or Preset
-        ``"laptop"``, ``"fast"``, ``"standard"`` or ``"radonpy"``, or a :class:`Preset`.
+        ``"fast"``, ``"standard"`` or ``"radonpy"``, or a :class:`Preset`.
     **overrides
         Field values to change.
 

@@ -2,7 +2,8 @@
 
 Units and column names follow RadonPy's ``PI1070.csv``: density g/cm3, Cp and Cv
 J/(kg K), compressibility 1/Pa, bulk_modulus Pa, volume_expansion and
-linear_expansion 1/K, Rg Angstrom, self-diffusion m2/s.
+linear_expansion 1/K, Rg Angstrom, self-diffusion m2/s, thermal_conductivity W/(m K),
+thermal_diffusivity m2/s.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "structure_properties",
     "dielectric_constant",
     "self_diffusion",
+    "thermal_diffusivity",
     "compute_properties",
 ]
 
@@ -236,6 +238,24 @@ def structure_properties(
     if e2e is not None and len(e2e):
         out["end_to_end"], out["end_to_end_sem"] = (10 * v for v in block_average(e2e, n_blocks))
     return out
+
+
+def thermal_diffusivity(props: dict[str, float]) -> float:
+    """Thermal diffusivity kappa / (rho Cp), m2/s, from a row of properties.
+
+    Uses ``Cp_fd`` (finite difference) where it is finite, else ``Cp`` (fluctuations);
+    NaN without a thermal conductivity.
+
+    Examples
+    --------
+    >>> round(thermal_diffusivity({"thermal_conductivity": 0.2, "density": 1.0, "Cp": 2000.0}), 12)
+    1e-07
+    """
+    kappa = props.get("thermal_conductivity", float("nan"))
+    cp = props.get("Cp_fd", float("nan"))
+    if not np.isfinite(cp):
+        cp = props.get("Cp", float("nan"))
+    return float(kappa / (props["density"] * 1000.0 * cp))
 
 
 def compute_properties(

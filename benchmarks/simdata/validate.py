@@ -6,6 +6,11 @@ Three steps, one command each (run from the repository root):
     python benchmarks/simdata/validate.py simulate --procs 8 [--platform CUDA]  # MD only
     python benchmarks/simdata/validate.py report    # table, MAPE, bias, CSV, PNG
 
+Thermal conductivity (optional reverse-NEMD stage) on the finished cells:
+
+    python benchmarks/simdata/validate.py simulate --override conductivity_ps=200 --rows R
+    python benchmarks/simdata/validate.py conductivity --rows R
+
 ``simulate`` needs only OpenMM and NumPy, so the packed cells can be simulated on a
 GPU node; its rows go to ``benchmarks/out/simdata/rows.jsonl`` and ``report`` puts
 them into the result store ``benchmarks/out/simdata/results`` with the job ids of
@@ -148,8 +153,14 @@ def simulate_all(args: argparse.Namespace) -> int:
     from simdata.cli import _value
 
     overrides = {k: _value(v) for k, v in (o.split("=", 1) for o in args.override)}
-    # biggest jobs first
-    manifest.sort(key=lambda m: -m["preset"]["n_chains"] * m["preset"]["atoms_per_chain"])
+    # biggest jobs first; among equal sizes, in the order of --only (put the slow ones first)
+    order = {pid: i for i, pid in enumerate(args.only or [])}
+    manifest.sort(
+        key=lambda m: (
+            -m["preset"]["n_chains"] * m["preset"]["atoms_per_chain"],
+            order.get(m["name"], len(order)),
+        )
+    )
     with ProcessPoolExecutor(max_workers=args.procs) as pool:
         futs = [
             pool.submit(_simulate_one, m, args.platform, rows_path, args.scratch, overrides)
@@ -206,7 +217,7 @@ def report(args: argparse.Namespace) -> int:
     res = load_results(OUT / "results")
     # the store is append-only: a polymer run again (e.g. after a builder fix, under a new
     # job id) keeps its old row; the table uses the latest finished row per polymer and preset
-    res = _latest_done(res)
+    res = _current(_latest_done(res))
     ref = radonpy_table()[["monomer_ID", "density", "Cp"]].rename(
         columns={"monomer_ID": "name", "density": "density_radonpy", "Cp": "Cp_radonpy"}
     )
@@ -272,9 +283,72 @@ def report(args: argparse.Namespace) -> int:
             "n_atoms", "charge_method", "equilibrated", "platform", "ns_per_day", "settings",
             "versions",
         ]  # fmt: skip
-        full = _latest_done(load_results(OUT / "results"))
+        full = _current(_latest_done(load_results(OUT / "results")))
         full = full[full.preset == args.example_preset]
         full[[c for c in keep if c in full.columns]].to_csv(args.example, index=False)
+    return 0
+
+
+def conductivity(args: argparse.Namespace) -> int:
+    """Thermal conductivity (reverse NEMD) rows against RadonPy: table, CSV, PNG.
+
+    The rows come from ``simulate --override conductivity_ps=...`` on finished jobs (the
+    stage runs on the equilibrated production state); they are not stored again.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from _data import radonpy_table
+
+    rows = []
+    for path in args.rows:
+        for line in Path(path).read_text().splitlines():
+            if line.strip():
+                rows.append(json.loads(line))
+    df = pd.DataFrame(rows)
+    df = df[(df.status == "done") & df.get("thermal_conductivity").notna()]
+    df = df.drop_duplicates(["name", "preset"], keep="last")
+    ref = radonpy_table()[["monomer_ID", "thermal_conductivity", "thermal_conductivity_std"]]
+    ref = ref.rename(
+        columns={
+            "monomer_ID": "name",
+            "thermal_conductivity": "tc_radonpy",
+            "thermal_conductivity_std": "tc_radonpy_std",
+        }
+    )
+    df = df.merge(ref, on="name", how="left")
+    df["polymer"] = df.name.map({pid: n for pid, _, n in POLYMERS})
+    df["err_radonpy_%"] = 100 * (df.thermal_conductivity - df.tc_radonpy) / df.tc_radonpy
+    df["minutes"] = df.timings.map(lambda t: json.loads(t).get("conductivity_s", 0) / 60)
+    cols = [
+        "preset", "name", "polymer", "n_atoms", "timestep_fs", "thermal_conductivity",
+        "thermal_conductivity_sem", "tc_radonpy", "tc_radonpy_std", "err_radonpy_%",
+        "thermal_diffusivity", "minutes",
+    ]  # fmt: skip
+    table = df[cols].sort_values(["preset", "name"])
+    table.to_csv(OUT / "conductivity.csv", index=False)
+    e = table["err_radonpy_%"]
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(table.round(4).to_string(index=False))
+    print(f"MAPE vs RadonPy {e.abs().mean():.1f}%, bias {e.mean():+.1f}% ({len(e)} polymers)")
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.errorbar(
+        table.tc_radonpy,
+        table.thermal_conductivity,
+        xerr=table.tc_radonpy_std,
+        yerr=table.thermal_conductivity_sem,
+        fmt="o",
+    )
+    for _, r in table.iterrows():
+        ax.annotate(r.polymer, (r.tc_radonpy, r.thermal_conductivity), fontsize=7)
+    lim = [0.0, 0.05 + max(table.tc_radonpy.max(), table.thermal_conductivity.max())]
+    ax.plot(lim, lim, "k--", lw=1)
+    ax.set_xlabel("RadonPy thermal conductivity (W/m/K)")
+    ax.set_ylabel("simdata reverse NEMD (W/m/K)")
+    fig.tight_layout()
+    fig.savefig(OUT / "validation_conductivity.png", dpi=120)
     return 0
 
 
@@ -291,6 +365,23 @@ def _latest_done(res):
     return res.sort_values("recorded_at", kind="stable").drop_duplicates(
         ["name", "preset"], keep="last"
     )
+
+
+def _current(res):
+    """Rows of jobs as the shipped presets define them now (earlier protocols are left out)."""
+    from simdata import PRESETS, Job
+
+    ids = {
+        Job(smi, pid, preset, 0).job_id for preset in PRESETS.values() for pid, smi, _ in POLYMERS
+    }
+    old = res[~res.job_id.isin(ids)]
+    if len(old):
+        logger.info(
+            "left out %d rows of earlier preset settings: %s",
+            len(old),
+            ", ".join(f"{r.name}/{r.preset}" for r in old.itertuples()),
+        )
+    return res[res.job_id.isin(ids)]
 
 
 def _known(settings: dict) -> dict:
@@ -325,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--example", default=None, help="also write the example dataset CSV here")
     p.add_argument("--example-preset", default="fast", help="preset of the example dataset")
     p.set_defaults(func=report)
+    p = sub.add_parser("conductivity")
+    p.add_argument("--rows", nargs="+", required=True)
+    p.set_defaults(func=conductivity)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     OUT.mkdir(parents=True, exist_ok=True)

@@ -259,3 +259,20 @@ def test_compression_stops_at_the_target_despite_rounding(monkeypatch, tiny_pres
     info = protocol.compress(FakeRunner())
     assert info["density"] == pytest.approx(0.8, rel=1e-6)
     assert info["cycles"] == 30  # 0.97 per cycle from 0.056, then one exact step
+
+
+def test_reverse_nemd_on_a_constrained_polymer_cell(tiny_cell, tiny_preset, tmp_path):
+    """CH2/CH3 groups (H-bond constraints, heavier hydrogens) exchange as rigid clusters."""
+    from simdata.conductivity import constraint_clusters, reverse_nemd
+
+    job, work = tiny_cell
+    runner = _runner(work, tiny_preset, tmp_path)
+    minimise(runner)
+    scale_cell(runner, 0.6)  # a denser cell
+    minimise(runner.__class__(runner.sim, tiny_preset, tmp_path / "dense", runner.masses))
+    clusters = constraint_clusters(runner.sim.system)
+    carbons = sum(a.element.symbol == "C" for a in runner.sim.topology.atoms())
+    assert clusters.n_clusters == carbons  # a carbon with its hydrogens: CH2 and CH3 groups
+    s = reverse_nemd(runner, run_ps=3.0, swap_ps=0.1, n_slabs=6).summary
+    assert s["restarts"] == 0 and s["swaps"] > 20
+    assert s["T_hot"] > s["T_cold"]
