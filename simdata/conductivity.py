@@ -15,7 +15,8 @@ cluster's centre-of-mass velocity changes, by the same vector for all of its ato
 so the constraints stay satisfied exactly and the internal kinetic energy is untouched.
 
 The dynamics are NVE: the thermostat friction is set to zero and the barostat is off
-(box fixed at the starting state) for the stage, and restored after it.
+(box fixed at the starting state) for the stage, and restored after it; the step is
+``conductivity_timestep_fs`` where that is smaller than the cell's.
 """
 
 from __future__ import annotations
@@ -306,6 +307,7 @@ def reverse_nemd(
     swap_ps = float(p.conductivity_swap_ps if swap_ps is None else swap_ps)
     n_slabs = int(p.conductivity_slabs if n_slabs is None else n_slabs)
     dt_ps = runner.sim.integrator.getStepSize().value_in_unit(unit.picosecond)
+    dt_ps = min(dt_ps, p.conductivity_timestep_fs / 1000.0)
     if n_slabs < 6 or n_slabs % 2:
         raise ValueError(f"conductivity_slabs must be even and >= 6, got {n_slabs}")
     if axis not in (0, 1, 2):
@@ -343,7 +345,7 @@ def reverse_nemd(
         runner.set_conditions(p.temperature, None)  # barostat off
         integ.setFriction(0.0)  # NVE
         for k in range(n_swaps):
-            runner.run_ps(swap_ps, stage=stage)
+            runner.run_ps(swap_ps, stage=stage, timestep_fs=dt_ps * 1000.0)
             st = ctx.getState(getPositions=True, getVelocities=True, getEnergy=True)
             x = st.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
             v = st.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
@@ -411,6 +413,7 @@ def reverse_nemd(
         "run_ps": run_ps,
         "swap_ps": swap_ps,
         "slabs": n_slabs,
+        "timestep_fs": dt_ps * 1000.0,
         "cell_length_nm": length,
         "energy_drift_kj_mol_ps": drift,
         "wall_s": time.perf_counter() - t_start,

@@ -93,6 +93,10 @@ class Preset:
         Interval between momentum exchanges of that run, ps.
     conductivity_slabs : int
         Slabs along z of that run (even, >= 6).
+    conductivity_timestep_fs : float
+        Integration step of that run, fs, when smaller than the cell's step: the run is
+        NVE, and at 4 fs with heavier hydrogens the energy drifts by several kJ/mol per ps
+        in a 2,400-atom cell.
     n_blocks : int
         Blocks for block-averaged uncertainties.
     max_restarts : int
@@ -137,6 +141,7 @@ class Preset:
     conductivity_ps: float = 0.0
     conductivity_swap_ps: float = 0.3
     conductivity_slabs: int = 10
+    conductivity_timestep_fs: float = 2.0
     n_blocks: int = 5
     max_restarts: int = 3
     platform: str = "auto"

@@ -61,6 +61,7 @@ def _lj_preset(**kw):
         "fast",
         temperature=0.722 * EPS_K,
         timestep_fs=5.0,
+        conductivity_timestep_fs=5.0,
         hydrogen_mass=None,
         chunk_ps=10.0,
         platform="CPU",
@@ -178,7 +179,7 @@ def test_reverse_nemd_builds_a_gradient_restores_the_state_and_resumes(tmp_path)
     assert s["swaps"] + s["skipped_swaps"] == 100 and s["swaps"] > 90
     assert s["T_hot"] > s["T_cold"] + 5.0
     assert s["thermal_conductivity"] > 0 and s["gradient_K_per_nm"] > 0
-    assert len(s["profile_K"]) == 8
+    assert len(s["profile_K"]) == 8 and s["timestep_fs"] == 5.0
     # NVE: the exchanges conserve energy, the integrator nearly so
     assert abs(s["energy_drift_kj_mol_ps"]) < 1.0
     # back at the starting state, thermostat and barostat restored

@@ -276,3 +276,4 @@ def test_reverse_nemd_on_a_constrained_polymer_cell(tiny_cell, tiny_preset, tmp_
     s = reverse_nemd(runner, run_ps=3.0, swap_ps=0.1, n_slabs=6).summary
     assert s["restarts"] == 0 and s["swaps"] > 20
     assert s["T_hot"] > s["T_cold"]
+    assert s["timestep_fs"] == 2.0  # NVE at conductivity_timestep_fs, not the cell's 4 fs
