@@ -3,7 +3,8 @@
 One repeat-unit SMILES -> chain (RDKit) -> GAFF2 (AmberTools) -> packed cell
 (packmol) -> compression, 21-step anneal, NPT check, production (OpenMM) ->
 density, Cp, Cv, expansion, compressibility, Rg, dielectric constant, diffusion,
-stored append-only and run at scale on Dask.
+optionally thermal conductivity (reverse non-equilibrium MD), stored append-only and
+run at scale on Dask.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ class RunCommand:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("table", help="CSV or Parquet with a 'smiles' column (and a name/id)")
-        parser.add_argument("--preset", default="fast", help="laptop | fast | standard | radonpy")
+        parser.add_argument("--preset", default="fast", help="fast | standard | radonpy")
         parser.add_argument("--out", required=True, help="results folder")
         parser.add_argument("--scheduler", default=None, help="Dask scheduler address")
         parser.add_argument(
