@@ -22,7 +22,9 @@ The dynamics are NVE: the thermostat friction is set to zero and the barostat is
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -265,7 +267,8 @@ def reverse_nemd(
     swap_ps: float | None = None,
     n_slabs: int | None = None,
     axis: int = 2,
-    stage: str = "conductivity",
+    stage: str | None = None,
+    prmtop: str | Path | None = None,
 ) -> StageResult:
     """Reverse non-equilibrium MD stage: thermal conductivity of the current cell.
 
@@ -276,6 +279,12 @@ def reverse_nemd(
     kappa per block). Afterwards the runner is back at the starting state, NPT. Resumable
     like every stage (``<stage>.json`` / ``.xml``).
 
+    With the preset's ``conductivity_flexible`` the run uses a copy of the cell with every
+    bond flexible and real hydrogen masses (built from ``prmtop``), thermalised for
+    ``FLEXIBLE_THERMALISE_PS`` at the target temperature, with a step of at most 1 fs: the
+    model RadonPy's values come from. Rigid bonds to hydrogen remove degrees of freedom
+    that carry heat in classical MD.
+
     Parameters
     ----------
     runner : MDRunner
@@ -284,21 +293,26 @@ def reverse_nemd(
         ``conductivity_slabs``.
     axis : int
         Axis normal to the slabs (0, 1 or 2).
-    stage : str
-        Stage name (file names of the checkpoint).
+    stage : str, optional
+        Stage name (file names of the checkpoint); ``"conductivity"``, or
+        ``"conductivity_flexible"`` for a flexible run.
+    prmtop : str or Path, optional
+        Amber topology of the cell; needed with ``conductivity_flexible``.
 
     Returns
     -------
     StageResult
         Summary: ``thermal_conductivity`` and ``thermal_conductivity_sem`` (W/(m K)),
         ``gradient_K_per_nm``, ``heat_flux_W_m2``, ``profile_K`` (mean slab temperatures),
-        ``T_mean``, ``swaps``, ``skipped_swaps``, ``energy_drift_kj_mol_ps``, ``wall_s``.
+        ``T_mean``, ``swaps``, ``skipped_swaps``, ``energy_drift_kj_mol_ps``, ``flexible``,
+        ``timestep_fs``, ``wall_s``.
 
     Raises
     ------
     ValueError
         On an odd or too small number of slabs, a swap interval shorter than one step or
-        longer than the run, or an axis other than 0, 1, 2.
+        longer than a tenth of the run, an axis other than 0, 1, 2, or a flexible run
+        without ``prmtop``.
     """
     from openmm import unit
 
@@ -306,8 +320,10 @@ def reverse_nemd(
     run_ps = float(p.conductivity_ps if run_ps is None else run_ps)
     swap_ps = float(p.conductivity_swap_ps if swap_ps is None else swap_ps)
     n_slabs = int(p.conductivity_slabs if n_slabs is None else n_slabs)
+    flexible = bool(p.conductivity_flexible)
+    stage = stage or ("conductivity_flexible" if flexible else "conductivity")
     dt_ps = runner.sim.integrator.getStepSize().value_in_unit(unit.picosecond)
-    dt_ps = min(dt_ps, p.conductivity_timestep_fs / 1000.0)
+    dt_ps = min(dt_ps, p.conductivity_timestep_fs / 1000.0, 0.001 if flexible else np.inf)
     if n_slabs < 6 or n_slabs % 2:
         raise ValueError(f"conductivity_slabs must be even and >= 6, got {n_slabs}")
     if axis not in (0, 1, 2):
@@ -317,105 +333,155 @@ def reverse_nemd(
             f"conductivity_swap_ps ({swap_ps}) must lie between one step ({dt_ps} ps) and a "
             f"tenth of conductivity_ps ({run_ps})"
         )
+    if flexible and prmtop is None:
+        raise ValueError("conductivity_flexible needs the cell's prmtop (flexible copy)")
     if (res := runner.done(stage)) is not None:
-        runner.load(res)
         return res
     runner.emit(stage, "start")
     t_start = time.perf_counter()
-    ctx = runner.sim.context
-    integ = runner.sim.integrator
-    friction = integ.getFriction()
-    start = ctx.getState(getPositions=True, getVelocities=True, getParameters=True)
-    clusters = constraint_clusters(runner.sim.system)
-    dyn_mass = np.array(
-        [
-            runner.sim.system.getParticleMass(i).value_in_unit(unit.dalton)
-            for i in range(runner.sim.system.getNumParticles())
-        ]
-    )
+    start = runner.sim.context.getState(getPositions=True, getVelocities=True, getParameters=True)
+    if flexible:
+        nemd = _flexible_copy(runner, Path(prmtop), start, dt_ps * 1000.0)
+    else:
+        nemd = runner
+    friction = nemd.sim.integrator.getFriction()
+    try:
+        nemd.set_conditions(p.temperature, None)  # barostat off
+        nemd.sim.integrator.setFriction(0.0)  # NVE
+        run = _exchange_run(nemd, run_ps, swap_ps, n_slabs, axis, dt_ps, stage)
+    finally:  # back to the equilibrium state and the NPT ensemble
+        if nemd is runner:
+            runner.sim.integrator.setFriction(friction)
+            runner.sim.context.setState(start)
+            runner.set_conditions(p.temperature, p.pressure_bar)
+    summary = {
+        **_analyse(run, swap_ps, n_slabs, p.n_blocks),
+        "run_ps": run_ps,
+        "swap_ps": swap_ps,
+        "slabs": n_slabs,
+        "flexible": flexible,
+        "timestep_fs": dt_ps * 1000.0,
+        "cell_length_nm": run["length"],
+        "wall_s": time.perf_counter() - t_start,
+    }
+    return runner.finish(stage, summary)
+
+
+#: NVT time (Langevin, target temperature) that a flexible copy runs before the exchanges, ps.
+FLEXIBLE_THERMALISE_PS = 5.0
+
+
+def _flexible_copy(runner: MDRunner, prmtop: Path, start, dt_fs: float) -> MDRunner:
+    """The cell with flexible bonds and real hydrogen masses, thermalised (NVT)."""
+    from openmm import unit
+
+    from .protocol import create_simulation
+
+    p = runner.preset.replace(hydrogen_mass=None, timestep_fs=dt_fs)
     box = start.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
+    sim = create_simulation(
+        prmtop,
+        start.getPositions(asNumpy=True).value_in_unit(unit.nanometer),
+        float(box[0, 0]),
+        p,
+        platform=runner.sim.context.getPlatform(),
+        constraints=None,
+    )
+    sim.context.setPeriodicBoxVectors(*start.getPeriodicBoxVectors())
+    sim.context.setVelocitiesToTemperature(p.temperature * unit.kelvin, 17)
+    flex = MDRunner(
+        sim, p, runner.workdir, runner.masses, job_id=runner.job_id, callback=runner.callback
+    )
+    flex.set_conditions(p.temperature, None)
+    flex.run_ps(FLEXIBLE_THERMALISE_PS, stage="conductivity_thermalise")
+    return flex
+
+
+def _exchange_run(
+    runner: MDRunner, run_ps: float, swap_ps: float, n_slabs: int, axis: int, dt_ps: float, stage
+) -> dict:
+    """The exchange loop: slab temperatures, moved energies and total energies per swap."""
+    from openmm import unit
+
+    ctx = runner.sim.context
+    system = runner.sim.system
+    clusters = constraint_clusters(system)
+    dyn_mass = np.array(
+        [system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(len(clusters.label))]
+    )
+    box = ctx.getState().getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
     length = float(box[axis, axis])
-    area = float(abs(np.linalg.det(box)) / length)
     cold, hot = 0, n_slabs // 2
     n_swaps = max(10, round(run_ps / swap_ps))
     n_discard = n_swaps // 5
     profiles, moved, energies = [], [], []
     skipped = 0
-    try:
-        runner.set_conditions(p.temperature, None)  # barostat off
-        integ.setFriction(0.0)  # NVE
-        for k in range(n_swaps):
-            runner.run_ps(swap_ps, stage=stage, timestep_fs=dt_ps * 1000.0)
-            st = ctx.getState(getPositions=True, getVelocities=True, getEnergy=True)
-            x = st.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-            v = st.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
-            atom_slab = slab_index(x[:, axis], length, n_slabs)
-            if k >= n_discard:
-                profiles.append(slab_temperatures(v, dyn_mass, clusters.dof, atom_slab, n_slabs))
-                energies.append(
-                    (st.getPotentialEnergy() + st.getKineticEnergy()).value_in_unit(
-                        unit.kilojoule_per_mole
-                    )
-                )
-            v_new, q = exchange_momenta(
-                v, dyn_mass, clusters, atom_slab[clusters.anchor], cold, hot
-            )
-            if q > 0.0:
-                ctx.setVelocities(v_new * (unit.nanometer / unit.picosecond))
-            else:
-                skipped += 1
-            if k >= n_discard:
-                moved.append(q)
-            if (k + 1) % max(1, n_swaps // 10) == 0:
-                runner.emit(stage, "progress", done=(k + 1) / n_swaps)
-    finally:  # back to the equilibrium state and the NPT ensemble
-        integ.setFriction(friction)
-        ctx.setState(start)
-        runner.set_conditions(p.temperature, p.pressure_bar)
-    profiles_a = np.array(profiles)
-    moved_a = np.array(moved)
-    sampled_ps = len(moved_a) * swap_ps
-    kappa, grad = conductivity_from_profile(
-        np.nanmean(profiles_a, axis=0), moved_a.sum(), sampled_ps, area, length
-    )
-    blocks = []
-    for s in np.array_split(np.arange(len(moved_a)), p.n_blocks):
-        if len(s) >= 2:
-            blocks.append(
-                conductivity_from_profile(
-                    np.nanmean(profiles_a[s], axis=0),
-                    moved_a[s].sum(),
-                    len(s) * swap_ps,
-                    area,
-                    length,
-                )[0]
-            )
+    for k in range(n_swaps):
+        runner.run_ps(swap_ps, stage=stage, timestep_fs=dt_ps * 1000.0)
+        st = ctx.getState(getPositions=True, getVelocities=True, getEnergy=True)
+        x = st.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+        v = st.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond)
+        atom_slab = slab_index(x[:, axis], length, n_slabs)
+        if k >= n_discard:
+            profiles.append(slab_temperatures(v, dyn_mass, clusters.dof, atom_slab, n_slabs))
+            e = st.getPotentialEnergy() + st.getKineticEnergy()
+            energies.append(e.value_in_unit(unit.kilojoule_per_mole))
+        v_new, q = exchange_momenta(v, dyn_mass, clusters, atom_slab[clusters.anchor], cold, hot)
+        if q > 0.0:
+            ctx.setVelocities(v_new * (unit.nanometer / unit.picosecond))
+        else:
+            skipped += 1
+        if k >= n_discard:
+            moved.append(q)
+        if (k + 1) % max(1, n_swaps // 10) == 0:
+            runner.emit(stage, "progress", done=(k + 1) / n_swaps)
+    return {
+        "profiles": np.array(profiles),
+        "moved": np.array(moved),
+        "energies": np.array(energies),
+        "skipped": skipped,
+        "n_swaps": n_swaps,
+        "length": length,
+        "area": float(abs(np.linalg.det(box)) / length),
+    }
+
+
+def _analyse(run: dict, swap_ps: float, n_slabs: int, n_blocks: int) -> dict:
+    """Conductivity, block standard error and diagnostics of an exchange run."""
+    profiles, moved, length, area = run["profiles"], run["moved"], run["length"], run["area"]
+    sampled_ps = len(moved) * swap_ps
+    with warnings.catch_warnings():  # a slab that stayed empty has a NaN temperature
+        warnings.simplefilter("ignore", RuntimeWarning)
+        profile = np.nanmean(profiles, axis=0)
+        block_profiles = [
+            (np.nanmean(profiles[s], axis=0), s)
+            for s in np.array_split(np.arange(len(moved)), n_blocks)
+            if len(s) >= 2
+        ]
+    kappa, grad = conductivity_from_profile(profile, moved.sum(), sampled_ps, area, length)
+    blocks = [
+        conductivity_from_profile(prof, moved[s].sum(), len(s) * swap_ps, area, length)[0]
+        for prof, s in block_profiles
+    ]
     blocks_a = np.array(blocks)
     sem = (
         float(np.std(blocks_a, ddof=1) / np.sqrt(len(blocks_a)))
         if len(blocks_a) >= 2 and np.isfinite(blocks_a).all()
         else float("nan")
     )
-    e = np.array(energies)
+    e = run["energies"]
     drift = float(np.polyfit(np.arange(len(e)) * swap_ps, e, 1)[0]) if len(e) >= 2 else 0.0
-    profile = np.nanmean(profiles_a, axis=0)
-    summary = {
+    hot = n_slabs // 2
+    return {
         "thermal_conductivity": kappa,
         "thermal_conductivity_sem": sem,
         "gradient_K_per_nm": grad,
-        "heat_flux_W_m2": float(moved_a.sum() * KJ_MOL / (sampled_ps * 1e-12) / (2 * area * 1e-18)),
+        "heat_flux_W_m2": float(moved.sum() * KJ_MOL / (sampled_ps * 1e-12) / (2 * area * 1e-18)),
         "profile_K": [float(t) for t in profile],
         "T_mean": float(np.nanmean(profile)),
         "T_hot": float(profile[hot]),
-        "T_cold": float(profile[cold]),
-        "swaps": int(n_swaps - skipped),
-        "skipped_swaps": int(skipped),
-        "run_ps": run_ps,
-        "swap_ps": swap_ps,
-        "slabs": n_slabs,
-        "timestep_fs": dt_ps * 1000.0,
-        "cell_length_nm": length,
+        "T_cold": float(profile[0]),
+        "swaps": int(run["n_swaps"] - run["skipped"]),
+        "skipped_swaps": int(run["skipped"]),
         "energy_drift_kj_mol_ps": drift,
-        "wall_s": time.perf_counter() - t_start,
     }
-    return runner.finish(stage, summary)

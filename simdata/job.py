@@ -377,7 +377,7 @@ def simulate(
         from .conductivity import reverse_nemd
         from .properties import thermal_diffusivity
 
-        tc = reverse_nemd(runner).summary
+        tc = reverse_nemd(runner, prmtop=pack_dir / "system.prmtop").summary
         timings["conductivity_s"] = tc.get("wall_s", 0.0)
         props["thermal_conductivity"] = tc["thermal_conductivity"]
         props["thermal_conductivity_sem"] = tc["thermal_conductivity_sem"]

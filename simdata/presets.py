@@ -93,6 +93,10 @@ class Preset:
         Interval between momentum exchanges of that run, ps.
     conductivity_slabs : int
         Slabs along z of that run (even, >= 6).
+    conductivity_flexible : bool
+        Run that stage on a copy of the cell with every bond flexible and real hydrogen
+        masses (step at most 1 fs), the model of RadonPy's values; rigid bonds to hydrogen
+        remove degrees of freedom that carry heat.
     conductivity_timestep_fs : float
         Integration step of that run, fs, when smaller than the cell's step: the run is
         NVE, and at 4 fs with heavier hydrogens the energy drifts by several kJ/mol per ps
@@ -141,6 +145,7 @@ class Preset:
     conductivity_ps: float = 0.0
     conductivity_swap_ps: float = 0.3
     conductivity_slabs: int = 10
+    conductivity_flexible: bool = False
     conductivity_timestep_fs: float = 2.0
     n_blocks: int = 5
     max_restarts: int = 3

@@ -159,6 +159,7 @@ def create_simulation(
     *,
     seed: int = 0,
     platform=None,
+    constraints: str | None = "hbonds",
 ):
     """OpenMM ``Simulation`` of a prmtop system: PME, H-bond constraints, Langevin
     middle integrator, Monte Carlo barostat (switched on and off by the stages).
@@ -177,6 +178,8 @@ def create_simulation(
         Seed of the integrator and barostat.
     platform : openmm.Platform, optional
         Overrides ``preset.platform``.
+    constraints : {"hbonds", None}
+        Bonds to hydrogen rigid (the default), or every bond flexible.
 
     Returns
     -------
@@ -192,7 +195,7 @@ def create_simulation(
     system = top.createSystem(
         nonbondedMethod=app.PME,
         nonbondedCutoff=preset.cutoff_nm * unit.nanometer,
-        constraints=app.HBonds,
+        constraints={"hbonds": app.HBonds, None: None}[constraints],
         ewaldErrorTolerance=5e-4,
         **kwargs,
     )

@@ -277,3 +277,22 @@ def test_reverse_nemd_on_a_constrained_polymer_cell(tiny_cell, tiny_preset, tmp_
     assert s["restarts"] == 0 and s["swaps"] > 20
     assert s["T_hot"] > s["T_cold"]
     assert s["timestep_fs"] == 2.0  # NVE at conductivity_timestep_fs, not the cell's 4 fs
+
+
+def test_reverse_nemd_on_a_flexible_copy_of_the_cell(tiny_cell, tiny_preset, tmp_path, monkeypatch):
+    """conductivity_flexible: all bonds flexible, real H masses, 1 fs; the runner is untouched."""
+    import simdata.conductivity as cond
+
+    monkeypatch.setattr(cond, "FLEXIBLE_THERMALISE_PS", 0.2)
+    job, work = tiny_cell
+    preset = tiny_preset.replace(conductivity_flexible=True)
+    runner = _runner(work, preset, tmp_path)
+    minimise(runner)
+    with pytest.raises(ValueError, match="prmtop"):
+        cond.reverse_nemd(runner, run_ps=1.0, swap_ps=0.05, n_slabs=6)
+    x0 = _positions(runner)
+    prmtop = work / "pack" / "system.prmtop"
+    s = cond.reverse_nemd(runner, run_ps=1.0, swap_ps=0.05, n_slabs=6, prmtop=prmtop).summary
+    assert s["flexible"] and s["timestep_fs"] == 1.0 and s["swaps"] > 0
+    np.testing.assert_allclose(_positions(runner), x0)
+    assert runner.sim.system.getNumConstraints() > 0  # the production system keeps its constraints
