@@ -204,6 +204,7 @@ def report(args: argparse.Namespace) -> int:
             m = manifest[row["job_id"]]
             row.update(
                 smiles=m["smiles"],
+                seed=0,
                 settings=json.dumps(m["preset"], sort_keys=True),
                 versions=json.dumps(
                     {**software_versions(), **_md_versions(row.pop("md_versions", None))},

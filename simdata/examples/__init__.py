@@ -1,10 +1,11 @@
 """Datasets produced by simdata itself, shipped with the package.
 
 ``validation_<preset>.csv``: the density-validation polymers of
-``benchmarks/simdata/validate.py`` run with the ``fast`` preset (10 polymers), the
-``standard`` preset (4) and the ``laptop`` preset (5): one row per finished polymer, every property with its
-standard error, and the provenance columns ``job_id``, ``smiles``, ``preset``, ``settings``,
-``versions``, ``platform``. See the simdata guide for how they were made.
+``benchmarks/simdata/validate.py`` run with the ``fast`` preset (8 polymers, on a 2-core
+CPU) and the ``standard`` preset (4, on an H100): one row per finished polymer, every
+property with its standard error, and the provenance columns ``job_id``, ``smiles``,
+``preset``, ``settings``, ``versions``, ``platform``. See the simdata guide for how they
+were made.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def load_validation(preset: str = "fast") -> Any:
     Parameters
     ----------
     preset : str, default="fast"
-        Preset whose table to load (``"fast"``, ``"standard"`` or ``"laptop"``; see
+        Preset whose table to load (``"fast"`` or ``"standard"``; see
         :func:`shipped_presets`).
 
     Returns
