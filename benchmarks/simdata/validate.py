@@ -8,8 +8,8 @@ Three steps, one command each (run from the repository root):
 
 Thermal conductivity (optional reverse-NEMD stage) on the finished cells:
 
-    python benchmarks/simdata/validate.py simulate --override conductivity_ps=200 --rows R
-    python benchmarks/simdata/validate.py conductivity --rows R
+    python benchmarks/simdata/validate.py simulate --override conductivity_ps=150 --rows R
+    python benchmarks/simdata/validate.py conductivity
 
 ``simulate`` needs only OpenMM and NumPy, so the packed cells can be simulated on a
 GPU node; its rows go to ``benchmarks/out/simdata/rows.jsonl`` and ``report`` puts
@@ -291,10 +291,12 @@ def report(args: argparse.Namespace) -> int:
 
 
 def conductivity(args: argparse.Namespace) -> int:
-    """Thermal conductivity (reverse NEMD) rows against RadonPy: table, CSV, PNG.
+    """Thermal conductivity (reverse NEMD) of the finished cells against RadonPy.
 
-    The rows come from ``simulate --override conductivity_ps=...`` on finished jobs (the
-    stage runs on the equilibrated production state); they are not stored again.
+    Reads the stage summaries (``md/conductivity.json``: rigid H bonds, and
+    ``md/conductivity_flexible.json``) of every prepared job, written by ``simulate
+    --override conductivity_ps=... [conductivity_flexible=True]`` on finished jobs; writes
+    ``conductivity.csv`` and ``validation_conductivity.png``.
     """
     import matplotlib
 
@@ -303,51 +305,70 @@ def conductivity(args: argparse.Namespace) -> int:
     import pandas as pd
     from _data import radonpy_table
 
+    from simdata import PRESETS, Job
+
+    current = {
+        Job(smi, pid, preset, 0).job_id for preset in PRESETS.values() for pid, smi, _ in POLYMERS
+    }
     rows = []
-    for path in args.rows:
-        for line in Path(path).read_text().splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
+    for m in json.loads((OUT / "manifest.json").read_text()):
+        if m["job_id"] not in current:
+            continue
+        for stage, bonds in (("conductivity", "rigid H"), ("conductivity_flexible", "flexible")):
+            path = ROOT / m["work"] / "md" / f"{stage}.json"
+            if path.exists():
+                tc = json.loads(path.read_text())
+                rows.append(
+                    {"preset": m["preset"]["name"], "name": m["name"], "bonds": bonds, **tc}
+                )
+    if not rows:
+        logger.error("no conductivity stage found; run simulate --override conductivity_ps=...")
+        return 1
     df = pd.DataFrame(rows)
-    df = df[(df.status == "done") & df.get("thermal_conductivity").notna()]
-    df = df.drop_duplicates(["name", "preset"], keep="last")
     ref = radonpy_table()[["monomer_ID", "thermal_conductivity", "thermal_conductivity_std"]]
-    ref = ref.rename(
-        columns={
-            "monomer_ID": "name",
-            "thermal_conductivity": "tc_radonpy",
-            "thermal_conductivity_std": "tc_radonpy_std",
-        }
+    df = df.merge(
+        ref.rename(
+            columns={
+                "monomer_ID": "name",
+                "thermal_conductivity": "tc_radonpy",
+                "thermal_conductivity_std": "tc_radonpy_std",
+            }
+        ),
+        on="name",
+        how="left",
     )
-    df = df.merge(ref, on="name", how="left")
     df["polymer"] = df.name.map({pid: n for pid, _, n in POLYMERS})
     df["err_radonpy_%"] = 100 * (df.thermal_conductivity - df.tc_radonpy) / df.tc_radonpy
-    df["minutes"] = df.timings.map(lambda t: json.loads(t).get("conductivity_s", 0) / 60)
+    df["minutes"] = df.wall_s / 60
     cols = [
-        "preset", "name", "polymer", "n_atoms", "timestep_fs", "thermal_conductivity",
-        "thermal_conductivity_sem", "tc_radonpy", "tc_radonpy_std", "err_radonpy_%",
-        "thermal_diffusivity", "minutes",
+        "preset", "name", "polymer", "bonds", "timestep_fs", "run_ps", "thermal_conductivity",
+        "thermal_conductivity_sem", "tc_radonpy", "tc_radonpy_std", "err_radonpy_%", "T_cold",
+        "T_hot", "T_mean", "energy_drift_kj_mol_ps", "cell_length_nm", "minutes",
     ]  # fmt: skip
-    table = df[cols].sort_values(["preset", "name"])
+    table = df[cols].sort_values(["preset", "name", "bonds"])
     table.to_csv(OUT / "conductivity.csv", index=False)
-    e = table["err_radonpy_%"]
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(table.round(4).to_string(index=False))
-    print(f"MAPE vs RadonPy {e.abs().mean():.1f}%, bias {e.mean():+.1f}% ({len(e)} polymers)")
+    for bonds, g in table.groupby("bonds"):
+        e = g["err_radonpy_%"]
+        print(f"{bonds}: MAPE vs RadonPy {e.abs().mean():.1f}%, bias {e.mean():+.1f}% ({len(e)})")
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.errorbar(
-        table.tc_radonpy,
-        table.thermal_conductivity,
-        xerr=table.tc_radonpy_std,
-        yerr=table.thermal_conductivity_sem,
-        fmt="o",
-    )
+    for bonds, g in table.groupby("bonds"):
+        ax.errorbar(
+            g.tc_radonpy,
+            g.thermal_conductivity,
+            xerr=g.tc_radonpy_std,
+            yerr=g.thermal_conductivity_sem,
+            fmt="o",
+            label=f"simdata, {bonds}",
+        )
     for _, r in table.iterrows():
         ax.annotate(r.polymer, (r.tc_radonpy, r.thermal_conductivity), fontsize=7)
     lim = [0.0, 0.05 + max(table.tc_radonpy.max(), table.thermal_conductivity.max())]
     ax.plot(lim, lim, "k--", lw=1)
     ax.set_xlabel("RadonPy thermal conductivity (W/m/K)")
     ax.set_ylabel("simdata reverse NEMD (W/m/K)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(OUT / "validation_conductivity.png", dpi=120)
     return 0
@@ -418,7 +439,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--example-preset", default="fast", help="preset of the example dataset")
     p.set_defaults(func=report)
     p = sub.add_parser("conductivity")
-    p.add_argument("--rows", nargs="+", required=True)
     p.set_defaults(func=conductivity)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
