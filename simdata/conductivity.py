@@ -38,6 +38,7 @@ __all__ = [
     "slab_index",
     "slab_temperatures",
     "conductivity_from_profile",
+    "check_settings",
     "reverse_nemd",
 ]
 
@@ -260,6 +261,24 @@ def conductivity_from_profile(
     return float(kappa), grad
 
 
+def check_settings(run_ps: float, swap_ps: float, n_slabs: int, timestep_fs: float) -> None:
+    """Reject reverse-NEMD settings that cannot work, before any dynamics is run.
+
+    Raises
+    ------
+    ValueError
+        On an odd number of slabs or fewer than 6, or a swap interval shorter than one step
+        or longer than a tenth of the run.
+    """
+    if n_slabs < 6 or n_slabs % 2:
+        raise ValueError(f"conductivity_slabs must be even and >= 6, got {n_slabs}")
+    if not timestep_fs / 1000.0 <= swap_ps <= run_ps / 10:
+        raise ValueError(
+            f"conductivity_swap_ps ({swap_ps}) must lie between one step ({timestep_fs} fs) "
+            f"and a tenth of conductivity_ps ({run_ps})"
+        )
+
+
 def reverse_nemd(
     runner: MDRunner,
     *,
@@ -324,15 +343,9 @@ def reverse_nemd(
     stage = stage or ("conductivity_flexible" if flexible else "conductivity")
     dt_ps = runner.sim.integrator.getStepSize().value_in_unit(unit.picosecond)
     dt_ps = min(dt_ps, p.conductivity_timestep_fs / 1000.0, 0.001 if flexible else np.inf)
-    if n_slabs < 6 or n_slabs % 2:
-        raise ValueError(f"conductivity_slabs must be even and >= 6, got {n_slabs}")
+    check_settings(run_ps, swap_ps, n_slabs, dt_ps * 1000.0)
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2, got {axis}")
-    if not dt_ps <= swap_ps <= run_ps / 10:
-        raise ValueError(
-            f"conductivity_swap_ps ({swap_ps}) must lie between one step ({dt_ps} ps) and a "
-            f"tenth of conductivity_ps ({run_ps})"
-        )
     if flexible and prmtop is None:
         raise ValueError("conductivity_flexible needs the cell's prmtop (flexible copy)")
     if (res := runner.done(stage)) is not None:

@@ -327,6 +327,11 @@ def simulate(
     pack_dir = work / "pack"
     # aromatic cells integrate with the smaller step (stage lengths stay in ps)
     p = preset.replace(timestep_fs=integration_step_fs(pack_dir / "system.prmtop", preset))
+    if p.conductivity_ps > 0:  # bad settings of the last stage fail now, not after the MD
+        from .conductivity import check_settings
+
+        dt = min(p.timestep_fs, p.conductivity_timestep_fs, 1.0 if p.conductivity_flexible else 9e9)
+        check_settings(p.conductivity_ps, p.conductivity_swap_ps, p.conductivity_slabs, dt)
     meta = json.loads((pack_dir / "pack.json").read_text())
     timings: dict[str, float] = {}
     positions = read_pdb_positions(pack_dir / "box.pdb") / 10.0

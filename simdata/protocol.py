@@ -188,6 +188,8 @@ def create_simulation(
     import openmm
     from openmm import app, unit
 
+    if constraints not in ("hbonds", None):
+        raise ValueError(f"constraints must be 'hbonds' or None, got {constraints!r}")
     top = app.AmberPrmtopFile(str(prmtop))
     kwargs = {}
     if preset.hydrogen_mass:

@@ -296,3 +296,12 @@ def test_reverse_nemd_on_a_flexible_copy_of_the_cell(tiny_cell, tiny_preset, tmp
     assert s["flexible"] and s["timestep_fs"] == 1.0 and s["swaps"] > 0
     np.testing.assert_allclose(_positions(runner), x0)
     assert runner.sim.system.getNumConstraints() > 0  # the production system keeps its constraints
+
+
+def test_bad_conductivity_settings_fail_before_any_dynamics(tiny_cell, tiny_preset):
+    job, work = tiny_cell
+    with pytest.raises(ValueError, match="conductivity_slabs must be even"):
+        simulate(work, tiny_preset.replace(conductivity_ps=10.0, conductivity_slabs=7))
+    with pytest.raises(ValueError, match="conductivity_swap_ps"):
+        simulate(work, tiny_preset.replace(conductivity_ps=1.0, conductivity_swap_ps=0.5))
+    assert not (work / "md" / "minimise.xml").exists()
