@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .properties import AVOGADRO, KB
+from .properties import AVOGADRO, R_KJ
 from .protocol import MDRunner, StageResult
 
 __all__ = [
@@ -38,13 +38,12 @@ __all__ = [
     "slab_index",
     "slab_temperatures",
     "conductivity_from_profile",
+    "nemd_step_fs",
     "check_settings",
     "reverse_nemd",
 ]
 
 KJ_MOL = 1000.0 / AVOGADRO  # J per kJ/mol
-#: Boltzmann constant in kJ/(mol K).
-KB_KJ_MOL = KB * AVOGADRO / 1000.0
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ def slab_temperatures(
     """
     ke2 = masses * np.einsum("ij,ij->i", velocities, velocities)  # 2 KE, kJ/mol
     num = np.bincount(slabs, weights=ke2, minlength=n_slabs)
-    den = np.bincount(slabs, weights=dof, minlength=n_slabs) * KB_KJ_MOL
+    den = np.bincount(slabs, weights=dof, minlength=n_slabs) * R_KJ
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / den, np.nan)
 
@@ -261,6 +260,17 @@ def conductivity_from_profile(
     return float(kappa), grad
 
 
+#: Largest step of a flexible-bond run, fs.
+FLEXIBLE_MAX_STEP_FS = 1.0
+
+
+def nemd_step_fs(preset, cell_step_fs: float) -> float:
+    """Step of the reverse-NEMD run, fs: the cell's, capped by ``conductivity_timestep_fs``
+    and, for a flexible run, by ``FLEXIBLE_MAX_STEP_FS``."""
+    cap = FLEXIBLE_MAX_STEP_FS if preset.conductivity_flexible else float("inf")
+    return float(min(cell_step_fs, preset.conductivity_timestep_fs, cap))
+
+
 def check_settings(run_ps: float, swap_ps: float, n_slabs: int, timestep_fs: float) -> None:
     """Reject reverse-NEMD settings that cannot work, before any dynamics is run.
 
@@ -341,8 +351,8 @@ def reverse_nemd(
     n_slabs = int(p.conductivity_slabs if n_slabs is None else n_slabs)
     flexible = bool(p.conductivity_flexible)
     stage = stage or ("conductivity_flexible" if flexible else "conductivity")
-    dt_ps = runner.sim.integrator.getStepSize().value_in_unit(unit.picosecond)
-    dt_ps = min(dt_ps, p.conductivity_timestep_fs / 1000.0, 0.001 if flexible else np.inf)
+    cell_fs = runner.sim.integrator.getStepSize().value_in_unit(unit.femtosecond)
+    dt_ps = nemd_step_fs(p, cell_fs) / 1000.0
     check_settings(run_ps, swap_ps, n_slabs, dt_ps * 1000.0)
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2, got {axis}")

@@ -328,9 +328,9 @@ def simulate(
     # aromatic cells integrate with the smaller step (stage lengths stay in ps)
     p = preset.replace(timestep_fs=integration_step_fs(pack_dir / "system.prmtop", preset))
     if p.conductivity_ps > 0:  # bad settings of the last stage fail now, not after the MD
-        from .conductivity import check_settings
+        from .conductivity import check_settings, nemd_step_fs
 
-        dt = min(p.timestep_fs, p.conductivity_timestep_fs, 1.0 if p.conductivity_flexible else 9e9)
+        dt = nemd_step_fs(p, p.timestep_fs)
         check_settings(p.conductivity_ps, p.conductivity_swap_ps, p.conductivity_slabs, dt)
     meta = json.loads((pack_dir / "pack.json").read_text())
     timings: dict[str, float] = {}

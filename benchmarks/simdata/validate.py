@@ -305,11 +305,7 @@ def conductivity(args: argparse.Namespace) -> int:
     import pandas as pd
     from _data import radonpy_table
 
-    from simdata import PRESETS, Job
-
-    current = {
-        Job(smi, pid, preset, 0).job_id for preset in PRESETS.values() for pid, smi, _ in POLYMERS
-    }
+    current = _current_ids()
     rows = []
     for m in json.loads((OUT / "manifest.json").read_text()):
         if m["job_id"] not in current:
@@ -389,13 +385,18 @@ def _latest_done(res):
     )
 
 
-def _current(res):
-    """Rows of jobs as the shipped presets define them now (earlier protocols are left out)."""
+def _current_ids() -> set[str]:
+    """Job ids of the validation polymers under the presets as shipped now (seed 0)."""
     from simdata import PRESETS, Job
 
-    ids = {
+    return {
         Job(smi, pid, preset, 0).job_id for preset in PRESETS.values() for pid, smi, _ in POLYMERS
     }
+
+
+def _current(res):
+    """Rows of jobs as the shipped presets define them now (earlier protocols are left out)."""
+    ids = _current_ids()
     old = res[~res.job_id.isin(ids)]
     if len(old):
         logger.info(
