@@ -22,21 +22,27 @@ from ._polymer_identity import (
 from ._polymers import (
     FFKM_BLOCKS,
     PI1070_PROPERTIES,
+    afzal2021_quality,
     load_afzal2021,
     load_polymer_cp,
     load_radonpy_pi1070,
 )
+from ._quality import PHYSICAL_BOUNDS, flag_bounds, flag_disagreement, robust_z
 from ._sarcos import load_sarcos
 
 __all__ = [
     "FFKM_BLOCKS",
+    "PHYSICAL_BOUNDS",
     "PI1070_PROPERTIES",
     "SPS_NETWORK_IDS",
     "CaseStudyData",
     "DataUnavailableError",
     "PolymerSmilesError",
     "SourceNetwork",
+    "afzal2021_quality",
     "fetch",
+    "flag_bounds",
+    "flag_disagreement",
     "load_afzal2021",
     "load_ltc",
     "load_polymer_cp",
@@ -48,5 +54,6 @@ __all__ = [
     "normalize_polymer_smiles",
     "polymer_descriptors",
     "primitive_formula",
+    "robust_z",
     "same_polymer",
 ]

@@ -45,6 +45,10 @@ class CaseStudyData:
         Caveats of this particular load (e.g. an offline proxy in place of the real split).
     extras : mapping
         Data-set specific objects (pretrained source networks, descriptor blocks, splits).
+    quality : pandas.DataFrame or None
+        Data-quality flags of the targets: one column per column of ``y``, ``""`` where the
+        value passed every check, else the reason it is suspect (see
+        :mod:`affinetl.datasets` and ``docs/datasets.md``); ``None`` where not checked.
     """
 
     name: str
@@ -59,10 +63,11 @@ class CaseStudyData:
     description: str = ""
     notes: tuple[str, ...] = ()
     extras: Mapping[str, Any] = field(default_factory=dict)
+    quality: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
-        for label in ("X", "source", "y", "smiles"):
+        for label in ("X", "source", "y", "smiles", "quality"):
             value = getattr(self, label)
             if value is not None and len(value) != n:
                 raise ValueError(f"{self.name}: {label} has {len(value)} rows, ids has {n}")

@@ -16,6 +16,7 @@ from ._polymer_identity import match_polymers, normalize_polymer_smiles
 __all__ = [
     "FFKM_BLOCKS",
     "PI1070_PROPERTIES",
+    "afzal2021_quality",
     "load_afzal2021",
     "load_polymer_cp",
     "load_radonpy_pi1070",
@@ -139,11 +140,20 @@ _AFZAL_COLUMNS = {
 }
 
 
-def load_afzal2021() -> CaseStudyData:
+def load_afzal2021(*, suspect: str = "drop") -> CaseStudyData:
     """MD and experimental glass transition temperature and density of 315 polymers.
 
     Afzal et al. (2021) simulated Bicerano's 315 polymers with OPLS3e MD and list the
-    experimental values beside the simulated ones.
+    experimental values beside the simulated ones. Some listed experimental values are not
+    those of the listed repeat unit (polystyrene at 1.92 g/cm3): every target value is checked
+    by the rules of :func:`afzal2021_quality` and the result is in ``quality``.
+
+    Parameters
+    ----------
+    suspect : {"drop", "keep"}, default="drop"
+        ``"drop"``: a flagged experimental value is left out of ``y`` (NaN there; the published
+        value stays in ``extras["y_published"]``, never edited). ``"keep"``: ``y`` holds every
+        published value; ``quality`` still says which are suspect.
 
     Returns
     -------
@@ -152,14 +162,20 @@ def load_afzal2021() -> CaseStudyData:
         (1e-6/K) and their ``_std``; ``y``: ``Tg_exp`` (K, all 315) and ``density_exp``
         (g/cm3 at 300 K, 117 non-null); ``ids``: the paper's serial numbers; ``smiles``:
         repeat units with ``*`` ends (the ``[Ce]``/``[Th]`` placeholders converted);
-        ``extras["name"]``: polymer names; ``extras["smiles_original"]``.
+        ``quality``: the reason each target value is suspect (``""``: none);
+        ``extras["name"]``: polymer names; ``extras["smiles_original"]``;
+        ``extras["y_published"]``: the targets as published.
 
     Examples
     --------
     >>> data = load_afzal2021()  # doctest: +SKIP
     >>> int(data.y["density_exp"].notna().sum())  # doctest: +SKIP
+    109
+    >>> int(load_afzal2021(suspect="keep").y["density_exp"].notna().sum())  # doctest: +SKIP
     117
     """
+    if suspect not in ("drop", "keep"):
+        raise ValueError(f"suspect must be 'drop' or 'keep', got {suspect!r}")
     table = pd.read_csv(fetch("afzal2021/ap0c00524_si_001.csv"), na_values=["NA"])
     table.columns = [c.strip() for c in table.columns]
     smiles_col = next(c for c in table.columns if c.startswith("SMILES"))
@@ -170,13 +186,23 @@ def load_afzal2021() -> CaseStudyData:
     units = {c: "K" for c in ("Tg_exp", "Tg_md", "Tg_md_std")}
     units.update({c: "g/cm3" for c in ("density_exp", "density_md", "density_md_std")})
     units.update({c: "1e-6/K" for c in source_cols if c.startswith("cte")})
+    smiles = table[smiles_col].map(normalize_polymer_smiles).rename("smiles")
+    published = table[["Tg_exp", "density_exp"]].astype(float)
+    quality, notes = afzal2021_quality(published, smiles)
+    y = published.mask(quality != "") if suspect == "drop" else published.copy()
+    n_flagged = int(((quality != "") & published.notna()).to_numpy().sum())
+    if n_flagged:
+        notes.append(
+            f"{n_flagged} suspect experimental values "
+            + ("left out of y (suspect='keep' keeps them)" if suspect == "drop" else "kept in y")
+        )
     return CaseStudyData(
         name="afzal2021",
         X=None,
         source=table[source_cols].astype(float),
-        y=table[["Tg_exp", "density_exp"]].astype(float),
+        y=y,
         ids=table["sl_num"].rename("sl_num"),
-        smiles=table[smiles_col].map(normalize_polymer_smiles).rename("smiles"),
+        smiles=smiles,
         units=units,
         citation=(
             "Afzal, Chandrasekaran, Jacobs, Halls, Goldberg, Abel, Garrison, Sanders, Mustakas, "
@@ -192,11 +218,58 @@ def load_afzal2021() -> CaseStudyData:
             "315 polymers (Bicerano's set): experimental Tg and density at 300 K with OPLS3e MD "
             "values (Tg, density, glass and rubber CTE, each with its standard deviation)."
         ),
+        notes=tuple(notes),
         extras={
             "name": table["Poymer name"].astype(str).str.strip(),
             "smiles_original": table[smiles_col],
+            "y_published": published,
         },
+        quality=quality,
     )
+
+
+def afzal2021_quality(published: pd.DataFrame, smiles: pd.Series) -> tuple[pd.DataFrame, list[str]]:
+    """Quality flags of Afzal et al.'s experimental Tg and density.
+
+    Density: :func:`~affinetl.datasets._quality.flag_bounds` (class bounds) and
+    :func:`~affinetl.datasets._quality.flag_disagreement` against the RadonPy PI1070 MD
+    density of the same repeat unit (:func:`match_polymers`; mean over tacticities). The set's
+    own MD column is not used as a witness: on the flagged rows it agrees with the listed value
+    (polystyrene: 1.92 listed, 2.05 simulated), so it describes the same, mislabelled entry.
+    Tg: class bounds only (no independent Tg simulation is available offline).
+
+    Returns
+    -------
+    quality : pandas.DataFrame
+        Columns ``Tg_exp``, ``density_exp``: ``""`` or the reasons.
+    notes : list of str
+        What could not be checked (PI1070 or RDKit unavailable).
+    """
+    from ._fetch import DataUnavailableError  # noqa: PLC0415
+    from ._quality import combine_reasons, flag_bounds, flag_disagreement  # noqa: PLC0415
+
+    notes: list[str] = []
+    quality = pd.DataFrame("", index=published.index, columns=published.columns, dtype=object)
+    try:
+        quality["Tg_exp"] = flag_bounds(published["Tg_exp"], smiles, "Tg")
+        density = published["density_exp"]
+        bounds = flag_bounds(density, smiles, "density")
+    except ImportError:
+        notes.append("quality not checked: RDKit is not installed")
+        return quality, notes
+    try:
+        pi1070 = _pi1070_table()
+    except DataUnavailableError as error:
+        notes.append(f"density not checked against RadonPy MD (PI1070 unavailable: {error})")
+        quality["density_exp"] = bounds
+        return quality, notes
+    known = density.notna()
+    pairs = match_polymers(smiles[known].astype(str), pi1070["smiles"].astype(str))
+    md = pairs.assign(md=pi1070["density"].to_numpy(dtype=float)[pairs["right"].to_numpy()])
+    simulated = md.groupby("left")["md"].mean().reindex(density.index)
+    disagree, _ = flag_disagreement(density, simulated, label="RadonPy MD")
+    quality["density_exp"] = combine_reasons(bounds, disagree)
+    return quality, notes
 
 
 def _read_experimental_cp(experimental: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:

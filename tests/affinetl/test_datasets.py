@@ -151,7 +151,7 @@ def test_load_radonpy_pi1070() -> None:
 
 
 def test_load_afzal2021() -> None:
-    data = datasets.load_afzal2021()
+    data = datasets.load_afzal2021(suspect="keep")
     assert data.n_samples == 315
     assert int(data.y["density_exp"].notna().sum()) == 117
     assert int(data.y["Tg_exp"].notna().sum()) == 315
