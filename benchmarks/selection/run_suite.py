@@ -1,0 +1,165 @@
+"""Run the selection suite of issue 25: every case, size and split, cached per split.
+
+For each case of ``suite_cases.py``, target size n and random split (``--splits``, default 30),
+the n training rows are drawn at random and everything is fitted on them alone:
+
+* ``default``: :class:`affinetl.selection.AffineTransferCV` with its defaults (the estimator
+  as shipped when the run was made), on the default splitter;
+* every form of the family, its hyper-parameters the best candidate of that form in the
+  default search's ``cv_results_``, refitted on the n rows (test predictions) and on each
+  training part of the search's splits (out-of-fold predictions: what the rules of
+  ``suite_rules.py`` replay, stacking included);
+* the zero- and one-parameter special cases with one source feature: ``as_is`` (``f_t = u``,
+  the source used as it is) and ``plus_const`` (``u + a0``); with the calibration
+  ``source_linear`` (``a0 + a1'u``) they are the simple forms of the issue.
+
+Inputs and the source are standardised on the training rows and, with one source feature, the
+target divided by the source's standard deviation (as ``run_real_cases.py``): every form is
+equivariant under this change, so the search is that on the raw data, and the offset forms keep
+``y - u`` in the target's units. Predictions are stored in the case's units.
+
+One file per split, ``benchmarks/out/selection/suite/<case>/n<n>_r<rep>.npz`` (written
+atomically): a rerun skips the splits already done. Run (two processes on a 2-core machine)::
+
+    OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/selection/run_suite.py --cases pi_cv_cp ...
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # tiny dense problems: one BLAS thread is fastest
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suite_cases import CASES, load_case, sizes_for  # noqa: E402
+
+from affinetl.selection import (  # noqa: E402
+    KERNEL_FORMS,
+    AffineTransferCV,
+    TransferFormRegressor,
+    default_cv,
+)
+
+OUT = Path(__file__).resolve().parents[1] / "out" / "selection" / "suite"
+
+
+def draw(data: dict, n: int, rep: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test rows of split ``rep`` at size ``n`` (fixed seeds)."""
+    total = data["y"].size
+    rng = np.random.default_rng(1000 * n + rep)
+    if data["test"] is None:
+        perm = rng.permutation(total)
+        return perm[:n], perm[n:]
+    pool = np.setdiff1d(np.arange(total), data["test"])
+    return rng.choice(pool, n, replace=False), data["test"]
+
+
+def _save(path: Path, arrays: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def one_split(data: dict, n: int, rep: int) -> dict:
+    """Every form and the default on one split; returns the arrays stored for it."""
+    train, test = draw(data, n, rep)
+    x, u, y = data["x"], data["u"], data["y"]
+    xm, xs = x[train].mean(0), x[train].std(0)
+    um, us = u[train].mean(0), u[train].std(0)
+    xs, us = np.where(xs > 0, xs, 1.0), np.where(us > 0, us, 1.0)
+    k = u.shape[1]
+    scale = float(us[0]) if k == 1 else 1.0
+    X = np.hstack([(x - xm) / xs, (u - um) / us])
+    src = list(range(X.shape[1] - k, X.shape[1]))
+    Xtr, ytr, Xte = X[train], y[train] / scale, X[test]
+    splits = list(default_cv(n, rep).split(Xtr))
+    fold = np.empty(n, dtype=np.int16)
+    for j, (_, te) in enumerate(splits):
+        fold[te] = j
+    out: dict[str, np.ndarray] = {
+        "y": y[test].astype(np.float64),
+        "ytrain": y[train].astype(np.float64),
+        "u": Xtr[:, src],
+        "u_test": Xte[:, src],
+        "fold": fold,
+    }
+    t0 = time.perf_counter()
+    sel = AffineTransferCV(source_columns=src, cv=splits).fit(Xtr, ytr)
+    out["default"] = scale * sel.predict(Xte)
+    meta = {
+        "default_seconds": time.perf_counter() - t0,
+        "search_seconds": sel.search_time_,
+        "weights": sel.form_weights_,
+        "one_se_form": sel.best_form_,
+        "params": {},
+    }
+    res = sel.cv_results_
+    mean = res["mean_test_score"]
+    forms = np.asarray(res["param_form"]).astype(str)
+    refit_kw = dict(source_columns=src, max_iter=sel.max_iter, tol=sel.tol, standardize=False)
+    for form in KERNEL_FORMS:
+        idx = np.flatnonzero(forms == form)
+        if idx.size == 0 or not np.any(np.isfinite(mean[idx])):
+            continue
+        i = int(idx[np.nanargmax(mean[idx])])
+        params = res["params"][i]
+        est = TransferFormRegressor(**refit_kw, **params).fit(Xtr, ytr)
+        out[f"test/{form}"] = scale * est.predict(Xte)
+        oof = np.full(n, np.nan)
+        for tr, te in splits:
+            f = TransferFormRegressor(**refit_kw, **params).fit(Xtr[tr], ytr[tr])
+            oof[te] = f.predict(Xtr[te])
+        out[f"oof/{form}"] = scale * oof
+        meta["params"][form] = {k_: v for k_, v in params.items()}
+    if k == 1:  # the source as is and the source plus a constant, in the case's units
+        u_tr, u_te, y_tr = u[train, 0], u[test, 0], y[train]
+        out["test/as_is"], out["oof/as_is"] = u_te.astype(float), u_tr.astype(float)
+        out["test/plus_const"] = u_te + np.mean(y_tr - u_tr)
+        oof = np.empty(n)
+        for tr, te in splits:
+            oof[te] = u_tr[te] + np.mean(y_tr[tr] - u_tr[tr])
+        out["oof/plus_const"] = oof
+    out["meta"] = np.array(json.dumps(meta))
+    return out
+
+
+def run_case(name: str, splits: int, sizes: list[int] | None) -> None:
+    data = load_case(name)
+    ns = [n for n in sizes_for(data) if sizes is None or n in sizes]
+    jobs = [(n, rep) for rep in range(splits) for n in ns]
+    todo = [(n, r) for n, r in jobs if not (OUT / name / f"n{n}_r{r}.npz").exists()]
+    for n, rep in tqdm(todo, desc=name, mininterval=10):
+        _save(OUT / name / f"n{n}_r{rep}.npz", one_split(data, n, rep))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="+", default=list(CASES))
+    parser.add_argument("--splits", type=int, default=30)
+    parser.add_argument("--sizes", type=int, nargs="+", default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    for name in args.cases:
+        run_case(name, args.splits, args.sizes)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

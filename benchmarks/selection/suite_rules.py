@@ -1,0 +1,433 @@
+"""Replay selection and averaging rules on the suite of issue 25 and check the criteria.
+
+Reads the per-split files of ``run_suite.py`` (every form's test and out-of-fold predictions
+on the default search's splits) and evaluates, without refitting:
+
+* ``live default``: the shipped :class:`~affinetl.selection.AffineTransferCV` as run;
+* every special case fitted separately (``fixed: <form>``), including the source as is
+  (``as_is``), the source plus a constant (``plus_const``) and the calibration
+  (``source_linear``);
+* the rules of :data:`RULES`, each a function of the training data alone (the forms'
+  per-fold CV scores and out-of-fold predictions, the training source values).
+
+The criteria of issue 25, per cell (case, n): the method's mean test error within one standard
+error (of the method's mean) of the best special case's mean; its 90th-percentile per-split error
+at most 10 % above that of the best special case (by mean; ``p90 strict``: above the lowest
+90th percentile of any special case); where the source is in the target's units, its mean no
+more than one standard error above that of the source as is.
+
+Run (after ``run_suite.py``)::
+
+    .venv/bin/python benchmarks/selection/suite_rules.py [--half development] [--rules ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import nnls
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suite_cases import CASES  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[1] / "out" / "selection" / "suite"
+#: Forms of the package's kernel family at the time of the run, simplest first, and the
+#: zero- and one-parameter special cases the suite adds.
+PACKAGE_FORMS = (
+    "source_linear",
+    "offset",
+    "source_kernel",
+    "direct",
+    "offset_calibrated",
+    "const",
+    "full",
+)
+UNIT_FORMS = ("as_is", "plus_const")
+#: Complexity for the one-SE style rules (the package's order, the new forms below it).
+COMPLEXITY = {
+    "as_is": -2,
+    "plus_const": -1,
+    "source_linear": 0,
+    "offset": 1,
+    "source_kernel": 1,
+    "direct": 1,
+    "offset_calibrated": 2,
+    "const": 3,
+    "full": 4,
+}
+#: Forms with unpenalised linear source terms (row leverage weighting) / a kernel g1 of u alone
+#: (no weight outside the training range of u), as the shipped estimator.
+LINEAR_SOURCE = ("source_linear", "offset_calibrated")
+RANGE_LIMITED = ("source_kernel", "const", "full")
+#: The simple forms a guard may fall back to.
+SIMPLE = ("as_is", "plus_const", "source_linear")
+SAMPLES_PER_COEF = 2  # the shipped average's eligibility of calibrations (fold samples/coef)
+MAX_Z, MIN_W = 3.0, 0.01
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+
+
+def load_splits(case: str) -> list[dict]:
+    """Every stored split of ``case`` with its per-form CV scores (negative fold MSE)."""
+    rows = []
+    for path in sorted((OUT / case).glob("n*_r*.npz")):
+        z = dict(np.load(path))
+        n, rep = (int(v[1:]) for v in path.stem.split("_"))
+        forms = [k[5:] for k in z if k.startswith("test/")]
+        ytr, fold = z["ytrain"], z["fold"]
+        folds = np.unique(fold)
+        oof = {f: z[f"oof/{f}"] for f in forms}
+        forms = [f for f in forms if np.all(np.isfinite(oof[f]))]
+        cv = {
+            f: np.array([-np.mean((ytr[fold == j] - oof[f][fold == j]) ** 2) for j in folds])
+            for f in forms
+        }
+        rows.append(
+            {
+                "case": case,
+                "n": n,
+                "rep": rep,
+                "y": z["y"],
+                "ytrain": ytr,
+                "u": z["u"],
+                "u_test": z["u_test"],
+                "fold": fold,
+                "default": z["default"],
+                "test": {f: z[f"test/{f}"] for f in forms},
+                "oof": oof,
+                "cv": cv,
+                "meta": json.loads(str(z["meta"])),
+            }
+        )
+    return rows
+
+
+def rmse(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((pred - y) ** 2)))
+
+
+# --------------------------------------------------------------------------------------------
+# building blocks of the rules
+
+
+def n_train_per_fold(s: dict) -> int:
+    n = s["ytrain"].size
+    return n - int(np.max(np.bincount(s["fold"])))
+
+
+def eligible(s: dict, forms) -> list[str]:
+    """Calibrations need ``SAMPLES_PER_COEF`` fold samples per unpenalised coefficient."""
+    k = s["u"].shape[1]
+    m = n_train_per_fold(s)
+    return [f for f in forms if f not in LINEAR_SOURCE or (1 + k) * SAMPLES_PER_COEF <= m]
+
+
+def paired(cv: dict, a: str, b: str) -> tuple[float, float]:
+    """Mean CV-score gap of ``b`` below ``a`` and its paired standard error."""
+    d = cv[a] - cv[b]
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
+
+
+def zsoft_weights(cv: dict, forms: list[str]) -> dict[str, float]:
+    """The shipped average's CV weights: ``exp(-z)``, ``z`` the paired gap to the best in SE."""
+    best = max(forms, key=lambda f: cv[f].mean())
+    raw = {}
+    for f in forms:
+        gap, se = paired(cv, best, f)
+        z = 0.0 if gap <= 0 else (gap / se if se > 0 else np.inf)
+        if z <= MAX_Z:
+            raw[f] = float(np.exp(-z))
+    tot = sum(raw.values())
+    kept = {f: w / tot for f, w in raw.items() if w / tot >= MIN_W}
+    tot = sum(kept.values())
+    return {f: w / tot for f, w in kept.items()}
+
+
+def row_adjusted(s: dict, w: dict[str, float], u_rows: np.ndarray) -> np.ndarray:
+    """The shipped per-row adjustment: calibrations by relative leverage, kernel-``g1`` forms
+    zero outside the training range of ``u``. Returns (rows, forms) weights in ``w``'s order."""
+    forms = list(w)
+    W = np.tile([w[f] for f in forms], (u_rows.shape[0], 1))
+    u = s["u"]
+    lin = np.array([f in LINEAR_SOURCE for f in forms])
+    lim = np.array([f in RANGE_LIMITED for f in forms])
+    if lin.any():
+        D = np.hstack([np.ones((u.shape[0], 1)), u])
+        inv = np.linalg.pinv(D.T @ D)
+        hbar = np.linalg.matrix_rank(D) / u.shape[0]
+        Z = np.hstack([np.ones((u_rows.shape[0], 1)), u_rows])
+        h = np.einsum("ij,jk,ik->i", Z, inv, Z)
+        W[:, lin] *= ((1 + hbar) / (1 + h))[:, None]
+    if lim.any() and not lim.all():
+        lo, hi = u.min(0), u.max(0)
+        tol = 1e-9 * np.maximum(hi - lo, 1.0)
+        out = np.any((u_rows < lo - tol) | (u_rows > hi + tol), axis=1)
+        W[np.ix_(out, lim)] = 0.0
+    return W / W.sum(axis=1, keepdims=True)
+
+
+def predict_weighted(s: dict, w: dict[str, float], adjust: bool = True) -> np.ndarray:
+    forms = list(w)
+    P = np.column_stack([s["test"][f] for f in forms])
+    if adjust:
+        return np.sum(row_adjusted(s, w, s["u_test"]) * P, axis=1)
+    return P @ np.array([w[f] for f in forms])
+
+
+def stack_weights(s: dict, forms: list[str], shrink: float = 0.0) -> dict[str, float]:
+    """Super learner: simplex weights by least squares of the training targets on the forms'
+    out-of-fold predictions; ``shrink`` adds a ridge pull toward the best simple form."""
+    A = np.column_stack([s["oof"][f] for f in forms])
+    y = s["ytrain"]
+    rows, rhs = [A], [y]
+    if shrink > 0:
+        simple = [f for f in SIMPLE if f in forms]
+        anchor = max(simple, key=lambda f: s["cv"][f].mean()) if simple else forms[0]
+        target = np.array([1.0 if f == anchor else 0.0 for f in forms])
+        sc = shrink * np.sqrt(y.size) * np.std(y)
+        rows.append(sc * np.eye(len(forms)))
+        rhs.append(sc * target)
+    big = 1e3 * max(1.0, float(np.abs(A).max()))
+    M = np.vstack([*rows, big * np.ones((1, len(forms)))])
+    b = np.concatenate([*rhs, [big]])
+    w, _ = nnls(M, b)
+    w = w / w.sum() if w.sum() > 0 else np.full(len(forms), 1 / len(forms))
+    return {f: float(v) for f, v in zip(forms, w) if v > 1e-6}
+
+
+def candidate_forms(s: dict, unit_forms: bool) -> list[str]:
+    forms = [f for f in PACKAGE_FORMS if f in s["cv"]]
+    if unit_forms:
+        forms = [f for f in UNIT_FORMS if f in s["cv"]] + forms
+    return eligible(s, forms)
+
+
+def fold_out_cv(s: dict, weigh, forms: list[str]) -> np.ndarray:
+    """Per-fold CV scores of a weighting rule, its weights computed without the held-out fold
+    (the forms' out-of-fold predictions on that fold are then averaged)."""
+    fold = s["fold"]
+    folds = np.unique(fold)
+    out = np.empty(folds.size)
+    for j in folds:
+        cv_j = {f: np.delete(s["cv"][f], j) for f in forms}
+        w = weigh(cv_j, forms)
+        m = fold == j
+        pred = sum(wf * s["oof"][f][m] for f, wf in w.items())
+        out[j] = -np.mean((s["ytrain"][m] - pred) ** 2)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the rules: split -> test prediction
+
+
+def r_shipped(s):
+    forms = candidate_forms(s, False)
+    return predict_weighted(s, zsoft_weights(s["cv"], forms))
+
+
+def r_zsoft_unit(s):
+    forms = candidate_forms(s, True)
+    return predict_weighted(s, zsoft_weights(s["cv"], forms))
+
+
+def r_stack(s, unit=True, shrink=0.0):
+    forms = candidate_forms(s, unit)
+    return predict_weighted(s, stack_weights(s, forms, shrink), adjust=False)
+
+
+def r_one_se(s, unit=True, k=1.0):
+    forms = candidate_forms(s, unit)
+    cv = s["cv"]
+    best = max(forms, key=lambda f: cv[f].mean())
+    tied = [f for f in forms if paired(cv, best, f)[0] <= k * paired(cv, best, f)[1]]
+    lvl = min(COMPLEXITY[f] for f in tied)
+    pick = max([f for f in tied if COMPLEXITY[f] == lvl], key=lambda f: cv[f].mean())
+    return s["test"][pick]
+
+
+def r_guard(s, k=1.0, base="zsoft"):
+    """Average (``base``) unless the best simple form is within ``k`` paired SE of the best
+    form's CV score: then the simple form alone."""
+    forms = candidate_forms(s, True)
+    cv = s["cv"]
+    simple = [f for f in SIMPLE if f in forms]
+    if simple:
+        best = max(forms, key=lambda f: cv[f].mean())
+        sb = max(simple, key=lambda f: cv[f].mean())
+        gap, se = paired(cv, best, sb)
+        if gap <= k * se:
+            return s["test"][sb]
+    if base == "stack":
+        return predict_weighted(s, stack_weights(s, forms), adjust=False)
+    return predict_weighted(s, zsoft_weights(cv, forms))
+
+
+def r_nested_choice(s, k=1.0):
+    """Discrete super learner over {simple forms, the zsoft average}: the average's own CV
+    error by leaving each fold out of its weights; the simplest of them within ``k`` paired SE
+    of the best is used."""
+    forms = candidate_forms(s, True)
+    cv = dict(s["cv"])
+    cv["average"] = fold_out_cv(s, zsoft_weights, forms)
+    options = [f for f in SIMPLE if f in forms] + ["average"]
+    best = max(options, key=lambda f: cv[f].mean())
+    order = {f: i for i, f in enumerate(options)}
+    tied = [f for f in options if paired(cv, best, f)[0] <= k * paired(cv, best, f)[1]]
+    pick = min(tied, key=lambda f: order[f])
+    if pick == "average":
+        return predict_weighted(s, zsoft_weights(s["cv"], forms))
+    return s["test"][pick]
+
+
+def r_zsoft_shrunk(s, k=1.0):
+    """zsoft weights where every form's gap is measured against the best *simple* form when
+    that form is within ``k`` SE of the best: the simple form becomes the reference."""
+    forms = candidate_forms(s, True)
+    cv = s["cv"]
+    simple = [f for f in SIMPLE if f in forms]
+    best = max(forms, key=lambda f: cv[f].mean())
+    if simple:
+        sb = max(simple, key=lambda f: cv[f].mean())
+        gap, se = paired(cv, best, sb)
+        if gap <= k * se:
+            # forms must beat the simple reference to get weight exp(-z) with z their gap
+            # *above zero* relative to it: ties with the reference share, worse ones drop
+            raw = {}
+            for f in forms:
+                g, e = paired(cv, sb, f)
+                z = 0.0 if f == sb else (max(g, 0) / e if e > 0 else np.inf) + 1.0
+                if z <= MAX_Z:
+                    raw[f] = float(np.exp(-z))
+            tot = sum(raw.values())
+            return predict_weighted(s, {f: w / tot for f, w in raw.items()})
+    return predict_weighted(s, zsoft_weights(cv, forms))
+
+
+RULES = {
+    "shipped (replay)": r_shipped,
+    "zsoft + unit forms": r_zsoft_unit,
+    "stack": lambda s: r_stack(s, True),
+    "stack shrink 0.1": lambda s: r_stack(s, True, 0.1),
+    "stack shrink 0.3": lambda s: r_stack(s, True, 0.3),
+    "one-SE + unit forms": lambda s: r_one_se(s, True, 1.0),
+    "guard 1 SE": lambda s: r_guard(s, 1.0),
+    "guard 2 SE": lambda s: r_guard(s, 2.0),
+    "guard 1 SE, stack": lambda s: r_guard(s, 1.0, "stack"),
+    "nested choice 1 SE": lambda s: r_nested_choice(s, 1.0),
+    "nested choice 0 SE": lambda s: r_nested_choice(s, 0.0),
+    "zsoft shrunk 1 SE": lambda s: r_zsoft_shrunk(s, 1.0),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation
+
+
+def evaluate(cases: list[str], rules: dict) -> pd.DataFrame:
+    """Per-split test RMSE of the live default, every fixed form and every rule."""
+    rows = []
+    for case in cases:
+        for s in load_splits(case):
+            base = {"case": case, "n": s["n"], "rep": s["rep"]}
+            rows.append({**base, "method": "live default", "rmse": rmse(s["default"], s["y"])})
+            for f, p in s["test"].items():
+                rows.append({**base, "method": f"fixed: {f}", "rmse": rmse(p, s["y"])})
+            for name, rule in rules.items():
+                rows.append({**base, "method": name, "rmse": rmse(rule(s), s["y"])})
+    return pd.DataFrame(rows)
+
+
+def cell_stats(rec: pd.DataFrame) -> pd.DataFrame:
+    g = rec.groupby(["case", "n", "method"]).rmse
+    return g.agg(
+        mean="mean",
+        se=lambda v: float(np.std(v, ddof=1) / np.sqrt(len(v))),
+        p90=lambda v: float(np.quantile(v, 0.9)),
+        splits="count",
+    ).reset_index()
+
+
+def criteria(stats: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """The three criteria of issue 25 per cell and method."""
+    rows = []
+    for (case, n), s in stats.groupby(["case", "n"]):
+        fixed = s[s.method.str.startswith("fixed: ")].set_index("method")
+        best = fixed["mean"].idxmin()
+        units = CASES[case].in_target_units
+        for m in methods:
+            r = s[s.method == m]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            row = {
+                "case": case,
+                "half": CASES[case].half,
+                "n": n,
+                "method": m,
+                "mean": r["mean"],
+                "se": r["se"],
+                "p90": r["p90"],
+                "best_form": best.removeprefix("fixed: "),
+                "best_mean": fixed.loc[best, "mean"],
+                "best_p90": fixed.loc[best, "p90"],
+                "mean_ok": r["mean"] - fixed.loc[best, "mean"] <= r["se"],
+                "p90_ok": r["p90"] <= 1.1 * fixed.loc[best, "p90"],
+                "p90_strict_ok": r["p90"] <= 1.1 * fixed["p90"].min(),
+                "as_is_ok": np.nan,
+            }
+            if units and "fixed: as_is" in fixed.index:
+                row["as_is_mean"] = fixed.loc["fixed: as_is", "mean"]
+                row["as_is_ok"] = r["mean"] - fixed.loc["fixed: as_is", "mean"] <= r["se"]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def count_table(crit: pd.DataFrame) -> pd.DataFrame:
+    g = crit.groupby(["method", "half"])
+    out = g.agg(
+        cells=("mean_ok", "size"),
+        mean_ok=("mean_ok", "sum"),
+        p90_ok=("p90_ok", "sum"),
+        p90_strict_ok=("p90_strict_ok", "sum"),
+        as_is_cells=("as_is_ok", lambda v: int(v.notna().sum())),
+        as_is_ok=("as_is_ok", lambda v: int(v.dropna().astype(bool).sum())),
+    )
+    out["all_ok"] = g.apply(
+        lambda d: int((d.mean_ok & d.p90_ok & d.as_is_ok.fillna(True).astype(bool)).sum())
+    )
+    return out.reset_index()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--half", choices=["development", "confirmation", "both"], default="both")
+    parser.add_argument("--rules", nargs="*", default=None, help="subset of RULES (default all)")
+    parser.add_argument("--tag", default="suite")
+    args = parser.parse_args(argv)
+    cases = [c for c, v in CASES.items() if args.half in ("both", v.half) and (OUT / c).exists()]
+    rules = RULES if args.rules is None else {r: RULES[r] for r in args.rules}
+    rec = evaluate(cases, rules)
+    stats = cell_stats(rec)
+    methods = ["live default", *rules]
+    crit = criteria(stats, methods)
+    counts = count_table(crit)
+    rec.to_csv(OUT / f"{args.tag}_records.csv", index=False)
+    stats.to_csv(OUT / f"{args.tag}_stats.csv", index=False)
+    crit.to_csv(OUT / f"{args.tag}_criteria.csv", index=False)
+    with pd.option_context(
+        "display.width", 250, "display.max_columns", 40, "display.max_rows", 500
+    ):
+        print(counts.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
