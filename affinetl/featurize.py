@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .datasets import PolymerSmilesError, polymer_descriptors
+from .datasets import polymer_descriptors
+from .polymer import PolymerSmilesError
 
 __all__ = ["FEATURE_KINDS", "featurize_polymers"]
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
 
 import numpy as np
+
+from affinetl.polymer import PolymerSmilesError, RepeatUnit, macrocycle, polymer_key
+from affinetl.polymer import parse_repeat_unit as _parse_shared
 
 from .errors import PolymerSpecError
 
@@ -30,41 +32,13 @@ logger = logging.getLogger(__name__)
 ALLOWED_ELEMENTS = ("H", "C", "N", "O", "F", "P", "S", "Cl", "Br", "I")
 
 
-@dataclass(frozen=True)
-class RepeatUnit:
-    """A validated repeat unit.
-
-    Attributes
-    ----------
-    smiles : str
-        SMILES as given.
-    name : str
-        Polymer name used in messages.
-    mol : rdkit.Chem.Mol
-        Heavy-atom molecule with the two ``*`` dummies.
-    head, tail : int
-        Indices of the atoms bonded to the first and second ``*``.
-    stars : tuple of int
-        Indices of the two ``*`` atoms.
-    """
-
-    smiles: str
-    name: str
-    mol: object
-    head: int
-    tail: int
-    stars: tuple[int, int]
-
-    @property
-    def n_atoms(self) -> int:
-        """Atoms per repeat unit with hydrogens, without the dummies."""
-        from rdkit import Chem
-
-        return Chem.AddHs(self.mol).GetNumAtoms() - 2
-
-
 def parse_repeat_unit(smiles: str, name: str | None = None) -> RepeatUnit:
-    """Validate a repeat-unit SMILES with exactly two ``*`` connection points.
+    """Validate a repeat-unit SMILES for simulation: two ``*``, GAFF2 elements, neutral.
+
+    Parsing, end markers (``*``, ``[*:n]``, ``[Ce]``/``[Th]``) and the net-charge check are
+    those of :func:`affinetl.polymer.parse_repeat_unit`; neutral charge-separated groups such
+    as nitro (``[N+](=O)[O-]``) are accepted. The generator also needs GAFF2 elements and
+    single bonds to the ``*``.
 
     Parameters
     ----------
@@ -80,8 +54,8 @@ def parse_repeat_unit(smiles: str, name: str | None = None) -> RepeatUnit:
     Raises
     ------
     PolymerSpecError
-        Invalid SMILES, not exactly two ``*``, a ``*`` with more than one bond,
-        unsupported elements, charged atoms or several fragments.
+        Invalid SMILES, not exactly two ``*``, a ``*`` with more than one bond or a
+        multiple bond, unsupported elements, a net charge or several fragments.
 
     Examples
     --------
@@ -89,24 +63,14 @@ def parse_repeat_unit(smiles: str, name: str | None = None) -> RepeatUnit:
     >>> ru.head, ru.tail
     (1, 2)
     """
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem
 
-    label = name or smiles
-    if not isinstance(smiles, str) or not smiles.strip():
-        raise PolymerSpecError(f"polymer {label!r}: empty SMILES")
-    RDLogger.DisableLog("rdApp.*")
+    label = name or str(smiles)
     try:
-        mol = Chem.MolFromSmiles(smiles.strip())
-    finally:
-        RDLogger.EnableLog("rdApp.*")
-    if mol is None:
-        raise PolymerSpecError(f"polymer {label!r}: invalid SMILES {smiles!r}")
-    stars = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() == 0]
-    if len(stars) != 2:
-        raise PolymerSpecError(
-            f"polymer {label!r}: a linear repeat unit needs exactly two '*' connection points, "
-            f"found {len(stars)} in {smiles!r}"
-        )
+        ru = _parse_shared(smiles, name)
+    except PolymerSmilesError as exc:
+        raise PolymerSpecError(str(exc)) from exc
+    mol = ru.mol
     bad = sorted(
         {a.GetSymbol() for a in mol.GetAtoms() if a.GetAtomicNum() > 0} - set(ALLOWED_ELEMENTS)
     )
@@ -115,28 +79,28 @@ def parse_repeat_unit(smiles: str, name: str | None = None) -> RepeatUnit:
             f"polymer {label!r}: element(s) {bad} not covered by GAFF2 "
             f"(supported: {', '.join(ALLOWED_ELEMENTS)})"
         )
-    if any(a.GetFormalCharge() != 0 for a in mol.GetAtoms()):
-        raise PolymerSpecError(f"polymer {label!r}: charged atoms are not supported ({smiles!r})")
-    if len(Chem.GetMolFrags(mol)) != 1:
-        raise PolymerSpecError(f"polymer {label!r}: SMILES has several fragments ({smiles!r})")
-    ends = []
-    for s in stars:
-        atom = mol.GetAtomWithIdx(s)
-        if atom.GetDegree() != 1 or atom.GetBonds()[0].GetBondType() != Chem.BondType.SINGLE:
+    for s in ru.stars:
+        if mol.GetAtomWithIdx(s).GetBonds()[0].GetBondType() != Chem.BondType.SINGLE:
             raise PolymerSpecError(
                 f"polymer {label!r}: each '*' must have one single bond ({smiles!r})"
             )
-        ends.append(atom.GetNeighbors()[0].GetIdx())
-    return RepeatUnit(
-        smiles=smiles, name=label, mol=mol, head=ends[0], tail=ends[1], stars=tuple(stars)
-    )
+    return ru
 
 
 def canonical_smiles(smiles: str, name: str | None = None) -> str:
-    """Canonical RDKit SMILES of a validated repeat unit."""
-    from rdkit import Chem
+    """Identity of a validated repeat unit: one string per polymer.
 
-    return Chem.MolToSmiles(parse_repeat_unit(smiles, name).mol)
+    :func:`affinetl.polymer.polymer_key` with stereochemistry and isotopes kept (cis and
+    trans, or deuterated, polymers are simulated separately): cyclic shifts, multiples and
+    spellings of one polymer give one string.
+
+    Examples
+    --------
+    >>> canonical_smiles("*OCC*") == canonical_smiles("*COC*") == canonical_smiles("*CCOCCO*")
+    True
+    """
+    parse_repeat_unit(smiles, name)
+    return polymer_key(smiles, isomeric=True)
 
 
 def degree_of_polymerisation(ru: RepeatUnit, atoms_per_chain: int, min_dp: int = 2) -> int:
@@ -502,9 +466,9 @@ def _local_index(ru: RepeatUnit, atom_idx: int) -> int:
 def cyclic_oligomer(ru: RepeatUnit, n: int, *, add_hs: bool = True):
     """Macrocycle of ``n`` repeat units joined head-to-tail (no end groups).
 
-    Used for end-free descriptors and to match one polymer written as different
-    repeat units (cyclic shifts, multiples): equal macrocycles of equal backbone
-    length have equal canonical SMILES.
+    :func:`affinetl.polymer.macrocycle` with the repeat unit's own aromaticity kept (no
+    perception of the whole ring, which grows steeply with its size). Used for end-free
+    descriptors.
 
     Examples
     --------
@@ -514,46 +478,14 @@ def cyclic_oligomer(ru: RepeatUnit, n: int, *, add_hs: bool = True):
     >>> Chem.MolToSmiles(a) == Chem.MolToSmiles(b)
     True
     """
-    from rdkit import Chem
-
     if n < 1:
         raise ValueError("n must be >= 1")
-    base = ru.mol
-    keep = [i for i in range(base.GetNumAtoms()) if i not in ru.stars]
-    local = {old: new for new, old in enumerate(keep)}
-    rw = Chem.RWMol()
-    size = len(keep)
-    for u in range(n):
-        for old in keep:
-            a = Chem.Atom(base.GetAtomWithIdx(old))
-            a.SetIntProp("unit", u)
-            a.SetIntProp("key", local[old])
-            rw.AddAtom(a)
-        for b in base.GetBonds():
-            i, j = b.GetBeginAtomIdx(), b.GetEndAtomIdx()
-            if i in ru.stars or j in ru.stars:
-                continue
-            rw.AddBond(u * size + local[i], u * size + local[j], b.GetBondType())
-            if b.GetIsAromatic():
-                rw.GetBondBetweenAtoms(u * size + local[i], u * size + local[j]).SetIsAromatic(True)
-    for u in range(n):
-        i = u * size + local[ru.tail]
-        j = ((u + 1) % n) * size + local[ru.head]
-        if i == j or rw.GetBondBetweenAtoms(i, j) is not None:
-            raise PolymerSpecError(f"polymer {ru.name!r}: cannot close a ring of {n} unit(s)")
-        rw.AddBond(i, j, Chem.BondType.SINGLE)
-    mol = rw.GetMol()
-    # atoms and bonds keep the (sanitised) repeat unit's aromaticity; full sanitisation
-    # perceives rings of the whole macrocycle, which grows steeply with its size
     try:
-        mol.UpdatePropertyCache(strict=True)
-        Chem.FastFindRings(mol)
-        Chem.SetHybridization(mol)
-    except Exception as exc:  # RDKit raises several valence error types
+        return macrocycle(ru, n, sanitize=False, add_hs=add_hs)
+    except (ValueError, PolymerSmilesError) as exc:
         raise PolymerSpecError(
-            f"polymer {ru.name!r}: macrocycle fails sanitisation: {exc}"
+            f"polymer {ru.name!r}: cannot close a ring of {n} unit(s): {exc}"
         ) from exc
-    return Chem.AddHs(mol) if add_hs else mol
 
 
 def backbone_length(ru: RepeatUnit) -> int:

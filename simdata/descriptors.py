@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from affinetl.polymer import FFKM_ELEMENTS, FFKM_KINDS, FFKM_NAMES
+
 from .build import cyclic_oligomer, parse_repeat_unit
 from .forcefield import gasteiger_charges, run_tool, write_mol2
 
@@ -37,9 +39,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_KINDS = ("charge", "epsilon", "sigma", "k_bond", "r0", "polar", "k_angle", "theta0", "k_dih")
+_KINDS = FFKM_KINDS
 _ELEMENT_MASSES = (1.008, 12.011, 14.007, 15.999, 18.998, 30.974, 32.067, 35.453, 79.904, 126.904)
-_ELEMENTS = ("H", "C", "N", "O", "F", "P", "S", "Cl", "Br", "I")
+_ELEMENTS = FFKM_ELEMENTS
 _IGNORE_TYPES = ("hw", "n4", "nx", "ny", "nz", "n+")
 #: Scaling ranges of RadonPy's GAFF2 table (``radonpy/ff/ff_dat/gaff2_mod.json``, GAFF2
 #: 2.1 as shipped with RadonPy 0.2.10, BSD-3): the ranges the published FFKM descriptors
@@ -56,10 +58,6 @@ RADONPY_RANGES: dict[str, tuple[float, float]] = {
     "theta0": (48.3, 180.0),
     "k_dih": (0.0, 11.69),
 }
-#: Descriptor names in order: 10 mass features, then 20 per parameter kind.
-FFKM_NAMES: tuple[str, ...] = tuple(
-    [f"mass_{e}" for e in _ELEMENTS] + [f"{k}_{i}" for k in _KINDS for i in range(20)]
-)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._polymer_identity import _unit, macrocycle_smiles
+from ..polymer import macrocycle_smiles, parse_repeat_unit
 
 __all__ = ["polymer_descriptors"]
 
@@ -35,7 +35,7 @@ _RDKIT_INTENSIVE = (
 def _ring(smiles: str):  # noqa: ANN202 - rdkit Mol
     from rdkit import Chem  # noqa: PLC0415
 
-    backbone = _unit(smiles)[4]
+    backbone = parse_repeat_unit(smiles).backbone
     ring = macrocycle_smiles(smiles, max(1, math.ceil(RING_BACKBONE / backbone)))
     return Chem.MolFromSmiles(ring)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..polymer import FFKM_BLOCKS
 from ._container import CaseStudyData
 from ._fetch import fetch
 from ._polymer_identity import match_polymers, normalize_polymer_smiles
@@ -53,20 +54,6 @@ PI1070_PROPERTIES: dict[str, str] = {
     "TC_improper": "W/m/K",
     "TC_kspace": "W/m/K",
 }
-
-#: The 10 blocks of the 190 force-field kernel-mean descriptors (column-name prefixes).
-FFKM_BLOCKS: tuple[str, ...] = (
-    "mass",
-    "charge",
-    "epsilon",
-    "sigma",
-    "k_bond",
-    "r0",
-    "polar",
-    "k_angle",
-    "theta0",
-    "k_dih",
-)
 
 _RADONPY_CITATION = (
     "Hayashi et al., 'RadonPy: automated physical property calculation using all-atom classical "
