@@ -31,18 +31,33 @@ _CHOICES = {
     "charge_method": ("am1bcc", "gasteiger"),
     "platform": ("auto", "CPU", "CUDA", "OpenCL", "HIP", "Reference"),
 }
-#: Settings that must be >= 1 (counts) or >= 0; every other number must be > 0.
-_AT_LEAST_ONE = {"n_chains", "atoms_per_chain", "min_dp", "charge_oligomer_atoms"}
+#: Settings that must be >= 2, >= 1 (counts) or > 0; every other number must be >= 0
+#: (0 switches an optional stage off, e.g. ``conductivity_ps``).
 _AT_LEAST_TWO = {"n_blocks"}
-_NON_NEGATIVE = {
-    "max_npt_extensions",
-    "max_restarts",
-    "friction_per_ps",
-    "compress_ps",
-    "anneal_scale",
-    "cp_delta_t",
-    "cp_run_ps",
-    "conductivity_ps",
+_AT_LEAST_ONE = {"n_chains", "atoms_per_chain", "min_dp", "charge_oligomer_atoms"}
+_POSITIVE = {
+    "pack_density",
+    "timestep_fs",
+    "cutoff_nm",
+    "temperature",
+    "pressure_bar",
+    "compress_temperature",
+    "compress_pressure_bar",
+    "compress_target_density",
+    "compress_timestep_fs",
+    "anneal_tmax",
+    "anneal_pmax_bar",
+    "npt_ps",
+    "production_ps",
+    "report_ps",
+    "chunk_ps",
+    "equil_density_tol",
+    "equil_energy_tol",
+    "conductivity_swap_ps",
+    "conductivity_timestep_fs",
+    "conductivity_slabs",
+    "aromatic_timestep_fs",
+    "hydrogen_mass",
 }
 
 
@@ -136,10 +151,10 @@ def check_preset(preset) -> None:
             raise UsageError(f"{f.name}={value}: must be >= 2")
         if f.name in _AT_LEAST_ONE and value < 1:
             raise UsageError(f"{f.name}={value}: must be >= 1")
-        if f.name in _NON_NEGATIVE and value < 0:
-            raise UsageError(f"{f.name}={value}: must be >= 0")
-        if f.name not in _AT_LEAST_ONE | _AT_LEAST_TWO | _NON_NEGATIVE and value <= 0:
+        if f.name in _POSITIVE and value <= 0:
             raise UsageError(f"{f.name}={value}: must be > 0")
+        if value < 0:
+            raise UsageError(f"{f.name}={value}: must be >= 0")
     if preset.report_ps > preset.production_ps:
         raise UsageError(
             f"report_ps={preset.report_ps} is longer than production_ps={preset.production_ps}"
