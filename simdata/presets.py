@@ -101,8 +101,27 @@ class Preset:
         Integration step of that run, fs, when smaller than the cell's step: the run is
         NVE, and at 4 fs with heavier hydrogens the energy drifts by several kJ/mol per ps
         in a 2,400-atom cell.
+    structure_ps : float
+        Length of the structure stage after production, ps (:mod:`simdata.analysis`: NPT
+        with coordinates kept, for ``Rg``, ``r2``, ``nematic_order_parameter``, all-atom
+        ``self-diffusion``, ``cohesive_energy_density`` and ``solubility_parameter``); 0
+        skips it.
+    structure_report_ps : float
+        Interval between the frames of that stage, ps.
+    tg_step_ps : float
+        NPT time per temperature of the optional cooling scan for ``Tg``
+        (:mod:`simdata.tg`), ps (twice that at ``tg_tmax``); 0 (the default except in
+        ``radonpy``) skips it.
+    tg_tmax, tg_tmin, tg_step : float
+        The scan cools from ``tg_tmax`` to ``tg_tmin`` K in steps of ``tg_step`` K.
+    strict_equilibrium : bool
+        Also apply RadonPy's strict equilibrium check (moving-average spread of density
+        below 0.1%, of total and kinetic energy below 0.05%, of bond, angle and nonbonded
+        energy below 0.1% and of dihedral energy below 0.2%) to the production and
+        structure frames; rows that fail it get ``not_equilibrated`` quality flags.
     n_blocks : int
-        Blocks for block-averaged uncertainties.
+        Fewest blocks of the jackknife errors of fluctuation properties (blocks are made
+        at least two correlation times long when the run allows more).
     max_restarts : int
         NaN blow-ups recovered per stage (each halves the time step).
     platform : str
@@ -147,6 +166,13 @@ class Preset:
     conductivity_slabs: int = 10
     conductivity_flexible: bool = False
     conductivity_timestep_fs: float = 2.0
+    structure_ps: float = 50.0
+    structure_report_ps: float = 1.0
+    tg_step_ps: float = 0.0
+    tg_tmax: float = 600.0
+    tg_tmin: float = 200.0
+    tg_step: float = 20.0
+    strict_equilibrium: bool = False
     n_blocks: int = 5
     max_restarts: int = 3
     platform: str = "auto"
@@ -174,20 +200,41 @@ class Preset:
         """Short SHA-256 of the given fields (all fields when none are given).
 
         The settings of an optional stage that is switched off (``conductivity_*`` with
-        ``conductivity_ps = 0``) do not enter: they cannot change a result, and results
-        stored before the stage existed keep their job ids.
+        ``conductivity_ps = 0``, ``tg_*`` with ``tg_step_ps = 0``) do not enter: they cannot
+        change a result, and results stored before the stage existed keep their job ids.
+        Fields added after results were stored (:data:`ADDED_FIELDS`) enter only when they
+        differ from the value they were added with, for the same reason: the structure
+        stage runs after production and restores its end state, so it changes no earlier
+        column.
         """
         d = self.to_dict()
         if keys:
-            d = {k: d[k] for k in keys}
-        elif not self.conductivity_ps:
+            return _sha({k: d[k] for k in keys})
+        if not self.conductivity_ps:
             d = {k: v for k, v in d.items() if not k.startswith("conductivity_")}
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        if not self.tg_step_ps:
+            d = {k: v for k, v in d.items() if not k.startswith("tg_")}
+        d = {k: v for k, v in d.items() if k not in ADDED_FIELDS or v != ADDED_FIELDS[k]}
+        return _sha(d)
 
     @property
     def steps_per_ps(self) -> int:
         """Integration steps in one picosecond."""
         return max(1, round(1000.0 / self.timestep_fs))
+
+
+#: Fields added after results were stored, with the value they were added with (left
+#: out of :meth:`Preset.settings_hash` at that value, so that stored job ids stay valid).
+ADDED_FIELDS: dict[str, Any] = {
+    "structure_ps": 50.0,
+    "structure_report_ps": 1.0,
+    "tg_step_ps": 0.0,
+    "strict_equilibrium": False,
+}
+
+
+def _sha(d: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 PRESETS: dict[str, Preset] = {
@@ -208,7 +255,9 @@ PRESETS: dict[str, Preset] = {
         production_ps=500.0,
         cp_run_ps=100.0,
     ),
-    # RadonPy-sized cells: 10 chains of ~1,000 atoms, the full Larsen scheme.
+    # RadonPy-sized cells: 10 chains of ~1,000 atoms, the full Larsen scheme, RadonPy's
+    # strict equilibrium check, a 200 ps structure stage and a Tg cooling scan
+    # (600 -> 200 K in 20 K steps of 200 ps: ~4.4 ns).
     "radonpy": Preset(
         name="radonpy",
         n_chains=10,
@@ -224,6 +273,9 @@ PRESETS: dict[str, Preset] = {
         production_ps=1000.0,
         report_ps=1.0,
         cp_run_ps=200.0,
+        structure_ps=200.0,
+        tg_step_ps=200.0,
+        strict_equilibrium=True,
     ),
 }
 

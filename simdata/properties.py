@@ -1,9 +1,19 @@
-"""Thermophysical properties from NPT frames, with block-average uncertainties.
+"""Thermophysical properties from NPT frames, with autocorrelation-aware uncertainties.
 
 Units and column names follow RadonPy's ``PI1070.csv``: density g/cm3, Cp and Cv
-J/(kg K), compressibility 1/Pa, bulk_modulus Pa, volume_expansion and
-linear_expansion 1/K, Rg Angstrom, self-diffusion m2/s, thermal_conductivity W/(m K),
-thermal_diffusivity m2/s.
+J/(kg K), compressibility and isentropic_compressibility 1/Pa, bulk_modulus and
+isentropic_bulk_modulus Pa, volume_expansion and linear_expansion 1/K,
+thermal_conductivity W/(m K), thermal_diffusivity m2/s. A column never carries a
+RadonPy name with another meaning: the production run's mass-weighted radius of
+gyration is ``Rg_mass`` and its chain centre-of-mass diffusion ``self_diffusion_chain``;
+``Rg``, ``r2`` and ``self-diffusion`` with RadonPy's meanings come from the structure
+stage (:mod:`simdata.analysis`). Column meanings and units: :mod:`simdata.columns`.
+
+Errors (``<name>_sem``): means use the statistical inefficiency of their series
+(:func:`simdata.uncertainty.mean_sem`); fluctuation properties a delete-one-block
+jackknife over blocks at least two correlation times long
+(:func:`simdata.uncertainty.correlated_blocks`). ``<name>_neff`` is the number of
+effectively independent samples, used by the quality flags (:mod:`simdata.quality`).
 """
 
 from __future__ import annotations
@@ -11,8 +21,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .uncertainty import block_jackknife, correlated_blocks, mean_sem, statistical_inefficiency
+
 __all__ = [
     "KB",
+    "mean_sem",
     "block_average",
     "fluctuation_properties",
     "finite_difference_properties",
@@ -47,18 +60,20 @@ def block_average(x: ArrayLike, n_blocks: int = 5) -> tuple[float, float]:
     return float(x.mean()), float(means.std(ddof=1) / np.sqrt(n_blocks))
 
 
-def _blocks(n: int, n_blocks: int) -> list[slice]:
-    size = n // n_blocks
-    return [slice(i * size, (i + 1) * size) for i in range(n_blocks)]
-
-
 def _with_error(func, arrays: dict[str, np.ndarray], n_blocks: int) -> tuple[float, float]:
+    """Value and jackknife error over blocks two correlation times long (>= ``n_blocks``)."""
     n = len(next(iter(arrays.values())))
-    value = func(**arrays)
     if n_blocks < 2 or n < 4 * n_blocks:
-        return float(value), float("nan")
-    vals = [func(**{k: v[s] for k, v in arrays.items()}) for s in _blocks(n, n_blocks)]
-    return float(value), float(np.std(vals, ddof=1) / np.sqrt(n_blocks))
+        return float(func(**arrays)), float("nan")
+    series = [a if a.ndim == 1 else (a**2).reshape(len(a), -1).sum(1) for a in arrays.values()]
+    blocks = correlated_blocks(*series, min_blocks=n_blocks)
+    return block_jackknife(func, arrays, blocks)
+
+
+def _neff(*series: np.ndarray) -> float:
+    """Effective samples of a functional of several series: n / (largest inefficiency)."""
+    n = len(series[0])
+    return float(n / max(statistical_inefficiency(s) for s in series))
 
 
 def fluctuation_properties(
@@ -71,10 +86,12 @@ def fluctuation_properties(
     mass_amu: float,
     n_blocks: int = 5,
 ) -> dict[str, float]:
-    """Cp, Cv, compressibility, bulk modulus, expansion from NPT fluctuations.
+    """Cp, Cv, compressibilities, bulk moduli, expansion from NPT fluctuations.
 
     Cp = var(H) / (kB T^2 m);  kappa_T = var(V) / (kB T <V>);
-    alpha_V = cov(V, H) / (kB T^2 <V>);  Cv = Cp - T <V> alpha_V^2 / (kappa_T m).
+    alpha_V = cov(V, H) / (kB T^2 <V>);  Cv = Cp - T <V> alpha_V^2 / (kappa_T m);
+    kappa_S = kappa_T Cv / Cp = kappa_T - T <V> alpha_V^2 / (m Cp) (isentropic, as
+    RadonPy's ``isentropic_compressibility``); bulk moduli are the inverses.
 
     Parameters
     ----------
@@ -89,13 +106,15 @@ def fluctuation_properties(
     mass_amu : float
         Mass of the cell, amu.
     n_blocks : int
-        Blocks for the standard errors (``<name>_sem``).
+        Fewest blocks of the jackknife standard errors (``<name>_sem``); blocks are
+        made at least two correlation times long when the run allows it.
 
     Returns
     -------
     dict
-        ``Cp``, ``Cv`` (J/(kg K)), ``compressibility`` (1/Pa), ``bulk_modulus`` (Pa),
-        ``volume_expansion``, ``linear_expansion`` (1/K), each with ``_sem``.
+        ``Cp``, ``Cv`` (J/(kg K)), ``compressibility``, ``isentropic_compressibility``
+        (1/Pa), ``bulk_modulus``, ``isentropic_bulk_modulus`` (Pa), ``volume_expansion``,
+        ``linear_expansion`` (1/K), each with ``_sem`` and ``_neff``.
     """
     kt = KB * temperature
     m_kg = mass_amu / AVOGADRO / 1000.0
@@ -117,17 +136,24 @@ def fluctuation_properties(
         a, k = alpha(h, v), kappa(h, v)
         return cp(h, v) - temperature * v.mean() * a**2 / k / m_kg
 
+    def kappa_s(h, v):
+        return kappa(h, v) - temperature * v.mean() * alpha(h, v) ** 2 / (m_kg * cp(h, v))
+
     arr = {"h": h, "v": v_m3}
+    neff = {"h": _neff(h), "v": _neff(v_m3), "hv": _neff(h, v_m3)}
     out: dict[str, float] = {}
-    for name, f in (
-        ("Cp", cp),
-        ("Cv", cv),
-        ("compressibility", kappa),
-        ("bulk_modulus", lambda h, v: 1.0 / kappa(h, v)),
-        ("volume_expansion", alpha),
-        ("linear_expansion", lambda h, v: alpha(h, v) / 3.0),
+    for name, f, which in (
+        ("Cp", cp, "h"),
+        ("Cv", cv, "hv"),
+        ("compressibility", kappa, "v"),
+        ("bulk_modulus", lambda h, v: 1.0 / kappa(h, v), "v"),
+        ("isentropic_compressibility", kappa_s, "hv"),
+        ("isentropic_bulk_modulus", lambda h, v: 1.0 / kappa_s(h, v), "hv"),
+        ("volume_expansion", alpha, "hv"),
+        ("linear_expansion", lambda h, v: alpha(h, v) / 3.0, "hv"),
     ):
         out[name], out[f"{name}_sem"] = _with_error(f, arr, n_blocks)
+        out[f"{name}_neff"] = neff[which]
     return out
 
 
@@ -209,6 +235,9 @@ def dielectric_constant(
 def self_diffusion(time_ps: ArrayLike, com: ArrayLike) -> float:
     """Self-diffusion coefficient (m2/s) of chain centres of mass (Einstein relation).
 
+    Stored as ``self_diffusion_chain``: RadonPy's ``self-diffusion`` is the all-atom one
+    (:func:`simdata.structure.msd_diffusion`, structure stage).
+
     The mean square displacement (system drift removed) is fitted linearly over
     lags from 10% to 50% of the run; D = slope / 6.
 
@@ -229,22 +258,29 @@ def self_diffusion(time_ps: ArrayLike, com: ArrayLike) -> float:
     return float(max(slope, 0.0) / 6.0 * 1e-6)
 
 
-def structure_properties(
-    rg: ArrayLike, e2e: ArrayLike | None = None, n_blocks: int = 5
-) -> dict[str, float]:
-    """Mean radius of gyration and end-to-end distance (Angstrom) with errors."""
+def structure_properties(rg: ArrayLike, e2e: ArrayLike | None = None) -> dict[str, float]:
+    """Mass-weighted radius of gyration ``Rg_mass`` and mean end-to-end distance
+    ``end_to_end`` (Angstrom, chain averages of the production frames) with errors.
+
+    Examples
+    --------
+    >>> structure_properties([1.0, 1.0, 1.0])["Rg_mass"]
+    10.0
+    """
     out: dict[str, float] = {}
-    out["Rg"], out["Rg_sem"] = (10 * v for v in block_average(rg, n_blocks))
+    m, s, n = mean_sem(rg)
+    out["Rg_mass"], out["Rg_mass_sem"], out["Rg_mass_neff"] = 10 * m, 10 * s, n
     if e2e is not None and len(e2e):
-        out["end_to_end"], out["end_to_end_sem"] = (10 * v for v in block_average(e2e, n_blocks))
+        m, s, n = mean_sem(e2e)
+        out["end_to_end"], out["end_to_end_sem"], out["end_to_end_neff"] = 10 * m, 10 * s, n
     return out
 
 
 def thermal_diffusivity(props: dict[str, float]) -> float:
     """Thermal diffusivity kappa / (rho Cp), m2/s, from a row of properties.
 
-    Uses ``Cp_fd`` (finite difference) where it is finite, else ``Cp`` (fluctuations);
-    NaN without a thermal conductivity.
+    Uses ``Cp`` (enthalpy fluctuations: the validated Cp, within 5-9% of RadonPy), and
+    ``Cp_fd`` only where ``Cp`` is missing; NaN without a thermal conductivity.
 
     Examples
     --------
@@ -252,9 +288,9 @@ def thermal_diffusivity(props: dict[str, float]) -> float:
     1e-07
     """
     kappa = props.get("thermal_conductivity", float("nan"))
-    cp = props.get("Cp_fd", float("nan"))
+    cp = props.get("Cp", float("nan"))
     if not np.isfinite(cp):
-        cp = props.get("Cp", float("nan"))
+        cp = props.get("Cp_fd", float("nan"))
     return float(kappa / (props["density"] * 1000.0 * cp))
 
 
@@ -301,7 +337,7 @@ def compute_properties(
             "no properties are reported from it"
         )
     out: dict[str, float] = {}
-    out["density"], out["density_sem"] = block_average(frames["density"], n_blocks)
+    out["density"], out["density_sem"], out["density_neff"] = mean_sem(frames["density"])
     out.update(
         fluctuation_properties(
             frames["potential"],
@@ -317,10 +353,12 @@ def compute_properties(
         out["static_dielectric_const"], out["static_dielectric_const_sem"] = dielectric_constant(
             frames["dipole"], frames["volume"], temperature=temperature, n_blocks=n_blocks
         )
+        m2 = (np.asarray(frames["dipole"], float) ** 2).sum(1)
+        out["static_dielectric_const_neff"] = _neff(m2)
     if "rg" in frames:
-        out.update(structure_properties(frames["rg"], frames.get("e2e"), n_blocks))
+        out.update(structure_properties(frames["rg"], frames.get("e2e")))
     if "com" in frames and len(frames["com"]) >= 20:
-        out["self-diffusion"] = self_diffusion(frames["time"], frames["com"])
+        out["self_diffusion_chain"] = self_diffusion(frames["time"], frames["com"])
     if scan and len(scan) >= 2:
         out.update(finite_difference_properties(scan, mass_amu=mass_amu))
     return out

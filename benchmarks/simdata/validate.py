@@ -99,6 +99,139 @@ def prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _failure_stage(exc: BaseException, default: str) -> str:
+    """The preparation step an exception came from, by the tool its message names."""
+    text = f"{type(exc).__name__}: {exc}".lower()
+    for tool in ("sqm", "antechamber", "parmchk2", "tleap", "packmol"):
+        if tool in text:
+            return tool
+    return default
+
+
+def _prepare_one(smiles: str, name: str, preset_name: str, queue) -> None:
+    """Child process of :func:`prepare_set`: one polymer, steps reported on ``queue``."""
+    from simdata import Job, get_preset
+    from simdata.build import parse_repeat_unit
+    from simdata.forcefield import parameterise_chain
+    from simdata.job import prepare_job
+
+    preset = get_preset(preset_name)
+    job = Job(smiles, name, preset, 0)
+    row: dict = {"status": "done"}
+    step = "rdkit_spec"
+    queue.put(("step", step))
+    t0 = time.perf_counter()
+    try:
+        ru = parse_repeat_unit(smiles, name)
+        step = "rdkit_build"  # chain, coordinates, then sqm, antechamber, parmchk2
+        queue.put(("step", step))
+        params = parameterise_chain(
+            ru,
+            atoms_per_chain=preset.atoms_per_chain,
+            min_dp=preset.min_dp,
+            charge_method=preset.charge_method,
+            charge_oligomer_atoms=preset.charge_oligomer_atoms,
+            tacticity=preset.tacticity,
+            seed=0,
+            cache_dir=OUT / "cache",
+        )
+        row.update(n_atoms_chain=params.n_atoms, dp=params.dp)
+        row["parameterise_s"] = time.perf_counter() - t0
+        step = "packmol"  # then tleap
+        queue.put(("step", step))
+        work, timings = prepare_job(job, OUT / "results", cache_dir=OUT / "cache")
+        row.update(timings, job_id=job.job_id, work=str(work.relative_to(ROOT)))
+    except Exception as exc:  # every failure is a row with its step and cause
+        row.update(
+            status="failed",
+            stage=_failure_stage(exc, step),
+            reason=f"{type(exc).__name__}: {exc}"[:400],
+        )
+    queue.put(("row", row))
+
+
+def prepare_set(args: argparse.Namespace) -> int:
+    """Prepare the random validation set (issue 23), recording the failures per stage.
+
+    Steps per polymer, each polymer in its own process with a wall-time limit
+    (``--timeout``): ``rdkit_spec`` (repeat-unit validation), the chain step (RDKit chain
+    and coordinates, sqm AM1-BCC charges, antechamber GAFF2 types, parmchk2), then
+    packing (packmol) and the cell topology (tleap). A failure is attributed to the tool
+    its message names (``rdkit_build`` when it names none during the chain step); a
+    polymer past the limit fails with ``<step>_timeout``. Rows go to
+    ``benchmarks/out/simdata/set_prepare_<preset>.jsonl``; the jobs that pass are added to
+    the manifest (``simulate --only``).
+    """
+    import multiprocessing as mp
+    import queue as queue_mod
+
+    from validation_set import load_validation_set
+
+    from simdata import Job, get_preset
+
+    vset = load_validation_set()
+    if args.only:
+        vset = vset[vset.monomer_ID.isin(args.only)]
+    preset = get_preset(args.preset)
+    log_path = OUT / f"set_prepare_{preset.name}.jsonl"
+    done = set()
+    if log_path.exists():
+        done = {json.loads(x)["name"] for x in log_path.read_text().splitlines() if x.strip()}
+    ctx = mp.get_context("spawn")
+    for r in vset.to_dict("records"):
+        name = r["monomer_ID"]
+        if name in done:
+            continue
+        q = ctx.Queue()
+        proc = ctx.Process(target=_prepare_one, args=(r["smiles"], name, preset.name, q))
+        t0 = time.perf_counter()
+        proc.start()
+        step, row = "start", None
+        while row is None:
+            left = args.timeout - (time.perf_counter() - t0)
+            if left <= 0:
+                break
+            try:
+                kind, value = q.get(timeout=min(left, 5.0))
+            except queue_mod.Empty:
+                if not proc.is_alive() and q.empty():
+                    break
+                continue
+            if kind == "step":
+                step = value
+            else:
+                row = value
+        if row is None:
+            proc.terminate()
+            reason = f"no result within {args.timeout:.0f} s (killed)"
+            if proc.exitcode not in (None, 0, -15):
+                reason = f"process died with exit code {proc.exitcode}"
+            row = {"status": "failed", "stage": f"{step}_timeout", "reason": reason}
+        proc.join()
+        row = {"name": name, "class": r["class"], "preset": preset.name, **row}
+        row["prepare_s"] = time.perf_counter() - t0
+        with open(log_path, "a") as fh:
+            fh.write(json.dumps(row, default=float) + "\n")
+        logger.info(
+            "%s %s %s in %.0f s", name, row["status"], row.get("stage", ""), row["prepare_s"]
+        )
+        if row["status"] == "done":
+            job = Job(r["smiles"], name, preset, 0)
+            entry = {
+                "job_id": job.job_id,
+                "name": name,
+                "smiles": r["smiles"],
+                "preset": preset.to_dict(),
+                "work": row["work"],
+                "prepare_s": row["prepare_s"],
+            }
+            path = OUT / "manifest.json"
+            old = json.loads(path.read_text()) if path.exists() else []
+            keep = [m for m in old if (m["name"], m["preset"]["name"]) != (name, preset.name)]
+            path.write_text(json.dumps(keep + [entry], indent=1))
+    return 0
+
+
 def _simulate_one(
     item: dict, platform: str, rows_path: str, scratch: str | None, overrides: dict
 ) -> dict:
@@ -424,6 +557,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--presets", nargs="+", default=["fast", "standard"])
     p.add_argument("--only", nargs="*", default=None, help="PI1070 ids to prepare (default all)")
     p.set_defaults(func=prepare)
+    p = sub.add_parser("prepare-set", help="prepare the random validation set (issue 23)")
+    p.add_argument("--preset", default="standard")
+    p.add_argument("--only", nargs="*", default=None)
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per polymer")
+    p.set_defaults(func=prepare_set)
     p = sub.add_parser("simulate")
     p.add_argument("--procs", type=int, default=1)
     p.add_argument("--platform", default="auto")

@@ -29,4 +29,6 @@ def tiny_preset():
         cp_delta_t=0.0,
         chunk_ps=1.0,
         platform="CPU",
+        structure_ps=2.0,
+        structure_report_ps=0.1,
     )

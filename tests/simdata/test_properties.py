@@ -69,6 +69,40 @@ def test_dielectric_of_fixed_dipole_is_one():
     assert eps == pytest.approx(expected, rel=0.02)
 
 
+def test_isentropic_compressibility_is_isothermal_times_cv_over_cp():
+    rng = np.random.default_rng(4)
+    n = 20_000
+    z1, z2 = rng.standard_normal(n), rng.standard_normal(n)
+    pot, vol = -1000 + 5.0 * z1, 30.0 + 0.3 * (0.6 * z1 + 0.8 * z2)
+    out = fluctuation_properties(
+        pot, np.zeros(n), vol, temperature=300.0, pressure_bar=1.0, mass_amu=10_000.0
+    )
+    ratio = out["isentropic_compressibility"] / out["compressibility"]
+    assert ratio == pytest.approx(out["Cv"] / out["Cp"], rel=1e-9)
+    assert 0 < ratio < 1
+    assert out["isentropic_bulk_modulus"] == pytest.approx(1 / out["isentropic_compressibility"])
+
+
+def test_fluctuation_errors_account_for_autocorrelation():
+    """Correlated enthalpy (AR(1), tau ~ 20 frames): the jackknife error of Cp must match
+    the spread of Cp over independent runs, where 5 plain blocks of a short run do not."""
+    rng = np.random.default_rng(5)
+    phi, n, runs = 0.95, 2000, 40
+    cps, sems = [], []
+    for _ in range(runs):
+        from scipy.signal import lfilter
+
+        h = lfilter([1.0], [1.0, -phi], rng.standard_normal(n + 500))[500:]
+        out = fluctuation_properties(
+            h, np.zeros(n), 30 + 0.01 * rng.standard_normal(n),
+            temperature=300.0, pressure_bar=0.0, mass_amu=1e4,
+        )  # fmt: skip
+        cps.append(out["Cp"])
+        sems.append(out["Cp_sem"])
+        assert out["Cp_neff"] < n / 10  # the inefficiency (1 + phi) / (1 - phi) = 39 is seen
+    assert np.mean(sems) == pytest.approx(np.std(cps, ddof=1), rel=0.35)
+
+
 def test_self_diffusion_of_random_walk():
     rng = np.random.default_rng(2)
     d_nm2_ps, dt, n = 0.01, 0.5, 2000
@@ -90,9 +124,19 @@ def test_compute_properties_columns():
         "rg": np.full(n, 1.0),
     }
     out = compute_properties(frames, temperature=300, pressure_bar=1.0, mass_amu=16000)
-    assert out["Rg"] == pytest.approx(10.0)
-    for col in ("density", "Cp", "Cv", "compressibility", "bulk_modulus", "volume_expansion"):
-        assert np.isfinite(out[col])
+    # the production Rg is mass-weighted: it must not carry RadonPy's name
+    assert out["Rg_mass"] == pytest.approx(10.0) and "Rg" not in out
+    for col in (
+        "density",
+        "Cp",
+        "Cv",
+        "compressibility",
+        "bulk_modulus",
+        "isentropic_compressibility",
+        "isentropic_bulk_modulus",
+        "volume_expansion",
+    ):
+        assert np.isfinite(out[col]) and np.isfinite(out[f"{col}_sem"]) and out[f"{col}_neff"] > 0
     # a blow-up recovered by restarts leaves NaN frames: the job fails instead of reporting
     frames["potential"][40] = np.nan
     with pytest.raises(SimulationBlowUp, match="1 non-finite values over 100 frames"):
