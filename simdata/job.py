@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from .build import parse_repeat_unit
+from .build import canonical_smiles, parse_repeat_unit
 from .errors import SimdataError
 from .presets import Preset, get_preset
+from .provenance import PROTOCOL_VERSION, provenance
 from .reporters import JobEvent
 
 __all__ = ["Job", "make_job_id", "software_versions", "prepare_job", "simulate", "run_job"]
@@ -25,7 +26,11 @@ logger = logging.getLogger(__name__)
 
 
 def make_job_id(canonical: str, preset: Preset, seed: int) -> str:
-    """Deterministic job id from canonical SMILES, preset (name and settings) and seed.
+    """Deterministic job id: polymer identity, protocol version, preset and seed.
+
+    ``canonical`` is the polymer's identity (:func:`simdata.build.canonical_smiles`: one
+    string for every writing of a polymer); :data:`simdata.provenance.PROTOCOL_VERSION`
+    makes a protocol change start new rows instead of reusing old ones.
 
     Examples
     --------
@@ -33,7 +38,10 @@ def make_job_id(canonical: str, preset: Preset, seed: int) -> str:
     >>> make_job_id("CC", get_preset("fast"), 0) == make_job_id("CC", get_preset("fast"), 0)
     True
     """
-    text = f"{canonical}|{preset.name}|{preset.settings_hash()}|{int(seed)}"
+    text = (
+        f"{canonical}|protocol={PROTOCOL_VERSION}|{preset.name}|{preset.settings_hash()}"
+        f"|{int(seed)}"
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -60,10 +68,8 @@ class Job:
 
     @property
     def canonical_smiles(self) -> str:
-        """Canonical RDKit SMILES of the repeat unit (raises on bad input)."""
-        from rdkit import Chem
-
-        return Chem.MolToSmiles(parse_repeat_unit(self.smiles, self.name or None).mol)
+        """Identity of the polymer (:func:`simdata.build.canonical_smiles`; raises on bad input)."""
+        return canonical_smiles(self.smiles, self.name or None)
 
     @property
     def job_id(self) -> str:
@@ -105,6 +111,7 @@ def _base_row(job: Job) -> dict[str, Any]:
         "settings": json.dumps(job.preset.to_dict(), sort_keys=True),
         "versions": json.dumps(software_versions(), sort_keys=True),
         "host": _platform.node(),
+        **provenance(),
     }
 
 

@@ -118,3 +118,46 @@ def test_cyclic_oligomer_matches_rewritings():
     assert key("*OCC*", 3) == key("*CCO*", 3)
     assert backbone_length(parse_repeat_unit("*CC(*)c1ccccc1")) == 2
     assert canonical_smiles("*C(C*)C") == canonical_smiles("*CC(*)C")
+
+
+def test_nitro_accepted_net_charge_rejected():
+    from affinetl.polymer import PolymerSmilesError
+
+    ru = parse_repeat_unit("*CC(*)c1ccc([N+](=O)[O-])cc1", "nitro-PS")
+    assert ru.n_atoms == 18  # C8H7NO2
+    chain = build_chain(ru, 2)
+    assert sum(a.GetFormalCharge() for a in chain.GetAtoms()) == 0
+    with pytest.raises(PolymerSpecError, match=r"'P\+': net charge \+1") as err:
+        parse_repeat_unit("*CC(*)[N+](C)(C)C", "P+")
+    assert isinstance(err.value, PolymerSmilesError) and isinstance(err.value, ValueError)
+
+
+def test_job_id_from_polymer_identity_and_protocol(monkeypatch):
+    from simdata import Job, get_preset, provenance
+    from simdata.job import make_job_id
+
+    p = get_preset("fast")
+    peo = {Job(s, "PEO", p).job_id for s in ("*OCC*", "*COC*", "*CCOCCO*", "[Ce]OCC[Th]")}
+    assert len(peo) == 1
+    assert Job("*OCCC*", "P", p).job_id not in peo
+    assert Job("*CC(*)C", "PP", p).job_id != Job("*CC(C)C(C)C*", "hh-PP", p).job_id
+    cis, trans = Job("*C/C=C\\C*", "cis", p), Job("*C/C=C/C*", "trans", p)
+    assert cis.job_id != trans.job_id  # the generator keeps stereo and isotopes apart
+    assert Job("*OCC*", "PEO", p, seed=1).job_id not in peo
+    assert Job("*OCC*", "PEO", get_preset("fast", n_chains=5)).job_id not in peo
+    before = make_job_id("*CCO*", p, 0)
+    monkeypatch.setattr(provenance, "PROTOCOL_VERSION", provenance.PROTOCOL_VERSION + 1)
+    monkeypatch.setattr("simdata.job.PROTOCOL_VERSION", provenance.PROTOCOL_VERSION)
+    assert make_job_id("*CCO*", p, 0) != before  # a protocol change never reuses rows
+
+
+def test_rows_record_provenance(tmp_path):
+    from simdata import Job, run_job
+    from simdata.provenance import PROTOCOL_VERSION
+
+    row = run_job(Job("*C[Si]*", "bad"), tmp_path)
+    assert row["status"] == "failed"
+    assert row["protocol_version"] == PROTOCOL_VERSION
+    assert row["code_version"]
+    for key in ("gpu_model", "gpu_driver", "cuda_version"):
+        assert key in row  # None on a host without nvidia-smi
