@@ -3,7 +3,9 @@
 Each case is a module with a ``reproduce_<case>(out_dir, ..., quick=False)`` function returning a
 :class:`ReproductionResult` (records, a summary table with the published numbers, CSV and PNG
 files) and the CLI pair ``add_arguments(parser)`` / ``run(args) -> int`` used by
-``affinetl reproduce <case>``. :func:`reproduce` dispatches by case name.
+``affinetl reproduce <case>``. :func:`reproduce` dispatches by case name. The package's main
+demonstration, the polymer-density case through the public estimators, is
+:func:`affinetl.demo.run_demo` (``affinetl demo``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import os
 from types import ModuleType
 from typing import Any
 
+from ..exceptions import UsageError
 from ._common import ReproductionResult
 
-__all__ = ["CASES", "ReproductionResult", "case_module", "demo", "reproduce"]
+__all__ = ["CASES", "ReproductionResult", "case_module", "reproduce"]
 
 #: Case name -> (module, reproduce function).
 CASES: dict[str, tuple[str, str]] = {
@@ -30,7 +33,7 @@ CASES: dict[str, tuple[str, str]] = {
 def case_module(case: str) -> ModuleType:
     """The module of a case (with ``add_arguments`` and ``run`` for the CLI)."""
     if case not in CASES:
-        raise ValueError(f"unknown case {case!r}; choose one of {sorted(CASES)}")
+        raise UsageError(f"unknown case {case!r}; choose one of {sorted(CASES)}")
     return importlib.import_module(CASES[case][0])
 
 
@@ -63,29 +66,3 @@ def reproduce(
     return function(
         out_dir if out_dir is not None else f"results/{case.replace('-', '_')}", **kwargs
     )
-
-
-def demo(
-    out_dir: str | os.PathLike[str] = "results/demo", *, n_reps: int = 5
-) -> ReproductionResult:
-    """The package's main demonstration: the Sim2Real polymer-density case on real data.
-
-    Experimental densities of 117 polymers (Afzal et al. 2021) learned from n = 10, 20, 40 of
-    them with the OPLS3e MD density as source feature; AffineTL against Direct, SourceOnly,
-    Augmented, HTL-offset/scale and the raw simulation. About a minute on 2 cores.
-
-    Parameters
-    ----------
-    out_dir : path-like
-        Output directory (CSV files and a PNG figure).
-    n_reps : int
-        Random splits per training size.
-
-    Returns
-    -------
-    ReproductionResult
-        Print ``result.report()`` for the comparison table.
-    """
-    from .density import reproduce_density  # noqa: PLC0415
-
-    return reproduce_density(out_dir, n_values=(10, 20, 40), n_reps=n_reps, cv_max_iter=300)

@@ -6,14 +6,14 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ReproductionResult", "regression_metrics", "write_outputs"]
+__all__ = ["ReproductionResult", "progress", "regression_metrics", "write_outputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,20 @@ class ReproductionResult:
             f"files: {', '.join(str(p) for p in self.files.values())}"
         )
         return "\n".join(lines)
+
+
+def progress(
+    iterable: Iterable, *, total: int | None = None, desc: str | None = None, unit: str = "it"
+) -> Iterable:
+    """``iterable`` with a tqdm progress bar on stderr.
+
+    The bar is shown on a terminal and hidden when output is redirected, or when logging of the
+    ``affinetl`` logger is set above WARNING (``affinetl ... -q``).
+    """
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    quiet = not logging.getLogger("affinetl").isEnabledFor(logging.WARNING)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=True if quiet else None)
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

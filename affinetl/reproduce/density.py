@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ..datasets import load_afzal2021, load_radonpy_pi1070, match_polymers, polymer_descriptors
-from ._common import ReproductionResult, Timer, regression_metrics, write_outputs
+from ..exceptions import UsageError
+from ._common import ReproductionResult, Timer, progress, regression_metrics, write_outputs
 from ._kernel_case import affine_full_batched, five_folds, standard_methods
 
 __all__ = ["add_arguments", "load_density_case", "reproduce_density", "run"]
@@ -57,9 +58,9 @@ def load_density_case(
     unit : str
     """
     if target not in _TARGETS:
-        raise ValueError(f"target must be one of {sorted(_TARGETS)}, got {target!r}")
+        raise UsageError(f"target must be one of {sorted(_TARGETS)}, got {target!r}")
     if source not in ("afzal-md", "radonpy"):
-        raise ValueError(f"source must be 'afzal-md' or 'radonpy', got {source!r}")
+        raise UsageError(f"source must be 'afzal-md' or 'radonpy', got {source!r}")
     exp_col, md_col, unit = _TARGETS[target]
     afzal = load_afzal2021()
     keep = afzal.y[exp_col].notna() & afzal.source[md_col].notna()
@@ -69,7 +70,7 @@ def load_density_case(
         u = afzal.source.loc[keep, md_col]
     else:
         if target != "density":
-            raise ValueError("RadonPy's PI1070 has no Tg: use source='afzal-md' for Tg")
+            raise UsageError("RadonPy's PI1070 has no Tg: use source='afzal-md' for Tg")
         pi1070 = load_radonpy_pi1070()
         pairs = match_polymers(smiles, pi1070.smiles)
         md = pi1070.source["density"]
@@ -127,13 +128,13 @@ def reproduce_density(
         n_total = len(y_all)
         bad = [n for n in n_values if n % 5 or n >= n_total - 5]
         if bad:
-            raise ValueError(
+            raise UsageError(
                 f"n_values must be multiples of 5 below {n_total - 5} ({n_total} polymers): {bad}"
             )
         records: list[dict[str, object]] = []
         for n in n_values:
             folds = five_folds(n)
-            for rep in range(n_reps):
+            for rep in progress(range(n_reps), desc=f"density n={n}", unit="split"):
                 perm = np.random.default_rng(1000 * n + rep).permutation(n_total)
                 train, test = perm[:n], perm[n:]
                 mean, sd = X_all[train].mean(0), X_all[train].std(0, ddof=1)

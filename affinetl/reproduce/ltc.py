@@ -22,7 +22,7 @@ from joblib import Parallel, delayed
 from sklearn.model_selection import train_test_split
 
 from ..datasets import SPS_NETWORK_IDS, load_ltc
-from ._common import ReproductionResult, Timer, regression_metrics, write_outputs
+from ._common import ReproductionResult, Timer, progress, regression_metrics, write_outputs
 from ._kernel_case import affine_full_batched, five_folds, standard_methods
 
 __all__ = ["PUBLISHED_RMSE", "add_arguments", "reproduce_ltc", "run"]
@@ -145,7 +145,7 @@ def reproduce_ltc(
         y_mean, y_sd = log_y.mean(), log_y.std(ddof=1)
         Y = (log_y - y_mean) / y_sd
         nets = {i: data.extras["networks"][i] for i in networks}
-        chunks = Parallel(n_jobs=n_jobs)(
+        chunks = Parallel(n_jobs=n_jobs, return_as="generator")(
             delayed(_one_split)(
                 split,
                 X,
@@ -161,6 +161,7 @@ def reproduce_ltc(
             )
             for split in range(n_splits)
         )
+        chunks = list(progress(chunks, total=n_splits, desc="LTC", unit="split"))
         records = [row for chunk in chunks for row in chunk]
     frame = pd.DataFrame(records)
     summary = frame.groupby("method")["RMSE"].agg(["mean", "median", "std", "count"])

@@ -26,7 +26,8 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from ..datasets import load_sarcos
-from ._common import ReproductionResult, Timer, regression_metrics, write_outputs
+from ..exceptions import UsageError
+from ._common import ReproductionResult, Timer, progress, regression_metrics, write_outputs
 from ._kernel_case import affine_full_batched, five_folds, standard_methods
 
 __all__ = [
@@ -170,9 +171,9 @@ def reproduce_sarcos(
         n_values, n_reps, torques = (5, 10), 2, (1, 2)
     bad = [n for n in n_values if n < 5 or n % 5]
     if bad:
-        raise ValueError(f"n_values must be multiples of 5 (5-fold CV), got {bad}")
+        raise UsageError(f"n_values must be multiples of 5 (5-fold CV), got {bad}")
     if not set(torques) <= set(range(1, 8)):
-        raise ValueError(f"torques must be in 1..7, got {list(torques)}")
+        raise UsageError(f"torques must be in 1..7, got {list(torques)}")
     with Timer() as timer, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         data = load_sarcos(training)
@@ -185,7 +186,7 @@ def reproduce_sarcos(
         orders = [np.random.default_rng(rep).permutation(len(pool)) for rep in range(n_reps)]
         tasks = [(n, rep) for n in n_values for rep in range(n_reps)]
         logger.info("SARCOS: %d settings x %d torques, n_jobs=%d", len(tasks), len(torques), n_jobs)
-        chunks = Parallel(n_jobs=n_jobs)(
+        chunks = Parallel(n_jobs=n_jobs, return_as="generator")(
             delayed(_one_setting)(
                 X_pool,
                 T_pool,
@@ -202,6 +203,7 @@ def reproduce_sarcos(
             )
             for n, rep in tasks
         )
+        chunks = list(progress(chunks, total=len(tasks), desc="SARCOS", unit="setting"))
     records = pd.DataFrame([row for chunk in chunks for row in chunk])
     summary = records.groupby("method")[["MSE", "RMSE", "MAE", "R2"]].mean()
     summary["MSE_sd_over_reps"] = (

@@ -1,9 +1,9 @@
-"""The demo: affine transfer against its baselines on a synthetic Sim2Real problem.
+"""The synthetic demo (``affinetl demo --synthetic``): a problem with known ``g1, g2, g3``.
 
-``affinetl demo`` draws a small target set from :func:`affinetl.synthetic.make_affine_transfer`
-(the source feature is known everywhere, the target only on ``n_train`` samples), tunes every
-model's penalty by the same cross-validation on the training set, scores on fresh samples, and
-writes a CSV table and a figure of the recovered components.
+Draws a small target set from :func:`affinetl.synthetic.make_affine_transfer` (the source
+feature is known everywhere, the target only on ``n_train`` samples), tunes every model's
+penalty by the same cross-validation on the training set, scores on fresh samples, and writes a
+CSV table and a figure of the recovered components against the true ones.
 """
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold
 
-from .baselines import (
+from ..baselines import (
     AugmentedRegressor,
     DirectRegressor,
     OffsetTransferRegressor,
     ScaleTransferRegressor,
     SourceOnlyRegressor,
 )
-from .models import AffineTransferRegressor
-from .synthetic import make_affine_transfer
+from ..exceptions import UsageError
+from ..models import AffineTransferRegressor
+from ..synthetic import make_affine_transfer
 
-__all__ = ["DemoResult", "add_arguments", "candidate_models", "run", "run_demo"]
+__all__ = ["SyntheticDemoResult", "candidate_models", "run_synthetic_demo"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +59,15 @@ def candidate_models(random_state: int = 0) -> dict[str, tuple[BaseEstimator, di
 
 
 @dataclass
-class DemoResult:
-    """Outcome of :func:`run_demo`: the score table and the written files."""
+class SyntheticDemoResult:
+    """Outcome of :func:`run_synthetic_demo`: the score table and the written files."""
 
     table: pd.DataFrame
     csv_path: Path
     figure_path: Path
 
 
-def run_demo(
+def run_synthetic_demo(
     out_dir: str | Path = "results/demo",
     *,
     n_train: int = 100,
@@ -74,7 +75,7 @@ def run_demo(
     noise: float = 0.05,
     random_state: int = 0,
     n_jobs: int | None = None,
-) -> DemoResult:
+) -> SyntheticDemoResult:
     """Fit AffineTL and its baselines on a synthetic problem and compare test errors.
 
     Parameters
@@ -91,10 +92,17 @@ def run_demo(
 
     Returns
     -------
-    DemoResult
+    SyntheticDemoResult
     """
+    if n_train < 10 or n_test < 1:
+        raise UsageError(f"need n_train >= 10 (5-fold CV) and n_test >= 1, got {n_train}, {n_test}")
+    if noise < 0:
+        raise UsageError(f"noise must be >= 0, got {noise}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create the output folder {str(out)!r}: {err}") from err
     train = make_affine_transfer(n_train, noise=noise, random_state=random_state)
     test = make_affine_transfer(n_test, noise=0.0, random_state=random_state + 1)
     cv = KFold(5, shuffle=True, random_state=random_state)
@@ -114,7 +122,7 @@ def run_demo(
     table.to_csv(csv_path, index=False)
     figure_path = out / "demo_components.png"
     _plot(fitted["AffineTL-full"], test, table, figure_path)
-    return DemoResult(table, csv_path, figure_path)
+    return SyntheticDemoResult(table, csv_path, figure_path)
 
 
 def _plot(model: AffineTransferRegressor, test, table: pd.DataFrame, path: Path) -> None:
@@ -140,33 +148,3 @@ def _plot(model: AffineTransferRegressor, test, table: pd.DataFrame, path: Path)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def add_arguments(parser) -> None:
-    """Arguments of ``affinetl demo``."""
-    parser.add_argument("--out", default="results/demo", help="output folder (CSV + PNG)")
-    parser.add_argument(
-        "--synthetic",
-        action="store_true",
-        help="run the self-contained synthetic problem with known g1, g2, g3 instead of the "
-        "real polymer-density case (no data files needed)",
-    )
-    parser.add_argument("--n-train", type=int, default=100, help="synthetic: training samples")
-    parser.add_argument("--reps", type=int, default=5, help="real data: random splits per n")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-jobs", type=int, default=None, help="parallel CV fits")
-
-
-def run(args) -> int:
-    """``affinetl demo``: print the comparison table and where the files are."""
-    if not args.synthetic:
-        from .reproduce import demo
-
-        result = demo(args.out, n_reps=args.reps)
-        print(result.report())
-        return 0
-    result = run_demo(args.out, n_train=args.n_train, random_state=args.seed, n_jobs=args.n_jobs)
-    print("Synthetic Sim2Real problem: y = g1(u) + g2(u) g3(x), u = f_s(x) known")
-    print(result.table[["model", "test_rmse"]].to_string(index=False, float_format="%.4f"))
-    print(f"table:  {result.csv_path}\nfigure: {result.figure_path}")
-    return 0
