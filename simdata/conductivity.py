@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .properties import AVOGADRO, R_KJ
-from .protocol import MDRunner, StageResult
+from .checkpoint import StageResult
+from .constants import KJ_MOL_J, R_KJ
+from .protocol import MDRunner
 
 __all__ = [
     "ConstraintClusters",
@@ -43,7 +44,7 @@ __all__ = [
     "reverse_nemd",
 ]
 
-KJ_MOL = 1000.0 / AVOGADRO  # J per kJ/mol
+KJ_MOL = KJ_MOL_J  # J per kJ/mol
 
 
 @dataclass(frozen=True)

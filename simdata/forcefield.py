@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import RepeatUnit, build_chain, degree_of_polymerisation, grow_coordinates, relax
+from .build import RepeatUnit, build_chain, grow_coordinates, relax
+from .chain import CHAIN_VERSION, Chain, make_chain
 from .errors import ParameterisationError
+from .processes import run_process
 
 __all__ = [
     "ChainParameters",
@@ -25,17 +27,16 @@ __all__ = [
     "read_mol2_charges",
     "gasteiger_charges",
     "am1bcc_charges",
+    "parameterise",
     "parameterise_chain",
     "write_system_prmtop",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: Version of the cached chains and charge tables: raised whenever the chain geometry or the
-#: charge recipe changes, so that stale entries are rebuilt rather than reused. Version 3: the
-#: chain builder joins middle units of tetramer templates (version 2 could stretch backbone
-#: bonds at the joints to 2-3 Angstrom, which left polystyrene cells strained and too light).
-CACHE_VERSION = 3
+#: Version of the cached parameters and charge tables: the chain builder's version
+#: (:data:`simdata.chain.CHAIN_VERSION`); raise both when the charge recipe changes.
+CACHE_VERSION = CHAIN_VERSION
 
 
 @dataclass(frozen=True)
@@ -96,17 +97,20 @@ def _tool(name: str) -> str:
 
 
 def run_tool(args: list[str], workdir: Path, *, what: str, timeout: float = 1800) -> str:
-    """Run an external program in ``workdir``, raising with its stderr on failure."""
+    """Run an external program in ``workdir``, raising with its stderr on failure.
+
+    The program runs under :func:`simdata.processes.run_process`: in its own process
+    group, ended with everything it started when this process is interrupted or dies.
+    """
     args = [_tool(args[0]), *args[1:]]
+    name = Path(args[0]).name
     try:
-        res = subprocess.run(
-            args, check=True, cwd=workdir, capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.CalledProcessError as exc:
-        tail = (exc.stderr or "")[-2000:] + (exc.stdout or "")[-2000:]
-        raise ParameterisationError(f"{what}: {Path(args[0]).name} failed: {tail}") from exc
+        res = run_process(args, Path(workdir).resolve(), timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        raise ParameterisationError(f"{what}: {Path(args[0]).name} timed out") from exc
+        raise ParameterisationError(f"{what}: {name} timed out after {timeout:g} s") from exc
+    if res.returncode != 0:
+        tail = (res.stderr or "")[-2000:] + (res.stdout or "")[-2000:]
+        raise ParameterisationError(f"{what}: {name} failed (exit {res.returncode}): {tail}")
     return res.stdout
 
 
@@ -295,10 +299,8 @@ def parameterise_chain(
     seed: int = 0,
     cache_dir: Path | None = None,
 ) -> ChainParameters:
-    """Build one chain, compute charges, assign GAFF2 types and missing parameters.
-
-    Results are cached under ``cache_dir`` by canonical SMILES and settings, so a
-    polymer is parameterised once.
+    """Build one chain (:func:`simdata.chain.make_chain`) and parameterise it
+    (:func:`parameterise`): the two steps in one call.
 
     Parameters
     ----------
@@ -322,6 +324,49 @@ def parameterise_chain(
     Returns
     -------
     ChainParameters
+    """
+    chain = make_chain(
+        ru,
+        atoms_per_chain=atoms_per_chain,
+        min_dp=min_dp,
+        tacticity=tacticity,
+        seed=seed,
+        cache_dir=cache_dir,
+    )
+    return parameterise(
+        chain,
+        charge_method=charge_method,
+        charge_oligomer_atoms=charge_oligomer_atoms,
+        cache_dir=cache_dir,
+    )
+
+
+def parameterise(
+    chain: Chain,
+    *,
+    charge_method: str = "am1bcc",
+    charge_oligomer_atoms: int = 150,
+    cache_dir: Path | None = None,
+) -> ChainParameters:
+    """Charges, GAFF2 atom types and missing parameters of a built chain.
+
+    Results are cached under ``cache_dir`` by canonical SMILES and settings, so a
+    polymer is parameterised once.
+
+    Parameters
+    ----------
+    chain : Chain
+        From :func:`simdata.chain.make_chain`.
+    charge_method : {"am1bcc", "gasteiger"}
+        Partial charges.
+    charge_oligomer_atoms : int
+        Atom budget of the AM1-BCC oligomer.
+    cache_dir : Path, optional
+        Defaults to :func:`default_cache_dir`.
+
+    Returns
+    -------
+    ChainParameters
 
     Raises
     ------
@@ -332,15 +377,15 @@ def parameterise_chain(
 
     if charge_method not in ("am1bcc", "gasteiger"):
         raise ValueError(f"unknown charge_method {charge_method!r}; use 'am1bcc' or 'gasteiger'")
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    canon = Chem.MolToSmiles(ru.mol)
-    dp = degree_of_polymerisation(ru, atoms_per_chain, min_dp)
+    cache = (Path(cache_dir) if cache_dir is not None else default_cache_dir()).resolve()
+    ru, c = chain.repeat_unit, chain.spec
+    canon, dp, seed = c["smiles"], chain.dp, c["seed"]
     spec = {
         "smiles": canon,
         "dp": dp,
         "charge_method": charge_method,
         "oligomer_atoms": charge_oligomer_atoms if charge_method == "am1bcc" else 0,
-        "tacticity": tacticity,
+        "tacticity": c["tacticity"],
         "seed": seed,
         "version": CACHE_VERSION,
     }
@@ -349,15 +394,14 @@ def parameterise_chain(
     if not (final / "meta.json").exists():
         cache.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache))
-        chain = build_chain(ru, dp, tacticity=tacticity, seed=seed)
-        grow_coordinates(ru, chain, seed=seed)
+        mol = Chem.Mol(chain.mol)
         if charge_method == "gasteiger":
-            q = gasteiger_charges(chain)
+            q = gasteiger_charges(mol)
         else:
             table = _charge_table(ru, charge_oligomer_atoms, cache, canon, seed)
-            q = _transfer(chain, table)
+            q = _transfer(mol, table)
         q, net = _neutralise(q)
-        write_mol2(chain, tmp / "chain_in.mol2", q)
+        write_mol2(mol, tmp / "chain_in.mol2", q)
         what = f"polymer {ru.name!r}: GAFF2 typing of a {dp}-mer"
         run_tool(
             [
@@ -388,13 +432,13 @@ def parameterise_chain(
             tmp,
             what=what,
         )
-        _missing_parameters(ru, chain, q, tmp, seed=seed)
-        Chem.MolToPDBFile(chain, str(tmp / "chain.pdb"), flavor=4)
-        ends = _end_atoms(ru, chain)
-        mass = float(sum(a.GetMass() for a in chain.GetAtoms()))
+        _missing_parameters(ru, mol, q, tmp, seed=seed)
+        Chem.MolToPDBFile(mol, str(tmp / "chain.pdb"), flavor=4)
+        ends = _end_atoms(ru, mol)
+        mass = float(sum(a.GetMass() for a in mol.GetAtoms()))
         meta = {
             **spec,
-            "n_atoms": chain.GetNumAtoms(),
+            "n_atoms": mol.GetNumAtoms(),
             "net_charge": net,
             "name": ru.name,
             "ends": ends,
@@ -474,14 +518,15 @@ def write_system_prmtop(
     Atom order: chain 1, chain 2, ... (the order packmol writes). Returns the path
     of ``system.prmtop`` in ``workdir``.
     """
+    workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     names = " ".join(["c"] * n_chains)
     box = box_nm * 10.0
     script = "\n".join(
         [
             "source leaprc.gaff2",
-            f"loadamberparams {params.frcmod}",
-            f"c = loadmol2 {params.mol2}",
+            f"loadamberparams {Path(params.frcmod).resolve()}",
+            f"c = loadmol2 {Path(params.mol2).resolve()}",
             f"s = combine {{ {names} }}",
             f"set s box {{ {box:.4f} {box:.4f} {box:.4f} }}",
             "saveamberparm s system.prmtop system.inpcrd",

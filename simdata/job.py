@@ -15,12 +15,23 @@ from typing import Any
 import numpy as np
 
 from .build import canonical_smiles, parse_repeat_unit
+from .checkpoint import RunOptions
+from .constants import ATM_BAR, BAR_NM3_KJ_MOL
+from .devices import Device, context_device
 from .errors import SimdataError
 from .presets import Preset, get_preset
 from .provenance import PROTOCOL_VERSION, provenance
 from .reporters import JobEvent
 
-__all__ = ["Job", "make_job_id", "software_versions", "prepare_job", "simulate", "run_job"]
+__all__ = [
+    "Job",
+    "make_job_id",
+    "software_versions",
+    "prepare_job",
+    "simulate",
+    "simulate_job",
+    "run_job",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +118,7 @@ def _base_row(job: Job) -> dict[str, Any]:
         "preset": job.preset.name,
         "seed": job.seed,
         "temp": job.preset.temperature,
-        "press": job.preset.pressure_bar / 1.01325,
+        "press": job.preset.pressure_bar / ATM_BAR,
         "settings": json.dumps(job.preset.to_dict(), sort_keys=True),
         "versions": json.dumps(software_versions(), sort_keys=True),
         "host": _platform.node(),
@@ -122,14 +133,18 @@ def run_job(
     cache_dir: str | Path | None = None,
     callback: Callable[[JobEvent], None] | None = None,
     platform=None,
+    device: Device | None = None,
+    options: RunOptions | None = None,
 ) -> dict[str, Any]:
     """Run every stage of one polymer and return its result row.
 
-    Finished stages found in ``out_dir/jobs/<job_id>/`` are reused, so a job that was
-    interrupted resumes from its last checkpoint. Expected failures
+    Finished stages found in ``out_dir/jobs/<job_id>/`` are reused, and a stage that was
+    interrupted resumes from its last mid-stage checkpoint. Expected failures
     (:class:`~simdata.errors.SimdataError`: bad SMILES, AmberTools errors,
-    unrecovered blow-ups) are returned as rows with ``status="failed"`` and the
-    reason; unexpected exceptions propagate (the cluster retries them).
+    unrecovered blow-ups) are returned as rows with ``status="failed"``, the reason and
+    the stage (``failed_stage``); a job that reached its MD time limit
+    (``options.max_md_s``) gets ``status="incomplete"``. Unexpected exceptions propagate
+    (the cluster retries them).
 
     Parameters
     ----------
@@ -143,36 +158,125 @@ def run_job(
         Receives :class:`~simdata.reporters.JobEvent` objects.
     platform : openmm.Platform, optional
         Overrides ``job.preset.platform``.
+    device : Device, optional
+        Platform, device index and threads (see :mod:`simdata.devices`).
+    options : RunOptions, optional
+        Mid-stage checkpoint interval and MD time limit.
 
     Returns
     -------
     dict
-        One store row: identifiers, ``status``, ``reason``, properties with ``_sem``
-        errors, sizes, settings and versions (JSON), timings.
+        One store row: identifiers, ``status``, ``reason``, ``failed_stage``, properties
+        with ``_sem`` errors, sizes, settings, seeds, device and versions (JSON), timings.
     """
-    row = _base_row(job)
     t_start = time.perf_counter()
+    tracker = _StageTracker(callback)
     try:
-        row.update(_run_stages(job, Path(out_dir), cache_dir, callback, platform))
+        work, timings = prepare_job(job, out_dir, cache_dir=cache_dir, callback=tracker)
+    except SimdataError as exc:
+        row = _base_row(job)
+        _record_failure(row, exc, tracker.stage, callback)
+        row["wall_s"] = time.perf_counter() - t_start
+        return row
+    return simulate_job(
+        job,
+        work,
+        prepare_timings=timings,
+        callback=callback,
+        platform=platform,
+        device=device,
+        options=options,
+        t_start=t_start,
+    )
+
+
+def simulate_job(
+    job: Job,
+    work: str | Path,
+    *,
+    prepare_timings: dict[str, float] | None = None,
+    callback: Callable[[JobEvent], None] | None = None,
+    platform=None,
+    device: Device | None = None,
+    options: RunOptions | None = None,
+    t_start: float | None = None,
+) -> dict[str, Any]:
+    """The MD half of :func:`run_job` as a result row (a GPU worker's task).
+
+    Parameters
+    ----------
+    job : Job
+        The polymer.
+    work : str or Path
+        Its prepared job folder (from :func:`prepare_job`).
+    prepare_timings : dict, optional
+        Timings of the preparation, merged into the row's ``timings``.
+    callback, platform, device, options
+        As in :func:`run_job`.
+    t_start : float, optional
+        ``time.perf_counter()`` at the start of the job (default: now).
+
+    Returns
+    -------
+    dict
+        The row (see :func:`run_job`).
+    """
+    t_start = time.perf_counter() if t_start is None else t_start
+    row = _base_row(job)
+    tracker = _StageTracker(callback)
+    try:
+        out = simulate(
+            work,
+            job.preset,
+            seed=job.seed,
+            job_id=job.job_id,
+            callback=tracker,
+            platform=platform,
+            device=device,
+            options=options,
+        )
+        out["timings"] = json.dumps({**(prepare_timings or {}), **json.loads(out["timings"])})
+        row.update(out)
         row["status"] = "done"
         row["reason"] = ""
+        row["failed_stage"] = ""
     except SimdataError as exc:
-        row["status"] = "failed"
-        row["reason"] = f"{type(exc).__name__}: {exc}"
-        logger.warning("job %s (%s) failed: %s", row["job_id"], job.name, exc)
-        if callback is not None:
-            callback(JobEvent(row["job_id"], "job", "fail", {"reason": row["reason"]}))
+        _record_failure(row, exc, tracker.stage, callback)
     row["wall_s"] = time.perf_counter() - t_start
     return row
 
 
-def _run_stages(job, out_dir, cache_dir, callback, platform) -> dict[str, Any]:
-    work, timings = prepare_job(job, out_dir, cache_dir=cache_dir, callback=callback)
-    out = simulate(
-        work, job.preset, seed=job.seed, job_id=job.job_id, callback=callback, platform=platform
-    )
-    out["timings"] = json.dumps({**timings, **json.loads(out["timings"])})
-    return out
+class _StageTracker:
+    """Passes events on and remembers the stage that last started (for failure rows)."""
+
+    def __init__(self, callback: Callable[[JobEvent], None] | None) -> None:
+        self.callback = callback
+        self.stage = ""
+
+    def __call__(self, event: JobEvent) -> None:
+        if event.kind in ("start", "resume", "extend"):
+            self.stage = event.stage
+        if self.callback is not None:
+            self.callback(event)
+
+
+def _record_failure(
+    row: dict[str, Any], exc: SimdataError, stage: str, callback: Callable | None
+) -> None:
+    from .checkpoint import MDTimeLimit
+
+    if isinstance(exc, MDTimeLimit):
+        row["status"] = "incomplete"
+        row["failed_stage"] = exc.stage
+        logger.info("job %s (%s): %s", row["job_id"], row["name"], exc)
+    else:
+        row["status"] = "failed"
+        row["failed_stage"] = stage
+        logger.warning("job %s (%s) failed in %s: %s", row["job_id"], row["name"], stage, exc)
+    row["reason"] = f"{type(exc).__name__}: {exc}"
+    if callback is not None:
+        info = {"reason": row["reason"], "stage": row["failed_stage"]}
+        callback(JobEvent(row["job_id"], "job", "fail", info))
 
 
 def _file_sha(*paths: Path) -> str:
@@ -207,8 +311,10 @@ def prepare_job(
     it is packed again and the MD checkpoints made from the old cell are deleted. A
     cell packed before these checks (no ``chain_sha``) is reused with a warning.
     """
-    out_dir = Path(out_dir)
-    from .forcefield import parameterise_chain, write_system_prmtop
+    out_dir = Path(out_dir).resolve()  # tools run in other folders: every path absolute
+    cache_dir = None if cache_dir is None else Path(cache_dir).resolve()
+    from .chain import make_chain
+    from .forcefield import parameterise, write_system_prmtop
     from .pack import pack_chains
 
     p = job.preset
@@ -223,15 +329,23 @@ def prepare_job(
             callback(JobEvent(jid, stage, kind, info))
 
     t0 = time.perf_counter()
-    emit("parameterise", "start")
-    params = parameterise_chain(
+    emit("build", "start")
+    chain = make_chain(
         ru,
         atoms_per_chain=p.atoms_per_chain,
         min_dp=p.min_dp,
-        charge_method=p.charge_method,
-        charge_oligomer_atoms=p.charge_oligomer_atoms,
         tacticity=p.tacticity,
         seed=job.seed,
+        cache_dir=cache_dir,
+    )
+    timings["build_s"] = time.perf_counter() - t0
+    emit("build", "end", n_atoms=chain.n_atoms, dp=chain.dp)
+    t0 = time.perf_counter()
+    emit("parameterise", "start")
+    params = parameterise(
+        chain,
+        charge_method=p.charge_method,
+        charge_oligomer_atoms=p.charge_oligomer_atoms,
         cache_dir=cache_dir,
     )
     timings["parameterise_s"] = time.perf_counter() - t0
@@ -257,6 +371,7 @@ def prepare_job(
     if meta is not None:
         emit("pack", "skip")
     else:
+        emit("pack", "start")
         packed = pack_chains(
             params.pdb, p.n_chains, params.mass_amu, p.pack_density, pack_dir, seed=job.seed
         )
@@ -286,6 +401,8 @@ def simulate(
     job_id: str = "",
     callback: Callable[[JobEvent], None] | None = None,
     platform=None,
+    device: Device | None = None,
+    options: RunOptions | None = None,
 ) -> dict[str, Any]:
     """The MD half of a job: from a packed cell in ``work/pack`` to properties.
 
@@ -307,12 +424,18 @@ def simulate(
         Receives :class:`~simdata.reporters.JobEvent`.
     platform : openmm.Platform, optional
         Overrides ``preset.platform``.
+    device : Device, optional
+        Platform, device index and CPU threads (:mod:`simdata.devices`); its platform
+        ``"auto"`` means the preset's.
+    options : RunOptions, optional
+        Mid-stage checkpoint interval and MD time limit.
 
     Returns
     -------
     dict
         Properties (see :func:`simdata.properties.compute_properties`), sizes,
-        equilibrium flags, platform, production ns/day and stage timings (JSON).
+        equilibrium flags, platform, device (JSON: index, name, precision), seeds (JSON:
+        :func:`simdata.protocol.stage_seeds`), production ns/day and stage timings (JSON).
     """
     from openmm import unit
 
@@ -342,8 +465,19 @@ def simulate(
     meta = json.loads((pack_dir / "pack.json").read_text())
     timings: dict[str, float] = {}
     positions = read_pdb_positions(pack_dir / "box.pdb") / 10.0
+    props = None
+    if device is not None:
+        if platform is None:
+            platform = device.resolve(p.platform)
+        props = device.properties(platform.getName())
     sim = create_simulation(
-        pack_dir / "system.prmtop", positions, meta["box_nm"], p, seed=seed, platform=platform
+        pack_dir / "system.prmtop",
+        positions,
+        meta["box_nm"],
+        p,
+        seed=seed,
+        platform=platform,
+        platform_properties=props,
     )
     masses = np.array([a.element.mass.value_in_unit(unit.dalton) for a in sim.topology.atoms()])
     nb = next(f for f in sim.system.getForces() if f.__class__.__name__ == "NonbondedForce")
@@ -353,7 +487,9 @@ def simulate(
             for i in range(nb.getNumParticles())
         ]
     )
-    runner = MDRunner(sim, p, work / "md", masses, job_id=job_id, callback=callback)
+    runner = MDRunner(
+        sim, p, work / "md", masses, job_id=job_id, callback=callback, seed=seed, options=options
+    )
     stages = {}
     for name, func in (
         ("minimise", minimise),
@@ -371,7 +507,7 @@ def simulate(
         t0 = time.perf_counter()
         temps = [p.temperature - p.cp_delta_t, p.temperature + p.cp_delta_t]
         scan = temperature_scan(runner, temps)
-        pv = p.pressure_bar * 0.0602214076
+        pv = p.pressure_bar * BAR_NM3_KJ_MOL
         h = frames["potential"] + frames["kinetic"] + pv * frames["volume"]
         hm, hs = block_average(h, p.n_blocks)
         vm, vs = block_average(frames["volume"], p.n_blocks)
@@ -385,6 +521,10 @@ def simulate(
         n_blocks=p.n_blocks,
         scan=scan,
     )
+    from .analysis import finish_row, post_production  # structure stage, Tg scan, strict check
+
+    ends = tuple(meta["ends"])
+    props.update(post_production(runner, frames, n_chains=p.n_chains, ends=ends, timings=timings))
     if p.conductivity_ps > 0:
         from .conductivity import reverse_nemd
         from .properties import thermal_diffusivity
@@ -395,7 +535,7 @@ def simulate(
         props["thermal_conductivity_sem"] = tc["thermal_conductivity_sem"]
         props["thermal_diffusivity"] = thermal_diffusivity(props)
     eq = stages["equilibrate"]
-    return {
+    row = {
         **props,
         "DP": meta["dp"],
         "n_mol": p.n_chains,
@@ -407,6 +547,9 @@ def simulate(
         "restarts": runner.restarts,
         "timestep_fs": p.timestep_fs,
         "platform": sim.context.getPlatform().getName(),
+        "device": json.dumps(context_device(sim.context), sort_keys=True),
+        "seeds": json.dumps({"job": int(seed), **runner.seeds}, sort_keys=True),
         "ns_per_day": res.summary["ns_per_day"],
         "timings": json.dumps(timings),
     }
+    return finish_row(row, p)  # quality flags of every property

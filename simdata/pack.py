@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .constants import AVOGADRO
 from .errors import ParameterisationError
+from .processes import run_process
 
 __all__ = ["PackResult", "box_length_nm", "read_pdb_positions", "pack_chains"]
 
 logger = logging.getLogger(__name__)
-
-AVOGADRO = 6.02214076e23
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,7 @@ def pack_chains(
     -------
     PackResult
     """
+    workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     box_nm = box_length_nm(n_chains * chain_mass_amu, density)
     margin = tolerance / 2
@@ -127,10 +128,10 @@ def pack_chains(
         ]
     )
     (workdir / "packmol.inp").write_text(inp + "\n")
-    with open(workdir / "packmol.inp") as fh:
-        res = subprocess.run(
-            [_packmol()], stdin=fh, cwd=workdir, capture_output=True, text=True, timeout=3600
-        )
+    try:
+        res = run_process([_packmol()], workdir, stdin=workdir / "packmol.inp", timeout=3600)
+    except subprocess.TimeoutExpired as exc:
+        raise ParameterisationError("packmol timed out after 3600 s") from exc
     out = workdir / "box_tmp.pdb"
     if not out.exists():
         raise ParameterisationError(f"packmol failed: {res.stdout[-1500:]} {res.stderr[-500:]}")

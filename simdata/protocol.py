@@ -13,12 +13,24 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .checkpoint import MDTimeLimit, Progress, RunOptions, StageFiles, StageResult, TimeBudget
+from .constants import (
+    AVOGADRO,
+    BAR_NM3_KJ_MOL,
+    BAROSTAT_FREQUENCY,
+    BAROSTAT_SEED_OFFSET,
+    EWALD_TOLERANCE,
+    GPU_MINIMISE_FORCE_CAP,
+    INTEGRATOR_SEED_OFFSET,
+    MINIMISE_TOLERANCE,
+    VELOCITY_SEED_BASE,
+    VELOCITY_SEED_STRIDE,
+)
 from .errors import SimulationBlowUp
 from .presets import Preset
 from .reporters import HealthReporter, JobEvent, ObservableReporter, equilibrated
@@ -28,6 +40,7 @@ __all__ = [
     "StageResult",
     "MDRunner",
     "select_platform",
+    "stage_seeds",
     "AROMATIC_GAFF2_TYPES",
     "prmtop_atom_types",
     "integration_step_fs",
@@ -68,28 +81,6 @@ LARSEN_STEPS: tuple[tuple[str, str, float, float], ...] = (
     ("nvt", "tmax", 0.0, 5),
     ("nvt", "t", 0.0, 10),
 )
-
-
-@dataclass(frozen=True)
-class StageResult:
-    """What a protocol stage leaves behind.
-
-    Attributes
-    ----------
-    name : str
-        Stage name.
-    state : Path
-        OpenMM state XML at the end of the stage.
-    summary : dict
-        Scalars (final density, wall seconds, ns/day, restarts, ...).
-    skipped : bool
-        True when the stage was already done and was loaded from disk.
-    """
-
-    name: str
-    state: Path
-    summary: dict[str, Any] = field(default_factory=dict)
-    skipped: bool = False
 
 
 def select_platform(name: str = "auto"):
@@ -151,6 +142,27 @@ def integration_step_fs(prmtop: Path, preset: Preset) -> float:
     return float(dt)
 
 
+def stage_seeds(seed: int) -> dict[str, int]:
+    """The random seeds a job of seed ``seed`` uses (recorded in the job's row).
+
+    ``integrator`` and ``barostat`` seed the Langevin integrator and the Monte Carlo
+    barostat; ``velocities_minimise`` draws the velocities after the minimisation;
+    compression cycle ``i`` draws its velocities with ``velocities_compress + i``.
+
+    Examples
+    --------
+    >>> stage_seeds(0)["velocities_minimise"]
+    11
+    """
+    s = int(seed)
+    return {
+        "integrator": s + INTEGRATOR_SEED_OFFSET,
+        "barostat": s + BAROSTAT_SEED_OFFSET,
+        "velocities_minimise": VELOCITY_SEED_BASE + VELOCITY_SEED_STRIDE * s,
+        "velocities_compress": VELOCITY_SEED_STRIDE * s,
+    }
+
+
 def create_simulation(
     prmtop: Path,
     positions_nm: np.ndarray,
@@ -160,6 +172,7 @@ def create_simulation(
     seed: int = 0,
     platform=None,
     constraints: str | None = "hbonds",
+    platform_properties: dict[str, str] | None = None,
 ):
     """OpenMM ``Simulation`` of a prmtop system: PME, H-bond constraints, Langevin
     middle integrator, Monte Carlo barostat (switched on and off by the stages).
@@ -180,6 +193,9 @@ def create_simulation(
         Overrides ``preset.platform``.
     constraints : {"hbonds", None}
         Bonds to hydrogen rigid (the default), or every bond flexible.
+    platform_properties : dict, optional
+        OpenMM platform properties (``DeviceIndex``, ``Precision``, ``Threads``); see
+        :meth:`simdata.devices.Device.properties`. Default: mixed precision on GPUs.
 
     Returns
     -------
@@ -198,25 +214,26 @@ def create_simulation(
         nonbondedMethod=app.PME,
         nonbondedCutoff=preset.cutoff_nm * unit.nanometer,
         constraints={"hbonds": app.HBonds, None: None}[constraints],
-        ewaldErrorTolerance=5e-4,
+        ewaldErrorTolerance=EWALD_TOLERANCE,
         **kwargs,
     )
     barostat = openmm.MonteCarloBarostat(
         preset.pressure_bar * unit.bar, preset.temperature * unit.kelvin, 0
     )
-    barostat.setRandomNumberSeed(int(seed) + 7)
+    barostat.setRandomNumberSeed(int(seed) + BAROSTAT_SEED_OFFSET)
     system.addForce(barostat)
     integrator = openmm.LangevinMiddleIntegrator(
         preset.temperature * unit.kelvin,
         preset.friction_per_ps / unit.picosecond,
         preset.timestep_fs * unit.femtosecond,
     )
-    integrator.setRandomNumberSeed(int(seed) + 1)
+    integrator.setRandomNumberSeed(int(seed) + INTEGRATOR_SEED_OFFSET)
     if platform is None:
         platform = select_platform(preset.platform)
-    props = {}
-    if platform.getName() in ("CUDA", "OpenCL"):
-        props["Precision"] = "mixed"
+    if platform_properties is not None:
+        props = dict(platform_properties)
+    else:
+        props = {"Precision": "mixed"} if platform.getName() in ("CUDA", "OpenCL", "HIP") else {}
     sim = app.Simulation(top.topology, system, integrator, platform, props)
     sim.context.setPeriodicBoxVectors(
         openmm.Vec3(box_nm, 0, 0), openmm.Vec3(0, box_nm, 0), openmm.Vec3(0, 0, box_nm)
@@ -235,13 +252,17 @@ class MDRunner:
     preset : Preset
         Settings.
     workdir : Path
-        Folder for stage states and summaries.
+        Folder for stage states, summaries and mid-stage checkpoints.
     masses : ndarray of shape (n_atoms,)
         Real atomic masses, amu (for densities).
     job_id : str
         Identifier used in events.
     callback : callable, optional
         Receives :class:`~simdata.reporters.JobEvent`.
+    seed : int
+        The job's seed (velocity seeds derive from it, see :func:`stage_seeds`).
+    options : RunOptions, optional
+        Mid-stage checkpoint interval and MD time limit.
     """
 
     def __init__(
@@ -253,6 +274,8 @@ class MDRunner:
         *,
         job_id: str = "",
         callback: Callable[[JobEvent], None] | None = None,
+        seed: int = 0,
+        options: RunOptions | None = None,
     ) -> None:
         self.sim = simulation
         self.preset = preset
@@ -261,6 +284,10 @@ class MDRunner:
         self.masses = np.asarray(masses, dtype=float)
         self.job_id = job_id
         self.callback = callback
+        self.seed = int(seed)
+        self.seeds = stage_seeds(self.seed)
+        self.options = options if options is not None else RunOptions()
+        self.budget = TimeBudget(self.options)
         self.restarts = 0
         self._restarts_mark = 0  # ``restarts`` at the end of the last stage
         self._npt = False
@@ -268,6 +295,13 @@ class MDRunner:
             f for f in simulation.system.getForces() if f.__class__.__name__ == "MonteCarloBarostat"
         )
         self.sim.reporters.append(HealthReporter(max(1, preset.steps_per_ps)))
+        self._stage: str | None = None  # stage being run (between resume and finish)
+        self.progress = Progress()  # where that stage is (what a checkpoint records)
+        self._resume: Progress | None = None  # loaded checkpoint, until its segment runs
+        self._resume_frames: dict[str, np.ndarray] = {}
+        self._frames: ObservableReporter | None = None  # reporter saved with checkpoints
+        self._cpu_context = None  # reused CPU context for minimisations on GPU platforms
+        self._minimised = 0
 
     # -- events and files -------------------------------------------------
     def emit(self, stage: str, kind: str, **info: Any) -> None:
@@ -276,16 +310,17 @@ class MDRunner:
         if self.callback is not None:
             self.callback(JobEvent(self.job_id, stage, kind, info))
 
+    def files(self, stage: str) -> StageFiles:
+        """The stage's files in the work folder."""
+        return StageFiles(self.workdir, stage)
+
     def state_path(self, stage: str) -> Path:
         """Where the state after ``stage`` is stored."""
-        return self.workdir / f"{stage}.xml"
+        return self.files(stage).state
 
-    def done(self, stage: str) -> StageResult | None:
+    def done(self, stage: str, *extra: str) -> StageResult | None:
         """The stored result of ``stage`` if it finished earlier."""
-        summ = self.workdir / f"{stage}.json"
-        if summ.exists() and self.state_path(stage).exists():
-            return StageResult(stage, self.state_path(stage), json.loads(summ.read_text()), True)
-        return None
+        return self.files(stage).done(*extra)
 
     def load(self, result: StageResult) -> None:
         """Load a finished stage's state into the context (and count its restarts)."""
@@ -293,42 +328,110 @@ class MDRunner:
         self.restarts += int(result.summary.get("restarts", 0))
         self._restarts_mark = self.restarts
 
+    def resume(self, stage: str, *extra: str) -> StageResult | None:
+        """The stage-skip / checkpoint helper: every stage starts with it.
+
+        Returns the stored result (its state loaded) when ``stage`` finished earlier (and
+        the ``extra`` files exist); the stage then returns it at once. Otherwise the stage
+        starts, from its mid-stage checkpoint if there is one: the checkpoint is loaded into
+        the context and :meth:`resumed` returns its position, which the stage uses to skip
+        what it had done (:meth:`skip_segment`, :meth:`fresh_segment`); reporters handed to
+        :meth:`track` get their frames back.
+        """
+        res = self.done(stage, *extra)
+        if res is not None:
+            self.load(res)
+            self.emit(stage, "skip")
+            return res
+        self._stage = stage
+        self.progress = Progress()
+        self._resume, self._resume_frames = None, {}
+        part = self.files(stage).load_part(self.sim, self._set_barostat)
+        if part is not None:
+            prog, self._resume_frames = part
+            self._resume = prog
+            self.progress = Progress(
+                prog.segment, prog.ps, dict(prog.data), prog.timestep_fs, prog.npt
+            )
+            self.emit(stage, "resume", segment=prog.segment, ps=prog.ps)
+            logger.info(
+                "%s: %s resumes at segment %d, %.1f ps", self.job_id, stage, prog.segment, prog.ps
+            )
+        return None
+
+    def resumed(self) -> Progress | None:
+        """Position of the loaded mid-stage checkpoint (None when the stage starts afresh)."""
+        return self._resume
+
+    def skip_segment(self, segment: int) -> bool:
+        """Whether ``segment`` was finished before the loaded checkpoint."""
+        return self._resume is not None and segment < self._resume.segment
+
+    def fresh_segment(self, segment: int) -> bool:
+        """Whether ``segment`` starts from its beginning (its set-up steps must run)."""
+        return self._resume is None or segment > self._resume.segment
+
+    def track(self, reporter: ObservableReporter | None) -> None:
+        """Save ``reporter``'s frames with each checkpoint (and restore them on resume)."""
+        self._frames = reporter
+        if reporter is not None and self._resume_frames:
+            reporter.clear()
+            for key, values in self._resume_frames.items():
+                reporter.frames[key].extend(list(values))
+            self._resume_frames = {}
+
+    def checkpoint(self) -> None:
+        """Write a mid-stage checkpoint of the running stage now.
+
+        With the barostat on, the context is reinitialised first (state preserved): OpenMM's
+        checkpoint does not hold the Monte Carlo barostat's adaptive move size and counters,
+        so the barostat restarts from the same point whether the run goes on or is resumed
+        from this checkpoint (an identical continuation on the same platform).
+        """
+        if self._stage is None:
+            return
+        if self._npt:
+            self.sim.context.reinitialize(preserveState=True)
+        frames = self._frames.arrays() if self._frames is not None else None
+        self.files(self._stage).save_part(self.sim, self.progress, frames)
+        self.budget.checkpointed()
+        self.emit(self._stage, "checkpoint", segment=self.progress.segment, ps=self.progress.ps)
+
     def finish(self, stage: str, summary: dict[str, Any]) -> StageResult:
         """Store state and summary atomically and return the stage result.
 
         The summary records the NaN restarts of the stage (``restarts``), so that a job resumed
-        from its checkpoints still reports every restart of its finished stages.
+        from its checkpoints still reports every restart of its finished stages. The mid-stage
+        checkpoint of the stage is removed.
         """
         summary = {**summary, "restarts": self.restarts - self._restarts_mark}
         self._restarts_mark = self.restarts
-        path = self.state_path(stage)
-        tmp = path.with_suffix(".xml.tmp")
-        self.sim.saveState(str(tmp))
-        os.replace(tmp, path)
-        summ = self.workdir / f"{stage}.json"
-        tmpj = summ.with_suffix(".json.tmp")
-        tmpj.write_text(json.dumps(summary, indent=1, default=float))
-        os.replace(tmpj, summ)
+        res = self.files(stage).finish(self.sim, summary)
+        self._stage, self._resume, self._frames = None, None, None
+        self.progress = Progress()
         self.emit(stage, "end", **summary)
-        return StageResult(stage, path, summary)
+        return res
 
     # -- minimisation -------------------------------------------------------
     def minimize(self, max_iterations: int, *, on_cpu: bool | None = None) -> None:
         """Local energy minimisation of the current state.
 
-        On GPU platforms the minimisation runs in a CPU context of the same System and
-        the result is copied back: CUDA and OpenCL accumulate forces in fixed point, which
-        overflows for the enormous forces of nearly overlapping atoms (a freshly packed or
-        compressed cell) and turns the minimised coordinates into garbage. CPU forces are
-        floating point.
+        CUDA and OpenCL accumulate forces in fixed point, which overflows for the enormous
+        forces of nearly overlapping atoms (a freshly packed cell) and turns the minimised
+        coordinates into garbage; CPU forces are floating point. On GPU platforms the first
+        minimisation of a runner therefore runs in a CPU context of the same System (created
+        once and reused), and later ones (the small, affine compression steps) in the GPU
+        context itself unless its largest force exceeds
+        :data:`~simdata.constants.GPU_MINIMISE_FORCE_CAP` or is not finite, or the result is
+        not finite; then the CPU context takes over. This keeps the compression cycles on the
+        GPU instead of creating a CPU context per cycle.
 
         Parameters
         ----------
         max_iterations : int
             L-BFGS iteration limit.
         on_cpu : bool, optional
-            Force (True) or skip (False) the CPU context; by default used on CUDA,
-            OpenCL and HIP.
+            Force (True) or forbid (False) the CPU context; by default decided as above.
 
         Raises
         ------
@@ -336,29 +439,55 @@ class MDRunner:
             If the minimised coordinates are not finite.
         """
         import openmm
-        from openmm import unit
 
         ctx = self.sim.context
+        gpu = ctx.getPlatform().getName() in ("CUDA", "OpenCL", "HIP")
+        first = self._minimised == 0
+        self._minimised += 1
+        start = ctx.getState(getPositions=True)
         if on_cpu is None:
-            on_cpu = ctx.getPlatform().getName() in ("CUDA", "OpenCL", "HIP")
-        if on_cpu:
-            state = ctx.getState(getPositions=True)
-            cpu = openmm.Context(
+            on_cpu = gpu and (first or not self._forces_below_cap())
+        if not on_cpu:
+            openmm.LocalEnergyMinimizer.minimize(ctx, MINIMISE_TOLERANCE, max_iterations)
+            if gpu and not self._finite_positions():
+                logger.info("%s: GPU minimisation not finite; redone on the CPU", self.job_id)
+                ctx.setState(start)
+                on_cpu = True
+        if on_cpu and gpu:
+            cpu = self._cpu()
+            cpu.setPeriodicBoxVectors(*start.getPeriodicBoxVectors())
+            cpu.setPositions(start.getPositions())
+            openmm.LocalEnergyMinimizer.minimize(cpu, MINIMISE_TOLERANCE, max_iterations)
+            ctx.setPositions(cpu.getState(getPositions=True).getPositions(asNumpy=True))
+        elif on_cpu:
+            openmm.LocalEnergyMinimizer.minimize(ctx, MINIMISE_TOLERANCE, max_iterations)
+        if not self._finite_positions():
+            raise SimulationBlowUp("energy minimisation produced non-finite coordinates")
+
+    def _finite_positions(self) -> bool:
+        from openmm import unit
+
+        x = self.sim.context.getState(getPositions=True).getPositions(asNumpy=True)
+        return bool(np.isfinite(x.value_in_unit(unit.nanometer)).all())
+
+    def _forces_below_cap(self) -> bool:
+        from openmm import unit
+
+        f = self.sim.context.getState(getForces=True).getForces(asNumpy=True)
+        f = f.value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+        return bool(np.isfinite(f).all() and np.abs(f).max() < GPU_MINIMISE_FORCE_CAP)
+
+    def _cpu(self):
+        """The runner's CPU context for minimisations (created on first use)."""
+        import openmm
+
+        if self._cpu_context is None:
+            self._cpu_context = openmm.Context(
                 self.sim.system,
                 openmm.VerletIntegrator(0.001),
                 openmm.Platform.getPlatformByName("CPU"),
             )
-            cpu.setPeriodicBoxVectors(*state.getPeriodicBoxVectors())
-            cpu.setPositions(state.getPositions())
-            openmm.LocalEnergyMinimizer.minimize(cpu, 10.0, max_iterations)
-            pos = cpu.getState(getPositions=True).getPositions(asNumpy=True)
-            del cpu
-            ctx.setPositions(pos)
-        else:
-            self.sim.minimizeEnergy(maxIterations=max_iterations)
-        x = ctx.getState(getPositions=True).getPositions(asNumpy=True)
-        if not np.isfinite(x.value_in_unit(unit.nanometer)).all():
-            raise SimulationBlowUp("energy minimisation produced non-finite coordinates")
+        return self._cpu_context
 
     # -- thermodynamic state ----------------------------------------------
     def density(self) -> float:
@@ -367,7 +496,7 @@ class MDRunner:
 
         box = self.sim.context.getState().getPeriodicBoxVectors(asNumpy=True)
         vol = abs(np.linalg.det(box.value_in_unit(unit.nanometer)))
-        return float(self.masses.sum() / 6.02214076e23 / (vol * 1e-21))
+        return float(self.masses.sum() / AVOGADRO / (vol * 1e-21))
 
     def set_conditions(self, temperature: float, pressure_bar: float | None) -> None:
         """Set the thermostat temperature and the barostat (None: NVT)."""
@@ -376,19 +505,41 @@ class MDRunner:
         self.sim.integrator.setTemperature(temperature * unit.kelvin)
         npt = pressure_bar is not None
         if npt != self._npt:
-            self._barostat.setFrequency(25 if npt else 0)
-            self.sim.context.reinitialize(preserveState=True)
-            self._npt = npt
+            self._set_barostat(Progress(npt=npt))
         self.sim.context.setParameter(MonteCarloBarostat.Temperature(), temperature)
         if npt:
             self.sim.context.setParameter(MonteCarloBarostat.Pressure(), pressure_bar)
 
-    def run_ps(self, ps: float, *, stage: str, timestep_fs: float | None = None) -> float:
+    def _set_barostat(self, progress: Progress) -> None:
+        """Switch the barostat on or off (``progress.npt``; None: leave it)."""
+        if progress.npt is None or progress.npt == self._npt:
+            return
+        self._barostat.setFrequency(BAROSTAT_FREQUENCY if progress.npt else 0)
+        self.sim.context.reinitialize(preserveState=True)
+        self._npt = progress.npt
+
+    def run_ps(
+        self,
+        ps: float,
+        *,
+        stage: str,
+        timestep_fs: float | None = None,
+        segment: int | None = None,
+    ) -> float:
         """Integrate ``ps`` picoseconds in chunks, recovering from blow-ups.
 
         ``timestep_fs`` sets a smaller step for this call only (default: the preset's).
-        Returns the wall time in seconds. Raises ``SimulationBlowUp`` after
-        ``preset.max_restarts`` failed recoveries in this call.
+        With ``segment`` (a number that increases through the stage) the call is
+        resumable: mid-stage checkpoints record how far it got, a segment finished before
+        the loaded checkpoint is skipped and the checkpoint's own segment runs only its
+        remaining picoseconds. Returns the wall time in seconds.
+
+        Raises
+        ------
+        SimulationBlowUp
+            After ``preset.max_restarts`` failed recoveries in this call.
+        MDTimeLimit
+            When the job's MD time limit is reached (after a checkpoint of a resumable call).
         """
         from openmm import OpenMMException, unit
 
@@ -397,13 +548,21 @@ class MDRunner:
         dt_fs = dt0.value_in_unit(unit.femtosecond)
         if timestep_fs is not None and timestep_fs < dt_fs:
             dt_fs = float(timestep_fs)
-            integ.setStepSize(dt_fs * unit.femtosecond)
-        remaining = float(ps)
+        done_ps = 0.0
+        if segment is not None and self._resume is not None:
+            if segment < self._resume.segment:
+                return 0.0
+            if segment == self._resume.segment:
+                done_ps = self._resume.ps
+                if self._resume.timestep_fs and self._resume.timestep_fs < dt_fs:
+                    dt_fs = float(self._resume.timestep_fs)
+                self._resume = None
+        integ.setStepSize(dt_fs * unit.femtosecond)
         restarts = 0
         t0 = time.perf_counter()
         try:
-            while remaining > 1e-9:
-                chunk = min(self.preset.chunk_ps, remaining)
+            while ps - done_ps > 1e-9:
+                chunk = min(self.preset.chunk_ps, ps - done_ps)
                 good = self.sim.context.getState(
                     getPositions=True, getVelocities=True, getParameters=True
                 )
@@ -427,10 +586,34 @@ class MDRunner:
                     self.emit(stage, "restart", reason=str(exc)[:200], timestep_fs=dt_fs)
                     logger.warning("%s: %s; restart with %.2f fs", stage, exc, dt_fs)
                     continue
-                remaining -= n * dt_fs / 1000.0
+                step_ps = n * dt_fs / 1000.0
+                done_ps += step_ps
+                self._after_chunk(stage, segment, done_ps, dt_fs, step_ps)
         finally:
             integ.setStepSize(dt0)
         return time.perf_counter() - t0
+
+    def _after_chunk(
+        self, stage: str, segment: int | None, done_ps: float, dt_fs: float, step_ps: float
+    ) -> None:
+        """Checkpoint when due and stop at the time limit."""
+        self.budget.advance(step_ps)
+        resumable = segment is not None and self._stage is not None
+        if resumable:
+            self.progress.segment = segment
+            self.progress.ps = done_ps
+            self.progress.timestep_fs = dt_fs
+            self.progress.npt = self._npt
+        expired = self.budget.expired()
+        if resumable and (expired or self.budget.checkpoint_due()):
+            self.checkpoint()
+        if expired:
+            where = f"segment {segment}, {done_ps:.1f} ps" if resumable else "not resumable"
+            raise MDTimeLimit(
+                stage,
+                f"MD time limit of {self.options.max_md_s:g} s reached in stage {stage} "
+                f"({where}); the next run resumes from the last checkpoint",
+            )
 
 
 # -- stages ---------------------------------------------------------------
@@ -438,18 +621,19 @@ def minimise(runner: MDRunner, *, max_iterations: int = 2000) -> StageResult:
     """Energy minimisation, then velocities at the target temperature."""
     from openmm import unit
 
-    if (res := runner.done("minimise")) is not None:
-        runner.load(res)
+    if (res := runner.resume("minimise")) is not None:
         return res
     runner.emit("minimise", "start")
     t0 = time.perf_counter()
     runner.minimize(max_iterations)
-    runner.sim.context.setVelocitiesToTemperature(runner.preset.temperature * unit.kelvin, 11)
+    vseed = runner.seeds["velocities_minimise"]
+    runner.sim.context.setVelocitiesToTemperature(runner.preset.temperature * unit.kelvin, vseed)
     e = runner.sim.context.getState(getEnergy=True).getPotentialEnergy()
     return runner.finish(
         "minimise",
         {
             "potential_kj_mol": e.value_in_unit(unit.kilojoule_per_mole),
+            "velocity_seed": vseed,
             "wall_s": time.perf_counter() - t0,
         },
     )
@@ -476,6 +660,10 @@ def scale_cell(runner: MDRunner, factor: float) -> None:
     ctx.applyConstraints(1e-5)
 
 
+#: Segment numbers of the compression stage after its scaling cycles (0, 1, ...).
+_COMPRESS_NPT, _COMPRESS_SETTLE = 1000, 1001
+
+
 def compress(runner: MDRunner) -> StageResult:
     """Direct compression to ``compress_target_density`` at ``compress_temperature``.
 
@@ -484,52 +672,77 @@ def compress(runner: MDRunner) -> StageResult:
     ``compress_timestep_fs``); then
     ``compress_ps`` of NPT at ``compress_pressure_bar`` and a short NPT at the target
     state. A barostat alone is far too slow from a packing density of ~0.15 g/cm3.
+    Cycle ``i`` draws velocities with seed ``stage_seeds(seed)["velocities_compress"] + i``.
     """
     from openmm import unit
 
-    if (res := runner.done("compress")) is not None:
-        runner.load(res)
+    if (res := runner.resume("compress")) is not None:
         return res
     p = runner.preset
-    runner.emit("compress", "start", density=runner.density())
+    vbase = runner.seeds["velocities_compress"]
+    prog = runner.resumed()
+    d = prog.data if prog is not None else {}
+    wall, t, cycles = d.get("wall", 0.0), d.get("t", 0.0), d.get("cycles", 0)
+    if prog is None:
+        runner.emit("compress", "start", density=runner.density())
     runner.set_conditions(p.compress_temperature, None)
-    wall, t, cycles = 0.0, 0.0, 0
     t0 = time.perf_counter()
     # the last cycle scales exactly onto the target; the tolerance keeps a density a rounding
     # error short of it from running up to 200 cycles of factor 1.0
-    while runner.density() < p.compress_target_density * (1.0 - 1e-6) and cycles < 200:
-        factor = max(0.97, (runner.density() / p.compress_target_density) ** (1.0 / 3.0))
-        scale_cell(runner, factor)
-        runner.minimize(100)
-        runner.sim.context.setVelocitiesToTemperature(p.compress_temperature * unit.kelvin, cycles)
-        runner.run_ps(0.5, stage="compress", timestep_fs=p.compress_timestep_fs)
-        t += 0.5
-        cycles += 1
+    if not runner.skip_segment(_COMPRESS_NPT):
+        while cycles < 200 and (
+            not runner.fresh_segment(cycles)
+            or runner.density() < p.compress_target_density * (1.0 - 1e-6)
+        ):
+            if runner.fresh_segment(cycles):
+                factor = max(0.97, (runner.density() / p.compress_target_density) ** (1.0 / 3.0))
+                scale_cell(runner, factor)
+                runner.minimize(100)
+                runner.sim.context.setVelocitiesToTemperature(
+                    p.compress_temperature * unit.kelvin, vbase + cycles
+                )
+            runner.progress.data = {"wall": wall, "t": t, "cycles": cycles}
+            runner.run_ps(0.5, stage="compress", timestep_fs=p.compress_timestep_fs, segment=cycles)
+            t += 0.5
+            cycles += 1
     wall += time.perf_counter() - t0
+    runner.progress.data = {"wall": wall, "t": t, "cycles": cycles}
     runner.set_conditions(p.compress_temperature, p.compress_pressure_bar)
-    wall += runner.run_ps(p.compress_ps, stage="compress")
+    wall += runner.run_ps(p.compress_ps, stage="compress", segment=_COMPRESS_NPT)
     runner.set_conditions(p.temperature, p.pressure_bar)
-    wall += runner.run_ps(min(5.0, p.compress_ps), stage="compress")
+    runner.progress.data = {"wall": wall, "t": t, "cycles": cycles}
+    wall += runner.run_ps(min(5.0, p.compress_ps), stage="compress", segment=_COMPRESS_SETTLE)
     t += p.compress_ps + min(5.0, p.compress_ps)
     return runner.finish(
-        "compress", {"density": runner.density(), "ps": t, "cycles": cycles, "wall_s": wall}
+        "compress",
+        {
+            "density": runner.density(),
+            "ps": t,
+            "cycles": cycles,
+            "velocity_seeds": [vbase, vbase + max(cycles - 1, 0)],
+            "wall_s": wall,
+        },
     )
 
 
 def anneal(runner: MDRunner) -> StageResult:
     """The first 20 steps of the Larsen scheme, lengths scaled by ``preset.anneal_scale``."""
-    if (res := runner.done("anneal")) is not None:
-        runner.load(res)
+    if (res := runner.resume("anneal")) is not None:
         return res
     p = runner.preset
-    runner.emit("anneal", "start", density=runner.density())
-    wall, total = 0.0, 0.0
-    densities = []
-    for ens, tkey, pfrac, length in LARSEN_STEPS:
+    prog = runner.resumed()
+    d = prog.data if prog is not None else {}
+    wall, total, densities = d.get("wall", 0.0), d.get("ps", 0.0), list(d.get("trace", []))
+    if prog is None:
+        runner.emit("anneal", "start", density=runner.density())
+    for i, (ens, tkey, pfrac, length) in enumerate(LARSEN_STEPS):
+        if runner.skip_segment(i):
+            continue
         temp = p.anneal_tmax if tkey == "tmax" else p.temperature
         runner.set_conditions(temp, pfrac * p.anneal_pmax_bar if ens == "npt" else None)
         ps = max(1.0, length * p.anneal_scale)
-        wall += runner.run_ps(ps, stage="anneal")
+        runner.progress.data = {"wall": wall, "ps": total, "trace": densities}
+        wall += runner.run_ps(ps, stage="anneal", segment=i)
         total += ps
         densities.append(runner.density())
     runner.set_conditions(p.temperature, p.pressure_bar)
@@ -544,21 +757,26 @@ def equilibrate(runner: MDRunner) -> StageResult:
     Up to ``max_npt_extensions`` extra windows are run; the summary records
     whether the last window passed (``equilibrated``) and its statistics.
     """
-    if (res := runner.done("equilibrate")) is not None:
-        runner.load(res)
+    if (res := runner.resume("equilibrate")) is not None:
         return res
     p = runner.preset
     runner.set_conditions(p.temperature, p.pressure_bar)
     rep = ObservableReporter(
         max(1, round(p.report_ps * p.steps_per_ps)), runner.masses, positions=False
     )
+    prog = runner.resumed()
+    d = prog.data if prog is not None else {}
+    wall, windows = d.get("wall", 0.0), d.get("windows", 0)
+    ok, info = False, {}
     runner.sim.reporters.append(rep)
-    wall, windows, ok, info = 0.0, 0, False, {}
+    runner.track(rep)
     try:
         while True:
-            rep.clear()
-            runner.emit("equilibrate", "start" if windows == 0 else "extend", window=windows)
-            wall += runner.run_ps(p.npt_ps, stage="equilibrate")
+            if runner.fresh_segment(windows):
+                rep.clear()
+                runner.emit("equilibrate", "start" if windows == 0 else "extend", window=windows)
+            runner.progress.data = {"wall": wall, "windows": windows}
+            wall += runner.run_ps(p.npt_ps, stage="equilibrate", segment=windows)
             windows += 1
             a = rep.arrays()
             ok, info = equilibrated(
@@ -594,11 +812,11 @@ def production(
     """NPT production at the target state, sampling every ``report_ps``.
 
     Returns the stage result (with ``ns_per_day`` of the sampled run) and the
-    frames (saved to ``production.npz``).
+    frames (saved to ``production.npz``). Mid-stage checkpoints carry the frames
+    sampled so far, so a resumed production continues the same series.
     """
     npz = runner.workdir / "production.npz"
-    if (res := runner.done("production")) is not None and npz.exists():
-        runner.load(res)
+    if (res := runner.resume("production", npz.name)) is not None:
         return res, dict(np.load(npz))
     p = runner.preset
     runner.set_conditions(p.temperature, p.pressure_bar)
@@ -609,17 +827,23 @@ def production(
         n_chains=n_chains,
         ends=ends,
     )
+    prog = runner.resumed()
+    d = prog.data if prog is not None else {}
     runner.sim.reporters.append(rep)
-    runner.emit("production", "start")
+    runner.track(rep)
+    if prog is None:
+        runner.emit("production", "start")
     try:
-        wall = runner.run_ps(p.production_ps, stage="production")
+        runner.progress.data = {"wall": d.get("wall", 0.0)}
+        wall = runner.run_ps(p.production_ps, stage="production", segment=0)
     finally:
         runner.sim.reporters.remove(rep)
     arrays = rep.arrays()
     tmp = runner.workdir / "production.tmp.npz"
     np.savez(tmp, **arrays)
     os.replace(tmp, npz)
-    ns_day = p.production_ps / 1000.0 / (wall / 86400.0)
+    run_ps = p.production_ps - (prog.ps if prog is not None else 0.0)
+    ns_day = run_ps / 1000.0 / (wall / 86400.0) if wall > 0 else float("nan")
     res = runner.finish("production", {"ps": p.production_ps, "wall_s": wall, "ns_per_day": ns_day})
     return res, arrays
 
@@ -636,7 +860,7 @@ def temperature_scan(runner: MDRunner, temperatures: list[float]) -> dict[float,
     p = runner.preset
     out: dict[float, dict[str, float]] = {}
     start = runner.sim.context.getState(getPositions=True, getVelocities=True, getParameters=True)
-    pv = p.pressure_bar * 0.0602214076  # kJ/mol per nm3
+    pv = p.pressure_bar * BAR_NM3_KJ_MOL  # kJ/mol per nm3
     for temp in temperatures:
         path = runner.workdir / f"scan_{temp:.1f}.json"
         if path.exists():

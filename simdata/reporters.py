@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from .constants import AVOGADRO
+
 __all__ = ["JobEvent", "ObservableReporter", "HealthReporter", "equilibrated"]
 
 logger = logging.getLogger(__name__)
-
-AVOGADRO = 6.02214076e23
 
 
 @dataclass(frozen=True)

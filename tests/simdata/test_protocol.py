@@ -234,8 +234,20 @@ def test_compression_stops_at_the_target_despite_rounding(monkeypatch, tiny_pres
         def density(self):
             return self.rho
 
-        def done(self, stage):
+        seeds = protocol.stage_seeds(0)
+        progress = protocol.Progress()
+
+        def resume(self, stage):
             return None
+
+        def resumed(self):
+            return None
+
+        def skip_segment(self, segment):
+            return False
+
+        def fresh_segment(self, segment):
+            return True
 
         def finish(self, stage, info):
             return info
