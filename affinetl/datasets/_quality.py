@@ -4,7 +4,7 @@ Two documented rules, each giving a reason string (empty: nothing suspect):
 
 - ``"out of bounds"``: the value lies outside the physical range of its class of polymer
   (:data:`PHYSICAL_BOUNDS`; e.g. an amorphous polymer made of carbon and hydrogen only is
-  between 0.80 and 1.20 g/cm3).
+  between 0.80 and 1.20 g/cm3, one that holds fluorine is above 1.0 g/cm3).
 - ``"disagrees with MD"``: the value disagrees with an independent simulation of the same repeat
   unit (RadonPy's PI1070, matched by polymer identity) by far more than the usual spread of
   that disagreement: the modified z-score of Iglewicz and Hoaglin,
@@ -20,19 +20,42 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["PHYSICAL_BOUNDS", "Z_CUT", "flag_bounds", "flag_disagreement", "robust_z"]
+__all__ = [
+    "PHYSICAL_BOUNDS",
+    "Z_CUT",
+    "combine_reasons",
+    "flag_bounds",
+    "flag_disagreement",
+    "polymer_class",
+    "robust_z",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Modified z-score above which a value is an outlier (Iglewicz and Hoaglin 1993).
 Z_CUT = 3.5
 
-#: Physical range of a property per class of polymer: ``{prop: {class: (low, high)}}``.
-#: Classes: ``"hydrocarbon"`` (C and H only) and ``"any"``; density in g/cm3, Tg in K.
+#: Physical range of a property per class of polymer: ``{prop: {class: (low, high)}}``;
+#: density in g/cm3 (amorphous, about 300 K), Tg in K. Classes (:func:`polymer_class`):
+#: ``"hydrocarbon"`` (C, H), ``"carbosilane"`` (C, H, Si), ``"CHO"`` (C, H, O),
+#: ``"fluorinated"`` (holds F) and ``"any"``.
 PHYSICAL_BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
-    "density": {"hydrocarbon": (0.80, 1.20), "any": (0.75, 2.40)},
+    "density": {
+        "hydrocarbon": (0.80, 1.20),
+        "carbosilane": (0.80, 1.20),
+        "CHO": (0.80, 1.50),
+        "fluorinated": (1.00, 2.40),
+        "any": (0.75, 2.40),
+    },
     "Tg": {"any": (120.0, 750.0)},
 }
+
+_CLASSES = (
+    ("hydrocarbon", lambda el: el <= {"C", "H"}),
+    ("carbosilane", lambda el: el <= {"C", "H", "Si"}),
+    ("CHO", lambda el: el <= {"C", "H", "O"}),
+    ("fluorinated", lambda el: "F" in el),
+)
 
 
 def _elements(smiles: str) -> frozenset[str] | None:
@@ -46,9 +69,17 @@ def _elements(smiles: str) -> frozenset[str] | None:
 
 
 def polymer_class(smiles: str) -> str:
-    """``"hydrocarbon"`` when the repeat unit holds only C and H, else ``"any"``."""
+    """The class of a repeat unit by its elements (the first that fits), else ``"any"``.
+
+    Examples
+    --------
+    >>> [polymer_class(s) for s in ("*CC(*)c1ccccc1", "*[Si](C)(C)C*", "*OC*", "*CC(*)(F)F")]
+    ['hydrocarbon', 'carbosilane', 'CHO', 'fluorinated']
+    """
     elements = _elements(smiles)
-    return "hydrocarbon" if elements is not None and elements <= {"C", "H"} else "any"
+    if elements is None:
+        return "any"
+    return next((label for label, fits in _CLASSES if fits(elements)), "any")
 
 
 def robust_z(r: np.ndarray) -> np.ndarray:
@@ -57,7 +88,7 @@ def robust_z(r: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> np.round(robust_z(np.array([0.0, 0.1, -0.1, 0.05, 5.0])), 1).tolist()
-    [-0.4, 1.0, -1.7, 0.3, 50.6]
+    [-0.7, 0.7, -2.0, 0.0, 66.8]
     """
     r = np.asarray(r, dtype=float)
     finite = r[np.isfinite(r)]
@@ -91,12 +122,12 @@ def flag_bounds(
     Returns
     -------
     pandas.Series of str
-        ``""`` or ``"out of bounds: 1.92 g/cm3 outside [0.80, 1.20] for a hydrocarbon"``.
+        ``""`` or ``"out of bounds: 1.92 outside [0.8, 1.2] for class hydrocarbon"``.
 
     Examples
     --------
     >>> flag_bounds(pd.Series([1.92, 1.05]), pd.Series(["*CC(*)c1ccccc1"] * 2), "density")[0]
-    'out of bounds: 1.92 outside [0.8, 1.2] for a hydrocarbon'
+    'out of bounds: 1.92 outside [0.8, 1.2] for class hydrocarbon'
     """
     out = pd.Series("", index=values.index, dtype=object)
     rules = bounds.get(prop)
@@ -108,7 +139,7 @@ def flag_bounds(
         kind = polymer_class(str(smiles.loc[idx]))
         low, high = rules.get(kind, rules.get("any", (-np.inf, np.inf)))
         if not low <= value <= high:
-            label = "a hydrocarbon" if kind == "hydrocarbon" else "any polymer"
+            label = "any polymer" if kind == "any" or kind not in rules else f"class {kind}"
             out.loc[idx] = f"out of bounds: {value:.4g} outside [{low:g}, {high:g}] for {label}"
     return out
 

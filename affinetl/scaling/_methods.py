@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
-from scipy import linalg
-from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process.kernels import RBF, DotProduct
 from sklearn.linear_model import RidgeCV
@@ -28,136 +25,16 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
-from ..base import check_is_fitted, validate_data
 from ..baselines import OffsetTransferRegressor
-from ..kernels import default_gamma, gram_matrix
 from ..models import AffineTransferRegressor, LinearAffineTransferRegressor
+from ..selection import AffineTransferCV
+from ..sources import LooKernelRidge, PolymerSourceModel
 
 __all__ = ["TRANSFER_METHODS", "LooKernelRidge", "TransferMethod", "get_method"]
 
 TransferMethod = Callable[
     [np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], np.ndarray
 ]
-
-_ALPHAS = tuple(10.0 ** np.arange(-4, 2))
-_GAMMA_FACTORS = (0.25, 1.0, 4.0)
-
-
-class LooKernelRidge(RegressorMixin, BaseEstimator):
-    """RBF kernel ridge with intercept, its penalty and width chosen by leave-one-out error.
-
-    For each width the Gram matrix of the centred problem is eigendecomposed once; the
-    leave-one-out residuals of every penalty then follow in closed form,
-    ``(y - H y) / (1 - diag H)`` with ``H = Q L (L + alpha)^-1 Q'``.
-
-    Parameters
-    ----------
-    alphas : sequence of float, default=(1e-4, ..., 10)
-        Ridge penalties tried.
-    gamma_factors : sequence of float, default=(0.25, 1, 4)
-        Widths tried, as multiples of ``1 / (2 * n_features)`` on standardised inputs.
-    standardize : bool, default=True
-        Standardise the inputs on the training data.
-
-    Attributes
-    ----------
-    alpha_, gamma_ : float
-        Selected penalty and width.
-    loo_mse_ : float
-        Leave-one-out mean squared error of the selection.
-    intercept_ : float
-    dual_coef_ : ndarray of shape (n_samples,)
-    X_fit_ : ndarray of shape (n_samples, n_features)
-        Standardised training inputs.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.uniform(-2, 2, (80, 2))
-    >>> model = LooKernelRidge().fit(X, np.sin(X[:, 0]))
-    >>> bool(model.score(X, np.sin(X[:, 0])) > 0.95)
-    True
-    """
-
-    def __init__(
-        self,
-        *,
-        alphas: Sequence[float] = _ALPHAS,
-        gamma_factors: Sequence[float] = _GAMMA_FACTORS,
-        standardize: bool = True,
-    ) -> None:
-        self.alphas = alphas
-        self.gamma_factors = gamma_factors
-        self.standardize = standardize
-
-    def fit(self, X: ArrayLike, y: ArrayLike) -> LooKernelRidge:
-        """Select the width and penalty by leave-one-out error and fit.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-
-        Returns
-        -------
-        self
-        """
-        X, y = validate_data(self, X, y, y_numeric=True)
-        if X.shape[0] < 3:
-            raise ValueError(f"LooKernelRidge needs at least 3 samples, got {X.shape[0]}")
-        alphas = np.asarray(self.alphas, dtype=float)
-        if alphas.size == 0 or np.any(alphas <= 0):
-            raise ValueError("alphas must be a non-empty sequence of positive penalties")
-        self.scaler_ = StandardScaler().fit(X) if self.standardize else None
-        Z = X if self.scaler_ is None else self.scaler_.transform(X)
-        n = Z.shape[0]
-        yc = y - y.mean()
-        best: tuple[float, float, float, np.ndarray, np.ndarray, np.ndarray] | None = None
-        for factor in self.gamma_factors:
-            gamma = factor * default_gamma(Z.shape[1])
-            K = gram_matrix("rbf", Z, None, gamma)
-            Kc = _centre(K)
-            lam, Q = linalg.eigh(Kc, overwrite_a=True)
-            lam = np.clip(lam, 0.0, None)
-            Qy = Q.T @ yc
-            shrink = lam[None, :] / (lam[None, :] + alphas[:, None])  # (n_alpha, n)
-            fitted = (shrink * Qy[None, :]) @ Q.T
-            # diagonal of the hat matrix: centred part plus the intercept's 1/n
-            diag = shrink @ (Q.T**2) + 1.0 / n
-            resid = (yc[None, :] - fitted) / np.clip(1.0 - diag, 1e-10, None)
-            mse = np.mean(resid**2, axis=1)
-            k = int(np.argmin(mse))
-            if best is None or mse[k] < best[0]:
-                best = (float(mse[k]), gamma, float(alphas[k]), lam, Q, K)
-        self.loo_mse_, self.gamma_, self.alpha_, lam, Q, K = best
-        # f(x) = b + k(x)' c with c = C Q (L + alpha)^-1 Q' yc (C: centring), no new solve
-        coef = Q @ ((Q.T @ yc) / (lam + self.alpha_))
-        self.dual_coef_ = coef - coef.mean()
-        self.intercept_ = float(y.mean() - np.mean(K @ self.dual_coef_))
-        self.X_fit_ = Z
-        return self
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """Predict.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        Z = X if self.scaler_ is None else self.scaler_.transform(X)
-        return self.intercept_ + gram_matrix("rbf", Z, self.X_fit_, self.gamma_) @ self.dual_coef_
-
-
-def _centre(K: np.ndarray) -> np.ndarray:
-    """``C K C`` with ``C = I - 11'/n``, in O(n^2)."""
-    row = K.mean(axis=0)
-    return K - row[None, :] - row[:, None] + row.mean()
 
 
 def _folds(n: int, seed: int) -> KFold:
@@ -181,11 +58,12 @@ def _cv_fit(
 
 def _source_model(
     X_source: np.ndarray, y_source: np.ndarray, memo: dict[str, Any] | None
-) -> LooKernelRidge:
-    """The kernel source model, shared through ``memo`` by the methods of one task."""
+) -> PolymerSourceModel:
+    """The source model (:class:`~affinetl.sources.PolymerSourceModel`, kernel ridge by
+    leave-one-out), shared through ``memo`` by the methods of one task."""
     if memo is not None and "krr" in memo:
         return memo["krr"]
-    model = LooKernelRidge().fit(X_source, y_source)
+    model = PolymerSourceModel(model="kernel-ridge", cv=0).fit(X_source, y_source)
     if memo is not None:
         memo["krr"] = model
     return model
@@ -243,6 +121,24 @@ def affine(
     grid = {"lambda1": [1e-2, 1.0], "lambda2": [1.0], "lambda3": [1e-1, 1.0]}
     best = _cv_fit(est, grid, _with_source(src, Xt), yt, seed)
     return best.predict(_with_source(src, Xtest))
+
+
+def affine_cv(
+    Xs: np.ndarray,
+    ys: np.ndarray,
+    Xt: np.ndarray,
+    yt: np.ndarray,
+    Xtest: np.ndarray,
+    seed: int,
+    memo: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """The package's selecting estimator: :class:`~affinetl.AffineTransferCV` with the source
+    model as ``source=`` (its defaults: every form, CV-weighted average)."""
+    src = _source_model(Xs, ys, memo)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = AffineTransferCV(source=src, random_state=seed).fit(Xt, yt)
+    return model.predict(Xtest)
 
 
 def linear_affine(
@@ -351,6 +247,7 @@ def feature_extraction(
 #: Built-in transfer methods by name.
 TRANSFER_METHODS: dict[str, TransferMethod] = {
     "affine": affine,
+    "affine-cv": affine_cv,
     "linear-affine": linear_affine,
     "offset": offset,
     "fine-tuning": fine_tuning,

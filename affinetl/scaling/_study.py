@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..featurize import featurize_polymers
+from ..sources import load_property_table
 from ._curves import learning_curve
 from ._methods import NO_SOURCE, NO_TARGET_TRAINING
 from ._plot import plot_learning_curves
@@ -30,84 +31,6 @@ from ._powerlaw import (
 __all__ = ["ScalingStudy", "load_property_table", "scaling_study"]
 
 logger = logging.getLogger(__name__)
-
-#: Built-in tables: name -> (loader, {property: column}, role).
-BUILTIN_TABLES = {
-    "pi1070": "RadonPy PI1070 (MD, 1,070 polymers)",
-    "afzal2021": "Afzal et al. 2021 (experimental density, Tg)",
-    "afzal2021-md": "Afzal et al. 2021 (OPLS3e MD density, Tg)",
-}
-
-
-def _builtin(name: str, prop: str) -> tuple[pd.DataFrame, str]:
-    from ..datasets import load_afzal2021, load_radonpy_pi1070  # noqa: PLC0415
-
-    if name == "pi1070":
-        data = load_radonpy_pi1070()
-        if prop not in data.source:
-            raise ValueError(f"PI1070 has no property {prop!r}; it has {list(data.source)}")
-        values, unit = data.source[prop], data.units.get(prop, "")
-    else:
-        data = load_afzal2021()
-        column = f"{prop}_exp" if name == "afzal2021" else f"{prop}_md"
-        frame = data.y if name == "afzal2021" else data.source
-        if column not in frame:
-            raise ValueError(f"{name} has no {prop!r} ({column}); it has density and Tg")
-        values, unit = frame[column], data.units.get(column, "")
-    return pd.DataFrame({"smiles": data.smiles, "y": values}), unit
-
-
-def load_property_table(spec: str | os.PathLike[str], prop: str) -> tuple[pd.DataFrame, str]:
-    """A table of polymers with one property: ``smiles`` and ``y`` columns, NaN rows dropped.
-
-    Parameters
-    ----------
-    spec : str or path-like
-        A built-in name (``"pi1070"``, ``"afzal2021"`` for experiments, ``"afzal2021-md"``),
-        a CSV or Parquet file with a ``smiles`` column and a column named ``prop`` (or
-        ``prop + "_exp"``), or a :mod:`simdata` results folder (rows with ``status == "done"``).
-    prop : str
-        Property name (``"density"``, ``"Tg"``, ``"Cp"``, ...).
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        Columns ``smiles`` and ``y``.
-    unit : str
-        Unit of ``y`` where known, else ``""``.
-    """
-    text = str(spec)
-    if text in BUILTIN_TABLES:
-        table, unit = _builtin(text, prop)
-    else:
-        path = Path(spec)
-        if path.is_dir():
-            from simdata.store import load_results  # noqa: PLC0415
-
-            frame = load_results(path)
-            if "status" in frame:
-                frame = frame[frame["status"] == "done"]
-        elif path.is_file():
-            frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-        else:
-            raise FileNotFoundError(
-                f"{text!r} is neither a built-in table ({sorted(BUILTIN_TABLES)}) nor a file "
-                "or simdata results folder"
-            )
-        column = next((c for c in (prop, f"{prop}_exp") if c in frame), None)
-        if "smiles" not in frame or column is None:
-            raise ValueError(
-                f"{text}: the table needs a 'smiles' column and a {prop!r} column; found "
-                f"{list(frame.columns)}"
-            )
-        table = pd.DataFrame(
-            {"smiles": frame["smiles"], "y": pd.to_numeric(frame[column], errors="coerce")}
-        )
-        unit = ""
-    keep = table["smiles"].notna() & np.isfinite(table["y"])
-    if not keep.any():
-        raise ValueError(f"{text}: no polymer has a finite {prop!r}")
-    return table[keep].reset_index(drop=True), unit
 
 
 @dataclass

@@ -20,7 +20,9 @@ try:
     import torch
     from torch import nn
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("affinetl.sources needs torch: pip install 'affinetl[nn]'") from exc
+    raise ImportError(
+        "affinetl.sources.TorchSourceNetwork needs torch: pip install 'affinetl[nn]'"
+    ) from exc
 
 __all__ = ["Standardize", "TorchSourceNetwork", "hidden_layer_module", "torch_network"]
 
