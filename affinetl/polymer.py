@@ -399,6 +399,29 @@ def _cut(mol, bond: int, keep_atom: int, isomeric: bool) -> str:
     return Chem.MolToSmiles(piece, isomericSmiles=isomeric)
 
 
+def _divides(mol, start: int, i: int, j: int, counts: Counter, d: int) -> bool:
+    """Whether the part on ``start``'s side of bond (i, j) has 1/d of the unit's atoms.
+
+    A cheap necessary condition for a d-fold unit, checked before building macrocycles.
+    """
+    seen, todo = {start}, [start]
+    while todo:
+        atom = mol.GetAtomWithIdx(todo.pop())
+        for nb in atom.GetNeighbors():
+            k = nb.GetIdx()
+            if k in seen or {atom.GetIdx(), k} == {i, j}:
+                continue
+            seen.add(k)
+            todo.append(k)
+    part: Counter = Counter()
+    for k in seen:
+        atom = mol.GetAtomWithIdx(k)
+        if atom.GetAtomicNum() > 0:
+            part[atom.GetSymbol()] += 1
+            part["H"] += atom.GetTotalNumHs()
+    return all(part[el] * d == n for el, n in counts.items())
+
+
 def _ring_check_copies(n_heavy: int) -> int:
     return max(3, math.ceil(MIN_RING_HEAVY_ATOMS / max(n_heavy, 1)))
 
@@ -423,7 +446,7 @@ def _primitive(smiles: str, isomeric: bool) -> str:
         # a d-fold unit splits its main chain into d equal stretches joined by bridges
         i, j = bonds[n_path // d - 1]
         bond = mol.GetBondBetweenAtoms(i, j)
-        if bond.IsInRing():
+        if bond.IsInRing() or not _divides(mol, ru.stars[0], i, j, counts, d):
             continue
         candidate = _cut(mol, bond.GetIdx(), ru.stars[0], isomeric)
         if reference is None:
@@ -458,7 +481,7 @@ def primitive_repeat_unit(smiles: str, *, isomeric: bool = False) -> str:
     return _primitive(normalize_polymer_smiles(smiles), bool(isomeric))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1 << 20)
 def _canonical(smiles: str, isomeric: bool) -> str:
     Chem = _chem()
     unit = _primitive(smiles, isomeric)
