@@ -309,9 +309,9 @@ def make_cluster(
     """A dask-jobqueue cluster whose batch jobs each own ``gpus_per_job`` GPUs.
 
     Every job runs one Dask worker per GPU (``processes = gpus_per_job``), each declaring
-    ``MD=1 GPU=1 PREP=<prep_threads>`` with ``1 + prep_threads`` threads: it simulates on
+    ``MD=1,PREP=<prep_threads>,GPU=1`` with ``1 + prep_threads`` threads: it simulates on
     its GPU and prepares the next polymers on the node's spare cores. With
-    ``gpus_per_job=0`` the job is one CPU worker (``MD=1 PREP=<prep_threads>``) that
+    ``gpus_per_job=0`` the job is one CPU worker (``MD=1,PREP=<prep_threads>``) that
     simulates on the CPU platform with ``OPENMM_CPU_THREADS`` threads. Nothing is
     submitted until the cluster is scaled (``cluster.scale(jobs=n)`` or ``adapt``).
 
@@ -353,9 +353,10 @@ def make_cluster(
     processes = max(1, gpus_per_job)
     threads = 1 + prep_threads
     cores = processes * threads
-    res = f"{MD_RESOURCE}=1 {PREP_RESOURCE}={prep_threads}"
+    # comma-separated: the job script does not quote the argument
+    res = f"{MD_RESOURCE}=1,{PREP_RESOURCE}={prep_threads}"
     if gpus_per_job:
-        res += f" {GPU_RESOURCE}=1"
+        res += f",{GPU_RESOURCE}=1"
     prologue = [f"export OPENMM_CPU_THREADS={threads if not gpus_per_job else 1}"]
     if gpus_per_job > 1:  # several workers in one job: each takes the GPU of its rank
         prologue.append(f"export SIMDATA_GPUS_PER_JOB={gpus_per_job}")

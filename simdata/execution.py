@@ -159,6 +159,8 @@ def run_campaign(
     prep_resources: dict[str, float] | str | None = "auto",
     retries: int = 2,
     claim: Callable[[Job], bool] | None = None,
+    prepare: Callable[..., dict[str, Any]] = prepare_task,
+    simulate: Callable[..., dict[str, Any]] = simulate_task,
 ) -> int:
     """Run jobs on a Dask cluster as preparation and simulation tasks (module docstring).
 
@@ -188,6 +190,9 @@ def run_campaign(
     claim : callable, optional
         ``claim(job) -> bool`` called just before a job is submitted; False skips it (a
         lease held by another driver).
+    prepare, simulate : callable
+        The two tasks, :func:`prepare_task` and :func:`simulate_task` (same signatures;
+        tests pass toy ones).
 
     Returns
     -------
@@ -219,7 +224,7 @@ def run_campaign(
                 continue
             jid = job.job_id
             prep = client.submit(
-                prepare_task,
+                prepare,
                 job,
                 out,
                 cache,
@@ -229,7 +234,7 @@ def run_campaign(
                 pure=False,
             )
             sim = client.submit(
-                simulate_task,
+                simulate,
                 job,
                 prep,
                 options,
