@@ -9,7 +9,12 @@ to a commit. :func:`fetch` returns a local path whose content matches that hash:
 2. Otherwise the file is taken from the user cache (``pooch.os_cache("affinetl")``, or
    ``AFFINETL_DATA_DIR``), downloading it there first if needed; pooch checks the hash.
 3. With ``AFFINETL_OFFLINE=1`` step 2 never downloads: a missing file raises
-   :class:`DataUnavailableError`, which loaders with an offline fallback (SARCOS) catch.
+   :class:`DataUnavailableError`, which loaders with an offline fallback (SARCOS) catch, and a
+   cached file that does not match its hash raises :class:`CorruptDataError` naming the file and
+   both hashes (online, pooch replaces such a file by a fresh download).
+
+Both errors are :class:`~affinetl.exceptions.UsageError` subclasses: the command lines print them
+on one line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -23,7 +28,10 @@ from pathlib import Path
 
 import pooch
 
+from ..exceptions import UsageError
+
 __all__ = [
+    "CorruptDataError",
     "DataUnavailableError",
     "MIRROR_ENV",
     "OFFLINE_ENV",
@@ -44,8 +52,12 @@ CACHE_ENV = "AFFINETL_DATA_DIR"
 _REGISTRY_FILE = Path(__file__).with_name("registry.txt")
 
 
-class DataUnavailableError(OSError):
+class DataUnavailableError(UsageError, OSError):
     """A registered file is neither in the mirror nor in the cache and cannot be downloaded."""
+
+
+class CorruptDataError(UsageError):
+    """A local copy of a registered file does not match its registered hash."""
 
 
 @dataclass(frozen=True)
@@ -127,13 +139,14 @@ def _offline() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _check(path: Path, entry: RegistryEntry) -> Path:
+def _check(path: Path, entry: RegistryEntry, offline: bool = False) -> Path:
     found = file_digest(path, entry.algorithm)
     if found != entry.digest:
-        raise ValueError(
+        why = f" ({OFFLINE_ENV} is set, so it was not downloaded again)" if offline else ""
+        raise CorruptDataError(
             f"{path}: {entry.algorithm} hash {found} does not match the registered "
-            f"{entry.digest} for {entry.name!r}; the file is corrupt or a different version. "
-            "Delete it (or fix the mirror) and try again."
+            f"{entry.digest} for {entry.name!r}{why}; the file is corrupt or a different "
+            "version. Delete it (or fix the mirror) and try again."
         )
     return path
 
@@ -155,8 +168,8 @@ def fetch(name: str) -> Path:
     ------
     KeyError
         If ``name`` is not registered.
-    ValueError
-        If a local copy does not match its registered hash.
+    CorruptDataError
+        If a local copy does not match its registered hash (a ``ValueError``).
     DataUnavailableError
         If the file is in neither place and downloads are off (``AFFINETL_OFFLINE``) or fail.
 
@@ -180,7 +193,9 @@ def fetch(name: str) -> Path:
     cached = cache_dir() / name
     if cached.is_file() and entry.algorithm == "gitblob":
         return _check(cached, entry)
-    if _offline() and not cached.is_file():
+    if _offline() and cached.is_file():  # never replaced by a download while offline
+        return _check(cached, entry, offline=True)
+    if _offline():
         raise DataUnavailableError(
             f"{name!r} is not in the mirror ({MIRROR_ENV}={mirror!r}) nor in the cache "
             f"{cache_dir()}, and {OFFLINE_ENV} forbids downloading it from {entry.url}"
@@ -194,8 +209,8 @@ def fetch(name: str) -> Path:
             path=cached.parent,
             progressbar=False,
         )
-    except ValueError:
-        raise
+    except ValueError as error:  # pooch: the downloaded file does not match its hash
+        raise CorruptDataError(f"downloaded {name!r} from {entry.url}: {error}") from error
     except Exception as error:  # requests/urllib errors: no network, HTTP 404, ...
         raise DataUnavailableError(
             f"could not download {name!r} from {entry.url}: {error}"

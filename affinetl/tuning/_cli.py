@@ -9,6 +9,11 @@ It shows Optuna's progress bar, prints a table of the best trials and writes the
 to a JSON file that :func:`load_best_estimator` (and ``affinetl fit``) turns back into an
 estimator. Re-running the same command resumes the study; running it in several processes on
 one storage shares the work.
+
+Everything that can be wrong with the command line (model, data, storage, output file) is checked
+before the first trial runs; such an error is a :class:`~affinetl.exceptions.UsageError`, printed on
+one line with exit status 2. The output file is written atomically (a temporary file renamed into
+place), so a kill never leaves half a file.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +31,12 @@ from typing import Any
 
 import numpy as np
 import optuna
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import GroupKFold, KFold
 
+from ..exceptions import UsageError
 from ._search import OptunaSearchCV
-from ._spaces import EmptySearchSpaceError
-from ._study import StorageError, StudyMismatchError, _redact, data_hash
+from ._study import _redact, data_hash
 
 __all__ = [
     "CASES",
@@ -99,8 +107,8 @@ def make_estimator(name: str, params: dict[str, Any] | None = None) -> Any:
 
     Raises
     ------
-    ValueError
-        For an unknown name, listing the valid ones.
+    UsageError
+        For an unknown name, listing the valid ones, or a parameter the class does not have.
     """
     classes = _estimator_classes()
     lower = {k.lower(): k for k in classes}
@@ -112,9 +120,17 @@ def make_estimator(name: str, params: dict[str, Any] | None = None) -> Any:
         hint = ""
         if cls_name is not None:
             hint = f" ({cls_name} is not importable in this installation)"
-        raise ValueError(f"unknown model {name!r}{hint}; choose one of: {', '.join(known)}")
+        raise UsageError(f"unknown model {name!r}{hint}; choose one of: {', '.join(known)}")
     preset.update(params or {})
-    return classes[cls_name](**preset)
+    cls = classes[cls_name]
+    valid = cls().get_params(deep=False)
+    unknown = sorted(set(preset) - set(valid))
+    if unknown:
+        raise UsageError(
+            f"{cls_name} has no parameter(s) {', '.join(unknown)}; its parameters are: "
+            + ", ".join(sorted(valid))
+        )
+    return cls(**preset)
 
 
 @dataclass
@@ -135,7 +151,7 @@ def _ltc(network: int) -> TuningCase:
     data = load_ltc()
     nets = data.extras["networks"]
     if network not in nets:
-        raise ValueError(f"unknown SPS network {network}; choose one of {sorted(nets)}")
+        raise UsageError(f"unknown SPS network {network}; choose one of {sorted(nets)}")
     has_y = data.y["LTC"].notna().to_numpy()
     raw = data.X.to_numpy()[has_y]
     x = ((data.X - data.extras["x_mean"]) / data.extras["x_scale"]).to_numpy()[has_y]
@@ -162,22 +178,25 @@ def _table(path: Path, target: str | None, source: str | None, group: str | None
     import pandas as pd  # noqa: PLC0415
 
     if not path.is_file():
-        raise ValueError(
+        raise UsageError(
             f"--case {str(path)!r} is neither a built-in case ({', '.join(CASES)}) nor a file"
         )
-    if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    else:
-        frame = pd.read_csv(path, sep="\t" if path.suffix in (".tsv", ".tab") else ",")
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if path.suffix in (".tsv", ".tab") else ",")
+    except (ValueError, OSError, ImportError) as err:  # pandas' parser errors are ValueErrors
+        raise UsageError(f"cannot read --case {str(path)!r}: {err}") from err
     if target is None:
-        raise ValueError(f"--target is required for a data file; columns: {list(frame.columns)}")
+        raise UsageError(f"--target is required for a data file; columns: {list(frame.columns)}")
     for label, col in (
         ("--target", target),
         ("--source-column", source),
         ("--group-column", group),
     ):
         if col is not None and col not in frame.columns:
-            raise ValueError(f"{label} {col!r} is not a column of {path}: {list(frame.columns)}")
+            raise UsageError(f"{label} {col!r} is not a column of {path}: {list(frame.columns)}")
     groups = frame.pop(group).to_numpy() if group else None
     y = frame.pop(target).to_numpy(dtype=float)
     source = source or frame.columns[-1]
@@ -185,7 +204,9 @@ def _table(path: Path, target: str | None, source: str | None, group: str | None
     frame = frame[cols]
     non_numeric = [c for c in cols if not np.issubdtype(frame[c].dtype, np.number)]
     if non_numeric:
-        raise ValueError(f"non-numeric feature columns in {path}: {non_numeric}")
+        raise UsageError(f"non-numeric feature columns in {path}: {non_numeric}")
+    if len(y) == 0 or not np.isfinite(y).all():
+        raise UsageError(f"--target {target!r} of {path} is empty or has missing/infinite values")
     return TuningCase(
         path.stem,
         frame.to_numpy(dtype=float),
@@ -243,10 +264,13 @@ def load_best_estimator(path: str | Path) -> Any:
     estimator
         ``make_estimator(model, fixed_params)`` with the best parameters set.
     """
-    spec = json.loads(Path(path).read_text())
+    try:
+        spec = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read best-parameters file {str(path)!r}: {err}") from err
     for key in ("model", "params"):
         if key not in spec:
-            raise ValueError(f"{path} is not a best-parameters file of affinetl tune (no {key!r})")
+            raise UsageError(f"{path} is not a best-parameters file of affinetl tune (no {key!r})")
     estimator = make_estimator(spec["model"], spec.get("fixed_params"))
     defaults = estimator.get_params(deep=False)
     params = {  # JSON has no tuples: restore tuple-valued parameters (layer sizes)
@@ -254,6 +278,22 @@ def load_best_estimator(path: str | Path) -> Any:
         for k, v in spec["params"].items()
     }
     return estimator.set_params(**params)
+
+
+def _at_least(low: float, kind: type = int) -> Any:
+    """An argparse type: a number of ``kind`` that is at least ``low``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value >= low or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be at least {low} and finite, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -264,8 +304,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"built-in case ({', '.join(CASES)}) or a CSV/TSV/Parquet file",
     )
     parser.add_argument("--model", required=True, help="estimator class or short name")
-    parser.add_argument("--trials", type=int, default=30, help="finished trials the study holds")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds; stop new trials")
+    parser.add_argument(
+        "--trials", type=_at_least(1), default=30, help="finished trials the study holds"
+    )
+    parser.add_argument(
+        "--timeout", type=_at_least(1e-9, float), default=None, help="seconds; stop new trials"
+    )
     parser.add_argument(
         "--storage",
         default="sqlite:///affinetl-tuning.db",
@@ -273,7 +317,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--study", default=None, help="study name (default: <case>-<model>)")
     parser.add_argument("--out", default=None, help="best-parameters JSON (default: <study>.json)")
-    parser.add_argument("--cv", type=int, default=5, help="number of folds")
+    parser.add_argument("--cv", type=_at_least(2), default=5, help="number of folds")
     parser.add_argument("--shuffle", action="store_true", help="shuffle before K-fold")
     parser.add_argument("--scoring", default="neg_mean_squared_error", help="sklearn scorer")
     parser.add_argument("--seed", type=int, default=0, help="sampler and shuffle seed")
@@ -290,9 +334,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-prune", action="store_true", help="disable pruning")
     parser.add_argument(
-        "--heartbeat", type=int, default=None, help="RDB heartbeat seconds (retry dead trials)"
+        "--heartbeat",
+        type=_at_least(1),
+        default=None,
+        help="RDB heartbeat seconds (retry dead trials)",
     )
-    parser.add_argument("--top", type=int, default=10, help="rows of the summary table")
+    parser.add_argument("--top", type=_at_least(0), default=10, help="rows of the summary table")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -301,7 +348,7 @@ def _fixed_params(items: Sequence[str]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--set needs KEY=VALUE, got {item!r}")
+            raise UsageError(f"--set needs KEY=VALUE, got {item!r}")
         try:
             params[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -329,26 +376,85 @@ def _summary(search: OptunaSearchCV, top: int) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``affinetl tune``: returns 0 on success, 2 on bad input."""
-    try:
-        fixed = _fixed_params(args.set)
-        estimator = make_estimator(args.model, fixed)
-        case = load_case(
-            args.case,
-            target=args.target,
-            source_column=args.source_column,
-            group_column=args.group_column,
-            network=args.network,
+def _output_file(text: str) -> Path:
+    """The best-parameters file: its folder is created (or checked) before any trial runs."""
+    out = Path(text).expanduser()
+    if out.is_dir():
+        raise UsageError(
+            f"--out {text!r} is a directory; give a file name such as {text}/best.json"
         )
-        if case.groups is not None:
-            cv: Any = GroupKFold(args.cv)
-        else:
-            cv = KFold(
-                args.cv, shuffle=args.shuffle, random_state=args.seed if args.shuffle else None
-            )
-        model_name = type(estimator).__name__
-        study_name = args.study or f"{case.name}-{args.model}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--out {text!r}: cannot create its folder: {err}") from err
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {text!r}: the folder {str(out.parent)!r} is not writable")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise UsageError(f"--out {text!r} exists and is not writable")
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed into place (never half a file).
+
+    Parameters
+    ----------
+    path : Path
+        Destination; its folder must exist.
+    text : str
+        Content (UTF-8).
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _setup(args: argparse.Namespace) -> tuple[Any, TuningCase, Any, str, Path, dict[str, Any]]:
+    """Everything ``run`` needs, checked before the storage is touched or a trial runs."""
+    fixed = _fixed_params(args.set)
+    estimator = make_estimator(args.model, fixed)
+    case = load_case(
+        args.case,
+        target=args.target,
+        source_column=args.source_column,
+        group_column=args.group_column,
+        network=args.network,
+    )
+    try:
+        get_scorer(args.scoring)
+    except ValueError as err:
+        raise UsageError(f"--scoring {args.scoring!r}: {err}") from err
+    if case.groups is not None:
+        n_groups = len(np.unique(case.groups))
+        if args.cv > n_groups:
+            raise UsageError(f"--cv {args.cv} is more than the {n_groups} groups of the data")
+        cv: Any = GroupKFold(args.cv)
+    else:
+        if args.cv > len(case.y):
+            raise UsageError(f"--cv {args.cv} is more than the {len(case.y)} samples")
+        cv = KFold(args.cv, shuffle=args.shuffle, random_state=args.seed if args.shuffle else None)
+    study_name = args.study or f"{case.name}-{args.model}"
+    out = _output_file(args.out or f"{study_name}.json")
+    return estimator, case, cv, study_name, out, fixed
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``affinetl tune``.
+
+    Returns 0 on success. A user error (:class:`~affinetl.exceptions.UsageError`: a bad option, an
+    unreadable data file, a storage that cannot be opened, a study recorded for other settings)
+    is printed on one line and returns 2; anything else propagates with its traceback.
+    """
+    try:
+        estimator, case, cv, study_name, out, fixed = _setup(args)
         if args.no_progress:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
         search = OptunaSearchCV(
@@ -364,12 +470,11 @@ def run(args: argparse.Namespace) -> int:
             random_state=args.seed,
             progress_bar=not args.no_progress,
         ).fit(case.X, case.y, groups=case.groups)
-    except (ValueError, TypeError, StorageError, EmptySearchSpaceError, StudyMismatchError) as err:
+    except UsageError as err:
         print(f"affinetl tune: error: {err}", file=sys.stderr)  # noqa: T201 - CLI output
         return 2
-    out = Path(args.out or f"{study_name}.json")
     record = {
-        "model": model_name,
+        "model": type(estimator).__name__,
         "params": search.best_params_,
         "fixed_params": fixed,
         "best_score": search.best_score_,
@@ -383,7 +488,7 @@ def run(args: argparse.Namespace) -> int:
         "data_hash": data_hash(case.X, case.y, case.groups),
         "affinetl_version": search.study_.user_attrs.get("affinetl_version"),
     }
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    write_atomic(out, json.dumps(record, indent=2) + "\n")
     print(_summary(search, args.top))  # noqa: T201 - CLI output
     print(f"best parameters written to {out}")  # noqa: T201 - CLI output
     return 0

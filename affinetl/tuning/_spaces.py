@@ -29,6 +29,7 @@ from optuna.distributions import (
     distribution_to_json,
 )
 
+from ..exceptions import UsageError
 from ..kernels import default_gamma
 
 __all__ = [
@@ -58,7 +59,7 @@ WIDTH_FACTOR = 10.0
 KERNEL_CHOICES = ("rbf", "laplacian", "matern52")
 
 
-class EmptySearchSpaceError(ValueError):
+class EmptySearchSpaceError(UsageError):
     """Raised when an estimator has no search space, or the user emptied it."""
 
 

@@ -15,6 +15,12 @@ A storage is checked *before* anything is written to it: a missing directory, a 
 a SQLite database (or is a SQLite database of another application) or a missing database driver
 raises :class:`StorageError` and leaves the file untouched. Resuming a study checks that its
 recorded estimator, search space and data hash match the new run (:class:`StudyMismatchError`).
+
+Storages survive a killed worker. A SQLite file is checked through a read-write connection, so the
+hot rollback journal of a process killed inside a transaction is rolled back on the next open (a
+read-only check could not, and would refuse the file until someone opened it read-write). A
+journal file whose last record was torn by a kill or a power cut is cut back to its last complete
+record before the study resumes, keeping a copy of what was cut (:func:`repair_journal`).
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ from numpy.typing import ArrayLike
 from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
+
+from ..exceptions import UsageError
+from ._journal import JournalDamagedError, repair_journal
 
 __all__ = [
     "FINISHED",
@@ -58,11 +67,11 @@ _CHECKED_ATTRS = ("estimator", "space", "data_hash", "scoring", "cv")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-class StorageError(RuntimeError):
-    """A storage that cannot be opened (nothing was written to it)."""
+class StorageError(UsageError, RuntimeError):
+    """A storage that cannot be opened (nothing was written to it); a user error."""
 
 
-class StudyMismatchError(ValueError):
+class StudyMismatchError(UsageError):
     """An existing study was recorded for another estimator, space, scoring or data set."""
 
 
@@ -88,8 +97,13 @@ def _check_sqlite_file(path: Path, url: str) -> None:
         raise StorageError(
             f"cannot open storage {url!r}: {str(path)!r} exists and is not a SQLite database"
         )
+    hot = path.with_name(path.name + "-journal")
+    interrupted = hot.exists() and hot.stat().st_size > 0
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # read-write (never create): a hot rollback journal left by a process killed inside a
+        # transaction is rolled back by this first read; a read-only connection cannot roll it
+        # back and fails with SQLITE_READONLY_ROLLBACK instead
+        con = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=60)
         try:
             tables = {
                 r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -97,7 +111,17 @@ def _check_sqlite_file(path: Path, url: str) -> None:
         finally:
             con.close()
     except sqlite3.Error as err:
-        raise StorageError(f"cannot open storage {url!r}: {err}") from err
+        hint = ""
+        if interrupted:
+            hint = (
+                f"; it has the rollback journal {str(hot)!r} of an interrupted transaction, which "
+                "only a read-write open can roll back: make the file and its directory writable"
+            )
+        raise StorageError(f"cannot open storage {url!r}: {err}{hint}") from err
+    if interrupted and not (hot.exists() and hot.stat().st_size > 0):
+        logger.warning(
+            "%s: rolled back the transaction of a process that was killed while writing", path
+        )
     if tables and "studies" not in tables:
         raise StorageError(
             f"cannot open storage {url!r}: {str(path)!r} is a SQLite database of another "
@@ -112,16 +136,10 @@ def _journal(path: Path) -> BaseStorage:
         raise StorageError(
             f"cannot open journal {str(path)!r}: directory {str(path.parent)!r} does not exist"
         )
-    if path.exists() and path.stat().st_size:
-        with open(path, "rb") as fh:
-            first = fh.readline()
-        try:
-            json.loads(first)
-        except ValueError as err:
-            raise StorageError(
-                f"cannot open journal {str(path)!r}: it exists and is not an Optuna journal "
-                f"(first line is not JSON: {err})"
-            ) from err
+    try:
+        repair_journal(path)
+    except JournalDamagedError as err:
+        raise StorageError(f"cannot open journal {str(path)!r}: {err}") from err
     try:
         return JournalStorage(JournalFileBackend(str(path)))
     except (OSError, ValueError, RuntimeError) as err:

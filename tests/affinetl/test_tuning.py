@@ -402,3 +402,36 @@ def test_cli_writes_reusable_best_parameters(tmp_path, capsys):
     )
     assert run(bad) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--model", "direct", "--set", "nosuch=1"], "DirectRegressor has no parameter(s) nosuch"),
+        (["--model", "direct", "--scoring", "nosuch"], "--scoring 'nosuch'"),
+        (["--model", "direct", "--cv", "50"], "--cv 50 is more than the 40 samples"),
+        (["--model", "direct", "--target", "nosuch"], "--target 'nosuch' is not a column"),
+        (["--model", "nope"], "unknown model 'nope'"),
+    ],
+)
+def test_cli_user_errors_are_one_line_before_any_work(tmp_path, capsys, options, message):
+    import argparse
+
+    from affinetl.exceptions import UsageError
+
+    path = tmp_path / "data.csv"
+    rng = np.random.default_rng(0)
+    np.savetxt(path, rng.normal(size=(40, 3)), delimiter=",", header="x,sim,exp", comments="")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    db = tmp_path / "t.db"
+    args = ["--case", str(path), "--target", "exp", "--storage", str(db), "--no-progress"]
+    argv = [*args, "--out", str(tmp_path / "out" / "x.json"), *options]  # the last --target wins
+    assert run(parser.parse_args(argv)) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not db.exists() and not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit) as info:  # numbers out of range: argparse, status 2
+        parser.parse_args([*args, "--model", "direct", "--trials", "0"])
+    assert info.value.code == 2
+    assert issubclass(StorageError, UsageError) and issubclass(StudyMismatchError, UsageError)
