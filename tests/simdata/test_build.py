@@ -161,3 +161,53 @@ def test_rows_record_provenance(tmp_path):
     assert row["code_version"]
     for key in ("gpu_model", "gpu_driver", "cuda_version"):
         assert key in row  # None on a host without nvidia-smi
+
+
+@pytest.mark.parametrize(
+    ("kind", "kwargs", "expected"),
+    [
+        ("alternating", {"dp": 6}, [0, 1, 0, 1, 0, 1]),
+        ("block", {"blocks": [2, 3]}, [0, 0, 1, 1, 1]),
+    ],
+)
+def test_copolymer_sequences(kind, kwargs, expected):
+    from simdata.build import copolymer_sequence
+
+    assert copolymer_sequence(kind, 2, **kwargs) == expected
+
+
+def test_random_copolymer_sequence_is_seeded_and_follows_fractions():
+    from simdata.build import copolymer_sequence
+
+    seq = copolymer_sequence("random", 2, 2000, fractions=[3, 1], seed=1)
+    assert seq == copolymer_sequence("random", 2, 2000, fractions=[3, 1], seed=1)
+    assert abs(np.mean(seq) - 0.25) < 0.03
+    with pytest.raises(PolymerSpecError, match="fractions"):
+        copolymer_sequence("random", 2, 10, fractions=[1, -1])
+    with pytest.raises(PolymerSpecError, match="block length"):
+        copolymer_sequence("block", 2, blocks=[3])
+    with pytest.raises(PolymerSpecError, match="choose one of"):
+        copolymer_sequence("graft", 2, 4)
+
+
+def test_copolymer_chains_join_units_in_order():
+    from simdata.build import build_copolymer, copolymer_sequence, embed
+
+    pe, pvc, ps = (parse_repeat_unit(s) for s in ("*CC*", "*CC(*)Cl", "*CC(*)c1ccccc1"))
+    block = build_copolymer([pe, pvc], copolymer_sequence("block", 2, blocks=[2, 2]))
+    # ethylene, ethylene, then two vinyl chlorides head to tail, H caps at both ends
+    assert Chem.MolToSmiles(Chem.RemoveHs(block), isomericSmiles=False) == Chem.CanonSmiles(
+        "CCCCCC(Cl)CCCl"
+    )
+    assert [a.GetIntProp("monomer") for a in block.GetAtoms() if a.GetAtomicNum() > 1][:4] == [
+        0,
+        0,
+        0,
+        0,
+    ]
+    three = build_copolymer([pe, pvc, ps], copolymer_sequence("alternating", 3, 6))
+    formula = Chem.rdMolDescriptors.CalcMolFormula(three)
+    assert formula == "C24H32Cl2"  # 2 x (C2H4 + C2H3Cl + C8H8) + 2 H caps
+    assert embed(three, seed=0).GetNumConformers() == 1
+    with pytest.raises(PolymerSpecError, match="refers to unit"):
+        build_copolymer([pe, pvc], [0, 2])
