@@ -171,13 +171,13 @@ def test_rows_record_provenance(tmp_path):
     ],
 )
 def test_copolymer_sequences(kind, kwargs, expected):
-    from simdata.build import copolymer_sequence
+    from simdata.copolymer import copolymer_sequence
 
     assert copolymer_sequence(kind, 2, **kwargs) == expected
 
 
 def test_random_copolymer_sequence_is_seeded_and_follows_fractions():
-    from simdata.build import copolymer_sequence
+    from simdata.copolymer import copolymer_sequence
 
     seq = copolymer_sequence("random", 2, 2000, fractions=[3, 1], seed=1)
     assert seq == copolymer_sequence("random", 2, 2000, fractions=[3, 1], seed=1)
@@ -191,7 +191,8 @@ def test_random_copolymer_sequence_is_seeded_and_follows_fractions():
 
 
 def test_copolymer_chains_join_units_in_order():
-    from simdata.build import build_copolymer, copolymer_sequence, embed
+    from simdata.build import embed
+    from simdata.copolymer import build_copolymer, copolymer_sequence
 
     pe, pvc, ps = (parse_repeat_unit(s) for s in ("*CC*", "*CC(*)Cl", "*CC(*)c1ccccc1"))
     block = build_copolymer([pe, pvc], copolymer_sequence("block", 2, blocks=[2, 2]))
