@@ -207,7 +207,9 @@ def test_copolymer_chains_join_units_in_order():
         0,
     ]
     three = build_copolymer([pe, pvc, ps], copolymer_sequence("alternating", 3, 6))
-    formula = Chem.rdMolDescriptors.CalcMolFormula(three)
+    from rdkit.Chem import rdMolDescriptors
+
+    formula = rdMolDescriptors.CalcMolFormula(three)
     assert formula == "C24H32Cl2"  # 2 x (C2H4 + C2H3Cl + C8H8) + 2 H caps
     assert embed(three, seed=0).GetNumConformers() == 1
     with pytest.raises(PolymerSpecError, match="refers to unit"):
