@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "affinetl.scaling._cli",
         "Sim2Real scaling-law learning curves E(N) = D N^-alpha + C",
     ),
+    "sim2real": ("affinetl.sim2real._cli", "source model from simulations + AffineTransferCV"),
     "tune": (
         "affinetl.tuning._cli",
         "tune an estimator with Optuna (study on SQLite, an RDB URL or a journal file)",
