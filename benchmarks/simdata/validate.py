@@ -172,6 +172,8 @@ def prepare_set(args: argparse.Namespace) -> int:
     vset = load_validation_set()
     if args.only:
         vset = vset[vset.monomer_ID.isin(args.only)]
+    # smallest repeat units first: the most polymers measured in a limited time
+    vset = vset.assign(size=vset.smiles.str.len()).sort_values("size", kind="stable")
     preset = get_preset(args.preset)
     log_path = OUT / f"set_prepare_{preset.name}.jsonl"
     done = set()
@@ -366,12 +368,14 @@ def report(args: argparse.Namespace) -> int:
     res["polymer"] = res.name.map({pid: n for pid, _, n in POLYMERS})
     res["err_radonpy_%"] = 100 * (res.density - res.density_radonpy) / res.density_radonpy
     res["err_exp_%"] = 100 * (res.density - res.density_exp) / res.density_exp
-    res["Cp_err_radonpy_%"] = 100 * (res.Cp_fd - res.Cp_radonpy) / res.Cp_radonpy
+    res["Cp_err_radonpy_%"] = 100 * (res.Cp - res.Cp_radonpy) / res.Cp_radonpy
+    res["Cp_fd_err_radonpy_%"] = 100 * (res.Cp_fd - res.Cp_radonpy) / res.Cp_radonpy
     res["minutes"] = (res.get("prepare_s", 0) + res.get("md_wall_s", res.get("wall_s"))) / 60
     cols = [
         "preset", "name", "polymer", "n_atoms", "platform", "density", "density_sem",
         "density_radonpy", "density_exp", "err_radonpy_%", "err_exp_%", "Cp", "Cp_fd",
-        "Cp_radonpy", "Cp_err_radonpy_%", "equilibrated", "ns_per_day", "minutes",
+        "Cp_radonpy", "Cp_err_radonpy_%", "Cp_fd_err_radonpy_%", "equilibrated", "ns_per_day",
+        "minutes",
     ]  # fmt: skip
     table = res[[c for c in cols if c in res.columns]].sort_values(["preset", "name"])
     table.to_csv(OUT / "validation.csv", index=False)
@@ -387,8 +391,10 @@ def report(args: argparse.Namespace) -> int:
                 "bias_vs_RadonPy_%": e.mean(),
                 "MAPE_vs_exp_%": x.abs().mean(),
                 "bias_vs_exp_%": x.mean(),
-                "MAPE_Cp_fd_vs_RadonPy_%": g["Cp_err_radonpy_%"].abs().mean(),
-                "bias_Cp_fd_vs_RadonPy_%": g["Cp_err_radonpy_%"].mean(),
+                "MAPE_Cp_vs_RadonPy_%": g["Cp_err_radonpy_%"].abs().mean(),
+                "bias_Cp_vs_RadonPy_%": g["Cp_err_radonpy_%"].mean(),
+                "MAPE_Cp_fd_vs_RadonPy_%": g["Cp_fd_err_radonpy_%"].abs().mean(),
+                "bias_Cp_fd_vs_RadonPy_%": g["Cp_fd_err_radonpy_%"].mean(),
             }
         )
     summary = pd.DataFrame(summary)
@@ -412,14 +418,21 @@ def report(args: argparse.Namespace) -> int:
         keep = [
             "job_id", "name", "smiles", "canonical_smiles", "preset", "seed", "status", "density",
             "density_sem", "Cp", "Cp_sem", "Cp_fd", "Cp_fd_sem", "Cv", "compressibility",
-            "bulk_modulus", "volume_expansion", "volume_expansion_fd", "linear_expansion",
-            "static_dielectric_const", "Rg", "end_to_end", "self-diffusion", "DP", "n_mol",
+            "bulk_modulus", "isentropic_compressibility", "isentropic_bulk_modulus",
+            "volume_expansion", "volume_expansion_fd", "linear_expansion",
+            "static_dielectric_const", "Rg", "Rg_mass", "end_to_end", "r2",
+            "nematic_order_parameter", "self-diffusion", "self_diffusion_chain",
+            "cohesive_energy_density", "solubility_parameter", "Tg", "DP", "n_mol",
             "n_atoms", "charge_method", "equilibrated", "platform", "ns_per_day", "settings",
             "versions",
         ]  # fmt: skip
         full = _current(_latest_done(load_results(OUT / "results")))
         full = full[full.preset == args.example_preset]
+        keep += [c for c in full.columns if c.endswith(("_sem", "_quality")) and c not in keep]
         full[[c for c in keep if c in full.columns]].to_csv(args.example, index=False)
+        from simdata.columns import write_sidecar
+
+        write_sidecar(args.example, [c for c in keep if c in full.columns])
     return 0
 
 
@@ -503,6 +516,111 @@ def conductivity(args: argparse.Namespace) -> int:
     return 0
 
 
+#: simdata column -> PI1070 column it is compared with (same meaning unless noted in
+#: :data:`MEANING_DIFFERS`).
+PI1070_COLUMNS = {
+    "density": "density",
+    "Cp": "Cp",
+    "Cp_fd": "Cp",
+    "Cv": "Cv",
+    "compressibility": "compressibility",
+    "bulk_modulus": "bulk_modulus",
+    "isentropic_compressibility": "isentropic_compressibility",
+    "isentropic_bulk_modulus": "isentropic_bulk_modulus",
+    "volume_expansion": "volume_expansion",
+    "volume_expansion_fd": "volume_expansion",
+    "linear_expansion": "linear_expansion",
+    "static_dielectric_const": "static_dielectric_const",
+    "Rg": "Rg",
+    "Rg_mass": "Rg",
+    "r2": "r2",
+    "self-diffusion": "self-diffusion",
+    "self_diffusion_chain": "self-diffusion",
+    "nematic_order_parameter": "nematic_order_parameter",
+    "refractive_index": "refractive_index",
+    "thermal_conductivity": "thermal_conductivity",
+}
+#: Columns compared with a PI1070 column of another meaning (shown for scale only).
+MEANING_DIFFERS = {
+    "Rg_mass": "mass-weighted, shorter chains",
+    "self_diffusion_chain": "chain centre of mass, not all atoms",
+}
+
+
+def property_errors(args: argparse.Namespace) -> int:
+    """Error of every property against PI1070, with quality-flag rates, per preset.
+
+    Reads the shipped example tables (``simdata/examples/validation_<preset>.csv``) and,
+    with ``--rows``, rows of further runs (JSON lines). The refractive index is computed
+    for every row from its MD density and the DFT-D4 repeat-unit polarisability
+    (:mod:`simdata.optics`). Writes ``property_errors.csv`` and prints one table per preset
+    (MAPE, signed bias, Spearman rank correlation, share of rows flagged other than ``ok``
+    and the flags seen).
+    """
+    import numpy as np
+    import pandas as pd
+    from _data import radonpy_table
+    from scipy.stats import spearmanr
+
+    from simdata.optics import refractive_index_columns
+    from simdata.quality import quality_flags
+
+    frames = [
+        pd.read_csv(ROOT / "simdata" / "examples" / f"validation_{p}.csv")
+        for p in ("fast", "standard")
+    ]
+    for path in args.rows or []:
+        rows = [json.loads(x) for x in Path(path).read_text().splitlines() if x.strip()]
+        frames.append(pd.DataFrame([r for r in rows if r.get("status") == "done"]))
+    res = pd.concat(frames, ignore_index=True)
+    res = res[res.status == "done"].drop_duplicates(["name", "preset"], keep="last")
+    if "smiles" not in res or res.smiles.isna().any():
+        smiles = radonpy_table().set_index("monomer_ID").smiles
+        res["smiles"] = res.name.map(smiles)
+    ri = [refractive_index_columns(s, d) for s, d in zip(res.smiles, res.density, strict=True)]
+    res["refractive_index"] = [r["refractive_index"] for r in ri]
+    ref = radonpy_table().set_index("monomer_ID")
+    out = []
+    for preset, g in res.groupby("preset"):
+        flags = pd.DataFrame([quality_flags(r) for r in g.to_dict("records")], index=g.index)
+        for col, refcol in PI1070_COLUMNS.items():
+            if col not in g or g[col].isna().all():
+                continue
+            sim = g[col].astype(float).to_numpy()
+            rv = ref.loc[g.name, refcol].to_numpy(dtype=float)
+            ok = np.isfinite(sim) & np.isfinite(rv)
+            if ok.sum() < 2:
+                continue
+            err = 100 * (sim[ok] - rv[ok]) / rv[ok]
+            fq = flags.get(f"{col}_quality")
+            out.append(
+                {
+                    "preset": preset,
+                    "property": col,
+                    "vs PI1070": refcol
+                    + (f" ({MEANING_DIFFERS[col]})" if col in MEANING_DIFFERS else ""),
+                    "n": int(ok.sum()),
+                    "MAPE_%": float(np.mean(np.abs(err))),
+                    "bias_%": float(np.mean(err)),
+                    "spearman": float(spearmanr(sim[ok], rv[ok])[0]),
+                    "flagged_%": float(100 * np.mean(fq != "ok")) if fq is not None else np.nan,
+                    "flags": ", ".join(
+                        f"{k} {v}" for k, v in (fq.value_counts().items() if fq is not None else [])
+                    ),
+                }
+            )
+    table = pd.DataFrame(out)
+    table.to_csv(OUT / "property_errors.csv", index=False)
+    from simdata.columns import write_sidecar
+
+    write_sidecar(OUT / "property_errors.csv", table.columns)
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        for preset, g in table.groupby("preset"):
+            print(f"== {preset}")
+            print(g.drop(columns="preset").round(2).to_string(index=False))
+    return 0
+
+
 def _md_versions(md: dict | None) -> dict:
     """The MD machine's versions of the programs the MD used, as ``md_<name>`` entries."""
     if not md:
@@ -577,6 +695,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--example", default=None, help="also write the example dataset CSV here")
     p.add_argument("--example-preset", default="fast", help="preset of the example dataset")
     p.set_defaults(func=report)
+    p = sub.add_parser("properties", help="every property against PI1070, with flag rates")
+    p.add_argument("--rows", nargs="*", default=None)
+    p.set_defaults(func=property_errors)
     p = sub.add_parser("conductivity")
     p.set_defaults(func=conductivity)
     args = parser.parse_args(argv)

@@ -23,3 +23,27 @@ def test_bad_preset_names():
         get_preset("huge")
     with pytest.raises(ValueError, match="n_chain"):
         get_preset("fast", n_chain=3)
+
+
+def test_added_fields_keep_stored_job_ids():
+    """Fields added for issue 23 leave the hash at the value they were added with, so the
+    ids of results stored before them (the shipped example tables) stay valid."""
+    import hashlib
+    import json
+
+    from simdata.presets import ADDED_FIELDS
+
+    fast = get_preset("fast")
+    old = {
+        k: v
+        for k, v in fast.to_dict().items()
+        if k not in ADDED_FIELDS and not k.startswith(("conductivity_", "tg_"))
+    }
+    expected = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
+    assert fast.settings_hash() == expected
+    assert fast.replace(structure_ps=20.0).settings_hash() != expected
+    assert fast.replace(tg_tmax=500.0).settings_hash() == expected  # scan off: no effect
+    on = fast.replace(tg_step_ps=100.0)
+    assert on.replace(tg_tmax=500.0).settings_hash() != on.settings_hash()
+    radon = get_preset("radonpy")
+    assert radon.tg_step_ps > 0 and radon.strict_equilibrium
