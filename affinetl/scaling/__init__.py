@@ -12,15 +12,8 @@ from __future__ import annotations
 from ._curves import Cell, learning_curve
 from ._methods import TRANSFER_METHODS, LooKernelRidge, get_method
 from ._plot import plot_learning_curves
-from ._powerlaw import (
-    CNotIdentifiableWarning,
-    PowerLawFit,
-    compare_power_laws,
-    equivalent_samples,
-    fit_power_law,
-    n_for_target_error,
-    power_law,
-)
+from ._powerlaw import CNotIdentifiableWarning, PowerLawFit, fit_power_law, power_law
+from ._questions import compare_power_laws, equivalent_samples, n_for_target_error
 from ._study import ScalingStudy, load_property_table, scaling_study
 
 __all__ = [

@@ -20,13 +20,8 @@ from ..sources import load_property_table
 from ._curves import learning_curve
 from ._methods import NO_SOURCE, NO_TARGET_TRAINING
 from ._plot import plot_learning_curves
-from ._powerlaw import (
-    CNotIdentifiableWarning,
-    PowerLawFit,
-    compare_power_laws,
-    equivalent_samples,
-    fit_power_law,
-)
+from ._powerlaw import CNotIdentifiableWarning, PowerLawFit, fit_power_law
+from ._questions import compare_power_laws, equivalent_samples
 
 __all__ = ["ScalingStudy", "load_property_table", "scaling_study"]
 
