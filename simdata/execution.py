@@ -29,7 +29,7 @@ from typing import Any
 from .checkpoint import RunOptions
 from .devices import current_device, worker_name
 from .errors import SimdataError
-from .job import Job, _base_row, _record_failure, prepare_job, simulate_job
+from .job import Job, _base_row, _record_failure, _StageTracker, prepare_job, simulate_job
 
 __all__ = [
     "MD_RESOURCE",
@@ -65,11 +65,12 @@ def prepare_task(job: Job, out: str, cache_dir: str | None = None) -> dict[str, 
     """
     t0 = time.perf_counter()
     where = _where()
+    tracker = _StageTracker(None)
     try:
-        work, timings = prepare_job(job, out, cache_dir=cache_dir)
+        work, timings = prepare_job(job, out, cache_dir=cache_dir, callback=tracker)
     except SimdataError as exc:
         row = _base_row(job)
-        _record_failure(row, exc, "prepare", None)
+        _record_failure(row, exc, tracker.stage or "prepare", None)
         row.update(prep_worker=where["worker"], prep_pid=where["pid"])
         row["wall_s"] = time.perf_counter() - t0
         return {"ok": False, "row": row}

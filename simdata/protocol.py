@@ -367,6 +367,10 @@ class MDRunner:
         """Whether ``segment`` was finished before the loaded checkpoint."""
         return self._resume is not None and segment < self._resume.segment
 
+    def resuming(self, segment: int) -> bool:
+        """Whether the loaded checkpoint is inside ``segment`` (until that segment runs)."""
+        return self._resume is not None and segment == self._resume.segment
+
     def fresh_segment(self, segment: int) -> bool:
         """Whether ``segment`` starts from its beginning (its set-up steps must run)."""
         return self._resume is None or segment > self._resume.segment
@@ -685,16 +689,16 @@ def compress(runner: MDRunner) -> StageResult:
     wall, t, cycles = d.get("wall", 0.0), d.get("t", 0.0), d.get("cycles", 0)
     if prog is None:
         runner.emit("compress", "start", density=runner.density())
-    runner.set_conditions(p.compress_temperature, None)
     t0 = time.perf_counter()
     # the last cycle scales exactly onto the target; the tolerance keeps a density a rounding
     # error short of it from running up to 200 cycles of factor 1.0
-    if not runner.skip_segment(_COMPRESS_NPT):
-        while cycles < 200 and (
-            not runner.fresh_segment(cycles)
-            or runner.density() < p.compress_target_density * (1.0 - 1e-6)
-        ):
-            if runner.fresh_segment(cycles):
+    target = p.compress_target_density * (1.0 - 1e-6)
+    if prog is None or prog.segment < _COMPRESS_NPT:
+        runner.set_conditions(p.compress_temperature, None)
+        while cycles < 200:
+            if not runner.resuming(cycles):  # a new cycle: scale, minimise, new velocities
+                if runner.density() >= target:
+                    break
                 factor = max(0.97, (runner.density() / p.compress_target_density) ** (1.0 / 3.0))
                 scale_cell(runner, factor)
                 runner.minimize(100)

@@ -201,3 +201,57 @@ def test_run_options_are_checked():
         RunOptions(max_md_s=0)
     with pytest.raises(ValueError, match="checkpoint_ps"):
         RunOptions(checkpoint_ps=-1)
+
+
+def test_compression_resumed_in_its_npt_part_runs_no_cycle(tiny_preset):
+    """A checkpoint inside the NPT part of the compression: no scaling cycle runs again, the
+    NPT segment runs its remaining picoseconds, the counters come from the checkpoint."""
+    from types import SimpleNamespace
+
+    import simdata.protocol as protocol
+    from simdata.checkpoint import Progress
+
+    calls = []
+
+    class Resumed:
+        preset = tiny_preset.replace(compress_ps=4.0)
+        seeds = protocol.stage_seeds(0)
+        progress = Progress()
+        sim = SimpleNamespace(context=None)
+        _resume = Progress(1000, 1.5, {"wall": 2.0, "t": 12.5, "cycles": 25}, 4.0, True)
+
+        def resume(self, stage):
+            return None
+
+        def resumed(self):
+            return self._resume
+
+        def resuming(self, segment):
+            return self._resume is not None and segment == self._resume.segment
+
+        def density(self):
+            return 0.8
+
+        def emit(self, *a, **k):
+            calls.append(("emit", a))
+
+        def set_conditions(self, *a):
+            calls.append(("set", a))
+
+        def minimize(self, *a):
+            raise AssertionError("no cycle may run again")
+
+        def run_ps(self, ps, *, stage, segment, timestep_fs=None):
+            calls.append(("run", segment, ps))
+            if self._resume is not None and segment == self._resume.segment:
+                self._resume = None
+            return 1.0
+
+        def finish(self, stage, info):
+            return info
+
+    info = protocol.compress(Resumed())
+    runs = [c[1:] for c in calls if c[0] == "run"]
+    assert runs == [(1000, 4.0), (1001, 4.0)]
+    assert ("set", (tiny_preset.compress_temperature, None)) not in calls  # stays NPT
+    assert info["cycles"] == 25 and info["ps"] == pytest.approx(12.5 + 4.0 + 4.0)

@@ -249,6 +249,9 @@ def test_compression_stops_at_the_target_despite_rounding(monkeypatch, tiny_pres
         def fresh_segment(self, segment):
             return True
 
+        def resuming(self, segment):
+            return False
+
         def finish(self, stage, info):
             return info
 
