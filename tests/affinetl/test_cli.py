@@ -172,3 +172,24 @@ def test_verbose_and_quiet_before_or_after_the_command(argv, expected, monkeypat
     assert main(argv) == 0
     assert {r.getMessage() for r in caplog.records if r.name == "affinetl.demo"} == expected
     assert logging.getLogger("affinetl").level == logging.NOTSET  # restored after the run
+
+
+@pytest.mark.parametrize(("level", "disable"), [(logging.ERROR, True), (logging.WARNING, None)])
+def test_progress_bars_follow_quiet(level, disable, monkeypatch, caplog):
+    """-q (the affinetl logger above WARNING) hides the bars; otherwise tqdm shows them on a
+    terminal (``disable=None``)."""
+    import tqdm.auto
+
+    from affinetl.reproduce._common import progress
+
+    seen = {}
+
+    def fake_tqdm(iterable, **kwargs):
+        seen.update(kwargs)
+        return iterable
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", fake_tqdm)
+    caplog.set_level(level, logger="affinetl")  # restored after the test
+    assert list(progress(range(3), total=3, desc="x")) == [0, 1, 2]
+    assert seen["disable"] is disable
+    assert seen["total"] == 3
