@@ -1,6 +1,6 @@
 """The package's showcase, ``affinetl demo``: Sim2Real polymer density on real data.
 
-:func:`run_demo` learns the experimental densities of 117 polymers (Afzal et al. 2021) from
+:func:`run_demo` learns the experimental densities of the Afzal et al. (2021) polymers from
 n = 10, 20, 40 measured ones with their MD densities as the source, and compares
 ``AffineTransferCV`` (defaults) with the raw simulation and the baselines over 20 random splits
 per n (mean and standard error), writing a table and three figures: error against n, predicted

@@ -1,8 +1,9 @@
 """The main demo: experimental polymer densities learned from a few measurements and MD.
 
-The Sim2Real polymer-density case of Afzal et al. (2021): 117 polymers with a measured density
-(the target) and an MD density (OPLS3e, the source ``u = f_s(x)``), inputs 20 RDKit descriptors
-of the repeat unit. For each training size n, ``n_splits`` random splits draw n polymers to
+The Sim2Real polymer-density case of Afzal et al. (2021): the polymers with a measured density
+(the target) and an MD density (OPLS3e, the source ``u = f_s(x)``), as
+:func:`affinetl.reproduce.density.load_density_case` gives them, with 20 RDKit descriptors of
+the repeat unit as inputs. For each training size n, ``n_splits`` random splits draw n polymers to
 train on and test on the others. Every model is fitted through the public API on the training
 polymers alone:
 
@@ -103,9 +104,9 @@ def load_demo_case() -> tuple[pd.DataFrame, np.ndarray, str]:
 
     Returns
     -------
-    X : pandas.DataFrame of shape (117, n_descriptors + 1)
+    X : pandas.DataFrame of shape (n_polymers, n_descriptors + 1)
         RDKit descriptors of the repeat unit; the last column ``md_density`` is the source.
-    y : ndarray of shape (117,)
+    y : ndarray of shape (n_polymers,)
         Experimental density.
     unit : str
     """
