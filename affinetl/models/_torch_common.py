@@ -1,17 +1,21 @@
-"""Shared machinery of the torch estimators in :mod:`affinetl.models._neural`.
+"""Shared machinery of the torch estimators (``_neural``, ``_neural_baselines``, ``_flow``).
 
 Parameter constraints, hidden-width resolution, standardisation moments and the private base
 :class:`_TorchEstimator` (parameter storage, device, dtype, seeding, the validation split and the
-training loop, fit and predict preambles, save/load). Imported by ``_neural`` after its check
-that torch is installed.
+training loop, fit and predict preambles, save/load), whose docstring describes once the training
+parameters every estimator shares (:func:`fill_doc` expands them into each estimator's docstring).
+Imported by the estimator modules after their check that torch is installed.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import math
+import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -44,7 +48,7 @@ from ._torch.train import (
 
 __all__: list[str] = []
 
-logger = logging.getLogger("affinetl.models._neural")
+logger = logging.getLogger("affinetl.models")
 
 _training_constraints: dict[str, list[Any]] = {
     "activation": [StrOptions(set(ACTIVATIONS))],
@@ -150,7 +154,56 @@ def _call_bound(
 
 
 class _TorchEstimator(RegressorMixin, BaseEstimator):
-    """Shared machinery: parameters, device, dtype, seeding, validation split, training, save/load."""
+    """Base of every neural estimator: the training parameters they share, and save/load.
+
+    It holds the machinery (parameter storage, device, dtype, seeding, the validation split, the
+    training loop, fit and predict preambles, :meth:`save` and :meth:`load`). Its parameters below
+    are written here once: each estimator's docstring names them in one entry that
+    :func:`fill_doc` replaces by these descriptions at import, so ``help()`` shows them in full.
+
+    Other Parameters
+    ----------------
+    activation : {"leaky_relu", "relu", "tanh", "elu", "silu"}, default="leaky_relu"
+        Hidden activation (LeakyReLU slope 0.01, the published setting).
+    dropout : float, default=0.0
+        Dropout after every hidden activation (off in ``predict``).
+    weight_decay : float, default=1e-4
+        L2 penalty on every weight (Adam ``weight_decay``).
+    lr : float, default=1e-3
+        Adam learning rate.
+    batch_size : int, default=32
+        Mini-batch size (the published neural LTC models use 2).
+    max_epochs : int, default=200
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training rows and keep the weights of the best
+        validation epoch, stopping after ``n_iter_no_change`` epochs without improvement
+        (skipped, with all rows used, when fewer than 2 rows would be held out or kept).
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=20
+    lr_schedule : {"constant", "cosine", "plateau"}, default="constant"
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        ``"auto"`` picks CUDA when available.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the networks; ``predict`` returns float64 either way.
+    deterministic : bool, default=False
+        Run with ``torch.use_deterministic_algorithms`` (restored afterwards).
+    n_threads : int or None, default=1
+        Torch intra-op threads while training (set, then restored); ``None`` keeps torch's
+        setting. One thread is fastest for these small networks.
+    random_state : int, RandomState or None, default=None
+        Seeds a local ``torch.Generator`` (initial weights, shuffling, validation split);
+        the global torch RNG is never touched (except by dropout, which has no generator
+        argument in torch).
+    callbacks : list of callable or None, default=None
+        Called after every epoch as ``callback(epoch, train_loss, val_loss, estimator)``:
+        ``epoch`` counts from 1; ``train_loss`` and ``val_loss`` are the epoch's mean training
+        loss and the early-stopping validation loss (None without a validation split), on
+        the standardised target; ``estimator`` is this estimator, ready to ``predict`` with the
+        current weights. A callback returns True to stop training after this epoch (with
+        early stopping the best weights are still restored; ``stop_reason_`` records it); an
+        exception aborts ``fit`` and propagates (:mod:`affinetl.tuning` raises
+        ``optuna.TrialPruned`` this way). Training-time only: not saved by :meth:`save`.
+    """
 
     #: fitted numpy attributes written by ``save`` (besides the module weights).
     _saved_arrays: tuple[str, ...] = ("y_mean_", "y_scale_")
@@ -423,3 +476,49 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
 
     def _after_load(self) -> None:
         """Hook for subclasses that keep more than the module."""
+
+
+#: The description of the one entry that stands for the shared parameters in an estimator's
+#: docstring (its names line lists ``activation`` when the architecture parameters apply).
+_SHARED_MARKER = "Shared by every neural estimator, described once in ``_TorchEstimator``."
+_SHARED_ENTRY = re.compile(rf"^( *)([^\n]+) :\n\1    {re.escape(_SHARED_MARKER)}$", re.MULTILINE)
+_ARCHITECTURE = ("activation", "dropout")
+
+
+def _shared_entries() -> dict[str, str]:
+    """The Parameters entries of :class:`_TorchEstimator`'s docstring, by parameter name."""
+    doc = inspect.cleandoc(_TorchEstimator.__doc__ or "")
+    section = doc.split("Other Parameters\n----------------\n", 1)[1]
+    entries: dict[str, str] = {}
+    for line in section.splitlines():
+        if line and not line.startswith(" "):
+            name = line.split(" :", 1)[0]
+            entries[name] = line
+        elif line:
+            entries[name] += "\n" + line
+    return entries
+
+
+def fill_doc(cls: type) -> type:
+    """Class decorator: expand the shared-parameters entry of ``cls.__doc__`` in full.
+
+    The entry is a names line (``activation, dropout, weight_decay, ... :``) followed by the line
+    :data:`_SHARED_MARKER`; it becomes the descriptions from :class:`_TorchEstimator`'s docstring,
+    without ``activation`` and ``dropout`` when the names line does not list ``activation``.
+    """
+    entries = _shared_entries()
+
+    def expand(match: re.Match[str]) -> str:
+        indent, names = match.groups()
+        keep_architecture = "activation" in [n.strip() for n in names.split(",")]
+        return "\n".join(
+            textwrap.indent(text, indent)
+            for name, text in entries.items()
+            if keep_architecture or name not in _ARCHITECTURE
+        )
+
+    if cls.__doc__:
+        cls.__doc__, count = _SHARED_ENTRY.subn(expand, cls.__doc__)
+        if count != 1:
+            raise ValueError(f"{cls.__name__}: expected one shared-parameters entry, found {count}")
+    return cls

@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from affinetl import AffineTransferRegressor, DirectRegressor
-from affinetl.models._neural import (
+from affinetl.models import (
     AffineCouplingTransfer,
     NeuralAffineTransferRegressor,
     NeuralDirectRegressor,

@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
-from affinetl.models._neural import NeuralAffineTransferRegressor
+from affinetl.models import NeuralAffineTransferRegressor
 from affinetl.tuning import OptunaSearchCV
 
 

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("nflows")
 
 from affinetl.datasets import SourceNetwork  # noqa: E402
-from affinetl.models._neural import (  # noqa: E402
+from affinetl.models import (  # noqa: E402
     AffineCouplingTransfer,
     FeatureExtractionRegressor,
     FineTuneRegressor,

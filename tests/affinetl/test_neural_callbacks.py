@@ -10,7 +10,7 @@ pytest.importorskip("nflows")
 
 from sklearn.base import clone  # noqa: E402
 
-from affinetl.models._neural import (  # noqa: E402
+from affinetl.models import (  # noqa: E402
     AffineCouplingTransfer,
     FeatureExtractionRegressor,
     FineTuneRegressor,

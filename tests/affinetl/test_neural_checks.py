@@ -9,7 +9,7 @@ pytest.importorskip("nflows")
 
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from affinetl.models._neural import (  # noqa: E402
+from affinetl.models import (  # noqa: E402
     AffineCouplingTransfer,
     NeuralAffineTransferRegressor,
     NeuralDirectRegressor,
@@ -32,3 +32,30 @@ ESTIMATORS = [
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_conformance(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "AffineCouplingTransfer",
+        "FeatureExtractionRegressor",
+        "FineTuneRegressor",
+        "HiddenLayerAffineRegressor",
+        "NeuralAffineTransferRegressor",
+        "NeuralDirectRegressor",
+    ],
+)
+def test_every_parameter_is_documented_once_filled_in(name):
+    import re
+
+    import affinetl.models
+
+    cls = getattr(affinetl.models, name)
+    documented = set()
+    for line in cls.__doc__.split("Attributes\n")[0].splitlines():
+        entry = re.fullmatch(r"    (\w[\w, ]*?)(?: :.*)?", line)
+        if entry:
+            documented |= {n.strip() for n in entry.group(1).split(",")}
+    assert set(cls().get_params()) <= documented
+    assert "described once in" not in cls.__doc__  # the shared entry was expanded
+    assert cls.__doc__.count("lr : float, default=1e-3") == 1

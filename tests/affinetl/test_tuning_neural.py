@@ -14,7 +14,7 @@ from optuna.trial import TrialState  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from affinetl.models._neural import (  # noqa: E402
+from affinetl.models import (  # noqa: E402
     AffineCouplingTransfer,
     NeuralAffineTransferRegressor,
     NeuralDirectRegressor,
