@@ -1,8 +1,8 @@
 """A campaign over one results folder: which jobs to run, leases, and clean-up of done jobs.
 
 Several drivers (processes, hosts) may run on one results folder. Each job they run is
-leased first: ``<out>/leases/<job_id>.lease`` is created with ``O_CREAT | O_EXCL`` (atomic,
-also on NFS v3+), holding the owner's host, pid and a random token. The owner refreshes the
+leased first: ``<out>/leases/<job_id>.lease`` is written to a private file and hard-linked into
+place (atomic and exclusive, also on NFS), holding the owner's host, pid and a random token. The owner refreshes the
 file's modification time every ``lease_ttl / 4`` seconds (a heartbeat thread); a lease is
 stale when its owner's process is gone (same host) or its heartbeat is older than
 ``lease_ttl``. A stale lease is reclaimed under a folder lock, so two drivers never run the
@@ -119,14 +119,20 @@ class Lease:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _create(self) -> bool:
+        # the lease is written whole to a private file, then linked into place: the link
+        # fails if the lease exists (atomic, also on NFS), and a reader never sees it empty
+        tmp = self.path.with_name(f".{self.path.name}.{self.token}")
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(self._info()))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, self.path)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(self._info()))
-            fh.flush()
-            os.fsync(fh.fileno())
+        finally:
+            tmp.unlink()
         self.held = True
         return True
 
