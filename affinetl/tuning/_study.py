@@ -119,9 +119,8 @@ def _check_sqlite_file(path: Path, url: str) -> None:
             )
         raise StorageError(f"cannot open storage {url!r}: {err}{hint}") from err
     if interrupted and not (hot.exists() and hot.stat().st_size > 0):
-        logger.warning(
-            "%s: rolled back the transaction of a process that was killed while writing", path
-        )
+        # (or another worker's transaction was just committed: both leave the file consistent)
+        logger.info("%s: rolled back the transaction of a process killed while writing", path)
     if tables and "studies" not in tables:
         raise StorageError(
             f"cannot open storage {url!r}: {str(path)!r} is a SQLite database of another "
