@@ -17,10 +17,15 @@ from typing import Any
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import validate_data as _sk_validate_data
+
+from .exceptions import UsageError
 
 __all__ = [
+    "MAX_ABS_VALUE",
     "Interval",
+    "NumericalRangeError",
     "StrOptions",
     "SourceFeatureMixin",
     "check_is_fitted",
@@ -31,6 +36,36 @@ __all__ = [
 ]
 
 fit_context = _fit_context
+
+#: Largest magnitude accepted in ``X`` and ``y``: beyond it a square (a kernel distance, a
+#: variance, a residual sum of squares) overflows double precision.
+MAX_ABS_VALUE = 1e150
+
+
+class NumericalRangeError(UsageError):
+    """Input values so large that their squares overflow double precision."""
+
+
+def _check_range(arr: Any, what: str) -> None:
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu" or arr.size == 0:
+        return
+    top = float(np.max(np.abs(arr)))
+    if top > MAX_ABS_VALUE:
+        raise NumericalRangeError(
+            f"{what} holds values as large as {top:.3g}, beyond {MAX_ABS_VALUE:.0e}: their "
+            "squares overflow double precision, so every kernel and least-squares computation "
+            "would return NaN; rescale the data (for example change its units) first"
+        )
+
+
+def validate_data(estimator: Any, X: Any = "no_validation", y: Any = "no_validation", **kwargs):
+    """scikit-learn's ``validate_data`` plus a range check: values whose squares overflow
+    (``|v| > MAX_ABS_VALUE``) raise :class:`NumericalRangeError` instead of NaN predictions."""
+    out = _sk_validate_data(estimator, X, y, **kwargs)
+    for arr, what in zip(out if isinstance(out, tuple) else (out,), ("X", "y")):
+        _check_range(arr, what)
+    return out
+
 
 #: Parameter constraints shared by every estimator that resolves source features.
 source_constraints: dict[str, list[Any]] = {

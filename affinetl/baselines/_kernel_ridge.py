@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.preprocessing import StandardScaler
 
+from .._solvers import GramFactor, kernel_ridge_intercept
 from ..base import (
     Interval,
     SourceFeatureMixin,
@@ -34,7 +35,6 @@ from ..base import (
     validate_data,
 )
 from ..kernels import gram_matrix, kernel_constraint
-from ..models._kernel_solvers import GramFactor, kernel_ridge_intercept
 
 __all__ = [
     "AugmentedRegressor",

@@ -1,4 +1,4 @@
-"""AffineTransferRegressor: the kernel affine model transfer estimator."""
+"""AffineTransferRegressor: the kernel affine model transfer estimator, every form."""
 
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
+from .._forms import (
+    KERNEL_FORMS,
+    RIDGE_FORM_KERNEL,
+    SOURCE_OFFSET_FORMS,
+    form_blocks,
+    form_design,
+    form_target,
+)
+from .._solvers import fit_affine_features, fit_affine_kernel, fit_partial_ridge
 from ..base import (
     Interval,
     SourceFeatureMixin,
@@ -24,12 +33,13 @@ from ..base import (
     validate_data,
 )
 from ..kernels import gram_matrix, kernel_constraint
-from ._affine_features import fit_affine_features, fit_const_features
 from ._kernel_approx import make_feature_map
-from ._kernel_newton import NEWTON_MAX_RANK, fit_affine_newton, newton_applies
-from ._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
 
 __all__ = ["AffineTransferRegressor"]
+
+#: Forms of the estimator: the searched family plus ``g1_const``.
+FORMS = (*KERNEL_FORMS, "g1_const")
+_BILINEAR = ("full", "g1_const")
 
 
 def _scaler(data: np.ndarray, standardize: bool) -> StandardScaler | None:
@@ -55,22 +65,44 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         + \lambda_1 \alpha^\top K_1 \alpha + \lambda_2 \beta^\top K_2 \beta
         + \lambda_3 \gamma^\top K_3 \gamma
 
-    by block relaxation: each block (``beta``, then ``gamma``, then ``(a0, alpha)``) is updated
-    to its exact minimiser with a symmetric positive-definite solve, so the objective never
-    increases (without pruning).
+    on the target scaled to unit standard deviation (``y / sd(y)``, so that the penalties are
+    unit-free; predictions are in the target's units), by damped Newton steps, the structured
+    low-rank Newton steps or block relaxation (``solver``).
+
+    Every special case of the family is a ``form`` of this one estimator:
+
+    ================== ============================ ================ ==============
+    form               g1(u)                        g2(u)            g3(x)
+    ================== ============================ ================ ==============
+    full               a0 + h1(u)  (AffineTL-full)  1 + h2(u)        kernel
+    const              a0 + h1(u)  (AffineTL-const) 1                kernel
+    g1_const           a0                           1 + h2(u)        kernel
+    source_linear      a0 + a1'u                    0                0
+    source_kernel      a0 + h1(u)                   0                0
+    offset             a0 + u  (HTL-offset)         1                kernel
+    offset_calibrated  a0 + a1'u                    1                kernel
+    direct             a0  (no transfer)            1                kernel
+    ================== ============================ ================ ==============
+
+    Every form except ``full`` and ``g1_const`` is one ridge solve with an unpenalised design
+    (linear in ``y``, so the target scaling does not change it).
 
     Parameters
     ----------
-    variant : {"full", "const", "g1_const"}, default="full"
-        ``"full"``: all of ``g1, g2, g3``. ``"const"``: ``g2 = 1`` (AffineTL-const), solved as
-        one joint linear system. ``"g1_const"``: ``h1 = 0``, so ``g1 = a0``.
+    form : str, default="full"
+        The model form (table above).
+    g1_linear : bool, default=False
+        Add unpenalised linear source terms to the kernel ``g1`` of the ``source_kernel``,
+        ``const`` and ``full`` forms: ``g1 = a0 + a1'u + h1(u)`` (a smooth kernel alone reverts
+        to a constant away from the training source values; the linear part extrapolates).
     kernel1, kernel2, kernel3 : str, sklearn kernel or callable, default="rbf"
         Kernels of ``h1`` (on u), ``h2`` (on u) and ``g3`` (on x); see
         :func:`affinetl.kernels.gram_matrix`.
     gamma1, gamma2, gamma3 : float or None, default=None
         Widths of named kernels; ``None`` is ``1 / (2 * dim)`` of that kernel's input.
     lambda1, lambda2, lambda3 : float, default=1.0
-        Penalties of ``h1``, ``h2``, ``g3`` (strictly positive).
+        Penalties of ``h1``, ``h2``, ``g3`` (strictly positive) in the sum-of-squares objective
+        of the target scaled to unit standard deviation.
     lambda_scaling : {"none", "n"}, default="none"
         ``"none"``: the published objective (sum of squares, no ``1/n``). ``"n"``: penalties
         multiplied by ``n``, i.e. the mean squared error plus ``lambda`` times the norms.
@@ -83,16 +115,16 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         Stop when the largest relative max-abs change of the blocks falls below ``tol``
         (Newton: also when a full Newton step lowers the objective by a relative ``tol**2``
         or less).
-    solver : {"auto", "newton", "relaxation"}, default="auto"
-        Exact-fit solver of ``variant="full"`` and ``"g1_const"``. ``"relaxation"``: the
-        published block relaxation (with ``extrapolate``). ``"newton"``: damped Newton steps
-        that eliminate ``g3`` exactly, one ``n x n`` Cholesky factorisation per step
-        (:mod:`affinetl.models._kernel_newton`); it needs low-rank source Gram matrices
-        ``K1``, ``K2`` (a few source features, the usual case; at most 200 columns together)
-        and a full-rank ``K3``. It converges in about ten steps where the relaxation needs
-        tens to hundreds of sweeps, to the same stationary point from the same
-        AffineTL-const start. ``"auto"``: Newton where it applies and ``prune=False``,
-        ``init="const"``; otherwise the relaxation.
+    solver : {"auto", "newton", "lowrank_newton", "relaxation"}, default="auto"
+        Solver of the ``full`` and ``g1_const`` forms. ``"newton"``: damped Newton steps on
+        the exact feature maps of the kernels (or on the approximation's features), from the
+        AffineTL-const solution. ``"lowrank_newton"``: Newton steps that eliminate ``g3``
+        exactly, one ``n x n`` Cholesky factorisation per step; it needs low-rank source Gram
+        matrices ``K1``, ``K2`` (a few source features) and a full-rank ``K3``.
+        ``"relaxation"``: the published block relaxation (with ``extrapolate``, ``prune`` and
+        ``init``). ``"auto"``: the rule of ``affinetl._solvers.resolve_solver`` (Newton up to
+        300 samples or with ``g1_linear``, then the low-rank Newton where it applies, else the
+        relaxation); the choice is recorded in ``solver_``.
     prune : bool, default=False
         Published pruning: if ``||gamma|| < 1e-2``, ``g2`` is set to 0 for good; if
         ``||beta|| < 1e-2``, ``h2`` is set to 0. The objective is then not monotone.
@@ -113,14 +145,16 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         ``n_components`` landmarks chosen by a greedy pivoted Cholesky factorisation (any
         kernel; exact once ``n_components >= n``, and fewer landmarks are kept when the kernel
         has low numerical rank); ``"random_features"`` by ``n_components`` random Fourier
-        features (RBF kernels only). The model is then fitted in the feature space by damped
-        Newton steps (``O(n m^2)`` per step, see :mod:`affinetl.models._affine_features`);
+        features (RBF kernels only). The ``full``, ``const`` and ``g1_const`` forms are then
+        fitted in the feature space by damped Newton steps (``O(n m^2)`` per step);
         ``prune`` and ``extrapolate`` do not apply.
     n_components : int, default=500
         Largest number of features per kernel in the large-n mode.
     random_state : int, RandomState or None, default=None
         Seeds the random normal initial ``beta`` and ``gamma`` of ``init="random"`` and the
         random Fourier features.
+    variant : {"full", "const", "g1_const"} or None, default=None
+        Deprecated alias of ``form`` (used instead of it when given).
     source : estimator, callable, list or None, default=None
         Fitted source model(s) ``f_s``; see :class:`affinetl.base.SourceFeatureMixin`.
     source_columns : int, str, list or None, default=None
@@ -132,6 +166,13 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
     ----------
     intercept_ : float
         ``a0``.
+    source_coef_ : ndarray of shape (n_source_features,)
+        Linear source coefficients ``a1`` of the (standardised) ``u`` in ``g1`` (zeros if the
+        form has none).
+    target_scale_ : float
+        ``sd(y)`` for the ``full`` and ``g1_const`` forms (1 otherwise).
+    form_ : str
+        The form fitted (``variant`` if given, else ``form``).
     alpha_, beta_, gamma_ : ndarray of shape (n_samples,) or None
         Dual coefficients of ``h1``, ``h2`` and ``g3`` (zeros where a block is switched off);
         None in the large-n mode.
@@ -140,14 +181,13 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
     feature_maps_ : tuple or None
         The fitted feature maps of the three kernels in the large-n mode.
     n_iter_ : int
-        Block-relaxation sweeps run (1 for the single joint solve of ``variant="const"``), or
-        Newton steps (``solver_ == "newton"`` and the large-n mode).
+        Block-relaxation sweeps or Newton steps (1 for the ridge-type forms).
     solver_ : str
-        The solver used: ``"relaxation"``, ``"newton"``, ``"joint"`` (``variant="const"``)
-        or ``"features"`` (large-n mode).
+        The solver used: ``"ridge"`` (the ridge-type forms) or the choice of ``solver``.
     converged_ : bool
-    objective_history_ : ndarray of shape (n_iter_ + 1,)
-        Objective at the start and after every sweep.
+    objective_history_ : ndarray
+        Objective (of the scaled target) at the start and after every sweep of the relaxation
+        and the low-rank Newton solver; the final objective for the others.
     pruned_ : tuple of str
         Blocks removed by pruning (``"g2"``, ``"h2"``).
     x_fit_, u_fit_ : ndarray
@@ -159,6 +199,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
     See Also
     --------
     LinearAffineTransferRegressor : linear variant with a fused-ridge penalty.
+    AffineTransferCV : the form and its hyper-parameters chosen by cross-validation.
     OffsetTransferRegressor, ScaleTransferRegressor : special cases used as baselines.
 
     References
@@ -182,7 +223,8 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "variant": [StrOptions({"full", "const", "g1_const"})],
+        "form": [StrOptions(set(FORMS))],
+        "g1_linear": ["boolean"],
         "kernel1": kernel_constraint,
         "kernel2": kernel_constraint,
         "kernel3": kernel_constraint,
@@ -198,18 +240,20 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         "tol": [Interval(Real, 0, None, closed="left")],
         "prune": ["boolean"],
         "init": [StrOptions({"const", "random"})],
-        "solver": [StrOptions({"auto", "newton", "relaxation"})],
+        "solver": [StrOptions({"auto", "newton", "lowrank_newton", "relaxation"})],
         "extrapolate": ["boolean"],
         "approximation": [None, StrOptions({"nystroem", "random_features"})],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "variant": [None, StrOptions({"full", "const", "g1_const"})],
         **source_constraints,
     }
 
     def __init__(
         self,
         *,
-        variant: str = "full",
+        form: str = "full",
+        g1_linear: bool = False,
         kernel1: Any = "rbf",
         kernel2: Any = "rbf",
         kernel3: Any = "rbf",
@@ -230,11 +274,13 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         approximation: str | None = None,
         n_components: int = 500,
         random_state: Any = None,
+        variant: str | None = None,
         source: Any = None,
         source_columns: Any = None,
         input_columns: Any = "rest",
     ) -> None:
-        self.variant = variant
+        self.form = form
+        self.g1_linear = g1_linear
         self.kernel1 = kernel1
         self.kernel2 = kernel2
         self.kernel3 = kernel3
@@ -255,25 +301,30 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         self.approximation = approximation
         self.n_components = n_components
         self.random_state = random_state
+        self.variant = variant
         self.source = source
         self.source_columns = source_columns
         self.input_columns = input_columns
 
     # -- helpers ---------------------------------------------------------------------------
-    def _grams(self, x: np.ndarray, u: np.ndarray, train: bool) -> tuple[np.ndarray, ...]:
-        xb, ub = (None, None) if train else (self.x_fit_, self.u_fit_)
-        K1 = gram_matrix(self.kernel1, u, ub, self.gamma1)
-        # h1 and h2 usually share their kernel on u (the default): one Gram matrix serves both
-        same = self.gamma2 == self.gamma1 and (
+    def _form(self) -> str:
+        return self.form if self.variant is None else self.variant
+
+    def _kernel(self, which: int, A: np.ndarray, B: np.ndarray | None) -> np.ndarray:
+        kernel = (self.kernel1, self.kernel2, self.kernel3)[which - 1]
+        gamma = (self.gamma1, self.gamma2, self.gamma3)[which - 1]
+        return gram_matrix(kernel, A, B, gamma)
+
+    def _shares_source_kernel(self) -> bool:
+        """h1 and h2 share their kernel on u (the default): one Gram matrix serves both."""
+        return self.gamma2 == self.gamma1 and (
             self.kernel2 is self.kernel1
             or (isinstance(self.kernel1, str) and self.kernel2 == self.kernel1)
         )
-        K2 = K1 if same else gram_matrix(self.kernel2, u, ub, self.gamma2)
-        return K1, K2, gram_matrix(self.kernel3, x, xb, self.gamma3)
 
-    def _transform_inputs(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        x, u = self._split_features(X)
-        return _apply(self.x_scaler_, x), _apply(self.u_scaler_, u)
+    def _transform_inputs(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x, u_raw = self._split_features(X)
+        return _apply(self.x_scaler_, x), _apply(self.u_scaler_, u_raw), u_raw
 
     # -- estimator API ---------------------------------------------------------------------
     @fit_context(prefer_skip_nested_validation=True)
@@ -293,134 +344,147 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         """
         X, y = validate_data(self, X, y, y_numeric=True)
         y = check_target(y)
+        form = self.form_ = self._form()
         x, u = self._split_features(X)
+        if form in SOURCE_OFFSET_FORMS:
+            self._source_vector(u)
         self.x_scaler_ = _scaler(x, self.standardize)
         self.u_scaler_ = _scaler(u, self.standardize)
         self.x_fit_, self.u_fit_ = _apply(self.x_scaler_, x), _apply(self.u_scaler_, u)
         n = y.shape[0]
         scale = float(n) if self.lambda_scaling == "n" else 1.0
         lams = (self.lambda1 * scale, self.lambda2 * scale, self.lambda3 * scale)
+        Z = form_design(form, self.u_fit_, self.g1_linear)
         self.pruned_ = ()
         self.feature_maps_ = self.coef1_ = self.coef2_ = self.coef3_ = None
+        self.source_coef_ = np.zeros(u.shape[1])
+        self.target_scale_ = 1.0
         if self.approximation is not None:
-            return self._fit_features(y, lams)
-        K1, K2, K3 = self._grams(self.x_fit_, self.u_fit_, train=True)
-        if self.variant == "const":
-            a0, alpha, gamma = fit_const_affine(K1, K3, y, lams[0], lams[2])
-            self.intercept_, self.alpha_, self.gamma_ = a0, alpha, gamma
-            self.beta_ = np.zeros(n)
-            self.n_iter_, self.converged_, self.solver_ = 1, True, "joint"
-            res = y - a0 - K1 @ alpha - K3 @ gamma
-            obj = res @ res + lams[0] * alpha @ K1 @ alpha + lams[2] * gamma @ K3 @ gamma
-            self.objective_history_ = np.array([obj])
-            return self
-        fit_h1 = self.variant == "full"
-        F1 = GramFactor(K1)
-        F2 = F1 if K2 is K1 else GramFactor(K2)  # one factorisation when h1, h2 share a kernel
-        F3 = GramFactor(K3)
-        newton_ok = newton_applies(F1, F2, F3, fit_h1) and not self.prune and self.init == "const"
-        if self.solver == "newton" and not newton_ok:
-            raise ValueError(
-                "solver='newton' needs low-rank source Gram matrices K1, K2 (at most "
-                f"{NEWTON_MAX_RANK} columns together; here {F1.rank} and {F2.rank} of {n}), "
-                "a full-rank K3, prune=False and init='const'; use solver='relaxation'"
-            )
-        use_newton = newton_ok and self.solver != "relaxation"
-        if use_newton:
-            result = fit_affine_newton(
-                F1, F2, F3, y, lams, fit_h1=fit_h1, max_iter=self.max_iter, tol=self.tol
-            )
+            self._fit_features(y, Z, lams)
+        elif form in _BILINEAR:
+            self._fit_bilinear(y, Z, lams)
         else:
-            beta0 = gamma0 = None  # default: the shrinkage point g2 = 1 (the const start)
-            if self.init == "random":
-                rng = check_random_state(self.random_state)
-                beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
-            result = fit_affine_blocks(
-                F1,
-                F2,
-                F3,
-                y,
-                lams,
-                beta0=beta0,
-                gamma0=gamma0,
-                fit_h1=fit_h1,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                prune=self.prune,
-                extrapolate=self.extrapolate,
-            )
-        self.solver_ = "newton" if use_newton else "relaxation"
-        self.intercept_ = result.intercept
-        self.alpha_, self.beta_, self.gamma_ = result.alpha, result.beta, result.gamma
-        self.n_iter_, self.converged_ = result.n_iter, result.converged
-        self.objective_history_ = np.asarray(result.objective_history)
-        self.pruned_ = tuple(
-            name for name, flag in (("g2", result.g2_zero), ("h2", result.h2_zero)) if flag
-        )
+            self._fit_ridge(y, u, Z, lams)
+        c = self.coef_design_
+        self.intercept_ = float(c[0])
+        if c.size > 1:
+            self.source_coef_ = c[1:]
         if not self.converged_:
             warnings.warn(
                 f"the {self.solver_} solver did not converge in {self.max_iter} iterations "
-                f"(tol={self.tol}); increase max_iter or the penalties",
+                f"(tol={self.tol}, n={n}); increase max_iter or the penalties",
                 ConvergenceWarning,
                 stacklevel=2,
             )
         return self
 
-    def _fit_features(self, y: np.ndarray, lams: tuple[float, float, float]):
+    def _fit_ridge(self, y, u, Z, lams) -> None:
+        """The ridge-type forms: one solve with the unpenalised design ``Z``."""
+        form = self.form_
+        n = y.shape[0]
+        kind = RIDGE_FORM_KERNEL[form]
+        K1 = self._kernel(1, self.u_fit_, None) if kind in ("h1", "h1+g3") else None
+        K3 = self._kernel(3, self.x_fit_, None) if kind in ("g3", "h1+g3") else None
+        if kind == "h1+g3":
+            rho = lams[2] / lams[0]
+            K, lam = K3 + rho * K1, lams[2]
+        elif kind == "h1":
+            K, lam = K1, lams[0]
+        elif kind == "g3":
+            K, lam = K3, lams[2]
+        else:
+            K, lam = None, 1.0
+        t = form_target(form, y, u)
+        c, a = fit_partial_ridge(K, Z, t, lam)
+        self.alpha_, self.beta_, self.gamma_ = np.zeros(n), np.zeros(n), np.zeros(n)
+        if kind == "h1+g3":
+            self.alpha_, self.gamma_ = rho * a, a
+        elif kind == "h1":
+            self.alpha_ = a
+        elif kind == "g3":
+            self.gamma_ = a
+        self.coef_design_ = c
+        self.solver_, self.n_iter_, self.converged_ = "ridge", 1, True
+        Ka = np.zeros(n) if K is None else K @ a
+        e = t - Z @ c - Ka
+        self.objective_history_ = np.array([float(e @ e + (0.0 if K is None else lam * a @ Ka))])
+
+    def _fit_bilinear(self, y, Z, lams) -> None:
+        """``full`` and ``g1_const`` by the solver of ``resolve_solver``."""
+        K1 = self._kernel(1, self.u_fit_, None)
+        K2 = K1 if self._shares_source_kernel() else self._kernel(2, self.u_fit_, None)
+        K3 = self._kernel(3, self.x_fit_, None)
+        fit = fit_affine_kernel(
+            K1,
+            K2,
+            K3,
+            y,
+            lams,
+            design=Z,
+            form=self.form_,
+            solver=self.solver,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            prune=self.prune,
+            init=self.init,
+            extrapolate=self.extrapolate,
+            rng=check_random_state(self.random_state),
+        )
+        self._store(fit)
+        self.alpha_, self.beta_, self.gamma_ = fit.alpha, fit.beta, fit.gamma
+        self.pruned_ = fit.pruned
+
+    def _store(self, fit) -> None:
+        self.coef_design_ = fit.coef
+        self.target_scale_ = fit.scale
+        self.solver_, self.n_iter_, self.converged_ = fit.solver, fit.n_iter, fit.converged
+        self.objective_history_ = np.asarray(fit.objective_history)
+
+    def _fit_features(self, y, Z, lams) -> None:
         """Large-n mode: feature maps of the three kernels, then the feature-space fit."""
+        form = self.form_
+        if form not in ("full", "const", "g1_const"):
+            raise ValueError(
+                f"approximation={self.approximation!r} applies to the forms 'full', 'const' "
+                f"and 'g1_const', not {form!r}"
+            )
         if self.prune:
             raise ValueError(
                 "prune=True is defined on the exact dual coefficients; it cannot be combined "
                 f"with approximation={self.approximation!r}"
             )
-        self.solver_ = "features"
-        n = y.shape[0]
+        if self.solver not in ("auto", "newton"):
+            raise ValueError(
+                f"approximation={self.approximation!r} is fitted by solver='newton', got "
+                f"solver={self.solver!r}"
+            )
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=3)
-        specs = (
-            (self.kernel1, self.gamma1, self.u_fit_),
-            (self.kernel2, self.gamma2, self.u_fit_),
-            (self.kernel3, self.gamma3, self.x_fit_),
-        )
         maps, feats = [], []
-        for i, (kernel, gamma, data) in enumerate(specs):
+        for i, data in enumerate((self.u_fit_, self.u_fit_, self.x_fit_)):
+            kernel = (self.kernel1, self.kernel2, self.kernel3)[i]
+            gamma = (self.gamma1, self.gamma2, self.gamma3)[i]
             fmap = make_feature_map(self.approximation, kernel, gamma, self.n_components, seeds[i])
             feats.append(fmap.fit_transform(data))
             maps.append(fmap)
         P1, P2, P3 = feats
-        if self.variant == "g1_const":
+        if form == "g1_const":
             P1 = P1[:, :0]
-        if self.variant == "const":
-            a0, w1, w3 = fit_const_features(P1, P3, y, lams[0], lams[2])
-            w2, n_iter, converged = np.zeros(P2.shape[1]), 1, True
-            e = y - a0 - P1 @ w1 - P3 @ w3
-            history = [float(e @ e + lams[0] * w1 @ w1 + lams[2] * w3 @ w3)]
-        else:
-            w2_0 = w3_0 = None
-            if self.init == "random":
-                w2_0 = rng.standard_normal(P2.shape[1])
-                w3_0 = rng.standard_normal(P3.shape[1])
-            res = fit_affine_features(
-                P1, P2, P3, y, lams, w2_0=w2_0, w3_0=w3_0, max_iter=self.max_iter, tol=self.tol
-            )
-            a0, w1, w2, w3 = res.intercept, res.w1, res.w2, res.w3
-            n_iter, converged, history = res.n_iter, res.converged, res.objective_history
-        if self.variant == "g1_const":
-            w1 = np.zeros(maps[0].n_components_)
+        if form == "const":
+            P2 = P2[:, :0]
+        start = None
+        if self.init == "random" and form != "const":
+            start = (rng.standard_normal(P2.shape[1]), rng.standard_normal(P3.shape[1]))
+        fit = fit_affine_features(
+            P1, P2, P3, y, lams, design=Z, start=start, max_iter=self.max_iter, tol=self.tol
+        )
+        self._store(fit)
+        m1, m2 = maps[0].n_components_, maps[1].n_components_
+        self.coef1_ = fit.alpha if form != "g1_const" else np.zeros(m1)
+        self.coef2_ = fit.beta if form != "const" else np.zeros(m2)
+        self.coef3_ = fit.gamma
         self.feature_maps_ = tuple(maps)
-        self.intercept_ = float(a0)
-        self.coef1_, self.coef2_, self.coef3_ = w1, w2, w3
         self.alpha_ = self.beta_ = self.gamma_ = None
-        self.n_iter_, self.converged_ = n_iter, converged
-        self.objective_history_ = np.asarray(history)
-        if not converged:
-            warnings.warn(
-                f"the feature-space fit did not converge in {self.max_iter} Newton iterations "
-                f"(tol={self.tol}, n={n}); increase max_iter or the penalties",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        return self
 
     def predict_components(self, X: ArrayLike) -> dict[str, np.ndarray]:
         """Evaluate ``g1(u)``, ``g2(u)`` and ``g3(x)`` separately.
@@ -433,23 +497,36 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         -------
         components : dict
             ``"g1"``, ``"g2"``, ``"g3"``: ndarrays of shape (n_samples,), with
-            ``predict(X) == g1 + g2 * g3``.
+            ``predict(X) == g1 + g2 * g3``. Source-only forms have ``g2 = g3 = 0``; forms
+            without a scale block have ``g2 = 1``.
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
-        x, u = self._transform_inputs(X)
+        x, u, u_raw = self._transform_inputs(X)
+        m = X.shape[0]
+        form = self.form_
+        Z = form_design(form, u, self.g1_linear)
+        g1 = Z @ self.coef_design_
+        if form in SOURCE_OFFSET_FORMS:
+            g1 = g1 + self._source_vector(u_raw)
+        use1, use2, use3 = form_blocks(form)
         if self.feature_maps_ is not None:
             m1, m2, m3 = self.feature_maps_
-            g1 = self.intercept_ + m1.transform(u) @ self.coef1_
+            g1 = g1 + m1.transform(u) @ self.coef1_
             g2 = 1.0 + m2.transform(u) @ self.coef2_
             return {"g1": g1, "g2": g2, "g3": m3.transform(x) @ self.coef3_}
-        K1, K2, K3 = self._grams(x, u, train=False)
-        g1 = self.intercept_ + K1 @ self.alpha_
+        if use1:
+            g1 = g1 + self._kernel(1, u, self.u_fit_) @ self.alpha_
+        if not use3:
+            return {"g1": g1, "g2": np.zeros(m), "g3": np.zeros(m)}
+        g3 = self._kernel(3, x, self.x_fit_) @ self.gamma_
         if "g2" in self.pruned_:
-            g2 = np.zeros(X.shape[0])
+            g2 = np.zeros(m)
+        elif use2:
+            g2 = 1.0 + self._kernel(2, u, self.u_fit_) @ self.beta_
         else:
-            g2 = 1.0 + K2 @ self.beta_
-        return {"g1": g1, "g2": g2, "g3": K3 @ self.gamma_}
+            g2 = np.ones(m)
+        return {"g1": g1, "g2": g2, "g3": g3}
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predict the target ``g1(u) + g2(u) g3(x)``.

@@ -1,4 +1,4 @@
-"""Linear affine transfer with a fused-ridge penalty, and the log-difference baseline."""
+"""Linear affine transfer with a fused-ridge penalty (every form), and the log-difference baseline."""
 
 from __future__ import annotations
 
@@ -13,16 +13,18 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
+from .._forms import LINEAR_FORMS, form_design, form_target
+from .._solvers import fused_penalty, linear_affine_relaxation, solve_penalized_lsq
 from ..base import (
     Interval,
     SourceFeatureMixin,
+    StrOptions,
     check_is_fitted,
     check_target,
     fit_context,
     source_constraints,
     validate_data,
 )
-from ._fused_ridge import fused_penalty, solve_penalized_lsq
 
 __all__ = ["LinearAffineTransferRegressor", "LogDifferenceRegressor"]
 
@@ -35,30 +37,31 @@ _FUSED_CONSTRAINTS: dict[str, list[Any]] = {
 }
 
 
-def _lstsq(A: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Least squares for a thin ``A`` (a few unpenalised columns) by its normal equations.
-
-    Falls back to the minimum-norm solution only when ``A'A`` is singular (e.g. a constant
-    source column), so no SVD runs in the usual iteration.
-    """
-    try:
-        return linalg.solve(A.T @ A, A.T @ r, assume_a="pos", check_finite=False)
-    except (linalg.LinAlgError, ValueError):
-        return linalg.lstsq(A, r, check_finite=False)[0]
-
-
 class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator):
-    """Linear affine transfer ``f(x) = a0 + a1'u - (1 + b'u) x'gamma`` with a fused ridge.
+    """Linear affine transfer ``f(x) = a0 + a1'u + (1 + b'u) x'w`` with a fused ridge, every form.
 
     The linear model of the affine-transfer paper's polymer Cp case study: ``g1 = a0 + a1'u`` (a
-    calibrated source), ``g2 = 1 + b'u`` and ``g3 = -x'gamma``. ``gamma`` carries the penalty
-    ``lambda_ridge^2 ||gamma||^2 + lambda_fused^2 * sum of squared first differences of gamma``
+    calibrated source), ``g2 = 1 + b'u`` and ``g3 = x'w``. ``w`` (``coef_``) carries the
+    penalty ``lambda_ridge^2 ||w||^2 + lambda_fused^2 * sum of squared first differences of w``
     within each descriptor block (for example the 20 bins of one kernel-mean descriptor), while
-    ``a0, a1, b`` are unpenalised. Fitted by block relaxation, each block an exact solve:
-    ``gamma`` (p x p fused-ridge system), then ``b`` and ``(a0, a1)`` (least squares).
+    ``a0, a1, b`` are unpenalised. The ``full`` form is fitted by block relaxation, each block
+    an exact solve: ``w`` (p x p fused-ridge system), then ``b`` and ``(a0, a1)`` (least
+    squares); the other forms by one penalised least-squares solve:
+
+    ================== ================ ============ ========
+    form               g1(u)            g2(u)        g3(x)
+    ================== ================ ============ ========
+    full               a0 + a1'u        1 + b'u      x'w
+    offset_calibrated  a0 + a1'u        1            x'w
+    offset             a0 + u           1            x'w
+    direct             a0               1            x'w
+    source_linear      a0 + a1'u        0            0
+    ================== ================ ============ ========
 
     Parameters
     ----------
+    form : str, default="full"
+        The model form (table above).
     lambda_ridge : float, default=1.0
         Ridge strength ``ls`` (the penalty uses its square).
     lambda_fused : float, default=0.0
@@ -79,11 +82,12 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
     intercept_ : float
         ``a0``.
     source_coef_ : ndarray of shape (n_source_features,)
-        ``a1``.
+        ``a1`` (zeros for ``offset`` and ``direct``; the offset form adds ``u`` itself).
     scale_coef_ : ndarray of shape (n_source_features,)
-        ``b``.
+        ``b`` (zeros except for the full form).
     coef_ : ndarray of shape (n_inputs,)
-        ``gamma``.
+        ``w``, so that ``g3 = x @ coef_`` (before version 0.3 the full model reported
+        ``gamma = -w``).
     n_iter_ : int
     converged_ : bool
     objective_history_ : ndarray
@@ -95,7 +99,7 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
     >>> from affinetl import LinearAffineTransferRegressor
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(80, 5)); u = rng.normal(size=80)
-    >>> y = 1 + 2 * u - (1 + 0.3 * u) * (x @ np.arange(5.0))
+    >>> y = 1 + 2 * u + (1 + 0.3 * u) * (x @ np.arange(5.0))
     >>> m = LinearAffineTransferRegressor(lambda_ridge=1e-3).fit(np.c_[x, u], y)
     >>> bool(np.allclose(m.coef_, np.arange(5.0), atol=1e-2))
     True
@@ -103,6 +107,7 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
 
     _parameter_constraints: dict[str, list[Any]] = {
         **_FUSED_CONSTRAINTS,
+        "form": [StrOptions(set(LINEAR_FORMS))],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
     }
@@ -110,6 +115,7 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
     def __init__(
         self,
         *,
+        form: str = "full",
         lambda_ridge: float = 1.0,
         lambda_fused: float = 0.0,
         blocks: list | None = None,
@@ -120,6 +126,7 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
         source_columns: Any = None,
         input_columns: Any = "rest",
     ) -> None:
+        self.form = form
         self.lambda_ridge = lambda_ridge
         self.lambda_fused = lambda_fused
         self.blocks = blocks
@@ -136,14 +143,9 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
             x = self.scaler_.transform(x)
         return x, u
 
-    @staticmethod
-    def _objective(y, x, u, a0, a1, b, g, P) -> float:
-        res = y - a0 - u @ a1 + (1.0 + u @ b) * (x @ g)
-        return float(res @ res + g @ P @ g)
-
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike) -> LinearAffineTransferRegressor:
-        """Fit by block relaxation.
+        """Fit the form.
 
         Parameters
         ----------
@@ -156,56 +158,61 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
         """
         X, y = validate_data(self, X, y, y_numeric=True)
         y = check_target(y)
+        if y.shape[0] < 2:
+            raise ValueError(f"the {self.form} form needs at least 2 samples, got n_samples=1")
         x, u = self._split_features(X)
+        if self.form == "offset":
+            self._source_vector(u)
         self.scaler_ = StandardScaler().fit(x) if self.standardize and x.shape[1] else None
         if self.scaler_ is not None:
             x = self.scaler_.transform(x)
-        n, p = x.shape
-        k = u.shape[1]
+        p, k = x.shape[1], u.shape[1]
         P = fused_penalty(p, self.lambda_ridge, self.lambda_fused, self.blocks)
-        ones = np.ones((n, 1))
-        coef = _lstsq(np.hstack([ones, u]), y)
-        a0, a1 = float(coef[0]), coef[1:]
-        b, g = np.zeros(k), np.zeros(p)
-        history = [self._objective(y, x, u, a0, a1, b, g, P)]
-        converged = False
-        it = 0
-        while it < self.max_iter:
-            it += 1
-            old = np.concatenate([[a0], a1, b, g])
-            e = 1.0 + u @ b
-            g = solve_penalized_lsq(-e[:, None] * x, y - a0 - u @ a1, P)
-            xg = x @ g
-            b = _lstsq(-u * xg[:, None], y - a0 - u @ a1 + xg) if np.any(xg) else np.zeros(k)
-            coef = _lstsq(np.hstack([ones, u]), y + (1.0 + u @ b) * xg)
-            a0, a1 = float(coef[0]), coef[1:]
-            history.append(self._objective(y, x, u, a0, a1, b, g, P))
-            new = np.concatenate([[a0], a1, b, g])
-            scale = max(float(np.max(np.abs(old))), 1e-300)
-            if float(np.max(np.abs(new - old))) / scale < self.tol:
-                converged = True
-                break
-        self.intercept_, self.source_coef_, self.scale_coef_, self.coef_ = a0, a1, b, g
-        self.n_iter_, self.converged_ = it, converged
-        self.objective_history_ = np.asarray(history)
-        if not converged:
-            warnings.warn(
-                f"block relaxation did not converge in {self.max_iter} sweeps (tol={self.tol})",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self.source_coef_, self.scale_coef_, self.coef_ = np.zeros(k), np.zeros(k), np.zeros(p)
+        self.n_iter_, self.converged_ = 1, True
+        if self.form == "full":
+            res = linear_affine_relaxation(x, u, y, P, max_iter=self.max_iter, tol=self.tol)
+            self.intercept_ = float(res.intercept[0])
+            self.source_coef_, self.scale_coef_ = res.source_coef[0], res.scale_coef[0]
+            self.coef_ = res.coef[0]
+            self.n_iter_, self.converged_ = int(res.n_iter[0]), bool(res.converged[0])
+            self.objective_history_ = res.objective_history[:, 0]
+            if not self.converged_:
+                warnings.warn(
+                    f"block relaxation did not converge in {self.max_iter} sweeps (tol={self.tol})",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+            return self
+        Z = form_design(self.form, u)
+        t = form_target(self.form, y, u)
+        if self.form == "source_linear":
+            c = linalg.lstsq(Z, t, check_finite=False)[0]
+        else:
+            q = Z.shape[1]
+            Pa = np.zeros((q + p, q + p))
+            Pa[q:, q:] = P
+            sol = solve_penalized_lsq(np.hstack([Z, x]), t, Pa)
+            c, self.coef_ = sol[:q], sol[q:]
+        self.intercept_ = float(c[0])
+        if c.size > 1:
+            self.source_coef_ = c[1:]
+        e = t - Z @ c - x @ self.coef_
+        self.objective_history_ = np.array([float(e @ e + self.coef_ @ P @ self.coef_)])
         return self
 
     def predict_components(self, X: ArrayLike) -> dict[str, np.ndarray]:
-        """``g1 = a0 + a1'u``, ``g2 = 1 + b'u`` and ``g3 = -x'gamma``, each (n_samples,)."""
+        """``g1``, ``g2`` and ``g3 = x @ coef_``, each of shape (n_samples,)."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         x, u = self._inputs(X)
-        return {
-            "g1": self.intercept_ + u @ self.source_coef_,
-            "g2": 1.0 + u @ self.scale_coef_,
-            "g3": -(x @ self.coef_),
-        }
+        m = X.shape[0]
+        g1 = self.intercept_ + u @ self.source_coef_
+        if self.form == "offset":
+            g1 = g1 + self._source_vector(u)
+        if self.form == "source_linear":
+            return {"g1": g1, "g2": np.zeros(m), "g3": np.zeros(m)}
+        return {"g1": g1, "g2": 1.0 + u @ self.scale_coef_, "g3": x @ self.coef_}
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predict ``g1 + g2 * g3``; returns ndarray of shape (n_samples,)."""

@@ -12,8 +12,8 @@ from itertools import product
 
 import numpy as np
 
-from ..models._affine_newton import affine_full_newton_path
-from ._grid import affine_const_path, affine_full_path, kfold_indices, rbf, ridge_path
+from .._solvers import affine_const_path, affine_full_newton_path, affine_full_path, ridge_path
+from ._grid import kfold_indices, rbf
 
 __all__ = [
     "CONST_GRID",
@@ -196,7 +196,7 @@ def affine_full_batched(
     solver : {"relaxation", "newton"}
         ``"relaxation"``: the published block relaxation from a random start
         (:func:`affine_full_path`). ``"newton"``: damped Newton steps from the AffineTL-const
-        start (:func:`affinetl.models._affine_newton.affine_full_newton_path`), tens of
+        start (``affinetl._solvers.affine_full_newton_path``), tens of
         iterations instead of hundreds of sweeps (``device`` is ignored).
 
     Returns

@@ -14,7 +14,7 @@ only within the 10 descriptor blocks); test RMSE of log Cp for
 
 The experimental values come from PoLyInfo, whose terms forbid redistribution: pass your own
 file (see :func:`affinetl.datasets.load_polymer_cp` for the format). The fits run batched over
-the grid (:mod:`affinetl.reproduce._linear_grid`, the estimators' algorithms in sample space).
+the grid (the estimators' algorithms of ``affinetl._solvers`` in sample space).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._solvers import fused_inverses, fused_ridge_path, linear_affine_relaxation
 from ..datasets import load_polymer_cp
 from ._common import ReproductionResult, Timer, write_outputs
 from ._kernel_case import five_folds
-from ._linear_grid import fused_inverses, linear_affine_path, log_difference_path
 
 __all__ = [
     "FUSED_GRID",
@@ -70,6 +70,20 @@ def synthetic_experimental_cp(seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(
         {"PID": data.ids.to_numpy(), "Cp": data.source["Cp_md"] * np.exp(log_ratio)}
     )
+
+
+def _linear_affine_path(x, u, y, x_eval, u_eval, Pinv, *, max_iter, tol):
+    """The linear affine model for every inverse penalty in ``Pinv``: predictions at
+    ``(x_eval, u_eval)`` (q, m), the paper's ``gamma = -w`` (q, p) and the sweeps (q,)."""
+    res = linear_affine_relaxation(
+        x, u[:, None], y, None, Pinv=Pinv, max_iter=max_iter, tol=tol
+    )
+    pred = (
+        res.intercept[:, None]
+        + res.source_coef @ u_eval[None, :]
+        + (1.0 + res.scale_coef @ u_eval[None, :]) * (res.coef @ x_eval.T)
+    )
+    return pred, -res.coef, res.n_iter
 
 
 def _block_sizes(blocks: list[str]) -> list[int]:
@@ -154,7 +168,7 @@ def reproduce_polymer_cp(
             folds = five_folds(n_train)
             cv_aff, cv_log = np.zeros(len(grid)), np.zeros(len(grid))
             for tr, va in folds:
-                pa, _, _ = linear_affine_path(
+                pa, _, _ = _linear_affine_path(
                     x[tr][:, keep],
                     u[tr],
                     y[tr],
@@ -165,16 +179,16 @@ def reproduce_polymer_cp(
                     tol=tol,
                 )
                 cv_aff += np.mean((pa - y[va]) ** 2, axis=1)
-                pl = log_difference_path(
+                pl = fused_ridge_path(
                     x[tr][:, keep], y[tr] - log_md[train][tr], x[va][:, keep], Pinv
                 )
                 cv_log += np.mean((pl + log_md[train][va] - y[va]) ** 2, axis=1)
             ja, jl = int(np.argmin(cv_aff)), int(np.argmin(cv_log))
-            pred_aff, gamma, _ = linear_affine_path(
+            pred_aff, gamma, _ = _linear_affine_path(
                 x[:, keep], u, y, xt[:, keep], ut, Pinv[ja : ja + 1], max_iter=max_iter, tol=tol
             )
             pred_log = (
-                log_difference_path(x[:, keep], y - log_md[train], xt[:, keep], Pinv[jl : jl + 1])[
+                fused_ridge_path(x[:, keep], y - log_md[train], xt[:, keep], Pinv[jl : jl + 1])[
                     0
                 ]
                 + log_md[test]

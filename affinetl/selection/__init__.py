@@ -3,37 +3,33 @@
 :class:`AffineTransferCV` (kernel family) and :class:`LinearAffineTransferCV` (linear
 fused-ridge family) choose between the affine model and its special cases (calibrated source,
 HTL-offset, AffineTL-const, Direct, ...) on the training data alone, with closed-form hold-out
-errors for every ridge-type block. :class:`TransferFormRegressor` and
-:class:`LinearTransferFormRegressor` fit one form with fixed hyper-parameters.
+errors for every ridge-type block. Each form is a parameter of the canonical estimators
+(``AffineTransferRegressor(form=...)``, ``LinearAffineTransferRegressor(form=...)``), which the
+search refits.
+
+Modules, one concept each: ``_scoring`` (splits and closed-form hold-out scores), ``_rules``
+(best, one-SE, averaging weights), ``_row_weights`` (per-row weights of the averaged forms),
+``_results`` (``cv_results_``), ``_base`` (the shared estimator), ``_kernel_cv`` and
+``_linear_cv`` (the candidate grids of each family), ``_synthetic`` (test problems).
 """
 
 from __future__ import annotations
 
-from ._forms import (
-    COMPLEXITY,
-    G1_KERNEL_FORMS,
-    KERNEL_FORMS,
-    LINEAR_FORMS,
-    LinearTransferFormRegressor,
-    TransferFormRegressor,
-    fit_full_kernel,
-    form_complexity,
-)
-from ._search import AffineTransferCV, LinearAffineTransferCV, default_cv
+from .._forms import COMPLEXITY, G1_KERNEL_FORMS, KERNEL_FORMS, LINEAR_FORMS, form_complexity
+from ._kernel_cv import AffineTransferCV
+from ._linear_cv import LinearAffineTransferCV
+from ._scoring import default_cv
 from ._synthetic import GENERATING_FORMS, make_form_problem
 
 __all__ = [
     "COMPLEXITY",
     "G1_KERNEL_FORMS",
+    "GENERATING_FORMS",
     "KERNEL_FORMS",
     "LINEAR_FORMS",
     "AffineTransferCV",
     "LinearAffineTransferCV",
-    "LinearTransferFormRegressor",
-    "TransferFormRegressor",
-    "GENERATING_FORMS",
     "default_cv",
-    "fit_full_kernel",
     "form_complexity",
     "make_form_problem",
 ]

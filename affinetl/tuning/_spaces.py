@@ -107,7 +107,8 @@ def _affine_space(estimator: Any, X: ArrayLike | None) -> Space:
         "gamma1": _width(du),
         "gamma3": _width(dx),
     }
-    variant = estimator.get_params(deep=False).get("variant", "full")
+    params = estimator.get_params(deep=False)
+    variant = params.get("variant") or params.get("form", "full")
     if variant == "const":  # g2 = 1: no h2 to penalise
         del space["lambda2"]
     elif variant == "g1_const":  # h1 = 0: no h1 to penalise, no kernel on u for it

@@ -8,13 +8,13 @@ from conftest import make_affine_problem
 
 from affinetl import AffineTransferRegressor
 from affinetl.kernels import gram_matrix
-from affinetl.models._kernel_newton import (
+from affinetl._solvers._lowrank_newton import (
     _operators_general,
     _operators_scaled,
     fit_affine_newton,
     newton_applies,
 )
-from affinetl.models._kernel_solvers import GramFactor, affine_objective, fit_affine_blocks
+from affinetl._solvers import GramFactor, affine_objective, fit_affine_blocks
 
 
 def _factors(n: int, seed: int = 0):
@@ -58,7 +58,7 @@ def test_newton_reaches_the_converged_relaxation_optimum(fit_h1, lams):
 
 
 def test_first_step_is_the_const_solution():
-    from affinetl.models._kernel_solvers import fit_const_affine
+    from affinetl._solvers import fit_const_affine
 
     F1, F2, F3, y = _factors(80)
     lams = (0.3, 1.0, 0.2)
@@ -101,25 +101,30 @@ def test_estimator_picks_newton_where_it_applies(affine_problem):
     np.testing.assert_allclose(auto.predict(X), relax.predict(X), atol=1e-3 * np.ptp(y))
     parts = auto.predict_components(X)
     np.testing.assert_allclose(parts["g1"] + parts["g2"] * parts["g3"], auto.predict(X))
+    low = AffineTransferRegressor(**kw, solver="lowrank_newton").fit(X, y)
+    assert low.solver_ == "lowrank_newton" and low.converged_
+    np.testing.assert_allclose(low.predict(X), auto.predict(X), atol=1e-3 * np.ptp(y))
     # pruning and the random start belong to the published relaxation
     assert AffineTransferRegressor(**kw, prune=True).fit(X, y).solver_ == "relaxation"
     assert AffineTransferRegressor(**kw, init="random").fit(X, y).solver_ == "relaxation"
-    assert AffineTransferRegressor(**kw, variant="const").fit(X, y).solver_ == "joint"
+    assert AffineTransferRegressor(**kw, form="const").fit(X, y).solver_ == "ridge"
 
 
 def test_newton_solver_refused_where_it_does_not_apply(affine_problem):
     X, y, _ = affine_problem
-    with pytest.raises(ValueError, match="solver='newton' needs .*prune=False"):
+    with pytest.raises(ValueError, match="need solver='relaxation'"):
         AffineTransferRegressor(solver="newton", prune=True).fit(X, y)
-    # a linear kernel on x makes K3 low rank: the relaxation solves it in feature space
+    # a linear kernel on x makes K3 low rank: not for the low-rank Newton solver
     with pytest.raises(ValueError, match="full-rank K3"):
-        AffineTransferRegressor(solver="newton", kernel3="linear").fit(X, y)
+        AffineTransferRegressor(solver="lowrank_newton", kernel3="linear").fit(X, y)
+    with pytest.raises(ValueError, match="g1_linear=True"):
+        AffineTransferRegressor(solver="relaxation", g1_linear=True).fit(X, y)
     model = AffineTransferRegressor(kernel3="linear").fit(X, y)
-    assert model.solver_ == "relaxation"
+    assert model.solver_ == "newton"
 
 
 def test_single_precision_only_for_well_conditioned_steps():
-    from affinetl.models._kernel_newton import _Linearisation
+    from affinetl._solvers._lowrank_newton import _Linearisation
 
     F1, F2, F3, y = _factors(80)
     n = y.shape[0]

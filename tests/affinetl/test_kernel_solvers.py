@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import minimize
 
 from affinetl.kernels import gram_matrix
-from affinetl.models._kernel_solvers import (
+from affinetl._solvers import (
     GramFactor,
     fit_affine_blocks,
     fit_const_affine,
@@ -133,7 +133,7 @@ def test_const_variant_is_stationary_point():
 
 def test_scaled_block_solver_matches_direct_solves_as_scale_drifts():
     """The preconditioned CG path returns the exact block minimiser sweep after sweep."""
-    from affinetl.models._kernel_solvers import ScaledBlockSolver
+    from affinetl._solvers import ScaledBlockSolver
 
     rng = np.random.default_rng(12)
     K = gram_matrix("rbf", rng.normal(size=(60, 4)), gamma=0.3)
@@ -152,7 +152,7 @@ def test_scaled_block_solver_matches_direct_solves_as_scale_drifts():
 
 def test_relaxation_defaults_to_the_const_start():
     """Without beta0/gamma0 the relaxation starts at AffineTL-const (beta = 0)."""
-    from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks, fit_const_affine
+    from affinetl._solvers import GramFactor, fit_affine_blocks, fit_const_affine
 
     rng = np.random.default_rng(3)
     u, x = rng.normal(size=(25, 1)), rng.normal(size=(25, 2))

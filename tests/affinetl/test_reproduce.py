@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from affinetl.datasets import _fetch
+from affinetl import _solvers
 from affinetl.reproduce import _grid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ def test_ridge_path_matches_a_direct_solve(problem) -> None:
     x, _, y = problem
     K = _grid.rbf(x, x, 0.2)
     lams = [1e-3, 0.1, 10.0]
-    pred = _grid.ridge_path(K, y, K, lams)
+    pred = _solvers.ridge_path(K, y, K, lams)
     n = len(y)
     for lam, p in zip(lams, pred):
         # min ||y - a0 - K a||^2 + lam a'K a: normal equations in (a0, a), a in span
@@ -54,15 +55,15 @@ def test_ridge_path_matches_a_direct_solve(problem) -> None:
 def test_ridge_path_zero_penalty_interpolates(problem) -> None:
     x, _, y = problem
     K = _grid.rbf(x, x, 0.2)
-    np.testing.assert_allclose(_grid.ridge_path(K, y, K, [0.0])[0], y, atol=1e-6)
+    np.testing.assert_allclose(_solvers.ridge_path(K, y, K, [0.0])[0], y, atol=1e-6)
 
 
 def test_affine_const_path_matches_the_joint_solve(problem) -> None:
-    from affinetl.models._kernel_solvers import fit_const_affine
+    from affinetl._solvers import fit_const_affine
 
     x, u, y = problem
     K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)
-    pred = _grid.affine_const_path(K1, K3, y, K1, K3, [(0.1, 1.0), (1.0, 0.01)])
+    pred = _solvers.affine_const_path(K1, K3, y, K1, K3, [(0.1, 1.0), (1.0, 0.01)])
     for (l1, l3), p in zip([(0.1, 1.0), (1.0, 0.01)], pred):
         a0, alpha, gamma = fit_const_affine(K1, K3, y, l1, l3)
         np.testing.assert_allclose(p, a0 + K1 @ alpha + K3 @ gamma, atol=1e-8)
@@ -86,10 +87,10 @@ def _stacked_full_path_inputs(problem):
 
 
 def test_affine_full_path_matches_the_estimator_solver(problem) -> None:
-    from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks
+    from affinetl._solvers import GramFactor, fit_affine_blocks
 
     K1, K3, y, grid, inputs = _stacked_full_path_inputs(problem)
-    pred, n_iter = _grid.affine_full_path(*inputs)
+    pred, n_iter = _solvers.affine_full_path(*inputs)
     rng = np.random.default_rng(0)
     beta0, gamma0 = rng.standard_normal(len(y)), rng.standard_normal(len(y))
     for k, target in enumerate([y, y + 1.0]):
@@ -109,8 +110,8 @@ def test_affine_full_path_matches_the_estimator_solver(problem) -> None:
 
 
 def test_affine_full_newton_path_matches_converged_block_relaxation(problem) -> None:
-    from affinetl.models._affine_newton import affine_full_newton_path
-    from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks
+    from affinetl._solvers import affine_full_newton_path
+    from affinetl._solvers import GramFactor, fit_affine_blocks
 
     K1, K3, y, grid, inputs = _stacked_full_path_inputs(problem)
     pred, n_iter = affine_full_newton_path(*inputs, tol=1e-10)
@@ -179,11 +180,9 @@ def test_reproduce_ltc_tiny(mirror: Path, tmp_path: Path) -> None:
 
 def test_linear_grid_matches_the_estimators() -> None:
     from affinetl import LinearAffineTransferRegressor, LogDifferenceRegressor
-    from affinetl.reproduce._linear_grid import (
-        fused_inverses,
-        linear_affine_path,
-        log_difference_path,
-    )
+    from affinetl._solvers import fused_inverses
+    from affinetl._solvers import fused_ridge_path as log_difference_path
+    from affinetl.reproduce.polymer_cp import _linear_affine_path as linear_affine_path
 
     rng = np.random.default_rng(1)
     n, p, blocks = 30, 25, [5, 10, 10]
@@ -192,14 +191,14 @@ def test_linear_grid_matches_the_estimators() -> None:
     y += 0.05 * rng.standard_normal(n)
     grid = [(1.0, 2.0), (0.3, 0.0), (3.0, 10.0)]
     Pinv = fused_inverses(p, blocks, grid)
-    pred, gamma, n_iter = linear_affine_path(x, u, y, x, u, Pinv)
+    pred, gamma, n_iter = linear_affine_path(x, u, y, x, u, Pinv, max_iter=1000, tol=1e-6)
     positive = np.exp(y / 5)
     log_pred = log_difference_path(x, np.log(positive) - u / 5, x, Pinv)
     for j, (ls, lt) in enumerate(grid):
         est = LinearAffineTransferRegressor(lambda_ridge=ls, lambda_fused=lt, blocks=blocks)
         est.fit(np.c_[x, u], y)
         np.testing.assert_allclose(pred[j], est.predict(np.c_[x, u]), atol=1e-9)
-        np.testing.assert_allclose(gamma[j], est.coef_, atol=1e-9)
+        np.testing.assert_allclose(gamma[j], -est.coef_, atol=1e-9)  # the paper's gamma = -w
         assert n_iter[j] == est.n_iter_
         logd = LogDifferenceRegressor(lambda_ridge=ls, lambda_fused=lt, blocks=blocks)
         logd.fit(np.c_[x, np.exp(u / 5)], positive)
@@ -244,8 +243,8 @@ def test_affine_full_path_torch_matches_numpy(problem) -> None:
     x, u, y = problem
     K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)
     grid = [(1e-2, 0.1, 1.0), (1.0, 10.0, 0.01)]
-    ref, it_ref = _grid.affine_full_path(K1, K1, K3, y, (K1, K1, K3), grid, max_iter=25)
-    got, it_got = _grid.affine_full_path(
+    ref, it_ref = _solvers.affine_full_path(K1, K1, K3, y, (K1, K1, K3), grid, max_iter=25)
+    got, it_got = _solvers.affine_full_path(
         K1, K1, K3, y, (K1, K1, K3), grid, max_iter=25, device="cpu"
     )
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9)

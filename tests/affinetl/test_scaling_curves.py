@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from affinetl.kernels import gram_matrix
-from affinetl.models._kernel_solvers import GramFactor, kernel_ridge_intercept
+from affinetl._solvers import GramFactor, kernel_ridge_intercept
 from affinetl.scaling import TRANSFER_METHODS, LooKernelRidge, learning_curve
 
 

@@ -12,11 +12,9 @@ from affinetl import AffineTransferRegressor, LinearAffineTransferRegressor
 from affinetl.selection import (
     AffineTransferCV,
     LinearAffineTransferCV,
-    LinearTransferFormRegressor,
-    TransferFormRegressor,
     make_form_problem,
 )
-from affinetl.selection._loo import eigh_psd, fit_partial_ridge, holdout_path
+from affinetl._solvers import eigh_psd, fit_partial_ridge, holdout_path
 
 #: A small grid keeps every default test fast.
 SMALL = dict(
@@ -27,6 +25,13 @@ SMALL = dict(
     n_full_starts=1,
     full_scales=[10.0],
 )
+
+
+def _kernel_form(**kw):
+    """One kernel form with the model selection's refit settings."""
+    return AffineTransferRegressor(**{"max_iter": 200, "tol": 1e-6, **kw})
+
+
 RIDGE_FORMS = ["source_linear", "offset", "source_kernel", "direct", "offset_calibrated", "const"]
 
 
@@ -73,7 +78,7 @@ def test_closed_form_scores_equal_brute_force(problem, form, cv):
         forms=[form], widths=[1.0], lambdas=[0.05], ratios=[0.2], cv=cv, standardize=False
     ).fit(X, y)
     params = dict(m.cv_results_["params"][0])
-    est = TransferFormRegressor(standardize=False, **params)
+    est = _kernel_form(standardize=False, **params)
     brute = _brute(est, X, y, list(cv.split(X)))
     assert m.cv_results_["mean_test_score"][0] == pytest.approx(brute, rel=1e-8)
 
@@ -83,7 +88,7 @@ def test_general_splitter_falls_back_to_subproblems(problem):
     cv = ShuffleSplit(3, train_size=0.5, test_size=0.3, random_state=0)
     m = AffineTransferCV(forms=["offset_calibrated"], widths=[1.0], lambdas=[0.1], cv=cv)
     m.set_params(standardize=False).fit(X, y)
-    est = TransferFormRegressor(standardize=False, **m.cv_results_["params"][0])
+    est = _kernel_form(standardize=False, **m.cv_results_["params"][0])
     assert m.cv_results_["mean_test_score"][0] == pytest.approx(
         _brute(est, X, y, list(cv.split(X))), rel=1e-8
     )
@@ -106,7 +111,7 @@ def test_full_form_scores_equal_brute_force(problem):
     ).fit(X, y)
     assert set(m.cv_results_["param_form"]) == {"full"}
     for k, params in enumerate(m.cv_results_["params"]):
-        est = TransferFormRegressor(standardize=False, tol=1e-6, max_iter=1000, **params)
+        est = _kernel_form(standardize=False, tol=1e-6, max_iter=1000, **params)
         brute = _brute(est, X, y, list(cv.split(X)))
         # warm start vs const start: the same minimiser up to the relaxation tolerance
         assert m.cv_results_["mean_test_score"][k] == pytest.approx(brute, rel=1e-3)
@@ -116,7 +121,7 @@ def test_full_form_equals_affine_transfer_regressor(problem):
     X, y = problem
     y = y / np.std(y)  # unit target scale: the full form then solves the published objective
     kw = dict(lambda1=0.1, lambda2=0.5, lambda3=0.05)
-    a = TransferFormRegressor(**kw, tol=1e-10).fit(X, y)  # damped Newton
+    a = _kernel_form(**kw, tol=1e-10).fit(X, y)  # damped Newton
     b = AffineTransferRegressor(**kw, tol=1e-10, max_iter=20000).fit(X, y)  # block relaxation
     np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-7)
     comp = a.predict_components(X)
@@ -125,7 +130,7 @@ def test_full_form_equals_affine_transfer_regressor(problem):
 
 def test_const_form_equals_affine_transfer_const(problem):
     X, y = problem
-    a = TransferFormRegressor(form="const", lambda1=0.3, lambda3=0.05).fit(X, y)
+    a = _kernel_form(form="const", lambda1=0.3, lambda3=0.05).fit(X, y)
     b = AffineTransferRegressor(variant="const", lambda1=0.3, lambda3=0.05).fit(X, y)
     np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-8)
 
@@ -140,21 +145,21 @@ def test_linear_closed_form_and_full_equal_brute_force(form):
     cv = KFold(5, shuffle=True, random_state=0)
     m = LinearAffineTransferCV(forms=[form], lambdas_ridge=[0.3], lambdas_fused=[0.5], cv=cv)
     m.fit(X, y)
-    est = LinearTransferFormRegressor(**m.cv_results_["params"][0])
+    est = LinearAffineTransferRegressor(**m.cv_results_["params"][0])
     assert m.cv_results_["mean_test_score"][0] == pytest.approx(
         _brute(est, X, y, list(cv.split(X))), rel=1e-8
     )
 
 
-def test_linear_full_form_equals_lead_estimator():
+def test_linear_full_form_sign_convention_g3_is_x_coef():
     rng = np.random.default_rng(3)
     x, u = rng.normal(size=(40, 5)), rng.normal(size=(40, 1))
     y = 1 + 2 * u[:, 0] - (1 + 0.3 * u[:, 0]) * (x @ np.arange(5.0))
     X = np.hstack([x, u])
-    a = LinearTransferFormRegressor(lambda_ridge=0.3, lambda_fused=0.5).fit(X, y)
-    b = LinearAffineTransferRegressor(lambda_ridge=0.3, lambda_fused=0.5).fit(X, y)
-    np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-10)
-    np.testing.assert_allclose(a.coef_, -b.coef_, atol=1e-10)
+    m = LinearAffineTransferRegressor(lambda_ridge=1e-4).fit(X, y)
+    np.testing.assert_allclose(m.coef_, -np.arange(5.0), atol=1e-4)
+    parts = m.predict_components(X)
+    np.testing.assert_allclose(parts["g3"], x @ m.coef_)
 
 
 def test_cv_results_format_and_refit(problem):
@@ -176,7 +181,7 @@ def test_cv_results_format_and_refit(problem):
     assert set(m.form_scores_) == set(np.unique(res["param_form"].astype(str)))
     comp = m.predict_components(X)
     np.testing.assert_allclose(comp["g1"] + comp["g2"] * comp["g3"], m.predict(X))
-    ref = TransferFormRegressor(**m.best_params_).fit(X, y)
+    ref = _kernel_form(**m.best_params_).fit(X, y)
     np.testing.assert_allclose(ref.predict(X), m.best_estimator_.predict(X))
     one = AffineTransferCV(rule="one_se", random_state=0, **SMALL).fit(X, y)
     np.testing.assert_allclose(one.predict(X), ref.predict(X))  # one form: its refit
@@ -201,7 +206,7 @@ def test_one_se_prefers_simpler_form_on_calibration_data():
 def test_one_se_rule_compares_forms_by_their_best_candidate():
     """A poor but erratic candidate of a simple form must not win through its large SE."""
     from affinetl.selection import form_complexity
-    from affinetl.selection._search import _select
+    from affinetl.selection._rules import select as _select
 
     scores = np.array(
         [
@@ -221,7 +226,8 @@ def test_one_se_rule_compares_forms_by_their_best_candidate():
 
 def test_average_weights_follow_the_paired_score_gaps():
     """Forms the CV cannot tell apart share the weight; clearly worse ones drop out."""
-    from affinetl.selection._search import MIN_FORM_WEIGHT, _average_weights
+    from affinetl.selection._rules import MIN_FORM_WEIGHT
+    from affinetl.selection._rules import average_weights as _average_weights
 
     scores = np.array(
         [
@@ -240,7 +246,7 @@ def test_average_weights_follow_the_paired_score_gaps():
     assert w[3] / w[0] == pytest.approx(np.exp(-z))
     assert min(w.values()) >= MIN_FORM_WEIGHT
     # more than MAX_AVERAGE_Z paired SE below the best: no weight, though exp(-z) > 1 %
-    from affinetl.selection._search import MAX_AVERAGE_Z
+    from affinetl.selection._rules import MAX_AVERAGE_Z
 
     far = np.vstack([scores[0], scores[0] - 0.1 - 0.06 * np.array([1, -1, 1, -1, 0])])
     d = far[0] - far[1]
@@ -342,7 +348,7 @@ def test_average_weights_rows_by_source_range_and_calibration_leverage():
 
 def test_average_leaves_out_calibrations_with_too_few_samples_per_coefficient():
     """Seven unpenalised coefficients on nine points per fold: out of the average."""
-    from affinetl.selection._search import _average_weights
+    from affinetl.selection._rules import average_weights as _average_weights
 
     rng = np.random.default_rng(2)
     x, u = rng.normal(size=(10, 3)), rng.normal(size=(10, 6))
@@ -380,7 +386,7 @@ def test_default_cv_is_loo_for_small_n_and_groups_are_respected():
     groups = np.repeat(np.arange(5), 3)
     g = AffineTransferCV(forms=["offset"], widths=[1.0], lambdas=[0.1], cv=GroupKFold(5))
     g.fit(X, y, groups=groups)
-    est = TransferFormRegressor(**g.best_params_)
+    est = _kernel_form(**g.best_params_)
     splits = list(GroupKFold(5).split(X, y, groups))
     g_std = AffineTransferCV(
         forms=["offset"], widths=[1.0], lambdas=[0.1], cv=splits, standardize=False
@@ -475,7 +481,7 @@ def test_linear_g1_variants_are_searched_and_refitted(problem):
     assert len(full) == 2 * 1 * 1 * 2  # variants x n_full_starts x full_scales x lambda2
     assert m.best_estimator_.g1_linear == m.best_params_["g1_linear"]
     # the linear-g1 full form reproduces a linear calibration plus a kernel part exactly
-    lin = TransferFormRegressor(form="full", g1_linear=True, lambda1=1e3, lambda2=1e3, lambda3=1e3)
+    lin = _kernel_form(form="full", g1_linear=True, lambda1=1e3, lambda2=1e3, lambda3=1e3)
     u = X[:, -1:]
     yl = 0.3 + 2.0 * (u[:, 0] - u.mean()) / u.std()
     lin.fit(X, yl)
@@ -508,14 +514,15 @@ def test_linear_cv_picks_generating_form(form):
 def test_full_form_large_n_path_and_chunks_agree(problem, monkeypatch):
     """Above NEWTON_MAX_N the full form is fitted member by member (the structured Newton
     solver where the source kernels have low rank, else the relaxation); chunked batches agree."""
-    import affinetl.selection._forms as forms_module
-    from affinetl.models._kernel_newton import fit_affine_newton as fit
+    import affinetl._solvers._affine as forms_module
+    import affinetl._solvers._resolve as resolve_module
+    from affinetl._solvers._lowrank_newton import fit_affine_newton as fit
 
     X, y = problem
     kw = dict(form="full", lambda1=0.1, lambda2=0.5, lambda3=0.05, tol=1e-10)
-    newton = TransferFormRegressor(**kw).fit(X, y)
-    monkeypatch.setattr(forms_module, "NEWTON_MAX_N", 10)
-    relaxed = TransferFormRegressor(**dict(kw, max_iter=20000)).fit(X, y)  # rank 13 of 30: dense
+    newton = _kernel_form(**kw).fit(X, y)
+    monkeypatch.setattr(resolve_module, "NEWTON_MAX_N", 10)
+    relaxed = _kernel_form(**dict(kw, max_iter=20000)).fit(X, y)  # rank 13 of 30: dense
     np.testing.assert_allclose(relaxed.predict(X), newton.predict(X), atol=1e-6)
     # with 90 samples the kernels on the one source feature have low rank: structured Newton
     rng = np.random.default_rng(1)
@@ -527,12 +534,12 @@ def test_full_form_large_n_path_and_chunks_agree(problem, monkeypatch):
     monkeypatch.setattr(
         forms_module, "fit_affine_newton", lambda *a, **k: calls.append(1) or fit(*a, **k)
     )
-    structured = TransferFormRegressor(**kw).fit(X90, y90)
+    structured = _kernel_form(**kw).fit(X90, y90)
     assert calls
-    monkeypatch.setattr(forms_module, "NEWTON_MAX_N", 300)
-    batched = TransferFormRegressor(**kw).fit(X90, y90)
+    monkeypatch.setattr(resolve_module, "NEWTON_MAX_N", 300)
+    batched = _kernel_form(**kw).fit(X90, y90)
     np.testing.assert_allclose(structured.predict(X90), batched.predict(X90), atol=1e-6)
-    monkeypatch.setattr(forms_module, "NEWTON_MAX_N", 300)
+    monkeypatch.setattr(resolve_module, "NEWTON_MAX_N", 300)
     full = AffineTransferCV(**SMALL, forms=["full"], random_state=0).fit(X, y)
     monkeypatch.setattr(forms_module, "NEWTON_MAX_HESSIAN_ENTRIES", 1.0)  # one member per chunk
     chunked = AffineTransferCV(**SMALL, forms=["full"], random_state=0).fit(X, y)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from affinetl import AffineTransferRegressor, LinearAffineTransferRegressor
 from affinetl.selection import (
     AffineTransferCV,
     LinearAffineTransferCV,
-    LinearTransferFormRegressor,
-    TransferFormRegressor,
 )
 
 #: A small kernel search (two penalties, one width, one full-form start).
@@ -26,10 +25,10 @@ ESTIMATORS = [
     AffineTransferCV(**SMALL_SEARCH),
     AffineTransferCV(rule="average", **SMALL_SEARCH),
     LinearAffineTransferCV(lambdas_ridge=[0.3, 3.0], max_iter=20, random_state=0),
-    TransferFormRegressor(form="full", max_iter=20),
-    TransferFormRegressor(form="offset_calibrated"),
-    LinearTransferFormRegressor(form="full", max_iter=20),
-    LinearTransferFormRegressor(form="offset_calibrated"),
+    AffineTransferRegressor(form="full", max_iter=20),
+    AffineTransferRegressor(form="offset_calibrated"),
+    LinearAffineTransferRegressor(form="full", max_iter=20),
+    LinearAffineTransferRegressor(form="offset_calibrated"),
 ]
 
 

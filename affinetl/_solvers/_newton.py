@@ -1,8 +1,10 @@
-"""AffineTL-full for many small problems and penalty settings at once, by batched Newton steps.
+"""AffineTL-full on feature maps by damped Newton steps, for a batch of problems and penalties.
 
-The batched counterpart of :func:`affinetl.models._affine_features.fit_affine_features` for small
-training sets (CV folds of the case studies and of :class:`~affinetl.selection.AffineTransferCV`):
-every Gram matrix is written exactly as ``K = F F'`` (``F = V sqrt(S)`` from its
+:func:`newton_features` minimises the feature-space objective
+(:func:`~._objective.feature_objective`) of ``B`` members at once; a single problem is the batch
+of one. It serves the large-n mode of :class:`~affinetl.AffineTransferRegressor` (Nystroem or
+random Fourier features) and, through :func:`affine_full_newton`, exact kernels on small training
+sets (CV folds of the case studies and of :class:`~affinetl.AffineTransferCV`): every Gram matrix is written exactly as ``K = F F'`` (``F = V sqrt(S)`` from its
 eigendecomposition, numerically zero eigenvalues dropped), so the kernel objective
 
     ||y - Z c - K1 alpha - (1 + K2 beta) o (K3 gamma)||^2
@@ -25,7 +27,16 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["NewtonBatchResult", "affine_full_newton", "affine_full_newton_path", "batch_members"]
+from ._objective import feature_gradient, feature_objective
+
+__all__ = [
+    "NewtonBatchResult",
+    "affine_full_newton",
+    "affine_full_newton_path",
+    "batch_members",
+    "exact_features",
+    "newton_features",
+]
 
 #: Eigenvalues below this fraction of the largest are dropped from the exact feature maps.
 EIG_RTOL = 1e-10
@@ -57,7 +68,7 @@ def batch_members(K1, K2, K3, y, evals, grid):
     return single, y, Ks, Es, prob, grid[prob, cfg]
 
 
-def _exact_features(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def exact_features(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``F`` with ``K = F F'`` and ``T`` with ``E T`` the features of rows ``E`` of ``k(., train)``."""
     s, V = np.linalg.eigh(0.5 * (K + np.swapaxes(K, -1, -2)))
     keep = s > EIG_RTOL * np.max(s, axis=-1, keepdims=True)
@@ -76,22 +87,23 @@ def _gram(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.matmul(np.swapaxes(A, 1, 2), B)
 
 
-def _const_start(Z, P1, P3, y, l1, l3) -> np.ndarray:
+def _const_start(Z, P1, P3, y, l1, l3, widths) -> np.ndarray:
     """Batched AffineTL-const: ridge on ``[Z, P1, P3]`` with the ``Z`` part unpenalised."""
     B, n, q = Z.shape
+    m1, m2, m3 = widths
     A = np.concatenate([Z, P1, P3], axis=2)
     M = _gram(A, A)
     pen = np.concatenate(
-        [np.zeros((B, q)), np.repeat(l1[:, None], n, 1), np.repeat(l3[:, None], n, 1)], axis=1
+        [np.zeros((B, q)), np.repeat(l1[:, None], m1, 1), np.repeat(l3[:, None], m3, 1)], axis=1
     )
-    idx = np.arange(q + 2 * n)
+    idx = np.arange(q + m1 + m3)
     # a whisker of ridge on the design keeps a rank-deficient Z solvable
     pen[:, :q] = 1e-12 * np.maximum(M[:, idx[:q], idx[:q]], 1e-300)
     M[:, idx, idx] += pen
     w = np.linalg.solve(M, _gram(A, y[..., None]))[..., 0]
-    theta = np.zeros((B, q + 3 * n))
-    theta[:, : q + n] = w[:, : q + n]
-    theta[:, q + 2 * n :] = w[:, q + n :]
+    theta = np.zeros((B, q + m1 + m2 + m3))
+    theta[:, : q + m1] = w[:, : q + m1]
+    theta[:, q + m1 + m2 :] = w[:, q + m1 :]
     return theta
 
 
@@ -111,7 +123,8 @@ class NewtonBatchResult:
         Newton iterations until convergence (``max_iter`` if not converged).
     converged : ndarray of shape (B,)
     objective : ndarray of shape (B,)
-
+    history : ndarray of shape (n_steps + 1, B) or None
+        Objective of every member after every iteration.
     """
 
     coef: np.ndarray
@@ -122,16 +135,151 @@ class NewtonBatchResult:
     n_iter: np.ndarray
     converged: np.ndarray
     objective: np.ndarray
+    history: np.ndarray | None = None
 
 
-def _objective(theta, Z, P1, P2, P3, y, pen, q):
-    n = y.shape[1]
-    s1, s2, s3 = slice(q, q + n), slice(q + n, q + 2 * n), slice(q + 2 * n, q + 3 * n)
-    f3 = _bmv(P3, theta[:, s3])
-    d = 1.0 + _bmv(P2, theta[:, s2])
-    e = y - _bmv(Z, theta[:, :q]) - _bmv(P1, theta[:, s1]) - d * f3
-    obj = np.einsum("bn,bn->b", e, e) + np.einsum("bi,bi->b", pen, theta**2)
-    return obj, e, d, f3
+def newton_features(
+    Z: np.ndarray,
+    P1: np.ndarray,
+    P2: np.ndarray,
+    P3: np.ndarray,
+    y: np.ndarray,
+    lams: ArrayLike,
+    *,
+    problem: ArrayLike | None = None,
+    start: np.ndarray | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-4,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[slice, ...]]:
+    """Minimise the feature-space affine objective for ``B`` members by damped Newton steps.
+
+    Each member (a problem and its penalties) starts at its AffineTL-const solution (or at
+    ``start``) and takes Levenberg-Marquardt-damped Newton steps on the exact Hessian; a step
+    that does not lower the objective is replaced by the Gauss-Newton step, then halved up to
+    ``BACKTRACK`` times, before the damping grows. The objective is monotone.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (P, n, q)
+        Unpenalised design of ``g1`` per problem (a column of ones: the intercept).
+    P1, P2, P3 : ndarray of shape (P, n, m1), (P, n, m2), (P, n, m3)
+        Feature maps of ``h1`` (``m1 = 0``: no ``h1``), ``h2`` and ``g3`` per problem.
+    y : ndarray of shape (P, n)
+    lams : array-like of shape (B, 3)
+        Positive ``(l1, l2, l3)`` of each member.
+    problem : array-like of shape (B,), optional
+        Problem index of each member (default ``arange(P)``).
+    start : ndarray of shape (B, q + m1 + m2 + m3), optional
+        Starting ``(c, w1, w2, w3)``; default the AffineTL-const solution (``w2 = 0``).
+    max_iter : int
+        Newton iterations (accepted or rejected) per member.
+    tol : float
+        A member has converged when an accepted step changes every block by less than ``tol``
+        relative to its max-abs value, or when no step lowers its objective.
+
+    Returns
+    -------
+    theta : ndarray of shape (B, q + m1 + m2 + m3)
+    n_iter : ndarray of shape (B,)
+    converged : ndarray of shape (B,)
+    objective : ndarray of shape (n_steps + 1, B)
+        Objective of every member at the start and after every iteration (constant after
+        its convergence).
+    blocks : (slice, slice, slice, slice)
+        Positions of ``c, w1, w2, w3`` in ``theta``.
+    """
+    y = np.asarray(y, dtype=float)
+    prob = np.arange(y.shape[0]) if problem is None else np.asarray(problem)
+    B = prob.size
+    lam = np.asarray(lams, dtype=float).reshape(B, 3)
+    q, m1, m2, m3 = Z.shape[2], P1.shape[2], P2.shape[2], P3.shape[2]
+    Z, P1, P2, P3, y = (A[prob] for A in (Z, P1, P2, P3, y))
+    p = q + m1 + m2 + m3
+    s0, s1 = slice(0, q), slice(q, q + m1)
+    s2, s3 = slice(q + m1, q + m1 + m2), slice(q + m1 + m2, p)
+    blocks = (s0, s1, s2, s3)
+    pen = np.zeros((B, p))
+    pen[:, s1], pen[:, s2], pen[:, s3] = lam[:, :1], lam[:, 1:2], lam[:, 2:3]
+    if start is None:
+        theta = _const_start(Z, P1, P3, y, lam[:, 0], lam[:, 2], (m1, m2, m3))
+    else:
+        theta = np.array(start, dtype=float).reshape(B, p)
+    n_iter = np.full(B, max_iter)
+    converged = np.zeros(B, dtype=bool)
+    mu = np.full(B, 1e-6)
+    live = np.arange(B)
+    diag = np.arange(p)
+    obj, e, d, f3 = feature_objective(theta, Z, P1, P2, P3, y, pen, blocks)
+    history = [obj.copy()]
+    for it in range(1, max_iter + 1):
+        if not len(live):
+            break
+        az, a1, a2, a3, ay, ap = Z[live], P1[live], P2[live], P3[live], y[live], pen[live]
+        th, ee, dd, ff = theta[live], e[live], d[live], f3[live]
+        J = np.concatenate([az, a1, a2 * ff[..., None], a3 * dd[..., None]], axis=2)
+        H = _gram(J, J)
+        C = _gram(a2 * ee[..., None], a3)
+        H[:, s2, s3] -= C
+        H[:, s3, s2] -= np.swapaxes(C, 1, 2)
+        H[:, diag, diag] += ap
+        grad = feature_gradient(J, ee, ap, th)
+        scale = np.maximum(np.abs(H[:, diag, diag]), 1e-12)
+        H[:, diag, diag] += mu[live, None] * scale  # damped in place (H is rebuilt each pass)
+        try:
+            step = np.linalg.solve(H, grad[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # a singular member: damp everyone harder and retry
+            mu[live] *= 4.0
+            continue
+        new = th + step
+        nobj, ne, nd, nf = feature_objective(new, az, a1, a2, a3, ay, ap, blocks)
+        acc = np.isfinite(nobj) & (nobj <= obj[live])
+        bad = np.flatnonzero(~acc)
+        if bad.size:  # Gauss-Newton step (positive definite: always a descent direction)
+            Hg = H[bad]
+            Hg[:, s2, s3] += C[bad]
+            Hg[:, s3, s2] += np.swapaxes(C[bad], 1, 2)
+            try:
+                step[bad] = np.linalg.solve(Hg, grad[bad][..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                pass
+            new[bad] = th[bad] + step[bad]
+            nobj[bad], ne[bad], nd[bad], nf[bad] = feature_objective(
+                new[bad], az[bad], a1[bad], a2[bad], a3[bad], ay[bad], ap[bad], blocks
+            )
+            acc = np.isfinite(nobj) & (nobj <= obj[live])
+        full = acc.copy()
+        for _ in range(BACKTRACK):  # halve the step of the others: O(n p) per try, no new solve
+            bad = np.flatnonzero(~acc)
+            if not bad.size:
+                break
+            step[bad] *= 0.5
+            new[bad] = th[bad] + step[bad]
+            nobj[bad], ne[bad], nd[bad], nf[bad] = feature_objective(
+                new[bad], az[bad], a1[bad], a2[bad], a3[bad], ay[bad], ap[bad], blocks
+            )
+            acc = np.isfinite(nobj) & (nobj <= obj[live])
+        idx = live[acc]
+        theta[idx], obj[idx], e[idx], d[idx], f3[idx] = (
+            new[acc],
+            nobj[acc],
+            ne[acc],
+            nd[acc],
+            nf[acc],
+        )
+        mu[live[full]] = np.maximum(mu[live[full]] / 3.0, 1e-12)
+        mu[live[~full]] *= 4.0  # a shortened or rejected step: damp more next time
+        change = np.zeros(len(live))
+        for s in blocks:
+            if s.stop == s.start:
+                continue
+            den = np.maximum(np.abs(new[:, s]).max(axis=1), 1e-12)
+            change = np.maximum(change, np.abs(step[:, s]).max(axis=1) / den)
+        done = (acc & (change < tol)) | (mu[live] > MU_MAX)
+        n_iter[live[done]] = it
+        converged[live[done]] = True
+        live = live[~done]
+        history.append(obj.copy())
+    return theta, n_iter, converged, np.asarray(history), blocks
 
 
 def affine_full_newton(
@@ -148,7 +296,11 @@ def affine_full_newton(
     max_iter: int = 200,
     tol: float = 1e-4,
 ) -> NewtonBatchResult:
-    """AffineTL-full for ``B`` independent members (problem, penalties) of equal size ``n``.
+    """AffineTL-full with exact kernels for ``B`` members (problem, penalties) of equal size ``n``.
+
+    Every Gram matrix is written exactly as ``K = F F'`` (:func:`exact_features`), the members
+    are solved by :func:`newton_features`, and the weights are mapped back to dual
+    coefficients.
 
     Parameters
     ----------
@@ -166,11 +318,8 @@ def affine_full_newton(
     problem : array-like of shape (B,), optional
         Problem index of each member (default ``arange(P)``, one member per problem): members
         of one problem share its eigendecompositions.
-    max_iter : int
-        Newton iterations (accepted or rejected) per member.
-    tol : float
-        A member has converged when an accepted step changes every block by less than ``tol``
-        relative to its max-abs value, or when no step lowers its objective.
+    max_iter, tol : int, float
+        See :func:`newton_features`.
 
     Returns
     -------
@@ -179,98 +328,21 @@ def affine_full_newton(
     y = np.asarray(y, dtype=float)
     prob = np.arange(y.shape[0]) if problem is None else np.asarray(problem)
     B, n = prob.size, y.shape[1]
-    lam = np.asarray(lams, dtype=float).reshape(B, 3)
     Z = np.ones((y.shape[0], n, 1)) if design is None else np.asarray(design, dtype=float)
-    q = Z.shape[2]
-    (P1, T1), (P2, T2), (P3, T3) = (_exact_features(np.asarray(K)) for K in (K1, K2, K3))
-    P1, P2, P3, T1, T2, T3 = (A[prob] for A in (P1, P2, P3, T1, T2, T3))
-    Z, y = Z[prob], y[prob]
-    p = q + 3 * n
-    s1, s2, s3 = slice(q, q + n), slice(q + n, q + 2 * n), slice(q + 2 * n, p)
-    pen = np.zeros((B, p))
-    pen[:, s1], pen[:, s2], pen[:, s3] = lam[:, :1], lam[:, 1:2], lam[:, 2:3]
-    theta = _const_start(Z, P1, P3, y, lam[:, 0], lam[:, 2])
-    n_iter = np.full(B, max_iter)
-    converged = np.zeros(B, dtype=bool)
-    mu = np.full(B, 1e-6)
-    live = np.arange(B)
-    diag = np.arange(p)
-    obj, e, d, f3 = _objective(theta, Z, P1, P2, P3, y, pen, q)
-    for it in range(1, max_iter + 1):
-        if not len(live):
-            break
-        az, a1, a2, a3, ay, ap = Z[live], P1[live], P2[live], P3[live], y[live], pen[live]
-        th, ee, dd, ff = theta[live], e[live], d[live], f3[live]
-        J = np.concatenate([az, a1, a2 * ff[..., None], a3 * dd[..., None]], axis=2)
-        H = _gram(J, J)
-        C = _gram(a2 * ee[..., None], a3)
-        H[:, s2, s3] -= C
-        H[:, s3, s2] -= np.swapaxes(C, 1, 2)
-        H[:, diag, diag] += ap
-        grad = _gram(J, ee[..., None])[..., 0] - ap * th
-        scale = np.maximum(np.abs(H[:, diag, diag]), 1e-12)
-        H[:, diag, diag] += mu[live, None] * scale  # damped in place (H is rebuilt each pass)
-        try:
-            step = np.linalg.solve(H, grad[..., None])[..., 0]
-        except np.linalg.LinAlgError:  # a singular member: damp everyone harder and retry
-            mu[live] *= 4.0
-            continue
-        new = th + step
-        nobj, ne, nd, nf = _objective(new, az, a1, a2, a3, ay, ap, q)
-        acc = np.isfinite(nobj) & (nobj <= obj[live])
-        bad = np.flatnonzero(~acc)
-        if bad.size:  # Gauss-Newton step (positive definite: always a descent direction)
-            Hg = H[bad]
-            Hg[:, s2, s3] += C[bad]
-            Hg[:, s3, s2] += np.swapaxes(C[bad], 1, 2)
-            try:
-                step[bad] = np.linalg.solve(Hg, grad[bad][..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                pass
-            new[bad] = th[bad] + step[bad]
-            nobj[bad], ne[bad], nd[bad], nf[bad] = _objective(
-                new[bad], az[bad], a1[bad], a2[bad], a3[bad], ay[bad], ap[bad], q
-            )
-            acc = np.isfinite(nobj) & (nobj <= obj[live])
-        full = acc.copy()
-        for _ in range(BACKTRACK):  # halve the step of the others: O(n p) per try, no new solve
-            bad = np.flatnonzero(~acc)
-            if not bad.size:
-                break
-            step[bad] *= 0.5
-            new[bad] = th[bad] + step[bad]
-            nobj[bad], ne[bad], nd[bad], nf[bad] = _objective(
-                new[bad], az[bad], a1[bad], a2[bad], a3[bad], ay[bad], ap[bad], q
-            )
-            acc = np.isfinite(nobj) & (nobj <= obj[live])
-        idx = live[acc]
-        theta[idx], obj[idx], e[idx], d[idx], f3[idx] = (
-            new[acc],
-            nobj[acc],
-            ne[acc],
-            nd[acc],
-            nf[acc],
-        )
-        mu[live[full]] = np.maximum(mu[live[full]] / 3.0, 1e-12)
-        mu[live[~full]] *= 4.0  # a shortened or rejected step: damp more next time
-        change = np.zeros(len(live))
-        for s in (slice(0, q), s1, s2, s3):
-            den = np.maximum(np.abs(new[:, s]).max(axis=1), 1e-12)
-            change = np.maximum(change, np.abs(step[:, s]).max(axis=1) / den)
-        done = (acc & (change < tol)) | (mu[live] > MU_MAX)
-        n_iter[live[done]] = it
-        converged[live[done]] = True
-        live = live[~done]
-    w1, w2, w3 = theta[:, s1], theta[:, s2], theta[:, s3]
-    alpha, beta, gamma = _bmv(T1, w1), _bmv(T2, w2), _bmv(T3, w3)
+    (P1, T1), (P2, T2), (P3, T3) = (exact_features(np.asarray(K)) for K in (K1, K2, K3))
+    theta, n_iter, converged, history, (s0, s1, s2, s3) = newton_features(
+        Z, P1, P2, P3, y, lams, problem=prob, max_iter=max_iter, tol=tol
+    )
+    obj = history[-1]
+    alpha, beta, gamma = (_bmv(T[prob], theta[:, s]) for T, s in ((T1, s1), (T2, s2), (T3, s3)))
     pred = None
     if evals is not None:
         E1, E2, E3 = (np.asarray(E)[prob] for E in evals)
         m = E1.shape[1]
         Ze = np.ones((B, m, 1)) if design_eval is None else np.asarray(design_eval)[prob]
-        pred = _bmv(Ze, theta[:, :q]) + _bmv(E1, alpha) + (1.0 + _bmv(E2, beta)) * _bmv(E3, gamma)
+        pred = _bmv(Ze, theta[:, s0]) + _bmv(E1, alpha) + (1.0 + _bmv(E2, beta)) * _bmv(E3, gamma)
     return NewtonBatchResult(
-        coef=theta[:, :q],
+        coef=theta[:, s0],
         alpha=alpha,
         beta=beta,
         gamma=gamma,
@@ -278,6 +350,7 @@ def affine_full_newton(
         n_iter=n_iter,
         converged=converged,
         objective=obj,
+        history=history,
     )
 
 
@@ -294,7 +367,7 @@ def affine_full_newton_path(
 ) -> tuple[np.ndarray, np.ndarray]:
     """AffineTL-full predictions for a grid of ``(l1, l2, l3)`` by batched Newton steps.
 
-    Same arguments and returns as :func:`affinetl.reproduce._grid.affine_full_path` (without
+    Same arguments and returns as :func:`~._relaxation_batch.affine_full_path` (without
     its random start and torch device): several problems of equal size (CV folds, targets) and
     all grid points are solved together, with an intercept as the design of ``g1``.
 

@@ -16,7 +16,13 @@ from numbers import Integral
 import numpy as np
 from scipy import linalg
 
-__all__ = ["difference_matrix", "fused_penalty", "solve_penalized_lsq"]
+__all__ = [
+    "difference_matrix",
+    "fused_inverses",
+    "fused_penalty",
+    "fused_ridge_path",
+    "solve_penalized_lsq",
+]
 
 
 def _block_indices(blocks: Sequence | None, n_features: int) -> list[np.ndarray]:
@@ -91,3 +97,32 @@ def solve_penalized_lsq(A: np.ndarray, r: np.ndarray, P: np.ndarray) -> np.ndarr
         raise linalg.LinAlgError(
             "the fused-ridge system is singular; use a positive lambda_ridge"
         ) from exc
+
+
+def fused_inverses(n_features: int, blocks: list | None, grid: np.ndarray) -> np.ndarray:
+    """``P^{-1}`` of shape (q, p, p) for a grid of ``(lambda_ridge, lambda_fused)`` pairs."""
+    grid = np.atleast_2d(np.asarray(grid, dtype=float))
+    D = difference_matrix(n_features, blocks)
+    w, W = np.linalg.eigh(D.T @ D)
+    w = np.clip(w, 0.0, None)
+    diag = 1.0 / (grid[:, :1] ** 2 + grid[:, 1:] ** 2 * w[None, :])  # (q, p)
+    return np.einsum("ij,qj,kj->qik", W, diag, W)
+
+
+def fused_ridge_path(
+    x: np.ndarray, r: np.ndarray, x_eval: np.ndarray, Pinv: np.ndarray
+) -> np.ndarray:
+    """Fused ridge with an unpenalised intercept on ``r`` for every inverse penalty in ``Pinv``.
+
+    Solved in sample space (``n x n`` per penalty). Returns predictions at ``x_eval`` of shape
+    (q, m).
+    """
+    xm, rm = x.mean(axis=0), r.mean()
+    xc = x - xm
+    G = Pinv @ xc.T  # (q, p, n)
+    Q = xc @ G  # (q, n, n)
+    idx = np.arange(len(r))
+    Q[:, idx, idx] += 1.0
+    c = np.linalg.solve(Q, np.broadcast_to((r - rm)[:, None], (len(Q), len(r), 1)))[:, :, 0]
+    coef = np.einsum("qpn,qn->qp", G, c)
+    return rm + coef @ (x_eval - xm).T

@@ -1,8 +1,8 @@
 """Newton steps for the kernel affine model when the source kernels have low rank.
 
 With a few source features the Gram matrices ``K1``, ``K2`` on ``u`` have low numerical rank
-(``K = Phi Phi'`` with ``r << n`` columns, :class:`~._kernel_solvers.GramFactor`), while ``K3`` on
-the inputs ``x`` is dense. The objective of :func:`~._kernel_solvers.fit_affine_blocks`,
+(``K = Phi Phi'`` with ``r << n`` columns, :class:`~._gram.GramFactor`), while ``K3`` on
+the inputs ``x`` is dense. The objective of :func:`~._relaxation.fit_affine_blocks`,
 
     L = ||e||^2 + l1 ||w1||^2 + l2 ||w2||^2 + l3 gamma'K3 gamma,
     e = y - a0 - Phi1 w1 - d o (K3 gamma),   d = 1 + Phi2 w2,
@@ -23,7 +23,7 @@ exact). So a step costs one Cholesky factorisation of ``M`` and a solve with ``O
 right-hand sides; rejected trial steps (the exact Hessian is indefinite away from a minimum)
 cost ``O(n (r1 + r2))`` each, plus one product ``K3 dgamma``.
 
-The step logic is that of :mod:`._affine_newton` (batched Newton for small ``n``): the exact
+The step logic is that of :mod:`._newton` (batched Newton for small ``n``): the exact
 Newton step, else the Gauss-Newton step (the Hessian without the ``e o K3`` cross term, positive
 semi-definite), each halved up to ``BACKTRACK`` times, else more Levenberg-Marquardt damping of
 the small block; a step is kept only when it lowers the objective. The first step keeps ``w2``
@@ -37,7 +37,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-from ._kernel_solvers import BlockRelaxationResult, GramFactor, _rel_change
+from ._gram import GramFactor
+from ._objective import affine_objective, rel_change
+from ._relaxation import BlockRelaxationResult
 
 __all__ = ["NEWTON_MAX_RANK", "fit_affine_newton", "newton_applies"]
 
@@ -229,8 +231,8 @@ def fit_affine_newton(
     pen = np.concatenate([np.zeros(1), np.full(r1, l1), np.full(r2, l2)])
 
     def objective(lin, w2, gamma, g3) -> float:
-        e = y - A @ lin - (1.0 + P2 @ w2) * g3
-        return float(e @ e + l1 * lin[1:] @ lin[1:] + l2 * w2 @ w2 + l3 * gamma @ g3)
+        pen = (lin[1:] @ lin[1:], w2 @ w2, gamma @ g3)
+        return affine_objective(y, A @ lin, 0.0, P2 @ w2, g3, pen, (l1, l2, l3))
 
     # the first step solves the AffineTL-const problem (h2 = 0) exactly from any start
     lin, w2, gamma, g3 = np.zeros(q), np.zeros(r2), np.zeros(n), np.zeros(n)  # lin = (a0, w1)
@@ -276,10 +278,10 @@ def fit_affine_newton(
         if t == 1.0:  # a full step was taken: less damping next time
             mu = mu / 10.0 if mu > 1e-6 else 0.0
         change = max(
-            _rel_change(lin_new[:1], lin[:1]),
-            _rel_change(lin_new[1:], lin[1:]),
-            _rel_change(w2_new, w2),
-            _rel_change(gamma_new, gamma),
+            rel_change(lin_new[:1], lin[:1]),
+            rel_change(lin_new[1:], lin[1:]),
+            rel_change(w2_new, w2),
+            rel_change(gamma_new, gamma),
         )
         decrease = obj - obj_new
         lin, w2, gamma = lin_new, w2_new, gamma_new

@@ -1,0 +1,181 @@
+"""The model forms: the affine model ``g1(u) + g2(u) g3(x)`` and its special cases.
+
+================== ============================ ================ ============== ==========
+form               g1(u)                        g2(u)            g3(x)          complexity
+================== ============================ ================ ============== ==========
+source_linear      a0 + a1'u                    0                0              0
+offset             a0 + u  (HTL-offset)         1                kernel/linear  1
+source_kernel      a0 + h1(u)                   0                0              1
+direct             a0  (no transfer)            1                kernel/linear  1
+offset_calibrated  a0 + a1'u                    1                kernel/linear  2
+const              a0 + h1(u)  (AffineTL-const) 1                kernel         3
+full               a0 + h1(u)  (AffineTL-full)  1 + h2(u)        kernel/linear  4
+================== ============================ ================ ============== ==========
+
+``g1_const`` (``a0 + (1 + h2(u)) g3(x)``) is a further kernel form of the estimator, not
+searched by the model selection. ``complexity`` orders the forms for the one-standard-error
+rule (smaller is simpler). The linear family has no ``source_kernel`` and ``const`` (with a
+linear ``g1`` the const form *is* ``offset_calibrated``).
+
+A form is a parameter of the canonical estimators (``AffineTransferRegressor(form=...)``,
+``LinearAffineTransferRegressor(form=...)``); this module only defines the family (names,
+which blocks each form fits, its unpenalised design and its complexity), shared by the
+estimators and :mod:`affinetl.selection`. To add a form, see ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "COMPLEXITY",
+    "G1_KERNEL_FORMS",
+    "KERNEL_FORMS",
+    "KERNEL_FORM_PARAMS",
+    "LINEAR_FORMS",
+    "LINEAR_FORM_PARAMS",
+    "RIDGE_FORM_KERNEL",
+    "SOURCE_OFFSET_FORMS",
+    "SAMPLES_PER_COEF",
+    "form_blocks",
+    "form_complexity",
+    "form_design",
+    "form_target",
+    "has_linear_source_terms",
+]
+
+#: Forms of the kernel family, simplest first.
+KERNEL_FORMS = (
+    "source_linear",
+    "offset",
+    "source_kernel",
+    "direct",
+    "offset_calibrated",
+    "const",
+    "full",
+)
+#: Forms of the linear (fused-ridge) family, simplest first.
+LINEAR_FORMS = ("source_linear", "offset", "direct", "offset_calibrated", "full")
+#: Complexity rank of each form (number of fitted blocks beyond the intercept).
+COMPLEXITY = {
+    "source_linear": 0,
+    "offset": 1,
+    "source_kernel": 1,
+    "direct": 1,
+    "offset_calibrated": 2,
+    "const": 3,
+    "full": 4,
+}
+#: Hyper-parameters each kernel form uses.
+KERNEL_FORM_PARAMS = {
+    "source_linear": (),
+    "source_kernel": ("gamma1", "lambda1"),
+    "offset": ("gamma3", "lambda3"),
+    "direct": ("gamma3", "lambda3"),
+    "offset_calibrated": ("gamma3", "lambda3"),
+    "const": ("gamma1", "gamma3", "lambda1", "lambda3"),
+    "full": ("gamma1", "gamma2", "gamma3", "lambda1", "lambda2", "lambda3"),
+}
+#: Hyper-parameters each linear form uses.
+LINEAR_FORM_PARAMS = {
+    "source_linear": (),
+    "offset": ("lambda_ridge", "lambda_fused"),
+    "direct": ("lambda_ridge", "lambda_fused"),
+    "offset_calibrated": ("lambda_ridge", "lambda_fused"),
+    "full": ("lambda_ridge", "lambda_fused"),
+}
+
+
+#: Kernel forms with an ``h1`` block, which may also carry the linear source terms ``a1'u``.
+G1_KERNEL_FORMS = ("source_kernel", "const", "full")
+
+
+def has_linear_source_terms(form: str, g1_linear: bool = False) -> bool:
+    """Whether the kernel family's form has unpenalised linear source terms ``a1'u`` in ``g1``.
+
+    The calibration forms (``source_linear``, ``offset_calibrated``) always have them; the
+    kernel-``g1`` forms (:data:`G1_KERNEL_FORMS`) have them when ``g1_linear``.
+    """
+    return form in ("source_linear", "offset_calibrated") or bool(
+        g1_linear and form in G1_KERNEL_FORMS
+    )
+
+
+def form_design(form: str, u: np.ndarray, g1_linear: bool = False) -> np.ndarray:
+    """Unpenalised design of ``g1``: ``[1, u]`` with linear source terms
+    (:func:`has_linear_source_terms`), else ``[1]``."""
+    ones = np.ones((u.shape[0], 1))
+    return np.hstack([ones, u]) if has_linear_source_terms(form, g1_linear) else ones
+
+
+#: Fewest training samples per unpenalised coefficient for a calibration to count as simple.
+SAMPLES_PER_COEF = 5
+
+
+def form_complexity(
+    form: str, n_source: int, g1_linear: bool = False, n_train: int | None = None
+) -> int:
+    """Complexity of a candidate for the one-standard-error rule (smaller is simpler).
+
+    :data:`COMPLEXITY` of the form, plus, where its unpenalised linear source coefficients
+    are many for the training size, their number beyond the first: a calibration ``a0 + a1'u``
+    on ``k`` source features costs ``k - 1`` more (``k`` more when added to a kernel ``g1``)
+    when ``1 + k`` exceeds ``n_train / SAMPLES_PER_COEF`` (``n_train``: training samples per
+    CV fold; ``None`` always counts them). With one source feature this is the order of
+    :data:`COMPLEXITY`. With six (SARCOS: the other torques) an unpenalised calibration fitted
+    on nine points per fold is not the "simple" model, while on 64 points it is.
+
+    Parameters
+    ----------
+    form : str
+    n_source : int
+        Number of source features ``k``.
+    g1_linear : bool
+        Whether a kernel-``g1`` form carries the linear source terms.
+    n_train : int, optional
+        Training samples per fold.
+
+    Returns
+    -------
+    int
+    """
+    if form in ("source_linear", "offset_calibrated"):
+        extra = n_source - 1
+    elif g1_linear and form in G1_KERNEL_FORMS:
+        extra = n_source
+    else:
+        return COMPLEXITY[form]
+    if n_train is not None and (1 + n_source) * SAMPLES_PER_COEF <= n_train:
+        extra = 0
+    return COMPLEXITY[form] + extra
+
+
+def form_target(form: str, y: np.ndarray, u_raw: np.ndarray) -> np.ndarray:
+    """Target of the ridge fit: ``y - u`` for :data:`SOURCE_OFFSET_FORMS` (raw ``u``), else
+    ``y``."""
+    if form in SOURCE_OFFSET_FORMS:
+        return y - u_raw[:, 0]
+    return y
+
+
+#: The kernel block(s) of each ridge-type kernel form: ``"h1"`` (kernel on u), ``"g3"`` (kernel
+#: on x), ``"h1+g3"`` (both, AffineTL-const: the summed kernel ``K3 + (l3 / l1) K1``) or None
+#: (the design alone). The bilinear forms (``full``, ``g1_const``) are not ridge-type.
+RIDGE_FORM_KERNEL: dict[str, str | None] = {
+    "source_linear": None,
+    "offset": "g3",
+    "source_kernel": "h1",
+    "direct": "g3",
+    "offset_calibrated": "g3",
+    "const": "h1+g3",
+}
+#: Forms whose ``g1`` contains the raw source ``u`` itself (fitted on ``y - u``).
+SOURCE_OFFSET_FORMS = ("offset",)
+
+
+def form_blocks(form: str) -> tuple[bool, bool, bool]:
+    """Which of ``h1``, ``h2``, ``g3`` the kernel form fits."""
+    if form in ("full", "g1_const"):
+        return form == "full", True, True
+    kernel = RIDGE_FORM_KERNEL[form] or ""
+    return "h1" in kernel, False, "g3" in kernel

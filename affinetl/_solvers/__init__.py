@@ -1,0 +1,110 @@
+"""Private numerical layer of affinetl: every solver of the affine transfer model, once.
+
+Arrays in, arrays out; no estimators, files or command lines. The estimators
+(:mod:`affinetl.models`, :mod:`affinetl.baselines`), the model selection
+(:mod:`affinetl.selection`), the reproductions and the scaling study call these functions.
+
+=========================  ==============================================================
+module                     concept
+=========================  ==============================================================
+``_objective``             the penalised objective, its gradient, the stopping measure
+``_gram``                  Gram matrices factorised once (low rank detected), scaled blocks
+``_ridge``                 ridge with an unpenalised design: fits, penalty paths, closed-form
+                           leave-one-out and K-fold hold-out errors, AffineTL-const
+``_newton``                damped Newton on feature maps, batched (one problem = batch of one)
+``_lowrank_newton``        Newton steps that eliminate ``g3`` when ``K1, K2`` have low rank
+``_relaxation``            block relaxation of one problem (pruning, acceleration)
+``_relaxation_batch``      block relaxation of many problems, numpy or torch
+``_linear``                fused-ridge penalties and penalised least squares
+``_linear_relaxation``     block relaxation of the linear affine model, batched
+``_resolve``               :func:`resolve_solver`, the one rule that picks the solver
+``_affine``                entry points for the bilinear forms (target scaling, batching)
+=========================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from ._affine import (
+    AffineFit,
+    fit_affine_batch,
+    fit_affine_features,
+    fit_affine_kernel,
+    target_scale,
+)
+from ._gram import GramFactor, ScaledBlockSolver, update_scaled_block
+from ._linear import (
+    difference_matrix,
+    fused_inverses,
+    fused_penalty,
+    fused_ridge_path,
+    solve_penalized_lsq,
+)
+from ._linear_relaxation import LinearRelaxationResult, linear_affine_relaxation
+from ._lowrank_newton import NEWTON_MAX_RANK, fit_affine_newton, newton_applies
+from ._newton import (
+    NewtonBatchResult,
+    affine_full_newton,
+    affine_full_newton_path,
+    exact_features,
+    newton_features,
+)
+from ._objective import affine_objective, feature_gradient, feature_objective, rel_change
+from ._relaxation import BlockRelaxationResult, fit_affine_blocks
+from ._relaxation_batch import affine_full_path
+from ._resolve import NEWTON_MAX_N, SOLVERS, resolve_solver
+from ._ridge import (
+    affine_const_path,
+    eigh_psd,
+    fit_const_affine,
+    fit_partial_ridge,
+    holdout_path,
+    kernel_ridge_intercept,
+    loo_residuals,
+    predict_partial_ridge,
+    ridge_path,
+)
+
+__all__ = [
+    "NEWTON_MAX_N",
+    "NEWTON_MAX_RANK",
+    "SOLVERS",
+    "AffineFit",
+    "BlockRelaxationResult",
+    "GramFactor",
+    "LinearRelaxationResult",
+    "NewtonBatchResult",
+    "ScaledBlockSolver",
+    "affine_const_path",
+    "affine_full_newton",
+    "affine_full_newton_path",
+    "affine_full_path",
+    "affine_objective",
+    "difference_matrix",
+    "eigh_psd",
+    "exact_features",
+    "feature_gradient",
+    "feature_objective",
+    "fit_affine_batch",
+    "fit_affine_blocks",
+    "fit_affine_features",
+    "fit_affine_kernel",
+    "fit_affine_newton",
+    "fit_const_affine",
+    "fit_partial_ridge",
+    "fused_inverses",
+    "fused_penalty",
+    "fused_ridge_path",
+    "holdout_path",
+    "kernel_ridge_intercept",
+    "linear_affine_relaxation",
+    "loo_residuals",
+    "newton_applies",
+    "newton_features",
+    "predict_partial_ridge",
+    "rel_change",
+    "resolve_solver",
+    "ridge_path",
+    "solve_penalized_lsq",
+    "target_scale",
+    "update_scaled_block",
+]

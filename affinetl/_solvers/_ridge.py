@@ -1,0 +1,342 @@
+"""Ridge with an unpenalised design: fits, penalty paths and closed-form hold-out errors.
+
+Kernel ridge with an intercept, AffineTL-const (``g2 = 1``: kernel ridge with the summed kernel
+``K1 / l1 + K3 / l3``), the calibration forms and the baselines are all one problem, solved here
+once. Every special case of the affine model except AffineTL-full is a *partially linear ridge*
+problem: an unpenalised design ``Z`` (intercept, calibration coefficients) plus one kernel block
+with a fixed Gram matrix ``K``::
+
+    min_{c, a}  ||y - Z c - K a||^2 + lam a'K a.
+
+Its fitted values are a linear smoother of ``y``. With ``A = K + lam I`` the residual is
+``e = lam P y`` where::
+
+    P = A^{-1} - A^{-1} Z (Z'A^{-1} Z)^{-1} Z'A^{-1},
+
+and deleting the samples ``S`` and refitting on the rest gives the hold-out residuals (the
+block form of the leave-one-out identity; Hastie, Tibshirani & Friedman 2009, eq. 7.52, and
+Cawley & Talbot 2004 for kernel ridge)::
+
+    y_S - yhat_{-S}(S) = P_SS^{-1} (P y)_S.
+
+``P`` for every penalty comes from one eigendecomposition ``K = V diag(s) V'``:
+``A^{-1} = V diag(1 / (s + lam)) V'``. So one ``eigh`` per Gram matrix serves the whole penalty
+path and every fold of any splitter whose test set is the complement of its training set
+(K-fold, repeated K-fold, group K-fold, leave-one-out). Leave-one-out needs only the diagonal of
+``P`` (``O(n^2)`` per penalty). Arrays in, arrays out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import linalg
+
+from ._gram import GramFactor
+
+__all__ = [
+    "PINV_RTOL",
+    "affine_const_path",
+    "eigh_psd",
+    "fit_const_affine",
+    "fit_partial_ridge",
+    "holdout_path",
+    "kernel_ridge_intercept",
+    "loo_residuals",
+    "predict_partial_ridge",
+    "ridge_path",
+]
+
+#: Eigenvalues of ``K + lam I`` below this fraction of the largest are treated as zero by the
+#: penalty paths (penalty 0 is then the minimum-norm interpolant, the published pseudo-inverse).
+PINV_RTOL = 1e-10
+
+
+def eigh_psd(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigendecomposition of a symmetric PSD matrix, negative round-off clipped to 0.
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+
+    Returns
+    -------
+    s : ndarray of shape (n,)
+        Eigenvalues (ascending, non-negative).
+    V : ndarray of shape (n, n)
+        Orthonormal eigenvectors in the columns.
+    """
+    s, V = linalg.eigh(0.5 * (K + K.T), check_finite=False)
+    return np.clip(s, 0.0, None), V
+
+
+def _loo(V, D, VZ, Vy, Z, y):
+    """Leave-one-out residuals for each penalty row of ``D = 1 / (s + lam)`` (p, n)."""
+    VD = V[None] * D[:, None, :]  # (p, n, n): V diag(1 / (s + lam))
+    AinvZ = VD @ VZ  # (p, n, q)
+    Ainvy = VD @ Vy  # (p, n)
+    M = np.einsum("ik,pil->pkl", Z, AinvZ)  # (p, q, q)
+    w = np.linalg.solve(M, np.einsum("ik,pi->pk", Z, Ainvy)[..., None])[..., 0]
+    Py = Ainvy - np.einsum("pik,pk->pi", AinvZ, w)
+    diagA = D @ (V * V).T  # (p, n)
+    G = np.linalg.solve(M, AinvZ.transpose(0, 2, 1))  # (p, q, n)
+    diagP = diagA - np.einsum("pik,pki->pi", AinvZ, G)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return Py / diagP
+
+
+def loo_residuals(
+    s: np.ndarray, V: np.ndarray, Z: np.ndarray, y: np.ndarray, lams: ArrayLike
+) -> np.ndarray:
+    """Leave-one-out residuals ``y_i - yhat_{-i}(x_i)`` for a whole penalty path.
+
+    The closed form of the module docstring with one sample per fold: ``O(n^2)`` per penalty
+    from one eigendecomposition. This is the leave-one-out kernel ridge (with an unpenalised
+    design ``Z``, e.g. a column of ones for the intercept) that other packages should call.
+
+    Parameters
+    ----------
+    s, V : ndarray of shape (n,) and (n, n)
+        Eigendecomposition of the Gram matrix (:func:`eigh_psd`).
+    Z : ndarray of shape (n, q)
+        Unpenalised design.
+    y : ndarray of shape (n,)
+    lams : array-like of shape (p,)
+        Positive penalties.
+
+    Returns
+    -------
+    ndarray of shape (p, n)
+    """
+    lams = np.asarray(lams, dtype=float)
+    D = 1.0 / (s[None, :] + lams[:, None])
+    return _loo(V, D, V.T @ Z, V.T @ y, Z, y)
+
+
+def holdout_path(
+    s: np.ndarray,
+    V: np.ndarray,
+    Z: np.ndarray,
+    y: np.ndarray,
+    lams: ArrayLike,
+    tests: list[np.ndarray],
+) -> list[np.ndarray]:
+    """Hold-out predictions of the partially linear ridge for a penalty path and many folds.
+
+    Each fold fits on every sample outside its test set, with the same absolute penalty.
+
+    Parameters
+    ----------
+    s, V : ndarray of shape (n,) and (n, n)
+        Eigendecomposition of the Gram matrix ``K`` (see :func:`eigh_psd`); ``s = 0`` and
+        ``V = I`` give ordinary least squares on ``Z``.
+    Z : ndarray of shape (n, q)
+        Unpenalised design (first column: ones).
+    y : ndarray of shape (n,)
+    lams : array-like of shape (p,)
+        Positive penalties.
+    tests : list of ndarray of int
+        Test indices of each fold.
+
+    Returns
+    -------
+    predictions : list of ndarray of shape (p, len(test))
+        Hold-out predictions per fold; NaN where the training part of a fold (or the whole
+        data, e.g. a constant source column) cannot identify the unpenalised coefficients.
+    """
+    lams = np.asarray(lams, dtype=float)
+    try:
+        return _holdout_path(s, V, Z, y, lams, tests)
+    except np.linalg.LinAlgError:  # the design cannot be identified (e.g. a constant source)
+        return [np.full((lams.size, t.size), np.nan) for t in tests]
+
+
+def _holdout_path(s, V, Z, y, lams, tests):
+    D = 1.0 / (s[None, :] + lams[:, None])  # (p, n)
+    VZ, Vy = V.T @ Z, V.T @ y
+    n = y.shape[0]
+    if len(tests) == n and all(t.size == 1 for t in tests):
+        r = _loo(V, D, VZ, Vy, Z, y)
+        return [(y[t] - r[:, t]) for t in tests]
+    VD = V[None] * D[:, None, :]
+    AinvZ = VD @ VZ
+    Ainvy = VD @ Vy
+    M = np.einsum("ik,pil->pkl", Z, AinvZ)
+    Minv = np.linalg.inv(M)  # (p, q, q) with q <= 1 + dim(u): tiny
+    w = np.einsum("pkl,pl->pk", Minv, Ainvy @ Z)  # (Z'A^{-1}Z)^{-1} Z'A^{-1} y
+    Py = Ainvy - np.einsum("pik,pk->pi", AinvZ, w)
+    out = []
+    for t in tests:
+        Bt = AinvZ[:, t]  # (p, m, q)
+        Pss = VD[:, t] @ V[t].T - Bt @ Minv @ Bt.transpose(0, 2, 1)
+        try:
+            r = np.linalg.solve(Pss, Py[:, t, None])[..., 0]
+        except np.linalg.LinAlgError:
+            r = np.full((lams.size, t.size), np.nan)
+        out.append(y[t] - r)
+    return out
+
+
+def fit_partial_ridge(
+    K: np.ndarray | None, Z: np.ndarray, y: np.ndarray, lam: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit ``min ||y - Z c - K a||^2 + lam a'K a`` on all samples.
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n) or None
+        Gram matrix; ``None`` fits ordinary least squares on ``Z`` (``a = 0``).
+    Z : ndarray of shape (n, q)
+    y : ndarray of shape (n,)
+    lam : float
+        Positive penalty.
+
+    Returns
+    -------
+    c : ndarray of shape (q,)
+    a : ndarray of shape (n,)
+        Dual coefficients.
+    """
+    n = y.shape[0]
+    if K is None:
+        c = linalg.lstsq(Z, y, check_finite=False)[0]
+        return c, np.zeros(n)
+    A = 0.5 * (K + K.T)
+    A.flat[:: n + 1] += lam
+    try:
+        cf = linalg.cho_factor(A, lower=True, check_finite=False)
+    except linalg.LinAlgError as exc:
+        raise linalg.LinAlgError(
+            f"K + lambda I is not positive definite at lambda={lam}; increase the penalty"
+        ) from exc
+    sol = linalg.cho_solve(cf, np.column_stack([y, Z]), check_finite=False)
+    Ainvy, AinvZ = sol[:, 0], sol[:, 1:]
+    c = linalg.lstsq(Z.T @ AinvZ, Z.T @ Ainvy, check_finite=False)[0]
+    return c, Ainvy - AinvZ @ c
+
+
+def predict_partial_ridge(
+    K_eval: np.ndarray | None, Z_eval: np.ndarray, c: np.ndarray, a: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split prediction ``Z c + K a`` into the design part and the kernel part, each (m,)."""
+    kern = np.zeros(Z_eval.shape[0]) if K_eval is None else K_eval @ a
+    return Z_eval @ c, kern
+
+
+def kernel_ridge_intercept(
+    factor: GramFactor, r: np.ndarray, lam: float
+) -> tuple[float, np.ndarray]:
+    """Kernel ridge with an unpenalised intercept: ``min ||r - a0 - K a||^2 + lam a'K a``.
+
+    The stationary point is ``a = (K + lam I)^{-1} (r - a0)`` with
+    ``a0 = 1'(K + lam I)^{-1} r / 1'(K + lam I)^{-1} 1``.
+
+    Parameters
+    ----------
+    factor : GramFactor
+        The fixed Gram matrix ``K`` of shape (n, n).
+    r : ndarray of shape (n,)
+    lam : float
+        Positive penalty.
+
+    Returns
+    -------
+    a0 : float
+    a : ndarray of shape (n,)
+        Dual coefficients (supported on the pivots in the low-rank case).
+    """
+    ones = np.ones_like(r)
+    sol = factor.ridge_solve(np.column_stack([r, ones]), lam)
+    a0 = float(sol[:, 0].sum() / sol[:, 1].sum())
+    a = sol[:, 0] - a0 * sol[:, 1]
+    if factor.low_rank:
+        a = factor.dual_from_features(factor.Phi.T @ a)
+    return a0, a
+
+
+def fit_const_affine(
+    K1: np.ndarray, K3: np.ndarray, y: np.ndarray, l1: float, l3: float
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """AffineTL-const (``g2 = 1``) as one joint linear system.
+
+    ``min ||y - a0 - K1 alpha - K3 gamma||^2 + l1 alpha'K1 alpha + l3 gamma'K3 gamma`` has the
+    stationary point ``alpha = c / l1``, ``gamma = c / l3`` with ``c`` the kernel ridge solution
+    for the summed kernel ``K = K1 / l1 + K3 / l3`` and unit penalty.
+
+    Returns
+    -------
+    a0 : float
+    alpha, gamma : ndarray of shape (n,)
+    """
+    factor = GramFactor(K1 / l1 + K3 / l3)
+    a0, c = kernel_ridge_intercept(factor, y, 1.0)
+    return a0, c / l1, c / l3
+
+
+def ridge_path(K: np.ndarray, y: np.ndarray, K_eval: np.ndarray, lams: ArrayLike) -> np.ndarray:
+    """Kernel ridge with an unpenalised intercept for many penalties at once.
+
+    Minimises ``||y - a0 - K a||^2 + lam a'K a`` for each ``lam``: ``a = (K + lam I)^+ (y - a0)``
+    with ``a0 = 1'(K + lam I)^+ y / 1'(K + lam I)^+ 1``, from one eigendecomposition of ``K``
+    (eigenvalues of ``K + lam I`` below ``PINV_RTOL`` of the largest are dropped, so
+    ``lam = 0`` is the minimum-norm interpolant).
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+        Training Gram matrix.
+    y : ndarray of shape (n,)
+    K_eval : ndarray of shape (m, n)
+        Gram matrix between evaluation and training points.
+    lams : array-like of shape (p,)
+        Non-negative penalties.
+
+    Returns
+    -------
+    ndarray of shape (p, m)
+        Predictions at the evaluation points for each penalty.
+    """
+    lams = np.asarray(lams, dtype=float)
+    s, V = np.linalg.eigh(0.5 * (K + K.T))
+    s = np.clip(s, 0.0, None)
+    shifted = s[None, :] + lams[:, None]  # (p, n)
+    top = shifted.max(axis=1, keepdims=True)
+    inv = np.where(shifted > PINV_RTOL * top, 1.0 / np.where(shifted > 0, shifted, 1.0), 0.0)
+    vy, v1 = V.T @ y, V.T @ np.ones_like(y)
+    num = (inv * vy * v1).sum(axis=1)
+    den = (inv * v1 * v1).sum(axis=1)
+    a0 = np.where(den > 0, num / np.where(den > 0, den, 1.0), y.mean())
+    coef = (inv * (vy[None, :] - a0[:, None] * v1[None, :])) @ V.T  # (p, n) dual coefficients
+    return a0[:, None] + coef @ K_eval.T
+
+
+def affine_const_path(
+    K1: np.ndarray,
+    K3: np.ndarray,
+    y: np.ndarray,
+    K1_eval: np.ndarray,
+    K3_eval: np.ndarray,
+    grid: ArrayLike,
+) -> np.ndarray:
+    """AffineTL-const predictions for a grid of ``(l1, l3)`` pairs.
+
+    ``min ||y - a0 - K1 alpha - K3 gamma||^2 + l1 alpha'K1 alpha + l3 gamma'K3 gamma`` is kernel
+    ridge with the kernel ``K1 / l1 + K3 / l3`` and unit penalty (:func:`ridge_path`).
+
+    Parameters
+    ----------
+    K1, K3 : ndarray of shape (n, n)
+    y : ndarray of shape (n,)
+    K1_eval, K3_eval : ndarray of shape (m, n)
+    grid : array-like of shape (p, 2)
+        Positive ``(l1, l3)`` pairs.
+
+    Returns
+    -------
+    ndarray of shape (p, m)
+    """
+    grid = np.atleast_2d(np.asarray(grid, dtype=float))
+    out = np.empty((len(grid), K1_eval.shape[0]))
+    for j, (l1, l3) in enumerate(grid):
+        out[j] = ridge_path(K1 / l1 + K3 / l3, y, K1_eval / l1 + K3_eval / l3, [1.0])[0]
+    return out

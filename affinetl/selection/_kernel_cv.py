@@ -1,0 +1,523 @@
+"""AffineTransferCV and LinearAffineTransferCV: model form and hyper-parameters by CV.
+
+The search evaluates every candidate on the same splits and scores them by the hold-out error:
+
+* Ridge-type forms (everything but ``full``) use the closed-form hold-out residuals of
+  :mod:`affinetl._solvers._ridge`: one eigendecomposition per Gram matrix (per kernel width, per
+  const-ratio ``lambda3 / lambda1``) serves the whole penalty path and every fold. The Gram
+  matrices of ``x`` are shared by ``offset``, ``offset_calibrated``, ``direct`` and ``const``.
+* The ``full`` form has no closed form. Its candidates are screened: the ``n_full_starts`` best
+  ``const`` settings (widths, ``lambda1``, ``lambda3``, and per ``g1_linear`` variant) are
+  carried over, since the full model tends to the const model as ``lambda2 -> inf``, each with
+  its penalties ``lambda1`` and ``lambda3`` multiplied by every factor of ``full_scales``: the
+  const model has to absorb the source-input interaction into a rough ``h1`` and ``g3`` (small
+  penalties), while in the full model ``h2 g3`` carries it and ``h1``, ``g3`` are smoother
+  (larger penalties). Every (setting, fold, ``lambda2``) fit is one member of a batched damped
+  Newton solve (``affinetl._solvers.fit_affine_batch``) that starts at the member's const
+  solution; folds of equal training size share one batch, so the whole full-form screen costs
+  a few dozen batched linear solves instead of hundreds of block-relaxation sweeps per fit.
+* Linear source terms: with ``g1_linear="both"`` the kernel-``g1`` forms (``source_kernel``,
+  ``const``, ``full``) are searched with and without an unpenalised ``a1'u`` in ``g1``.
+* Inputs are standardised once with the mean and standard deviation of the data given to
+  ``fit`` (no target information) so that fold fits share one set of Gram matrices; this is
+  what makes the closed forms exact. The refit on all data uses the same standardisation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.preprocessing import StandardScaler
+
+from .._forms import G1_KERNEL_FORMS, KERNEL_FORMS, form_design, form_target
+from .._solvers import fit_affine_batch
+from ..base import Interval, StrOptions
+from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix, kernel_constraint
+from ..models import AffineTransferRegressor
+from ._base import COMMON_CONSTRAINTS, TransferCVBase
+from ._scoring import lazy_eigh, positive, ridge_scores, safe_score
+
+__all__ = ["AffineTransferCV"]
+
+logger = logging.getLogger("affinetl.selection")
+
+#: Default penalty path of the kernel blocks (sum-of-squares scale).
+DEFAULT_LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+#: Default ``lambda3 / lambda1`` ratios of the const form.
+DEFAULT_RATIOS = (0.01, 0.1, 1.0, 10.0, 100.0)
+#: Default ``lambda2`` values of the full form (the target is scaled to unit sd).
+DEFAULT_LAMBDA2 = (1.0, 0.1, 0.01)
+#: Default multipliers of the screened const penalties ``(lambda1, lambda3)`` for the full form.
+DEFAULT_FULL_SCALES = (10.0, 100.0)
+#: Default relative kernel widths (multiples of ``1 / (2 dim)``).
+DEFAULT_WIDTHS = (0.25, 1.0, 4.0)
+
+
+class AffineTransferCV(TransferCVBase):
+    """Kernel affine transfer with the model form and hyper-parameters chosen by CV.
+
+    Selects, by cross-validation on the training data only, one form of the family
+    ``g1(u) + g2(u) g3(x)`` (``u = f_s(x)``) and its penalties and kernel widths:
+    ``source_linear`` (calibrated source ``a0 + a1'u``), ``offset`` (HTL-offset, ``u`` plus a
+    kernel ``g3``), ``source_kernel`` (kernel ridge on ``u``), ``direct`` (kernel ridge on ``x``,
+    no transfer), ``offset_calibrated`` (``a0 + a1'u`` plus a kernel ``g3``), ``const``
+    (AffineTL-const) and ``full`` (AffineTL-full); the forms of :class:`~affinetl.AffineTransferRegressor`. Each
+    fixed special case is one of the candidates, so the CV error of the selection is never
+    above theirs on the same splits.
+
+    Hold-out errors of the ridge-type forms are exact closed forms from one eigendecomposition
+    per Gram matrix for the whole penalty path and all folds; the full form is screened from
+    the best const settings, all its fold fits solved together by batched Newton steps
+    (``affinetl._solvers``).
+
+    Parameters
+    ----------
+    forms : list of str, str or None, default=None
+        Candidate forms; ``None`` is every form (``offset`` only with one source feature).
+    kernel1, kernel2, kernel3 : str, sklearn kernel or callable, default="rbf"
+        Kernels of ``h1``, ``h2`` (on u) and ``g3`` (on x).
+    widths : sequence of float, default=(0.25, 1.0, 4.0)
+        Kernel widths searched, as multiples of the default ``1 / (2 dim)`` of each named
+        kernel (kernel objects and ``"linear"`` have no width).
+    lambdas : sequence of float or None, default=None
+        Penalty path of ``lambda1`` (source_kernel) and ``lambda3`` (the ``g3`` forms);
+        ``None`` is ``(1e-3, ..., 100)``, six decades.
+    ratios : sequence of float or None, default=None
+        Ratios ``lambda3 / lambda1`` of the const form; ``None`` is ``(0.01, 0.1, 1, 10, 100)``.
+    lambda2_path : sequence of float or None, default=None
+        ``lambda2`` values of the full form, each fitted from the const solution;
+        ``None`` is ``(1, 0.1, 0.01)`` (the target is scaled to unit standard deviation).
+    n_full_starts : int, default=2
+        Number of best const settings from which the full form is fitted.
+    full_scales : sequence of float or None, default=None
+        Multipliers of ``lambda1`` and ``lambda3`` of each screened const setting: the full
+        form is fitted from every (setting, multiplier) pair. ``None`` is ``(10, 100)``: the
+        penalties that suit the const model (which must absorb the source-input interaction
+        into ``h1`` and ``g3``) are too small for the full model, where ``h2 g3`` carries it
+        (and the full model near the const penalties is both slow to fit and, where it fits
+        well, within reach of the const form itself). Include 1 to start at the const
+        penalties too.
+    cv : int, CV splitter, iterable or None, default=None
+        Any scikit-learn splitter (``GroupKFold`` with ``groups`` in ``fit``); ``None`` is
+        leave-one-out below 20 samples and shuffled 5-fold otherwise (:func:`default_cv`).
+    g1_linear : {False, True, "both"}, default=False
+        Linear source terms ``a1'u`` in the kernel ``g1`` of ``source_kernel``, ``const`` and
+        ``full`` (see :class:`~affinetl.AffineTransferRegressor`): ``"both"`` searches each of these forms
+        with and without them (``g1_linear`` in ``best_params_``). On the real cases "both"
+        did not select better on average (``docs/model-selection.md``), so it is not the
+        default.
+    rule : {"average", "one_se", "best"}, default="average"
+        ``"average"``: every form's best candidate is refitted and the prediction is their
+        weighted average. The CV weight of a form is ``exp(-z)``, ``z`` its score gap to the
+        best form in standard errors of the paired per-split difference (a smooth tie band;
+        forms more than three standard errors below the best, weights below 1 % and
+        calibrations with fewer than two fold samples per unpenalised coefficient left out),
+        stored in ``form_weights_``; each prediction row
+        then adjusts them for where the forms can be trusted (:meth:`predict_form_weights`:
+        no weight for a kernel ``g1(u)`` outside the training range of ``u``, calibrations
+        weighted by their relative prediction variance). On the real case studies it is
+        within one standard error of the best fixed form in every case and size
+        (``docs/model-selection.md``). ``"one_se"``: the simplest form (order of
+        :func:`~affinetl.selection.form_complexity`: :data:`~affinetl.selection.COMPLEXITY`,
+        plus the number of linear source coefficients beyond the first when a fold has fewer
+        than five training samples per unpenalised coefficient) whose best candidate's mean
+        score is within one standard error of the overall best's, the standard error of their
+        paired per-split score difference; then that form's best hyper-parameters: one
+        interpretable ``(g1, g2, g3)``. ``"best"``: the highest mean CV score.
+    scoring : {"neg_mean_squared_error", "neg_mean_absolute_error"}, default="neg_mean_squared_error"
+        Score of each split's hold-out predictions.
+    standardize : bool, default=True
+        Standardise ``x`` and ``u`` once with the training statistics.
+    max_iter : int, default=200
+    tol : float, default=1e-6
+        Newton iteration limit and relative step tolerance of the full form (in the search and
+        the refit).
+    n_jobs : int or None, default=None
+        joblib workers for the kernel-width tasks and the full-form folds.
+    random_state : int, RandomState or None, default=None
+        Seed of the default 5-fold shuffle.
+    source, source_columns, input_columns
+        Where ``u`` and ``x`` come from; see :class:`affinetl.base.SourceFeatureMixin`.
+
+    Attributes
+    ----------
+    best_form_ : str
+    best_params_ : dict
+        Form and hyper-parameters of the selected candidate (``AffineTransferRegressor``
+        keywords): the rule's choice, and with ``rule="average"`` the one-SE rule's (the form
+        that answers "which form when"; the prediction is the average).
+    best_score_ : float
+        Its mean CV score.
+    best_index_ : int
+    best_estimator_ : AffineTransferRegressor
+        The selected candidate refitted on all data (with ``rule="average"``, the default:
+        the one-SE rule's form, the single-form summary of the search; the prediction
+        averages the forms of ``form_weights_``).
+    form_weights_ : dict
+        CV weight of each form in the prediction (``{best_form_: 1.0}`` unless
+        ``rule="average"``), largest first; keys are form labels (``+linear`` marks the
+        linear-``g1`` variants). Per-row weights: :meth:`predict_form_weights`.
+    estimators_ : dict
+        The refitted model of each form in ``form_weights_``.
+    source_range_ : ndarray of shape (2, n_source_features)
+        Minimum and maximum of each source feature over the training data.
+    source_design_inv_ : ndarray of shape (1 + n_source_features, 1 + n_source_features)
+        Pseudo-inverse of ``Z'Z``, ``Z = [1, u]`` on the training data (calibration leverage).
+    mean_leverage_ : float
+        Mean leverage of the training rows in ``Z`` (``rank(Z) / n``).
+    range_limited_forms_ : tuple of str
+        Averaged forms whose ``g1`` is a kernel of ``u`` alone: no weight outside
+        ``source_range_``.
+    linear_source_forms_ : tuple of str
+        Averaged forms with unpenalised linear source terms: weighted by leverage.
+    cv_results_ : dict of ndarray
+        One row per candidate in the ``GridSearchCV`` format (``params``, ``param_<name>``
+        masked where a form lacks the parameter, ``split<k>_test_score``, ``mean_test_score``,
+        ``std_test_score``, ``rank_test_score``; fit times are the search time shared
+        equally among a task's candidates).
+    form_scores_ : dict
+        Best mean CV score of each form.
+    n_splits_ : int
+    n_iter_ : int
+        Block-relaxation sweeps of the refit (1 for the closed-form special cases).
+    search_time_, refit_time_ : float
+        Seconds spent in the search and in the refit.
+
+    See Also
+    --------
+    LinearAffineTransferCV : the same selection for the linear fused-ridge family.
+    AffineTransferRegressor : one form with fixed hyper-parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from affinetl.selection import AffineTransferCV
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-1, 1, size=(40, 2)); u = rng.normal(size=(40, 1))
+    >>> y = 0.5 + 2.0 * u[:, 0] + 0.01 * rng.normal(size=40)
+    >>> cv = AffineTransferCV(forms=["source_linear", "const"], widths=[1.0], random_state=0)
+    >>> cv.fit(np.hstack([x, u]), y).best_form_
+    'source_linear'
+    """
+
+    _FORMS = KERNEL_FORMS
+    _parameter_constraints: dict[str, list[Any]] = {
+        **COMMON_CONSTRAINTS,
+        "kernel1": kernel_constraint,
+        "kernel2": kernel_constraint,
+        "kernel3": kernel_constraint,
+        "widths": [list, tuple, np.ndarray],
+        "lambdas": [None, list, tuple, np.ndarray],
+        "ratios": [None, list, tuple, np.ndarray],
+        "lambda2_path": [None, list, tuple, np.ndarray],
+        "n_full_starts": [Interval(Integral, 1, None, closed="left")],
+        "full_scales": [None, list, tuple, np.ndarray],
+        "g1_linear": [StrOptions({"both"}), "boolean"],
+        "standardize": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        forms: Any = None,
+        kernel1: Any = "rbf",
+        kernel2: Any = "rbf",
+        kernel3: Any = "rbf",
+        widths: Any = DEFAULT_WIDTHS,
+        lambdas: Any = None,
+        ratios: Any = None,
+        lambda2_path: Any = None,
+        n_full_starts: int = 2,
+        full_scales: Any = None,
+        g1_linear: Any = False,
+        cv: Any = None,
+        rule: str = "average",
+        scoring: str = "neg_mean_squared_error",
+        standardize: bool = True,
+        max_iter: int = 200,
+        tol: float = 1e-6,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        source: Any = None,
+        source_columns: Any = None,
+        input_columns: Any = "rest",
+    ) -> None:
+        self.forms = forms
+        self.kernel1 = kernel1
+        self.kernel2 = kernel2
+        self.kernel3 = kernel3
+        self.widths = widths
+        self.lambdas = lambdas
+        self.ratios = ratios
+        self.lambda2_path = lambda2_path
+        self.n_full_starts = n_full_starts
+        self.full_scales = full_scales
+        self.g1_linear = g1_linear
+        self.cv = cv
+        self.rule = rule
+        self.scoring = scoring
+        self.standardize = standardize
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.source = source
+        self.source_columns = source_columns
+        self.input_columns = input_columns
+
+    @staticmethod
+    def _reverts_outside_source_range(params: dict[str, Any]) -> bool:
+        return params["form"] in G1_KERNEL_FORMS and not params.get("g1_linear", False)
+
+    def _refit_estimator(self, params: dict[str, Any]) -> AffineTransferRegressor:
+        return AffineTransferRegressor(
+            kernel1=self.kernel1,
+            kernel2=self.kernel2,
+            kernel3=self.kernel3,
+            standardize=self.standardize,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            source=self.source,
+            source_columns=self.source_columns,
+            input_columns=self.input_columns,
+            **params,
+        )
+
+    def _gammas(self, kernel: Any, dim: int) -> list[float | None]:
+        if isinstance(kernel, str) and kernel in KERNEL_NAMES and kernel != "linear":
+            widths = positive(self.widths, "widths")
+            return [float(w * default_gamma(dim)) for w in widths]
+        return [None]
+
+    def _evaluate(self, x, u_raw, y, forms, splits, score):
+        sx = StandardScaler().fit(x) if self.standardize and x.shape[1] else None
+        su = StandardScaler().fit(u_raw) if self.standardize else None
+        xs = x if sx is None else sx.transform(x)
+        us = u_raw if su is None else su.transform(u_raw)
+        lams = positive(DEFAULT_LAMBDAS if self.lambdas is None else self.lambdas, "lambdas")
+        ratios = positive(DEFAULT_RATIOS if self.ratios is None else self.ratios, "ratios")
+        lam2 = positive(
+            DEFAULT_LAMBDA2 if self.lambda2_path is None else self.lambda2_path, "lambda2_path"
+        )
+        lam2 = np.sort(lam2)[::-1]
+        scales = positive(
+            DEFAULT_FULL_SCALES if self.full_scales is None else self.full_scales, "full_scales"
+        )
+        g1s = self._gammas(self.kernel1, us.shape[1])
+        g3s = self._gammas(self.kernel3, xs.shape[1])
+        K1 = (
+            {g: gram_matrix(self.kernel1, us, None, g) for g in g1s}
+            if any(f in forms for f in ("source_kernel", "const", "full"))
+            else {}
+        )
+        need3 = any(f in forms for f in ("offset", "direct", "offset_calibrated", "const", "full"))
+        K3 = {g: gram_matrix(self.kernel3, xs, None, g) for g in g3s} if need3 else {}
+        eig3 = {g: lazy_eigh(K) for g, K in K3.items()}
+
+        flags = [False, True] if self.g1_linear == "both" else [bool(self.g1_linear)]
+
+        def variants(form: str) -> list[dict]:
+            """The ``g1_linear`` variants of a form (only the kernel-g1 forms have them)."""
+            if form not in G1_KERNEL_FORMS:
+                return [{}]
+            return [{"g1_linear": f} for f in flags]
+
+        # tasks: (candidate dicts, function returning (len, n_splits) scores)
+        tasks: list[tuple[list[dict], Any]] = []
+        for form in forms:
+            t = form_target(form, y, u_raw)
+            if form == "source_linear":
+                Z = form_design(form, us)
+                tasks.append(
+                    ([{"form": form}], (ridge_scores, (None, None, Z, t, y, [1.0], splits, score)))
+                )
+            elif form == "source_kernel":
+                for g in g1s:
+                    eig1 = lazy_eigh(K1[g])
+                    for v in variants(form):
+                        Z = form_design(form, us, v.get("g1_linear", False))
+                        cands = [
+                            {"form": form, "gamma1": g, "lambda1": float(lam), **v} for lam in lams
+                        ]
+                        args = (eig1, K1[g], Z, t, y, lams, splits, score)
+                        tasks.append((cands, (ridge_scores, args)))
+            elif form in ("offset", "direct", "offset_calibrated"):
+                Z = form_design(form, us)
+                for g in g3s:
+                    cands = [{"form": form, "gamma3": g, "lambda3": float(lam)} for lam in lams]
+                    args = (eig3[g], K3[g], Z, t, y, lams, splits, score)
+                    tasks.append((cands, (ridge_scores, args)))
+        if "const" in forms or "full" in forms:  # const also screens the full form
+            for g1 in g1s:
+                for g3 in g3s:
+                    for rho in ratios:
+                        K = K3[g3] + rho * K1[g1]
+                        eig = lazy_eigh(K)
+                        for v in variants("const"):
+                            Z = form_design("const", us, v.get("g1_linear", False))
+                            cands = [
+                                {
+                                    "form": "const",
+                                    "gamma1": g1,
+                                    "gamma3": g3,
+                                    "lambda1": float(lam / rho),
+                                    "lambda3": float(lam),
+                                    **v,
+                                }
+                                for lam in lams
+                            ]
+                            args = (eig, K, Z, y, y, lams, splits, score)
+                            tasks.append((cands, (ridge_scores, args)))
+        candidates, scores, times = self._run(tasks)
+        if "full" in forms:
+            mean = np.mean(scores, axis=1)
+            top = []  # the best const settings of each g1_linear variant
+            for v in variants("const"):
+                idx = [
+                    i
+                    for i, c in enumerate(candidates)
+                    if c["form"] == "const" and c.get("g1_linear") == v.get("g1_linear")
+                ]
+                best = np.argsort(-np.nan_to_num(mean[idx], nan=-np.inf), kind="stable")
+                top += [idx[i] for i in best[: self.n_full_starts]]
+            starts, seen = [], set()
+            for i in top:
+                for f in scales:
+                    st = dict(
+                        candidates[i],
+                        lambda1=float(candidates[i]["lambda1"] * f),
+                        lambda3=float(candidates[i]["lambda3"] * f),
+                    )
+                    key = tuple(sorted(st.items()))
+                    if key not in seen:
+                        seen.add(key)
+                        starts.append(st)
+            full_c, full_s, full_t = self._full(K1, K3, us, y, starts, lam2, splits, score)
+            candidates += full_c
+            scores = np.vstack([scores, full_s])
+            times = np.concatenate([times, full_t])
+            if "const" not in forms:
+                keep = [i for i, c in enumerate(candidates) if c["form"] != "const"]
+                candidates = [candidates[i] for i in keep]
+                scores, times = scores[keep], times[keep]
+        return candidates, scores, times
+
+    def _run(self, tasks):
+        def timed(fn, args):
+            t0 = time.perf_counter()
+            out = fn(*args)
+            return out, time.perf_counter() - t0
+
+        results = Parallel(n_jobs=self.n_jobs)(delayed(timed)(fn, args) for _, (fn, args) in tasks)
+        candidates: list[dict] = []
+        blocks, times = [], []
+        for (cands, _), (sc, dt) in zip(tasks, results):
+            candidates += cands
+            blocks.append(sc)
+            times += [dt / (len(cands) * sc.shape[1])] * len(cands)
+        return candidates, np.vstack(blocks), np.asarray(times)
+
+    def _full(self, K1, K3, us, y, starts, lam2, splits, score):
+        """Full-form scores of every screened start along its ``lambda2`` path.
+
+        ``K1`` and ``K3`` are the search's Gram matrices by kernel width (shared with the
+        ridge-type forms). All (start, fold, ``lambda2``) fits with equal training size and
+        design go into one batched Newton solve (``affinetl._solvers.fit_affine_batch``);
+        joblib runs the batches of different training sizes (and of ``n_jobs`` chunks) in
+        parallel.
+        """
+        named = isinstance(self.kernel2, str) and self.kernel2 != "linear"
+        K2: dict[float | None, np.ndarray] = {}
+        grams = []
+        for st in starts:
+            g2 = st["gamma1"] if named else None  # h2 lives on u, as h1: same width
+            if g2 not in K2:
+                K2[g2] = gram_matrix(self.kernel2, us, None, g2)
+            grams.append((K1[st["gamma1"]], K2[g2], K3[st["gamma3"]], g2))
+        S, L = len(splits), lam2.size
+        by_size: dict[tuple[int, bool], list[tuple[int, int]]] = {}
+        for k, st in enumerate(starts):  # one batch: equal training size and design
+            for j, (tr, _) in enumerate(splits):
+                key = (len(tr), bool(st.get("g1_linear", False)))
+                by_size.setdefault(key, []).append((k, j))
+        n_chunks = effective_n_jobs(self.n_jobs)
+        batches = []
+        for pairs in by_size.values():
+            for c in range(min(n_chunks, len(pairs))):
+                batches.append(pairs[c::n_chunks])
+
+        def one(pairs):
+            t0 = time.perf_counter()
+            Ks, Es, Zs, Zes, ys, lams, prob = [[], [], []], [[], [], []], [], [], [], [], []
+            for p, (k, j) in enumerate(pairs):
+                tr, te = splits[j]
+                st = starts[k]
+                for K, KK, E in zip(grams[k][:3], Ks, Es):
+                    KK.append(K[np.ix_(tr, tr)])
+                    E.append(K[np.ix_(te, tr)])
+                lin = bool(st.get("g1_linear", False))
+                Zs.append(form_design("full", us[tr], lin))
+                Zes.append(form_design("full", us[te], lin))
+                ys.append(y[tr])
+                lams += [(st["lambda1"], float(l2), st["lambda3"]) for l2 in lam2]
+                prob += [p] * L
+            m = max(len(splits[j][1]) for _, j in pairs)
+            evals = tuple(
+                np.stack([np.pad(E, ((0, m - E.shape[0]), (0, 0))) for E in Ei]) for Ei in Es
+            )
+            Ze = np.stack([np.pad(Z, ((0, m - Z.shape[0]), (0, 0))) for Z in Zes])
+            scale, res = fit_affine_batch(
+                np.stack(Ks[0]),
+                np.stack(Ks[1]),
+                np.stack(Ks[2]),
+                np.stack(ys),
+                np.asarray(lams),
+                problem=np.asarray(prob),
+                design=np.stack(Zs),
+                evals=evals,
+                design_eval=Ze,
+                max_iter=self.max_iter,
+                tol=self.tol,
+            )
+            pred = scale[:, None] * res.predictions
+            out = np.empty((len(pairs), L))
+            for p, (_, j) in enumerate(pairs):
+                te = splits[j][1]
+                for i in range(L):
+                    out[p, i] = safe_score(score, y[te] - pred[p * L + i, : te.size])
+            return out, int(np.sum(~res.converged)), time.perf_counter() - t0
+
+        results = Parallel(n_jobs=self.n_jobs)(delayed(one)(pairs) for pairs in batches)
+        table = np.full((len(starts), S, L), np.nan)
+        seconds = np.zeros(len(starts))
+        not_conv = 0
+        for pairs, (out, nc, dt) in zip(batches, results):
+            not_conv += nc
+            for p, (k, j) in enumerate(pairs):
+                table[k, j] = out[p]
+                seconds[k] += dt / len(pairs)
+        if not_conv:
+            logger.info("full form: %d fold fits reached max_iter=%d", not_conv, self.max_iter)
+        cands, blocks, times = [], [], []
+        for k, st in enumerate(starts):
+            for i, l2 in enumerate(lam2):
+                cand = {
+                    "form": "full",
+                    "gamma1": st["gamma1"],
+                    "gamma2": grams[k][3],
+                    "gamma3": st["gamma3"],
+                    "lambda1": st["lambda1"],
+                    "lambda2": float(l2),
+                    "lambda3": st["lambda3"],
+                }
+                if "g1_linear" in st:
+                    cand["g1_linear"] = st["g1_linear"]
+                cands.append(cand)
+                blocks.append(table[k, :, i])
+                times.append(seconds[k] / (S * L))
+        return cands, np.asarray(blocks).reshape(len(cands), S), np.asarray(times)

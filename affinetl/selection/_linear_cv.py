@@ -1,0 +1,227 @@
+"""LinearAffineTransferCV: the linear fused-ridge family's form and penalties by CV."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.preprocessing import StandardScaler
+
+from .._forms import LINEAR_FORMS, form_design, form_target
+from .._solvers import difference_matrix, fused_penalty, linear_affine_relaxation
+from ..models import LinearAffineTransferRegressor
+from ._base import COMMON_CONSTRAINTS, TransferCVBase
+from ._scoring import lazy_eigh, positive, ridge_scores, safe_score
+
+__all__ = ["LinearAffineTransferCV"]
+
+#: Default ridge strengths of the linear family (the penalty uses their square).
+DEFAULT_LAMBDA_RIDGE = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+class LinearAffineTransferCV(TransferCVBase):
+    """Linear affine transfer with the model form and penalties chosen by CV.
+
+    The forms of :class:`~affinetl.LinearAffineTransferRegressor`: ``source_linear``
+    (``a0 + a1'u``), ``offset`` (``a0 + u + x'w``), ``direct`` (``a0 + x'w``),
+    ``offset_calibrated`` (``a0 + a1'u + x'w``, the const form of a linear ``g1``) and ``full``
+    (``a0 + a1'u + (1 + b'u) x'w``, :class:`~affinetl.LinearAffineTransferRegressor`), with the
+    fused-ridge penalty ``lambda_ridge^2 ||w||^2 + lambda_fused^2 ||D w||^2`` on ``w``.
+
+    The ridge-type forms are a kernel ridge with the linear kernel ``x M^{-1} x'``,
+    ``M = I + (lambda_fused / lambda_ridge)^2 D'D`` and penalty ``lambda_ridge^2``: one
+    eigendecomposition per fusion ratio gives the closed-form hold-out errors of the whole
+    ``lambda_ridge`` path. The full form is fitted per fold along a decreasing ``lambda_ridge``
+    path with warm starts.
+
+    Parameters
+    ----------
+    forms : list of str, str or None, default=None
+        Candidate forms; ``None`` is every form of :data:`LINEAR_FORMS` (``offset`` only with
+        one source feature).
+    lambdas_ridge : sequence of float or None, default=None
+        Positive ridge strengths; ``None`` is ``(0.01, 0.03, ..., 10)``.
+    lambdas_fused : sequence of float, default=(0.0,)
+        Fusion strengths (0 = plain ridge); each is crossed with every ``lambda_ridge``.
+    blocks : list or None, default=None
+        Descriptor blocks of ``x`` for the fused penalty.
+    standardize : bool, default=False
+        Standardise ``x`` once with the training statistics.
+    cv, rule, scoring, max_iter, tol, n_jobs, random_state
+        As in :class:`AffineTransferCV` (``max_iter=300``, ``tol=1e-6`` by default).
+    source, source_columns, input_columns
+        See :class:`affinetl.base.SourceFeatureMixin`.
+
+    Attributes
+    ----------
+    best_form_, best_params_, best_score_, best_index_, cv_results_, form_scores_, n_splits_
+        As in :class:`AffineTransferCV`.
+    form_weights_, estimators_ : dict
+        As in :class:`AffineTransferCV` (several forms with ``rule="average"``).
+    source_range_, source_design_inv_, mean_leverage_, linear_source_forms_
+        As in :class:`AffineTransferCV` (the linear family has no kernel ``g1``, so
+        ``range_limited_forms_`` is empty; its ``full`` form has ``g1 = a0 + a1'u``).
+    range_limited_forms_ : tuple
+    best_estimator_ : LinearAffineTransferRegressor
+    search_time_, refit_time_ : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from affinetl.selection import LinearAffineTransferCV
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(40, 4)); u = rng.normal(size=(40, 1))
+    >>> y = 3.0 + x @ [1.0, -1.0, 0.5, 0.0] + 0.05 * rng.normal(size=40)
+    >>> LinearAffineTransferCV(random_state=0).fit(np.hstack([x, u]), y).best_form_
+    'direct'
+    """
+
+    _FORMS = LINEAR_FORMS
+    _parameter_constraints: dict[str, list[Any]] = {
+        **COMMON_CONSTRAINTS,
+        "lambdas_ridge": [None, list, tuple, np.ndarray],
+        "lambdas_fused": [list, tuple, np.ndarray],
+        "blocks": [None, list, tuple],
+        "standardize": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        forms: Any = None,
+        lambdas_ridge: Any = None,
+        lambdas_fused: Any = (0.0,),
+        blocks: list | None = None,
+        cv: Any = None,
+        rule: str = "average",
+        scoring: str = "neg_mean_squared_error",
+        standardize: bool = False,
+        max_iter: int = 300,
+        tol: float = 1e-6,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        source: Any = None,
+        source_columns: Any = None,
+        input_columns: Any = "rest",
+    ) -> None:
+        self.forms = forms
+        self.lambdas_ridge = lambdas_ridge
+        self.lambdas_fused = lambdas_fused
+        self.blocks = blocks
+        self.cv = cv
+        self.rule = rule
+        self.scoring = scoring
+        self.standardize = standardize
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.source = source
+        self.source_columns = source_columns
+        self.input_columns = input_columns
+
+    @staticmethod
+    def _linear_source_terms(params: dict[str, Any]) -> bool:
+        # the linear full form's g1 is a0 + a1'u as well (LinearAffineTransferRegressor)
+        return params["form"] in ("source_linear", "offset_calibrated", "full")
+
+    def _refit_estimator(self, params: dict[str, Any]) -> LinearAffineTransferRegressor:
+        return LinearAffineTransferRegressor(
+            blocks=self.blocks,
+            standardize=self.standardize,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            source=self.source,
+            source_columns=self.source_columns,
+            input_columns=self.input_columns,
+            **params,
+        )
+
+    def _evaluate(self, x, u, y, forms, splits, score):
+        if self.standardize and x.shape[1]:
+            x = StandardScaler().fit_transform(x)
+        lr = positive(
+            DEFAULT_LAMBDA_RIDGE if self.lambdas_ridge is None else self.lambdas_ridge,
+            "lambdas_ridge",
+        )
+        lf = np.asarray(self.lambdas_fused, dtype=float).ravel()
+        if lf.size == 0 or np.any(lf < 0) or not np.all(np.isfinite(lf)):
+            raise ValueError(f"lambdas_fused must be non-negative numbers, got {lf!r}")
+        p = x.shape[1]
+        DtD = difference_matrix(p, self.blocks).T @ difference_matrix(p, self.blocks)
+        # group (lambda_ridge, lambda_fused) pairs by the fusion ratio: one eigh per ratio
+        groups: dict[float, list[tuple[float, float]]] = {}
+        for f in lf:
+            for r in lr:
+                groups.setdefault(float((f / r) ** 2), []).append((float(r), float(f)))
+        kernels = {}
+        for rho in groups:
+            M = np.eye(p) + rho * DtD
+            kernels[rho] = x @ np.linalg.solve(M, x.T)
+        eigs = {rho: lazy_eigh(K) for rho, K in kernels.items()}
+        tasks = []
+        for form in forms:
+            Z, t = form_design(form, u), form_target(form, y, u)
+            if form == "source_linear":
+                tasks.append(
+                    ([{"form": form}], (ridge_scores, (None, None, Z, t, y, [1.0], splits, score)))
+                )
+            elif form != "full":
+                for rho, pairs in groups.items():
+                    cands = [{"form": form, "lambda_ridge": r, "lambda_fused": f} for r, f in pairs]
+                    lams = [r * r for r, _ in pairs]
+                    args = (eigs[rho], kernels[rho], Z, t, y, lams, splits, score)
+                    tasks.append((cands, (ridge_scores, args)))
+        t0 = time.perf_counter()
+        results = Parallel(n_jobs=self.n_jobs)(delayed(fn)(*args) for _, (fn, args) in tasks)
+        candidates: list[dict] = []
+        blocks = []
+        for (cands, _), sc in zip(tasks, results):
+            candidates += cands
+            blocks.append(sc)
+        n_ridge = max(len(candidates), 1)
+        times = [(time.perf_counter() - t0) / (n_ridge * len(splits))] * len(candidates)
+        if "full" in forms:
+            fc, fs, ft = self._full(x, u, y, lr, lf, splits, score)
+            candidates += fc
+            blocks.append(fs)
+            times += list(ft)
+        return candidates, np.vstack(blocks), np.asarray(times)
+
+    def _full(self, x, u, y, lr, lf, splits, score):
+        path = np.sort(lr)[::-1]
+        p = x.shape[1]
+
+        def one(f, tr, te):
+            t0 = time.perf_counter()
+            state, out = None, []
+            for r in path:
+                P = fused_penalty(p, float(r), float(f), self.blocks)
+                try:
+                    res = linear_affine_relaxation(
+                        x[tr], u[tr], y[tr], P, start=state, max_iter=self.max_iter, tol=self.tol
+                    )
+                except np.linalg.LinAlgError:
+                    state = None
+                    out.append(np.nan)
+                    continue
+                state = (res.intercept, res.source_coef, res.scale_coef, res.coef)
+                a0, a1, b, w = (v[0] for v in state)
+                pred = a0 + u[te] @ a1 + (1.0 + u[te] @ b) * (x[te] @ w)
+                out.append(safe_score(score, y[te] - pred))
+            return np.asarray(out), time.perf_counter() - t0
+
+        jobs = [(float(f), tr, te) for f in lf for tr, te in splits]
+        results = Parallel(n_jobs=self.n_jobs)(delayed(one)(*j) for j in jobs)
+        S = len(splits)
+        cands, rows, times = [], [], []
+        for k, f in enumerate(lf):
+            block = np.column_stack([results[k * S + j][0] for j in range(S)])
+            dt = sum(results[k * S + j][1] for j in range(S)) / (S * path.size)
+            for i, r in enumerate(path):
+                cands.append({"form": "full", "lambda_ridge": float(r), "lambda_fused": float(f)})
+                rows.append(block[i])
+                times.append(dt)
+        return cands, np.asarray(rows).reshape(len(cands), S), np.asarray(times)

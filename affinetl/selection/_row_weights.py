@@ -1,0 +1,48 @@
+"""Per-row weights of the averaged forms: where each form can be trusted in the source space."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["row_weights", "source_fit"]
+
+
+def source_fit(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Training range of ``u`` (2, k), ``pinv`` of the Gram matrix of the design ``[1, u]`` and
+    the mean leverage of its rows (``rank / n``): what :func:`row_weights` needs."""
+    design = np.hstack([np.ones((u.shape[0], 1)), u])
+    rank = float(np.linalg.matrix_rank(design))
+    return (
+        np.vstack([u.min(axis=0), u.max(axis=0)]),
+        np.linalg.pinv(design.T @ design),
+        (rank / u.shape[0]),
+    )
+
+
+def row_weights(
+    w: np.ndarray,
+    u: np.ndarray,
+    linear: np.ndarray,
+    limited: np.ndarray,
+    source_range: np.ndarray,
+    design_inv: np.ndarray,
+    mean_leverage: float,
+) -> np.ndarray:
+    """Form weights ``w`` adjusted per row of ``u`` (shape (n_rows, n_forms), rows sum to 1).
+
+    ``linear`` forms (unpenalised ``a0 + a1'u`` in ``g1``) are scaled by
+    ``(1 + mean_leverage) / (1 + h)``, ``h`` the row's leverage in the training design
+    ``[1, u]`` (``design_inv``); ``limited`` forms (a kernel ``g1`` of ``u`` alone) get zero on
+    rows outside ``source_range``, unless every form is limited.
+    """
+    W = np.tile(np.asarray(w, dtype=float), (u.shape[0], 1))
+    if linear.any():
+        Z = np.hstack([np.ones((u.shape[0], 1)), u])
+        leverage = np.einsum("ij,jk,ik->i", Z, design_inv, Z)
+        W[:, linear] *= ((1.0 + mean_leverage) / (1.0 + leverage))[:, None]
+    if limited.any() and not limited.all():
+        lo, hi = source_range
+        tol = 1e-9 * np.maximum(hi - lo, 1.0)
+        outside = np.any((u < lo - tol) | (u > hi + tol), axis=1)
+        W[np.ix_(outside, limited)] = 0.0
+    return W / W.sum(axis=1, keepdims=True)
