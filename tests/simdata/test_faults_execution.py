@@ -188,3 +188,63 @@ def test_relative_cache_and_results_paths(tmp_path, monkeypatch):
     assert (tmp_path / "cache" / "built").is_dir()  # the chain step's own cache
     text = (work / "pack" / "tleap.in").read_text()
     assert str(tmp_path / "cache") in text
+
+
+KILL_IN_STAGE = """
+import sys, time
+from pathlib import Path
+from simdata import Job, get_preset
+from simdata.checkpoint import RunOptions
+from simdata.job import simulate_job
+preset = get_preset(**{"name": "fast", **eval(sys.argv[2])})
+marker = Path(sys.argv[3])
+
+def stop_at_checkpoint(event):
+    if event.stage == "anneal" and event.kind == "checkpoint" and event.info["segment"] >= 3:
+        marker.write_text(str(event.info["segment"]))
+        time.sleep(600)  # blocked here until the test kills the process
+
+simulate_job(Job("*CC*", "PE", preset, 0), Path(sys.argv[1]),
+             options=RunOptions(checkpoint_ps=0.5), callback=stop_at_checkpoint)
+"""
+
+
+@pytest.mark.md
+def test_sigkill_mid_stage_resumes_from_the_checkpoint(tmp_path, tiny_preset, cache_dir):
+    """SIGKILL a job inside the anneal (right after a mid-stage checkpoint); the next run
+    resumes the anneal at that Larsen step and finishes."""
+    pytest.importorskip("rdkit")
+    from simdata import Job
+    from simdata.checkpoint import RunOptions
+    from simdata.job import prepare_job, simulate_job
+
+    preset = tiny_preset.replace(chunk_ps=0.5)
+    job = Job("*CC*", "PE", preset, 0)
+    work, _ = prepare_job(job, tmp_path, cache_dir=cache_dir)
+    overrides = {k: v for k, v in preset.to_dict().items() if k != "name"}
+    marker = tmp_path / "killed_at"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_IN_STAGE, str(work), repr(overrides), str(marker)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(marker, proc, timeout=1200)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    segment = int(marker.read_text())
+    assert not (work / "md" / "anneal.json").exists()
+    events = []
+    row = simulate_job(job, work, options=RunOptions(checkpoint_ps=0.5), callback=events.append)
+    assert row["status"] == "done", row["reason"]
+    resumed = [e for e in events if e.kind == "resume"]
+    assert resumed and resumed[0].stage == "anneal" and resumed[0].info["segment"] == segment
+    skipped = {e.stage for e in events if e.kind == "skip"}
+    assert {"minimise", "compress"} <= skipped  # finished stages were not run again
