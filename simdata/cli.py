@@ -428,6 +428,9 @@ def _write_table(df, path: Path) -> None:
         else:
             df.to_csv(tmp, index=False)
         os.replace(tmp, path)
+        from .columns import write_sidecar
+
+        write_sidecar(path, df.columns)  # <table>.columns.json: meanings and units
     finally:
         if tmp.exists():
             tmp.unlink()
