@@ -69,7 +69,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         help_text = action.help or ""
-        if action.default is None or action.default is False or "default:" in help_text:
+        no_default = action.default is None or action.default is False
+        if no_default or isinstance(action, argparse._CountAction) or "default:" in help_text:
             return action.help
         return super()._get_help_string(action)
 
@@ -143,7 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``affinetl`` parser with one sub-parser per registered command."""
     from . import __version__
 
-    parser = _Parser(prog="affinetl", description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog="affinetl",
+        description="Sim2Real transfer learning by affine model transfer: the main job (demo), "
+        "the paper's case studies, tuning, scaling laws and Sim2Real from simulation tables.",
+        epilog="affinetl COMMAND --help shows each command's options and their defaults.",
+    )
     parser.add_argument("--version", action="version", version=f"affinetl {__version__}")
     _add_verbosity(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
