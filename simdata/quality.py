@@ -119,7 +119,7 @@ NOT_VALIDATED: dict[str, str] = {
     "linear_expansion_fd": "V(T) over +-20 K: MAPE 59% (fast) / 21% (standard)",
     "Cp_fd": "H(T) over +-20 K: 10-12% low in both presets",
     "Cv": "from Cp and the expansion and compressibility, which are not validated",
-    "static_dielectric_const": "dipole fluctuations: epsilon - 1 off by -39% to -89%",
+    "static_dielectric_const": "dipole fluctuations: epsilon - 1 off by -89% to +58% vs PI1070",
     "thermal_conductivity": "reverse NEMD on ~1,200-atom cubic cells: about half of RadonPy's",
     "thermal_diffusivity": "from the thermal conductivity, which is not validated",
     "Rg": "not yet compared with PI1070 (no finished run with the structure stage)",
