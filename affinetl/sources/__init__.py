@@ -6,7 +6,7 @@
   any affinetl estimator. :func:`save_source_model` / :func:`load_source_model` store it
   without pickle (skops, trusted types only).
 - :class:`TorchSourceNetwork`: a pretrained ``torch.nn.Module``, its output or a hidden layer
-  (needs the optional extra ``affinetl[nn]``; imported on first use).
+  (needs the optional extra ``affinetl[nn]``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ from ._persist import (
 )
 from ._polymer import SOURCE_MODELS, PolymerSourceModel, is_smiles, train_source_model
 from ._tables import BUILTIN_TABLES, load_property_table
+
+try:  # torch is optional: the torch source networks need the extra affinetl[nn]
+    from ._torch import Standardize, TorchSourceNetwork, hidden_layer_module, torch_network
+except ImportError as _error:  # pragma: no cover - depends on the environment
+    _TORCH_ERROR: ImportError | None = _error
+else:
+    _TORCH_ERROR = None
 
 _TORCH_NAMES = ("Standardize", "TorchSourceNetwork", "hidden_layer_module", "torch_network")
 
@@ -45,8 +52,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _TORCH_NAMES:
-        from . import _torch  # noqa: PLC0415 - torch is optional
-
-        return getattr(_torch, name)
+    if name in _TORCH_NAMES and _TORCH_ERROR is not None:
+        raise ImportError(str(_TORCH_ERROR)) from _TORCH_ERROR
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import linalg
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.preprocessing import StandardScaler
 
+from .._solvers import eigh_psd, fit_partial_ridge, loo_residuals
 from ..base import check_is_fitted, validate_data
 from ..kernels import default_gamma, gram_matrix
 
@@ -26,9 +26,11 @@ _GAMMA_FACTORS = (0.25, 1.0, 4.0)
 class LooKernelRidge(RegressorMixin, BaseEstimator):
     """RBF kernel ridge with intercept, its penalty and width chosen by leave-one-out error.
 
-    For each width the Gram matrix of the centred problem is eigendecomposed once; the
-    leave-one-out residuals of every penalty then follow in closed form,
-    ``(y - H y) / (1 - diag H)`` with ``H = Q L (L + alpha)^-1 Q'``.
+    ``min ||y - b - K a||^2 + alpha a'K a`` with an unpenalised intercept ``b``. For each width
+    the Gram matrix is eigendecomposed once and the exact leave-one-out residuals of every
+    penalty follow in closed form (:func:`affinetl._solvers.loo_residuals`, the package's one
+    leave-one-out kernel ridge); the selected pair is refitted by
+    :func:`affinetl._solvers.fit_partial_ridge`.
 
     Parameters
     ----------
@@ -90,30 +92,23 @@ class LooKernelRidge(RegressorMixin, BaseEstimator):
             raise ValueError("alphas must be a non-empty sequence of positive penalties")
         self.scaler_ = StandardScaler().fit(X) if self.standardize else None
         Z = X if self.scaler_ is None else self.scaler_.transform(X)
-        n = Z.shape[0]
-        yc = y - y.mean()
-        best: tuple[float, float, float, np.ndarray, np.ndarray, np.ndarray] | None = None
+        ones = np.ones((Z.shape[0], 1))
+        best: tuple[float, float, float, np.ndarray] | None = None
         for factor in self.gamma_factors:
             gamma = factor * default_gamma(Z.shape[1])
             K = gram_matrix("rbf", Z, None, gamma)
-            Kc = _centre(K)
-            lam, Q = linalg.eigh(Kc, overwrite_a=True)
-            lam = np.clip(lam, 0.0, None)
-            Qy = Q.T @ yc
-            shrink = lam[None, :] / (lam[None, :] + alphas[:, None])  # (n_alpha, n)
-            fitted = (shrink * Qy[None, :]) @ Q.T
-            # diagonal of the hat matrix: centred part plus the intercept's 1/n
-            diag = shrink @ (Q.T**2) + 1.0 / n
-            resid = (yc[None, :] - fitted) / np.clip(1.0 - diag, 1e-10, None)
+            s, V = eigh_psd(K)
+            resid = loo_residuals(s, V, ones, y, alphas)  # (n_alpha, n), exact
             mse = np.mean(resid**2, axis=1)
+            mse = np.where(np.isfinite(mse), mse, np.inf)
             k = int(np.argmin(mse))
             if best is None or mse[k] < best[0]:
-                best = (float(mse[k]), gamma, float(alphas[k]), lam, Q, K)
-        self.loo_mse_, self.gamma_, self.alpha_, lam, Q, K = best
-        # f(x) = b + k(x)' c with c = C Q (L + alpha)^-1 Q' yc (C: centring), no new solve
-        coef = Q @ ((Q.T @ yc) / (lam + self.alpha_))
-        self.dual_coef_ = coef - coef.mean()
-        self.intercept_ = float(y.mean() - np.mean(K @ self.dual_coef_))
+                best = (float(mse[k]), gamma, float(alphas[k]), K)
+        self.loo_mse_, self.gamma_, self.alpha_, K = best
+        if not np.isfinite(self.loo_mse_):
+            raise ValueError("LooKernelRidge: no width and penalty gave a finite LOO error")
+        c, self.dual_coef_ = fit_partial_ridge(K, ones, y, self.alpha_)
+        self.intercept_ = float(c[0])
         self.X_fit_ = Z
         return self
 
@@ -132,9 +127,3 @@ class LooKernelRidge(RegressorMixin, BaseEstimator):
         X = validate_data(self, X, reset=False)
         Z = X if self.scaler_ is None else self.scaler_.transform(X)
         return self.intercept_ + gram_matrix("rbf", Z, self.X_fit_, self.gamma_) @ self.dual_coef_
-
-
-def _centre(K: np.ndarray) -> np.ndarray:
-    """``C K C`` with ``C = I - 11'/n``, in O(n^2)."""
-    row = K.mean(axis=0)
-    return K - row[None, :] - row[:, None] + row.mean()
