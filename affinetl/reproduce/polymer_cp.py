@@ -29,7 +29,8 @@ import pandas as pd
 
 from .._solvers import fused_inverses, fused_ridge_path, linear_affine_relaxation
 from ..datasets import load_polymer_cp
-from ._common import ReproductionResult, Timer, write_outputs
+from ..exceptions import UsageError
+from ._common import ReproductionResult, Timer, progress, write_outputs
 from ._kernel_case import five_folds
 
 __all__ = [
@@ -130,10 +131,10 @@ def reproduce_polymer_cp(
     """
     if synthetic:
         if experimental is not None:
-            raise ValueError("give either an experimental file or synthetic=True, not both")
+            raise UsageError("give either an experimental file or synthetic=True, not both")
         experimental = synthetic_experimental_cp()
     if experimental is None:
-        raise ValueError(
+        raise UsageError(
             "the polymer Cp case needs experimental Cp values (PoLyInfo terms forbid shipping "
             "them): pass experimental=<CSV with PID or smiles and Cp>"
         )
@@ -144,7 +145,7 @@ def reproduce_polymer_cp(
         data = load_polymer_cp(experimental)
         n_total = data.n_samples
         if n_total < 12:
-            raise ValueError(f"need at least 12 polymers with experimental Cp, got {n_total}")
+            raise UsageError(f"need at least 12 polymers with experimental Cp, got {n_total}")
         n_train = 60 if n_total == 70 else int(round(n_total * 6 / 7))
         X = data.X.to_numpy()
         y_all = np.log(data.y["Cp_exp"].to_numpy())
@@ -158,7 +159,7 @@ def reproduce_polymer_cp(
         sizes = _block_sizes([b for b, k in zip(block_labels, keep) if k])
         Pinv = fused_inverses(int(keep.sum()), sizes, grid)
         records, gammas = [], []
-        for split in range(n_splits):
+        for split in progress(range(n_splits), desc="polymer Cp", unit="split"):
             perm = np.random.default_rng(split).permutation(n_total)
             train, test = perm[:n_train], perm[n_train:]
             x, xt = Z[train], Z[test]

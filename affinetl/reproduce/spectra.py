@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..datasets import load_ltc, load_sarcos
 from ..theory import gram_spectrum, hadamard_decay
-from ._common import ReproductionResult, Timer, write_outputs
+from ._common import ReproductionResult, Timer, progress, write_outputs
 from ._grid import rbf
 from .density import load_density_case
 
@@ -88,7 +88,7 @@ def reproduce_spectra(
         n_sarcos = 100
     with Timer() as timer:
         rows, spectra = [], []
-        for name, (u, x) in _datasets(n_sarcos, seed).items():
+        for name, (u, x) in progress(_datasets(n_sarcos, seed).items(), desc="spectra"):
             K2 = rbf(u, u, 1 / (2 * u.shape[1]))
             K3 = rbf(x, x, 1 / (2 * x.shape[1]))
             row: dict[str, object] = {
