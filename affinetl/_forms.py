@@ -3,6 +3,8 @@
 ================== ============================ ================ ============== ==========
 form               g1(u)                        g2(u)            g3(x)          complexity
 ================== ============================ ================ ============== ==========
+source_as_is       u  (the source as it is)     0                0              -2
+source_plus_const  a0 + u                       0                0              -1
 source_linear      a0 + a1'u                    0                0              0
 offset             a0 + u  (HTL-offset)         1                kernel/linear  1
 source_kernel      a0 + h1(u)                   0                0              1
@@ -14,7 +16,9 @@ full               a0 + h1(u)  (AffineTL-full)  1 + h2(u)        kernel/linear  
 
 ``g1_const`` (``a0 + (1 + h2(u)) g3(x)``) is a further kernel form of the estimator, not
 searched by the model selection. ``complexity`` orders the forms for the one-standard-error
-rule (smaller is simpler). The linear family has no ``source_kernel`` and ``const`` (with a
+rule (smaller is simpler). ``source_as_is`` and ``source_plus_const`` need a source in the
+target's units (one source feature); the model selection searches them only with
+``source_in_target_units=True``. The linear family has no ``source_kernel`` and ``const`` (with a
 linear ``g1`` the const form *is* ``offset_calibrated``).
 
 A form is a parameter of the canonical estimators (``AffineTransferRegressor(form=...)``,
@@ -36,6 +40,7 @@ __all__ = [
     "LINEAR_FORM_PARAMS",
     "RIDGE_FORM_KERNEL",
     "SOURCE_OFFSET_FORMS",
+    "SOURCE_UNIT_FORMS",
     "SAMPLES_PER_COEF",
     "form_blocks",
     "form_complexity",
@@ -46,6 +51,8 @@ __all__ = [
 
 #: Forms of the kernel family, simplest first.
 KERNEL_FORMS = (
+    "source_as_is",
+    "source_plus_const",
     "source_linear",
     "offset",
     "source_kernel",
@@ -58,6 +65,8 @@ KERNEL_FORMS = (
 LINEAR_FORMS = ("source_linear", "offset", "direct", "offset_calibrated", "full")
 #: Complexity rank of each form (number of fitted blocks beyond the intercept).
 COMPLEXITY = {
+    "source_as_is": -2,
+    "source_plus_const": -1,
     "source_linear": 0,
     "offset": 1,
     "source_kernel": 1,
@@ -68,6 +77,8 @@ COMPLEXITY = {
 }
 #: Hyper-parameters each kernel form uses.
 KERNEL_FORM_PARAMS = {
+    "source_as_is": (),
+    "source_plus_const": (),
     "source_linear": (),
     "source_kernel": ("gamma1", "lambda1"),
     "offset": ("gamma3", "lambda3"),
@@ -103,7 +114,10 @@ def has_linear_source_terms(form: str, g1_linear: bool = False) -> bool:
 
 def form_design(form: str, u: np.ndarray, g1_linear: bool = False) -> np.ndarray:
     """Unpenalised design of ``g1``: ``[1, u]`` with linear source terms
-    (:func:`has_linear_source_terms`), else ``[1]``."""
+    (:func:`has_linear_source_terms`), no column for ``source_as_is`` (nothing is fitted),
+    else ``[1]``."""
+    if form == "source_as_is":
+        return np.ones((u.shape[0], 0))
     ones = np.ones((u.shape[0], 1))
     return np.hstack([ones, u]) if has_linear_source_terms(form, g1_linear) else ones
 
@@ -162,6 +176,8 @@ def form_target(form: str, y: np.ndarray, u_raw: np.ndarray) -> np.ndarray:
 #: on x), ``"h1+g3"`` (both, AffineTL-const: the summed kernel ``K3 + (l3 / l1) K1``) or None
 #: (the design alone). The bilinear forms (``full``, ``g1_const``) are not ridge-type.
 RIDGE_FORM_KERNEL: dict[str, str | None] = {
+    "source_as_is": None,
+    "source_plus_const": None,
     "source_linear": None,
     "offset": "g3",
     "source_kernel": "h1",
@@ -170,7 +186,10 @@ RIDGE_FORM_KERNEL: dict[str, str | None] = {
     "const": "h1+g3",
 }
 #: Forms whose ``g1`` contains the raw source ``u`` itself (fitted on ``y - u``).
-SOURCE_OFFSET_FORMS = ("offset",)
+SOURCE_OFFSET_FORMS = ("source_as_is", "source_plus_const", "offset")
+#: Forms that use the source in the target's units with a fixed unit slope and no domain
+#: block: the zero- and one-parameter special cases of ``source_in_target_units=True``.
+SOURCE_UNIT_FORMS = ("source_as_is", "source_plus_const")
 
 
 def form_blocks(form: str) -> tuple[bool, bool, bool]:

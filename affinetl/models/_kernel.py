@@ -366,7 +366,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         else:
             self._fit_ridge(y, u, Z, lams)
         c = self.coef_design_
-        self.intercept_ = float(c[0])
+        self.intercept_ = float(c[0]) if c.size else 0.0
         if c.size > 1:
             self.source_coef_ = c[1:]
         if not self.converged_:

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin
 from threadpoolctl import threadpool_limits
 
-from .._forms import form_complexity, has_linear_source_terms
+from .._forms import SOURCE_OFFSET_FORMS, form_complexity, has_linear_source_terms
 from ..base import (
     Interval,
     SourceFeatureMixin,
@@ -25,7 +25,7 @@ from ..base import (
 )
 from ._results import cv_results
 from ._row_weights import row_weights, source_fit
-from ._rules import average_eligible, average_weights, select
+from ._rules import SIMPLE_FORMS, average_eligible, average_weights, select
 from ._scoring import SCORERS
 from ._scoring import splits as make_splits
 
@@ -38,8 +38,11 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     """Shared fit/predict logic; subclasses produce the candidates and the refit estimator."""
 
     _FORMS: tuple[str, ...] = ()
+    #: Whether ``rule="average"`` anchors the weights to the best simple form
+    #: (:func:`~affinetl.selection._rules.average_weights`).
+    _ANCHOR_TO_SIMPLE: bool = False
 
-    def _forms(self, u: np.ndarray) -> list[str]:
+    def _forms(self, u: np.ndarray, y: np.ndarray) -> list[str]:
         if self.forms is None:
             forms = [f for f in self._FORMS if f != "offset" or u.shape[1] == 1]
         else:
@@ -51,7 +54,7 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
                     if bad
                     else "forms is empty: give at least one form"
                 )
-            if "offset" in forms:
+            if any(f in SOURCE_OFFSET_FORMS for f in forms):
                 self._source_vector(u)
         return forms
 
@@ -79,7 +82,7 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
                 f"model selection needs at least 3 samples, got n_samples={X.shape[0]}"
             )
         x, u = self._split_features(X)
-        forms = self._forms(u)
+        forms = self._forms(u, y)
         splits = make_splits(self.cv, X, y, groups, self.random_state)
         score = SCORERS[self.scoring]
         t0 = time.perf_counter()
@@ -100,7 +103,10 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         if self.rule == "average":
             linear = [self._linear_source_terms(c) for c in candidates]
             eligible = average_eligible(linear, u.shape[1], n_train)
-            weights = average_weights(mean, scores, labels, eligible)
+            simple = None
+            if self._ANCHOR_TO_SIMPLE:
+                simple = [lab in SIMPLE_FORMS for lab in labels]
+            weights = average_weights(mean, scores, labels, eligible, simple)
             # the single-form summary of the search: the one-SE rule's form
             self.best_index_ = select(mean, scores, labels, complexity, "one_se")
         else:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from numbers import Integral
 from typing import Any
 
@@ -34,7 +35,14 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.preprocessing import StandardScaler
 
-from .._forms import G1_KERNEL_FORMS, KERNEL_FORMS, form_design, form_target
+from .._forms import (
+    G1_KERNEL_FORMS,
+    KERNEL_FORMS,
+    SOURCE_OFFSET_FORMS,
+    SOURCE_UNIT_FORMS,
+    form_design,
+    form_target,
+)
 from .._solvers import fit_affine_batch
 from ..base import Interval, StrOptions
 from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix, kernel_constraint
@@ -78,7 +86,20 @@ class AffineTransferCV(TransferCVBase):
     Parameters
     ----------
     forms : list of str, str or None, default=None
-        Candidate forms; ``None`` is every form (``offset`` only with one source feature).
+        Candidate forms; ``None`` is every form (``offset`` only with one source feature;
+        ``source_as_is`` and ``source_plus_const`` only with ``source_in_target_units``).
+    source_in_target_units : bool, default=False
+        Whether the (single) source feature is the target's own quantity in the target's
+        units (an MD density for a measured density). ``True`` adds the zero- and
+        one-parameter special cases ``source_as_is`` (``f_t = u``) and ``source_plus_const``
+        (``u + a0``) to the searched and averaged family, and makes the average prefer the
+        simple forms (see ``rule``). It also checks that the source column was not
+        standardised on the data given to ``fit`` (a ``StandardScaler`` in a ``Pipeline``):
+        ``y - u`` would then mix units, so it raises a ``ValueError``; pass the source column
+        through unscaled (``ColumnTransformer(..., remainder="passthrough")``) instead. With
+        ``False`` (default; on the real-case suite adding these forms where the source is
+        *not* in the target's units made the average worse, ``docs/model-selection.md``) the
+        ``offset`` form still assumes it and a standardised source column gives a warning.
     kernel1, kernel2, kernel3 : str, sklearn kernel or callable, default="rbf"
         Kernels of ``h1``, ``h2`` (on u) and ``g3`` (on x).
     widths : sequence of float, default=(0.25, 1.0, 4.0)
@@ -206,6 +227,7 @@ class AffineTransferCV(TransferCVBase):
     """
 
     _FORMS = KERNEL_FORMS
+    _ANCHOR_TO_SIMPLE = True
     _parameter_constraints: dict[str, list[Any]] = {
         **COMMON_CONSTRAINTS,
         "kernel1": kernel_constraint,
@@ -219,12 +241,14 @@ class AffineTransferCV(TransferCVBase):
         "full_scales": [None, list, tuple, np.ndarray],
         "g1_linear": [StrOptions({"both"}), "boolean"],
         "standardize": ["boolean"],
+        "source_in_target_units": ["boolean"],
     }
 
     def __init__(
         self,
         *,
         forms: Any = None,
+        source_in_target_units: bool = False,
         kernel1: Any = "rbf",
         kernel2: Any = "rbf",
         kernel3: Any = "rbf",
@@ -248,6 +272,7 @@ class AffineTransferCV(TransferCVBase):
         input_columns: Any = "rest",
     ) -> None:
         self.forms = forms
+        self.source_in_target_units = source_in_target_units
         self.kernel1 = kernel1
         self.kernel2 = kernel2
         self.kernel3 = kernel3
@@ -273,6 +298,20 @@ class AffineTransferCV(TransferCVBase):
     @staticmethod
     def _reverts_outside_source_range(params: dict[str, Any]) -> bool:
         return params["form"] in G1_KERNEL_FORMS and not params.get("g1_linear", False)
+
+    def _forms(self, u: np.ndarray, y: np.ndarray) -> list[str]:
+        units = bool(self.source_in_target_units)
+        if units and u.shape[1] != 1:
+            raise ValueError(
+                f"source_in_target_units=True needs exactly one source feature (the target's "
+                f"own quantity), got {u.shape[1]}"
+            )
+        forms = super()._forms(u, y)
+        if self.forms is None and not units:
+            forms = [f for f in forms if f not in SOURCE_UNIT_FORMS]
+        if u.shape[1] == 1 and any(f in SOURCE_OFFSET_FORMS for f in forms):
+            _check_source_units(u[:, 0], y, units)
+        return forms
 
     def _refit_estimator(self, params: dict[str, Any]) -> AffineTransferRegressor:
         return AffineTransferRegressor(
@@ -331,7 +370,9 @@ class AffineTransferCV(TransferCVBase):
         tasks: list[tuple[list[dict], Any]] = []
         for form in forms:
             t = form_target(form, y, u_raw)
-            if form == "source_linear":
+            if form == "source_as_is":  # nothing fitted: the hold-out residuals are y - u
+                tasks.append(([{"form": form}], (_as_is_scores, (t, splits, score))))
+            elif form in ("source_linear", "source_plus_const"):
                 Z = form_design(form, us)
                 tasks.append(
                     ([{"form": form}], (ridge_scores, (None, None, Z, t, y, [1.0], splits, score)))
@@ -521,3 +562,32 @@ class AffineTransferCV(TransferCVBase):
                 blocks.append(table[k, :, i])
                 times.append(seconds[k] / (S * L))
         return cands, np.asarray(blocks).reshape(len(cands), S), np.asarray(times)
+
+
+def _as_is_scores(residual: np.ndarray, splits, score) -> np.ndarray:
+    """Hold-out scores (1, n_splits) of ``source_as_is``: its residuals ``y - u`` need no fit."""
+    return np.array([[safe_score(score, residual[te]) for _, te in splits]])
+
+
+def _standardised(v: np.ndarray) -> bool:
+    """Whether ``v`` has mean 0 and standard deviation 1 to rounding (a scaler's output on
+    exactly these rows)."""
+    sd = float(np.std(v))
+    return abs(float(np.mean(v))) <= 1e-8 * max(sd, 1.0) and abs(sd - 1.0) <= 1e-8
+
+
+def _check_source_units(u: np.ndarray, y: np.ndarray, units: bool) -> None:
+    """The offset forms use ``y - u``: a source column standardised on the training rows
+    (while ``y`` is not) has lost the target's units."""
+    if not _standardised(u) or _standardised(y):
+        return
+    msg = (
+        "the source column has mean 0 and standard deviation 1 on the training data (a "
+        "StandardScaler applied to it?) while y does not: the forms that use y - u "
+        "(source_as_is, source_plus_const, offset) need the source in the target's units; "
+        "pass the source column through unscaled (e.g. ColumnTransformer(..., "
+        "remainder='passthrough'))"
+    )
+    if units:
+        raise ValueError(msg + " or set source_in_target_units=False")
+    warnings.warn(msg + "; the offset form is searched as given", UserWarning, stacklevel=4)

@@ -1,0 +1,118 @@
+"""The source in the target's units: ``source_as_is``, ``source_plus_const``, the parameter
+``source_in_target_units``, the Pipeline check and the anchored average (issue 25)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.model_selection import KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from affinetl import AffineTransferRegressor
+from affinetl.selection import AffineTransferCV
+from affinetl.selection._rules import average_weights
+
+UNIT_FORMS = ("source_as_is", "source_plus_const")
+
+
+def _data(n=40, shift=0.0, noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, size=(n, 3))
+    u = 10.0 + 3.0 * np.sin(x[:, 0]) + x[:, 1]  # a source in the target's units
+    y = u + shift + noise * rng.normal(size=n)
+    return np.column_stack([x, u]), y
+
+
+@pytest.mark.parametrize("form,shift", [("source_as_is", 0.0), ("source_plus_const", 2.5)])
+def test_unit_forms_fit_exactly(form, shift):
+    X, _ = _data()
+    y = X[:, -1] + shift
+    m = AffineTransferRegressor(form=form).fit(X, y)
+    np.testing.assert_allclose(m.predict(X), y, atol=1e-10)
+    c = m.predict_components(X)
+    np.testing.assert_allclose(c["g1"], y, atol=1e-10)
+    assert np.all(c["g2"] == 0) and np.all(c["g3"] == 0)
+
+
+@pytest.mark.parametrize("form,shift", [("source_as_is", 0.0), ("source_plus_const", 2.5)])
+def test_unit_forms_recovered_by_selection(form, shift):
+    X, y = _data(shift=shift)
+    m = AffineTransferCV(source_in_target_units=True, rule="one_se", random_state=0)
+    m.fit(X, y)
+    assert m.best_form_ == form
+    avg = AffineTransferCV(source_in_target_units=True, random_state=0).fit(X, y)
+    assert avg.form_weights_.get(form, 0.0) > 0.3
+    Xt, yt = _data(shift=shift, seed=1)
+    rmse = np.sqrt(np.mean((avg.predict(Xt) - (Xt[:, -1] + shift)) ** 2))
+    assert rmse < 0.05  # the noise sd: the average is as good as the generating form
+
+
+def test_as_is_hold_out_scores_are_its_residuals():
+    X, y = _data(shift=0.3)
+    cv = KFold(5, shuffle=True, random_state=0)
+    m = AffineTransferCV(forms=["source_as_is"], cv=cv).fit(X, y)
+    r = y - X[:, -1]
+    expected = np.mean([-np.mean(r[te] ** 2) for _, te in cv.split(X)])
+    assert m.cv_results_["mean_test_score"][0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_unit_forms_searched_only_when_asked():
+    X, y = _data(n=30)
+    kw = dict(widths=[1.0], lambdas=[0.1], ratios=[1.0], random_state=0)
+    default = AffineTransferCV(**kw).fit(X, y)
+    assert not set(UNIT_FORMS) & set(default.cv_results_["param_form"])
+    units = AffineTransferCV(source_in_target_units=True, **kw).fit(X, y)
+    assert set(UNIT_FORMS) <= set(units.cv_results_["param_form"])
+
+
+def test_units_need_one_source_feature():
+    X, y = _data(n=30)
+    with pytest.raises(ValueError, match="exactly one source feature"):
+        AffineTransferCV(source_in_target_units=True, source_columns=[2, 3]).fit(X, y)
+
+
+def test_standardised_source_in_pipeline_fails_loudly():
+    X, y = _data(n=30)
+    pipe = make_pipeline(StandardScaler(), AffineTransferCV(source_in_target_units=True))
+    with pytest.raises(ValueError, match="source in the target's units"):
+        pipe.fit(X, y)
+    quiet = make_pipeline(StandardScaler(), AffineTransferCV(widths=[1.0], lambdas=[0.1]))
+    with pytest.warns(UserWarning, match="pass the source column through unscaled"):
+        quiet.fit(X, y)
+
+
+def test_unscaled_source_with_pipeline_works():
+    from sklearn.compose import ColumnTransformer
+
+    X, y = _data(n=30, shift=1.0)
+    prep = ColumnTransformer([("x", StandardScaler(), [0, 1, 2])], remainder="passthrough")
+    pipe = make_pipeline(prep, AffineTransferCV(source_in_target_units=True, random_state=0))
+    pipe.fit(X, y)
+    Xt, _ = _data(n=50, shift=1.0, seed=2)
+    assert np.sqrt(np.mean((pipe.predict(Xt) - Xt[:, -1] - 1.0) ** 2)) < 0.05
+
+
+def test_anchored_weights_favour_the_simple_form_on_a_tie():
+    rng = np.random.default_rng(0)
+    base = -1.0 + 0.1 * rng.normal(size=10)
+    tied = base + 0.01 * rng.normal(size=10)  # a complex form the CV cannot tell apart
+    better = base + 0.5  # a complex form that clearly beats the simple one
+    scores = np.vstack([base, tied, better])
+    mean = scores.mean(axis=1)
+    labels = ["source_linear", "const", "full"]
+    plain = average_weights(mean, scores, labels)
+    anchored = average_weights(mean, scores, labels, simple=[True, False, False])
+    assert plain == {2: 1.0} and anchored == {2: 1.0}  # a clear winner keeps everything
+    scores = np.vstack([base, tied])
+    mean = scores.mean(axis=1)
+    plain = average_weights(mean, scores, labels[:2])
+    anchored = average_weights(mean, scores, labels[:2], simple=[True, False])
+    assert anchored[0] > plain[0] and anchored[1] < plain[1]
+    z_a = np.mean(tied - base) / _se(tied - base)  # the tied form's gain over the anchor
+    ratio = plain[1] / plain[0] * min(1.0, np.exp(z_a - 1.0))
+    assert anchored[1] / anchored[0] == pytest.approx(ratio, rel=1e-9)
+
+
+def _se(d):
+    return float(np.std(d, ddof=1) / np.sqrt(d.size))
