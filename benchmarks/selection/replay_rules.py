@@ -39,16 +39,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from affinetl._forms import has_linear_source_terms
 from affinetl.selection import G1_KERNEL_FORMS, KERNEL_FORMS, form_complexity
-from affinetl.selection._forms import has_linear_source_terms
-from affinetl.selection._search import (
-    _average_eligible,
-    _average_weights,
-    _paired_gap,
-    _row_weights,
-    _select,
-    _source_fit,
-)
+from affinetl.selection._row_weights import row_weights as _row_weights
+from affinetl.selection._row_weights import source_fit as _source_fit
+from affinetl.selection._rules import average_eligible as _average_eligible
+from affinetl.selection._rules import average_weights as _average_weights
+from affinetl.selection._rules import paired_gap as _paired_gap
+from affinetl.selection._rules import select as _select
 
 OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "out" / "selection"
 #: Source features per case (the complexity of a calibration depends on it).
@@ -56,7 +54,7 @@ N_SOURCE = {"density": 1, "ltc": 1, "sarcos": 6}
 
 
 def k_se(cv: dict, cx: dict, k: float) -> str:
-    """The shipped rule (:func:`affinetl.selection._search._select`) with a ``k``-SE tie band,
+    """The shipped rule (:func:`affinetl.selection._rules.select`) with a ``k``-SE tie band,
     on one candidate per form (its best); ``k = 0`` is the best mean score."""
     forms = list(cv)
     scores = np.array([cv[f] for f in forms], dtype=float)
@@ -78,7 +76,7 @@ def forward(cv: dict, cx: dict, k: float) -> str:
 
 def avg_k_se(cv: dict, k: float) -> dict[str, float]:
     """Equal weights on the forms within ``k`` paired standard errors of the best (the gaps
-    of :func:`affinetl.selection._search._paired_gap`, as the shipped rules)."""
+    of :func:`affinetl.selection._rules.paired_gap`, as the shipped rules)."""
     forms = list(cv)
     s = np.array([cv[f] for f in forms], dtype=float)
     best = int(np.argmax(s.mean(axis=1)))
@@ -90,11 +88,12 @@ def avg_k_se(cv: dict, k: float) -> dict[str, float]:
 #: Forms with unpenalised linear source terms / with a kernel g1 of u alone (g1_linear=False,
 #: as ``run_real_cases.py`` searches them).
 LINEAR_SOURCE = tuple(f for f in KERNEL_FORMS if has_linear_source_terms(f))
+#: The previous run's forms (run_real_cases.py, default source_in_target_units=False).
 RANGE_LIMITED = G1_KERNEL_FORMS
 
 
 def zsoft(cv: dict, k: int = 1, n_train: int | None = None) -> dict[str, float]:
-    """The shipped ``rule="average"`` CV weights (:func:`affinetl.selection._search.
+    """The shipped ``rule="average"`` CV weights (:func:`affinetl.selection._rules.
     _average_weights`, ``exp(-gap / se)``: the tie band made smooth), on one candidate per
     form; with ``n_train`` the calibrations with fewer than ``AVERAGE_SAMPLES_PER_COEF`` fold
     samples per coefficient are left out, as in the estimator."""
@@ -111,7 +110,7 @@ def shipped_average(
     w: dict[str, float], preds: dict[str, np.ndarray], u: np.ndarray, u_test: np.ndarray
 ) -> np.ndarray:
     """Prediction of the shipped default: CV weights ``w`` adjusted per test row
-    (:func:`affinetl.selection._search._row_weights`) from the training source features."""
+    (:func:`affinetl.selection._row_weights.row_weights`) from the training source features."""
     forms = list(w)
     linear = np.array([f in LINEAR_SOURCE for f in forms])
     limited = np.array([f in RANGE_LIMITED for f in forms])

@@ -14,7 +14,7 @@ For each case, target size n and random split, the training points are drawn at 
 * ``Direct`` and ``SourceOnly``: the package's baselines tuned by ``GridSearchCV`` over the
   same penalties and widths;
 * ``GridSearchCV``: brute force over exactly the candidates of the search
-  (``cv_results_["params"]``) on the same splits, ``TransferFormRegressor`` fitted per candidate
+  (``cv_results_["params"]``) on the same splits, ``AffineTransferRegressor`` fitted per candidate
   and fold (on the first ``--grid-splits`` splits of each size: its time is the cost).
 
 Cases (data through :mod:`affinetl.datasets`; set ``AFFINETL_DATA_MIRROR`` for a local mirror):
@@ -61,9 +61,11 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from affinetl import AffineTransferRegressor  # noqa: E402
 from affinetl.baselines import DirectRegressor, SourceOnlyRegressor  # noqa: E402
-from affinetl.selection import KERNEL_FORMS, AffineTransferCV, TransferFormRegressor  # noqa: E402
-from affinetl.selection._search import DEFAULT_LAMBDAS, _splits  # noqa: E402
+from affinetl.selection import KERNEL_FORMS, AffineTransferCV  # noqa: E402
+from affinetl.selection._kernel_cv import DEFAULT_LAMBDAS  # noqa: E402
+from affinetl.selection._scoring import splits as _splits  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "out" / "selection"
 SIZES = {"density": (10, 20, 40, 80), "ltc": (10, 20, 40), "sarcos": (10, 20, 40, 80)}
@@ -175,13 +177,21 @@ def one_split(
     mean = res["mean_test_score"]
     forms = np.asarray(res["param_form"]).astype(str)
     best = int(np.nanargmax(mean))
-    refit_kw = dict(source_columns=src, max_iter=sel.max_iter, tol=sel.tol, standardize=False)
+    refit_kw = dict(
+        source_columns=src,
+        max_iter=sel.max_iter,
+        tol=sel.tol,
+        standardize=False,
+        kernel1=sel.kernel1,
+        kernel2=sel.kernel2,
+        kernel3=sel.kernel3,
+    )
     for form in KERNEL_FORMS:
         idx = np.flatnonzero(forms == form)
         if idx.size == 0:
             continue
         i = int(idx[np.nanargmax(mean[idx])])
-        est = TransferFormRegressor(**refit_kw, **res["params"][i]).fit(Xtr, ytr)
+        est = AffineTransferRegressor(**refit_kw, **res["params"][i]).fit(Xtr, ytr)
         pred = est.predict(Xte)
         # the form's per-split CV scores (of its best candidate): selection rules can be
         # replayed offline from the records, the chosen form's test error being this row's
@@ -193,7 +203,7 @@ def one_split(
             # data only): what a stacking rule may weight the forms by
             oof = np.full(ytr.size, np.nan)
             for tr, te in splits:
-                fold = TransferFormRegressor(**refit_kw, **res["params"][i]).fit(Xtr[tr], ytr[tr])
+                fold = AffineTransferRegressor(**refit_kw, **res["params"][i]).fit(Xtr[tr], ytr[tr])
                 oof[te] = fold.predict(Xtr[te])
             preds[f"{n}/{rep}/oof/{form}"] = (scale * oof).astype(np.float32)
         if i == best:
@@ -208,7 +218,7 @@ def one_split(
     if brute:
         grid_list = [{p: [v] for p, v in c.items()} for c in res["params"]]
         gscv = GridSearchCV(
-            TransferFormRegressor(**refit_kw),
+            AffineTransferRegressor(**refit_kw),
             grid_list,
             cv=splits,
             scoring="neg_mean_squared_error",
@@ -219,7 +229,7 @@ def one_split(
         t_brute = time.perf_counter() - t0
         b_scores = gscv.cv_results_["mean_test_score"]
         b_best = gscv.cv_results_["params"][int(np.nanargmax(b_scores))]
-        est = TransferFormRegressor(**refit_kw, **b_best).fit(Xtr, ytr)
+        est = AffineTransferRegressor(**refit_kw, **b_best).fit(Xtr, ytr)
         add("GridSearchCV", est.predict(Xte), form=b_best["form"], seconds=t_brute)
         ridge = forms != "full"
         timing = {

@@ -111,7 +111,15 @@ def one_split(data: dict, n: int, rep: int) -> dict:
     res = sel.cv_results_
     mean = res["mean_test_score"]
     forms = np.asarray(res["param_form"]).astype(str)
-    refit_kw = dict(source_columns=src, max_iter=sel.max_iter, tol=sel.tol, standardize=False)
+    refit_kw = dict(
+        source_columns=src,
+        max_iter=sel.max_iter,
+        tol=sel.tol,
+        standardize=False,
+        kernel1=sel.kernel1,
+        kernel2=sel.kernel2,
+        kernel3=sel.kernel3,
+    )
     for form in [f for f in KERNEL_FORMS if not f.startswith("source_") or f in PACKAGE]:
         idx = np.flatnonzero(forms == form)
         if idx.size == 0 or not np.any(np.isfinite(mean[idx])):
