@@ -1,7 +1,7 @@
 """Kernel specifications to Gram matrices.
 
 A kernel is either a name (``"rbf"``, ``"laplacian"``, ``"matern12"``, ``"matern32"``,
-``"matern52"``, ``"linear"``), any scikit-learn kernel object (``RBF(1.0) + WhiteKernel()``), or
+``"matern52"``, ``"linear"``, ``"rbf+linear"``), any scikit-learn kernel object (``RBF(1.0) + WhiteKernel()``), or
 any callable ``k(A, B) -> ndarray of shape (len(A), len(B))``. Named kernels take a width
 ``gamma``; the default ``gamma = 1 / (2 * dim)`` is the published choice on standardised inputs,
 with ``dim`` the number of columns of that kernel's own input.
@@ -20,7 +20,7 @@ from .base import StrOptions
 
 __all__ = ["KERNEL_NAMES", "default_gamma", "gram_matrix", "kernel_constraint"]
 
-KERNEL_NAMES = ("rbf", "laplacian", "matern12", "matern32", "matern52", "linear")
+KERNEL_NAMES = ("rbf", "laplacian", "matern12", "matern32", "matern52", "linear", "rbf+linear")
 
 #: Constraint list for a kernel parameter (sklearn ``_parameter_constraints`` syntax).
 kernel_constraint: list[Any] = [StrOptions(set(KERNEL_NAMES)), callable]
@@ -54,7 +54,9 @@ def gram_matrix(
     kernel : str, sklearn kernel or callable
         ``"rbf"``: ``exp(-gamma ||a - b||^2)``; ``"laplacian"``: ``exp(-gamma ||a - b||_1)``;
         ``"matern12" | "matern32" | "matern52"``: Matern with nu = 1/2, 3/2, 5/2 and length scale
-        ``1 / sqrt(2 gamma)`` (the RBF's, so widths are comparable); ``"linear"``: ``a . b``.
+        ``1 / sqrt(2 gamma)`` (the RBF's, so widths are comparable); ``"linear"``: ``a . b``;
+        ``"rbf+linear"``: their sum, a smooth function plus a linear trend (it extrapolates
+        linearly instead of reverting to a constant away from the data).
         Kernel objects and callables are called as ``kernel(A, B)`` and ``gamma`` is ignored.
     A : ndarray of shape (n_a, n_dims)
     B : ndarray of shape (n_b, n_dims), default None
@@ -105,5 +107,7 @@ def gram_matrix(
     sq = cdist(A, Bm, "sqeuclidean")
     if kernel == "rbf":
         return np.exp(-g * sq)
+    if kernel == "rbf+linear":
+        return np.exp(-g * sq) + A @ Bm.T
     nu = {"matern12": 0.5, "matern32": 1.5, "matern52": 2.5}[kernel]
     return _matern(np.sqrt(2.0 * g * sq), nu)

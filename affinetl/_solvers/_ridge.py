@@ -199,7 +199,7 @@ def fit_partial_ridge(
     """
     n = y.shape[0]
     if K is None:
-        c = linalg.lstsq(Z, y, check_finite=False)[0]
+        c = linalg.lstsq(Z, y, check_finite=False)[0] if Z.shape[1] else np.zeros(0)
         return c, np.zeros(n)
     A = 0.5 * (K + K.T)
     A.flat[:: n + 1] += lam

@@ -95,9 +95,14 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         Add unpenalised linear source terms to the kernel ``g1`` of the ``source_kernel``,
         ``const`` and ``full`` forms: ``g1 = a0 + a1'u + h1(u)`` (a smooth kernel alone reverts
         to a constant away from the training source values; the linear part extrapolates).
-    kernel1, kernel2, kernel3 : str, sklearn kernel or callable, default="rbf"
-        Kernels of ``h1`` (on u), ``h2`` (on u) and ``g3`` (on x); see
-        :func:`affinetl.kernels.gram_matrix`.
+    kernel1 : str, sklearn kernel or callable, default="rbf+linear"
+        Kernel of ``h1`` (on u); see :func:`affinetl.kernels.gram_matrix`. The default, an RBF
+        plus a linear kernel, lets ``g1`` follow a linear trend of the source beyond the
+        training range, where an RBF alone reverts to a constant (on the Afzal density case
+        at n = 20, 20 splits: RMSE 0.052 +- 0.001 g/cm3 against 0.108 +- 0.006 with
+        ``"rbf"``; the raw MD density: 0.051; ``g1_linear=True``: 0.048).
+    kernel2, kernel3 : str, sklearn kernel or callable, default="rbf"
+        Kernels of ``h2`` (on u) and ``g3`` (on x).
     gamma1, gamma2, gamma3 : float or None, default=None
         Widths of named kernels; ``None`` is ``1 / (2 * dim)`` of that kernel's input.
     lambda1, lambda2, lambda3 : float, default=1.0
@@ -254,7 +259,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         *,
         form: str = "full",
         g1_linear: bool = False,
-        kernel1: Any = "rbf",
+        kernel1: Any = "rbf+linear",
         kernel2: Any = "rbf",
         kernel3: Any = "rbf",
         gamma1: float | None = None,

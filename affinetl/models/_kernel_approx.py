@@ -39,6 +39,8 @@ def _kernel_diagonal(kernel: Any, A: np.ndarray, gamma: float | None) -> np.ndar
     if isinstance(kernel, str):
         if kernel == "linear":
             return np.einsum("ij,ij->i", A, A)
+        if kernel == "rbf+linear":
+            return 1.0 + np.einsum("ij,ij->i", A, A)
         return np.ones(A.shape[0])
     # kernel objects and callables: evaluated as a cross-kernel k(A, B) with B given, like the
     # feature map's columns (so a WhiteKernel term, which acts only when B is None, drops out)
@@ -133,10 +135,13 @@ class NystroemMap:
 class RandomFeatureMap:
     """Random Fourier features of the RBF kernel ``exp(-gamma ||a - b||^2)``.
 
+    For ``"rbf+linear"`` the inputs themselves are appended (the exact features of the linear
+    part).
+
     Parameters
     ----------
     kernel : str
-        Must be ``"rbf"``.
+        ``"rbf"`` or ``"rbf+linear"``.
     gamma : float or None
         RBF width (``None``: ``1 / (2 dim)``).
     n_components : int
@@ -146,9 +151,10 @@ class RandomFeatureMap:
     """
 
     def __init__(self, kernel: Any, gamma: float | None, n_components: int, random_state: Any):
-        if kernel != "rbf":
+        if kernel not in ("rbf", "rbf+linear"):
             raise ValueError(
-                f"approximation='random_features' supports kernel='rbf' only, got {kernel!r}; "
+                "approximation='random_features' supports kernel='rbf' (and 'rbf+linear') "
+                f"only, got {kernel!r}; "
                 "use approximation='nystroem', which works with every kernel"
             )
         self.kernel = kernel
@@ -170,13 +176,17 @@ class RandomFeatureMap:
         self._sampler = RBFSampler(
             gamma=gamma, n_components=self.n_components, random_state=self.random_state
         ).fit(A)
-        return self._sampler.transform(A)
+        if self.kernel == "rbf+linear":
+            self.n_components_ = self.n_components + A.shape[1]
+        return self.transform(A)
 
     def transform(self, B: np.ndarray) -> np.ndarray:
         """Features of new rows, shape (n_b, m)."""
         B = np.asarray(B, dtype=float)
         if self._sampler is None:
             return np.ones((B.shape[0], 1))
+        if self.kernel == "rbf+linear":
+            return np.hstack([self._sampler.transform(B), B])
         return self._sampler.transform(B)
 
 

@@ -3,7 +3,7 @@
 One SARCOS cross-validation (torque 1, n training points, 5 folds x the published 64-point grid)
 is run twice on the same data and initial values: (a) the package's block-relaxation solver
 called once per fold and grid point (what GridSearchCV over AffineTransferRegressor does),
-(b) :func:`affinetl.reproduce._grid.affine_full_path` with all folds and grid points as one
+(b) ``affinetl._solvers.affine_full_path`` with all folds and grid points as one
 batch. Prints both times, the ratio and the largest prediction difference; writes a CSV row.
 
     python benchmarks/case_studies/grid_speed.py [--n 20] [--out benchmarks/out/case_studies]
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from affinetl._solvers import GramFactor, affine_full_path, fit_affine_blocks
 from affinetl.datasets import load_sarcos
-from affinetl.models._kernel_solvers import GramFactor, fit_affine_blocks
-from affinetl.reproduce._grid import affine_full_path, kfold_indices, rbf
+from affinetl.reproduce._grid import kfold_indices, rbf
 from affinetl.reproduce._kernel_case import FULL_GRID
 
 

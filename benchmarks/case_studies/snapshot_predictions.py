@@ -33,6 +33,7 @@ def _problem(seed: int, n: int = 40, k: int = 1):
 
 def _kernel_form(form: str, **kw):
     """One kernel form with fixed hyper-parameters (old and new API)."""
+    kw.setdefault("kernel1", "rbf")  # the default before 0.3
     try:
         from affinetl.selection import TransferFormRegressor  # noqa: PLC0415
 
@@ -51,6 +52,7 @@ def _linear_form(form: str, **kw):
 
 
 def _variant(variant: str, **kw):
+    kw.setdefault("kernel1", "rbf")  # the default before 0.3
     try:
         return affinetl.AffineTransferRegressor(variant=variant, **kw)
     except TypeError:
@@ -70,21 +72,38 @@ def estimators() -> dict:
                 out[f"{key}/ATR/{variant}/{solver}"] = m.predict(Xt)
             m = _variant(variant, approximation="nystroem", n_components=30, random_state=0, **lam)
             out[f"{key}/ATR/{variant}/nystroem"] = m.fit(X, y).predict(Xt)
-        for form in ("source_linear", "offset", "source_kernel", "direct", "offset_calibrated",
-                     "const", "full"):
+        for form in (
+            "source_linear",
+            "offset",
+            "source_kernel",
+            "direct",
+            "offset_calibrated",
+            "const",
+            "full",
+        ):
             for g1l in (False, True):
                 m = _kernel_form(form, g1_linear=g1l, **lam).fit(X, y)
                 out[f"{key}/TFR/{form}/{g1l}"] = m.predict(Xt)
         for form in ("source_linear", "offset", "direct", "offset_calibrated", "full"):
             m = _linear_form(form, lambda_ridge=0.3, lambda_fused=0.1).fit(X, y)
             out[f"{key}/LTFR/{form}"] = m.predict(Xt)
+        ys = y / np.std(y)  # unit sd: the penalty scaling of 0.3 changes nothing here
+        for variant in ("full", "g1_const"):
+            for solver in ("auto", "relaxation"):
+                m = _variant(variant, solver=solver, random_state=0, tol=1e-8, **lam).fit(X, ys)
+                out[f"{key}/ATR-unit-sd/{variant}/{solver}"] = m.predict(Xt)
         m = affinetl.LinearAffineTransferRegressor(lambda_ridge=0.3, lambda_fused=0.1).fit(X, y)
         out[f"{key}/LATR"] = m.predict(Xt)
         Xp = np.abs(X) + 0.5
         m = affinetl.LogDifferenceRegressor(lambda_ridge=0.3).fit(Xp, np.abs(y) + 1)
         out[f"{key}/LogDiff"] = m.predict(np.abs(Xt) + 0.5)
-        for name in ("DirectRegressor", "SourceOnlyRegressor", "AugmentedRegressor",
-                     "OffsetTransferRegressor", "ScaleTransferRegressor"):
+        for name in (
+            "DirectRegressor",
+            "SourceOnlyRegressor",
+            "AugmentedRegressor",
+            "OffsetTransferRegressor",
+            "ScaleTransferRegressor",
+        ):
             out[f"{key}/{name}"] = getattr(bl, name)(alpha=0.1).fit(X, y).predict(Xt)
         m = affinetl.AffineTransferCV(random_state=0).fit(X, y)
         out[f"{key}/ATCV"] = m.predict(Xt)

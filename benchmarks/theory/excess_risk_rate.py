@@ -90,7 +90,7 @@ def estimator(lam: float, tol: float, max_iter: int, seed: int):
     from affinetl import AffineTransferRegressor
 
     return AffineTransferRegressor(
-        variant="full",
+        form="full",
         kernel1="rbf",
         kernel2="rbf",
         kernel3="rbf",

@@ -89,7 +89,7 @@ def tuned(method: str, grid: list[float], seed: int) -> GridSearchCV | AffineTra
     if method == "affinetl_cv":
         return AffineTransferCV(random_state=seed)
     if method.startswith("affinetl"):
-        est = AffineTransferRegressor(variant=method.removeprefix("affinetl_"), lambda_scaling="n")
+        est = AffineTransferRegressor(form=method.removeprefix("affinetl_"), lambda_scaling="n")
         params = [{"lambda1": [v], "lambda2": [v], "lambda3": [v]} for v in grid]
     else:
         cls = {

@@ -5,8 +5,8 @@ For each training size ``n`` the same data (``x`` with 10 descriptor columns, on
 
 * ``krr``: :class:`sklearn.kernel_ridge.KernelRidge` (RBF on ``x``, ``gamma = 1/(2d)``), the
   reference cost of one kernel ridge fit;
-* ``affinetl_const``: ``AffineTransferRegressor(variant="const")`` (one joint linear system);
-* ``affinetl_full``: ``AffineTransferRegressor(variant="full")`` with its defaults
+* ``affinetl_const``: ``AffineTransferRegressor(form="const")`` (one joint linear system);
+* ``affinetl_full``: ``AffineTransferRegressor(form="full")`` with its defaults
   (``lambda = 1``, ``tol = 1e-4``, ``solver="auto"``: exact Newton steps here, since the kernels
   on the one source feature have low rank; ``--relaxation`` adds the block relaxation,
   ``solver="relaxation"``, as ``affinetl_full_relaxation``);
@@ -89,8 +89,8 @@ def make_model(method: str, components: int = 500):
     if method == "nystroem_full":
         return AffineTransferRegressor(approximation="nystroem", n_components=components)
     if method == RELAXATION:
-        return AffineTransferRegressor(variant="full", solver="relaxation", random_state=0)
-    return AffineTransferRegressor(variant=method.removeprefix("affinetl_"), random_state=0)
+        return AffineTransferRegressor(form="full", solver="relaxation", random_state=0)
+    return AffineTransferRegressor(form=method.removeprefix("affinetl_"), random_state=0)
 
 
 def time_fit(

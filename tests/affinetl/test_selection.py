@@ -28,8 +28,8 @@ SMALL = dict(
 
 
 def _kernel_form(**kw):
-    """One kernel form with the model selection's refit settings."""
-    return AffineTransferRegressor(**{"max_iter": 200, "tol": 1e-6, **kw})
+    """One kernel form with the model selection's refit settings (its kernels included)."""
+    return AffineTransferRegressor(**{"max_iter": 200, "tol": 1e-6, "kernel1": "rbf", **kw})
 
 
 RIDGE_FORMS = ["source_linear", "offset", "source_kernel", "direct", "offset_calibrated", "const"]
@@ -117,22 +117,32 @@ def test_full_form_scores_equal_brute_force(problem):
         assert m.cv_results_["mean_test_score"][k] == pytest.approx(brute, rel=1e-3)
 
 
-def test_full_form_equals_affine_transfer_regressor(problem):
+def test_full_form_solvers_agree_on_one_objective(problem):
+    """Newton steps and the block relaxation minimise the same (target-scaled) objective."""
     X, y = problem
-    y = y / np.std(y)  # unit target scale: the full form then solves the published objective
     kw = dict(lambda1=0.1, lambda2=0.5, lambda3=0.05)
-    a = _kernel_form(**kw, tol=1e-10).fit(X, y)  # damped Newton
-    b = AffineTransferRegressor(**kw, tol=1e-10, max_iter=20000).fit(X, y)  # block relaxation
-    np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-7)
+    a = _kernel_form(**kw, tol=1e-10).fit(X, 3.0 * y)  # damped Newton
+    b = _kernel_form(**kw, tol=1e-10, max_iter=20000, solver="relaxation").fit(X, 3.0 * y)
+    assert (a.solver_, b.solver_) == ("newton", "relaxation")
+    np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-6)
+    assert a.target_scale_ == pytest.approx(3.0 * np.std(y))
     comp = a.predict_components(X)
     np.testing.assert_allclose(comp["g1"] + comp["g2"] * comp["g3"], a.predict(X))
 
 
-def test_const_form_equals_affine_transfer_const(problem):
+def test_const_form_equals_kernel_ridge_on_the_summed_kernel(problem):
+    from sklearn.preprocessing import StandardScaler
+
+    from affinetl._solvers import affine_const_path
+    from affinetl.kernels import gram_matrix
+
     X, y = problem
     a = _kernel_form(form="const", lambda1=0.3, lambda3=0.05).fit(X, y)
-    b = AffineTransferRegressor(variant="const", lambda1=0.3, lambda3=0.05).fit(X, y)
-    np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-8)
+    xs = StandardScaler().fit_transform(X[:, :-1])
+    us = StandardScaler().fit_transform(X[:, -1:])
+    K1, K3 = gram_matrix("rbf", us), gram_matrix("rbf", xs)
+    ref = affine_const_path(K1, K3, y, K1, K3, [(0.3, 0.05)])[0]
+    np.testing.assert_allclose(a.predict(X), ref, atol=1e-8)
 
 
 @pytest.mark.parametrize("form", ["source_linear", "offset", "direct", "offset_calibrated", "full"])
