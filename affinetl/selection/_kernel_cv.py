@@ -138,7 +138,10 @@ class AffineTransferCV(TransferCVBase):
         best form in standard errors of the paired per-split difference (a smooth tie band;
         forms more than three standard errors below the best, weights below 1 % and
         calibrations with fewer than two fold samples per unpenalised coefficient left out),
-        stored in ``form_weights_``; each prediction row
+        anchored to the best simple form (``source_as_is``, ``source_plus_const``,
+        ``source_linear``: every other form keeps ``min(1, exp(z_a - 1))`` of its weight,
+        ``z_a`` its paired score gain over that form in standard errors), stored in
+        ``form_weights_``; each prediction row
         then adjusts them for where the forms can be trusted (:meth:`predict_form_weights`:
         no weight for a kernel ``g1(u)`` outside the training range of ``u``, calibrations
         weighted by their relative prediction variance). On the real case studies it is
