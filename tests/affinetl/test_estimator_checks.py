@@ -17,8 +17,9 @@ from affinetl import (
 
 ESTIMATORS = [
     AffineTransferRegressor(max_iter=50, random_state=0),
-    AffineTransferRegressor(variant="const"),
-    AffineTransferRegressor(variant="g1_const", max_iter=50, random_state=0),
+    AffineTransferRegressor(form="const"),
+    AffineTransferRegressor(form="g1_const", max_iter=50, random_state=0),
+    AffineTransferRegressor(form="direct"),
     AffineTransferRegressor(approximation="nystroem", n_components=30, max_iter=50),
     AffineTransferRegressor(approximation="random_features", n_components=30, random_state=0),
     DirectRegressor(),
