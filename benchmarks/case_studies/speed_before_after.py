@@ -81,6 +81,9 @@ def _run(case: str, tree: str | None) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--old", required=True, help="source tree of the 'before' version")
+    p.add_argument(
+        "--new", default=None, help="source tree of the 'after' version (default: this one)"
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument(
         "--cases", nargs="*", default=["sarcos_grid", "atr500", "atr2000", "atcv40", "atcv100"]
@@ -90,7 +93,7 @@ def main() -> None:
         old, new = [], []
         for _ in range(args.repeats):
             old.append(_run(case, args.old))
-            new.append(_run(case, None))
+            new.append(_run(case, args.new))
         mo, mn = float(np.median(old)), float(np.median(new))
         print(
             f"{case}: before {mo:.3f} s {np.round(old, 3).tolist()}, after {mn:.3f} s "
