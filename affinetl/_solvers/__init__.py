@@ -60,7 +60,6 @@ from ._ridge import (
     holdout_path,
     kernel_ridge_intercept,
     loo_residuals,
-    predict_partial_ridge,
     ridge_path,
 )
 
@@ -100,7 +99,6 @@ __all__ = [
     "loo_residuals",
     "newton_applies",
     "newton_features",
-    "predict_partial_ridge",
     "rel_change",
     "resolve_solver",
     "ridge_path",

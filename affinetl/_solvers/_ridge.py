@@ -43,7 +43,6 @@ __all__ = [
     "holdout_path",
     "kernel_ridge_intercept",
     "loo_residuals",
-    "predict_partial_ridge",
     "ridge_path",
 ]
 
@@ -213,14 +212,6 @@ def fit_partial_ridge(
     Ainvy, AinvZ = sol[:, 0], sol[:, 1:]
     c = linalg.lstsq(Z.T @ AinvZ, Z.T @ Ainvy, check_finite=False)[0]
     return c, Ainvy - AinvZ @ c
-
-
-def predict_partial_ridge(
-    K_eval: np.ndarray | None, Z_eval: np.ndarray, c: np.ndarray, a: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split prediction ``Z c + K a`` into the design part and the kernel part, each (m,)."""
-    kern = np.zeros(Z_eval.shape[0]) if K_eval is None else K_eval @ a
-    return Z_eval @ c, kern
 
 
 def kernel_ridge_intercept(
