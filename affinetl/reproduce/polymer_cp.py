@@ -76,9 +76,7 @@ def synthetic_experimental_cp(seed: int = 0) -> pd.DataFrame:
 def _linear_affine_path(x, u, y, x_eval, u_eval, Pinv, *, max_iter, tol):
     """The linear affine model for every inverse penalty in ``Pinv``: predictions at
     ``(x_eval, u_eval)`` (q, m), the paper's ``gamma = -w`` (q, p) and the sweeps (q,)."""
-    res = linear_affine_relaxation(
-        x, u[:, None], y, None, Pinv=Pinv, max_iter=max_iter, tol=tol
-    )
+    res = linear_affine_relaxation(x, u[:, None], y, None, Pinv=Pinv, max_iter=max_iter, tol=tol)
     pred = (
         res.intercept[:, None]
         + res.source_coef @ u_eval[None, :]
@@ -189,9 +187,7 @@ def reproduce_polymer_cp(
                 x[:, keep], u, y, xt[:, keep], ut, Pinv[ja : ja + 1], max_iter=max_iter, tol=tol
             )
             pred_log = (
-                fused_ridge_path(x[:, keep], y - log_md[train], xt[:, keep], Pinv[jl : jl + 1])[
-                    0
-                ]
+                fused_ridge_path(x[:, keep], y - log_md[train], xt[:, keep], Pinv[jl : jl + 1])[0]
                 + log_md[test]
             )
             design = np.column_stack([np.ones(n_train), u])

@@ -7,8 +7,8 @@ import pytest
 from sklearn.gaussian_process.kernels import RBF, WhiteKernel
 
 from affinetl import AffineTransferRegressor
-from affinetl.kernels import gram_matrix
 from affinetl._solvers import newton_features
+from affinetl.kernels import gram_matrix
 from affinetl.models._kernel_approx import NystroemMap, RandomFeatureMap
 
 

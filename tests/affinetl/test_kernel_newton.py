@@ -7,14 +7,14 @@ import pytest
 from conftest import make_affine_problem
 
 from affinetl import AffineTransferRegressor
-from affinetl.kernels import gram_matrix
+from affinetl._solvers import GramFactor, affine_objective, fit_affine_blocks
 from affinetl._solvers._lowrank_newton import (
     _operators_general,
     _operators_scaled,
     fit_affine_newton,
     newton_applies,
 )
-from affinetl._solvers import GramFactor, affine_objective, fit_affine_blocks
+from affinetl.kernels import gram_matrix
 
 
 def _factors(n: int, seed: int = 0):

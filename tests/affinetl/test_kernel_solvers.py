@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from affinetl.kernels import gram_matrix
 from affinetl._solvers import (
     GramFactor,
     fit_affine_blocks,
@@ -14,6 +13,7 @@ from affinetl._solvers import (
     kernel_ridge_intercept,
     update_scaled_block,
 )
+from affinetl.kernels import gram_matrix
 
 N = 20
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from affinetl.datasets import _fetch
 from affinetl import _solvers
+from affinetl.datasets import _fetch
 from affinetl.reproduce import _grid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,8 +110,7 @@ def test_affine_full_path_matches_the_estimator_solver(problem) -> None:
 
 
 def test_affine_full_newton_path_matches_converged_block_relaxation(problem) -> None:
-    from affinetl._solvers import affine_full_newton_path
-    from affinetl._solvers import GramFactor, fit_affine_blocks
+    from affinetl._solvers import GramFactor, affine_full_newton_path, fit_affine_blocks
 
     K1, K3, y, grid, inputs = _stacked_full_path_inputs(problem)
     pred, n_iter = affine_full_newton_path(*inputs, tol=1e-10)

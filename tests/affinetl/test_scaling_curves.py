@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from affinetl.kernels import gram_matrix
 from affinetl._solvers import GramFactor, kernel_ridge_intercept
+from affinetl.kernels import gram_matrix
 from affinetl.scaling import TRANSFER_METHODS, LooKernelRidge, learning_curve
 
 

@@ -9,12 +9,12 @@ import pytest
 from sklearn.model_selection import GroupKFold, KFold, LeaveOneOut, ShuffleSplit
 
 from affinetl import AffineTransferRegressor, LinearAffineTransferRegressor
+from affinetl._solvers import eigh_psd, fit_partial_ridge, holdout_path
 from affinetl.selection import (
     AffineTransferCV,
     LinearAffineTransferCV,
     make_form_problem,
 )
-from affinetl._solvers import eigh_psd, fit_partial_ridge, holdout_path
 
 #: A small grid keeps every default test fast.
 SMALL = dict(
