@@ -166,10 +166,24 @@ def _chain_mol(ru: RepeatUnit, hands: list[int], units: list[RepeatUnit] | None 
 
     units = units or [ru] * len(hands)
     kinds = {id(x): k for k, x in enumerate(dict.fromkeys(units, None))}
+    # Each unit is joined in its Kekule form and the chain's aromaticity is perceived again by
+    # the sanitisation below. Copying aromatic flags fails at the chain ends: an aromatic
+    # nitrogen written ``n(*)`` (imides of PI1009, PI1090) loses its substituent there and,
+    # aromatic with no hydrogen, cannot be kekulized; in Kekule form it takes an implicit H.
+    kekule = {}
+    for unit in units:
+        if id(unit) not in kekule:
+            kekule[id(unit)] = Chem.RWMol(unit.mol)
+            try:
+                Chem.Kekulize(kekule[id(unit)], clearAromaticFlags=True)
+            except Exception as exc:  # RDKit raises several kekulization error types
+                raise PolymerSpecError(
+                    f"polymer {unit.name!r}: repeat unit cannot be kekulized: {exc}"
+                ) from exc
     rw = Chem.RWMol()
     offsets, tails = [], []
     for u, unit in enumerate(units):
-        base = unit.mol
+        base = kekule[id(unit)]
         keep = [i for i in range(base.GetNumAtoms()) if i not in unit.stars]
         local = {old: new for new, old in enumerate(keep)}
         off = rw.GetNumAtoms()
@@ -185,8 +199,6 @@ def _chain_mol(ru: RepeatUnit, hands: list[int], units: list[RepeatUnit] | None 
             if i in unit.stars or j in unit.stars:
                 continue
             rw.AddBond(off + local[i], off + local[j], b.GetBondType())
-            if b.GetIsAromatic():
-                rw.GetBondBetweenAtoms(off + local[i], off + local[j]).SetIsAromatic(True)
         if u > 0:
             rw.AddBond(tails[-1], off + local[unit.head], Chem.BondType.SINGLE)
         tails.append(off + local[unit.tail])

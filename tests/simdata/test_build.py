@@ -214,3 +214,25 @@ def test_copolymer_chains_join_units_in_order():
     assert embed(three, seed=0).GetNumConformers() == 1
     with pytest.raises(PolymerSpecError, match="refers to unit"):
         build_copolymer([pe, pvc], [0, 2])
+
+
+@pytest.mark.parametrize(
+    ("name", "smiles"),
+    [
+        # aromatic imide nitrogen written n(*) (validation set, simdata/examples)
+        ("PI1090", "*c1ccc(C(=O)Oc2ccc(-n3c(=O)c4cc5c(=O)n(*)c(=O)c5cc4c3=O)cc2)cc1"),
+        # Kekule imide N(*) on an aromatic core
+        ("PI952", "*c1ccc(S(=O)(=O)c2ccc(N3C(=O)c4cc5C(=O)N(*)C(=O)c5cc4C3=O)cc2)cc1"),
+    ],
+)
+def test_imide_nitrogen_at_the_chain_end_kekulizes(name, smiles):
+    # both failed with "Can't kekulize mol": the end unit's n(*) had no substituent and no H
+    ru = parse_repeat_unit(smiles, name)
+    monomer = Chem.AddHs(Chem.MolFromSmiles(smiles.replace("(*)", "([H])").replace("*", "[H]")))
+    one = build_chain(ru, 1)
+    assert Chem.MolToSmiles(Chem.RemoveHs(one)) == Chem.MolToSmiles(Chem.RemoveHs(monomer))
+    chain = build_chain(ru, 3)
+    assert chain.GetNumAtoms() == 3 * monomer.GetNumAtoms() - 4  # two H lost per joint
+    # the end unit's imide nitrogen is capped with H, the other imide nitrogens are not
+    nh = [a for a in chain.GetAtoms() if a.GetSymbol() == "N" and a.GetTotalNumHs(True) == 1]
+    assert [a.GetIntProp("unit") for a in nh] == [2]
