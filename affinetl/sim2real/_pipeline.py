@@ -190,7 +190,8 @@ def sim2real(
     u = f_s.predict(X)
 
     def transfer() -> AffineTransferCV:
-        return AffineTransferCV(source=f_s, random_state=random_state)
+        # f_s predicts the simulated value of the same property: it is in the target's units.
+        return AffineTransferCV(source=f_s, source_in_target_units=True, random_state=random_state)
 
     cv_pred = _oof(transfer, X, y, n_folds, random_state)
     target_only = _oof(LooKernelRidge, X, y, n_folds, random_state)
