@@ -339,31 +339,22 @@ def _run_jobs(jobs, camp, args, cache) -> list[str]:
         else:
             from .cluster import run_table
 
-            # on Dask this driver leases its whole plan up front, then runs it
-            claimed = [job for job in todo if camp.claim(job)]
-            if len(claimed) < len(todo):
-                logger.warning(
-                    "%d polymer(s) are leased by another driver", len(todo) - len(claimed)
-                )
-
+            # on Dask each job is leased just before it is submitted (run_campaign's
+            # claim) and released once its row is stored: drivers on one folder share it
             def on_event(event) -> None:
                 if event.stage == "job" and event.kind in ("end", "fail"):
                     progress({"job_id": event.job_id, **event.info, "status": event.kind})
 
             run_table(
-                claimed,
+                todo,
                 camp.out,
                 scheduler=args.scheduler,
                 n_workers=args.workers,
                 retries=args.retries,
                 cache_dir=cache,
                 callback=on_event,
+                campaign=camp,
             )
-            status = camp.store.status()
-            for job in claimed:
-                if status.get(job.job_id) == "done":
-                    camp.prune(job.job_id)
-                camp.release(job.job_id)
     finally:
         bar.close()
     return failed

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import RunOptions
-from .execution import GPU_RESOURCE, MD_RESOURCE, PREP_RESOURCE, failure_row, run_campaign
+from .execution import (
+    GPU_RESOURCE,
+    MD_RESOURCE,
+    PREP_RESOURCE,
+    failure_row,
+    prepare_task,
+    run_campaign,
+    simulate_task,
+)
 from .job import Job, run_job
 from .presets import Preset, get_preset
 from .reporters import JobEvent
@@ -72,6 +80,9 @@ def run_table(
     job_fn: Callable[..., dict[str, Any]] = run_job,
     options: RunOptions | None = None,
     queue_depth: int | None = None,
+    campaign: Any | None = None,
+    prepare: Callable[..., dict[str, Any]] = prepare_task,
+    simulate: Callable[..., dict[str, Any]] = simulate_task,
 ) -> ResultStore:
     """Run jobs, skipping finished ones, and append every result to the store.
 
@@ -112,6 +123,14 @@ def run_table(
         Mid-stage checkpoint interval and MD time limit of every job.
     queue_depth : int, optional
         Jobs preparation may run ahead of the simulations (see ``run_campaign``).
+    campaign : simdata.campaign.Campaign, optional
+        On Dask, lease each job just before it is submitted (``campaign.claim``, skipping
+        jobs another driver holds) and store each row with ``campaign.record`` (prune,
+        release): several drivers on one folder share the work. With a custom ``job_fn``
+        every job is leased as it is submitted, all at once. The in-process path
+        (``n_workers=0``) ignores it (lease there with :func:`simdata.campaign.drive`).
+    prepare, simulate : callable
+        The two tasks of :func:`~simdata.execution.run_campaign` (tests pass toy ones).
 
     Returns
     -------
@@ -137,14 +156,19 @@ def run_table(
     if not todo:
         return store
     cache = None if cache_dir is None else str(Path(cache_dir).resolve())
+    local = scheduler is None and n_workers == 0
+    claim = None if campaign is None or local else campaign.claim
 
     def record(row: dict[str, Any]) -> None:
-        store.append(row)
+        if campaign is not None and not local:
+            campaign.record(row)  # append, prune, release the lease
+        else:
+            store.append(row)
         if callback is not None:
             kind = "end" if row.get("status") == "done" else "fail"
             callback(JobEvent(row["job_id"], "job", kind, {"name": row.get("name", "")}))
 
-    if scheduler is None and n_workers == 0:
+    if local:
         for job in todo.values():
             try:
                 if job_fn is run_job:
@@ -183,6 +207,9 @@ def run_table(
                 options=options,
                 queue_depth=queue_depth,
                 retries=retries,
+                claim=claim,
+                prepare=prepare,
+                simulate=simulate,
             )
             return store
         futures = {
@@ -197,6 +224,7 @@ def run_table(
                 pure=False,
             ): job
             for jid, job in todo.items()
+            if claim is None or claim(job)
         }
         for fut in as_completed(futures):
             job = futures[fut]
