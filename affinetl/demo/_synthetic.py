@@ -47,7 +47,7 @@ def candidate_models(random_state: int = 0) -> dict[str, tuple[BaseEstimator, di
             {"lambda3": [1e-2, 1e-1, 1.0]},
         ),
         "AffineTL-const": (
-            AffineTransferRegressor(variant="const", lambda1=1e-2),
+            AffineTransferRegressor(form="const", lambda1=1e-2),
             {"lambda3": [1e-2, 1e-1, 1.0]},
         ),
         "Direct": (DirectRegressor(), {"alpha": _ALPHAS}),

@@ -112,7 +112,7 @@ def affine(
     """AffineTL-full: g1, g2 RBF + linear kernels on the source output, g3 RBF on x; 3-fold CV."""
     src = _source_model(Xs, ys, memo)
     est = AffineTransferRegressor(
-        variant="full",
+        form="full",
         kernel1=RBF(1.0) + DotProduct(sigma_0=0.0, sigma_0_bounds="fixed"),
         kernel2=RBF(1.0) + DotProduct(sigma_0=0.0, sigma_0_bounds="fixed"),
         max_iter=300,
