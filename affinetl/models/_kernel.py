@@ -159,7 +159,8 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         Seeds the random normal initial ``beta`` and ``gamma`` of ``init="random"`` and the
         random Fourier features.
     variant : {"full", "const", "g1_const"} or None, default=None
-        Deprecated alias of ``form`` (used instead of it when given).
+        Deprecated alias of ``form`` (used instead of it when given; ``fit`` warns with a
+        ``FutureWarning``). It will be removed in 0.5.
     source : estimator, callable, list or None, default=None
         Fitted source model(s) ``f_s``; see :class:`affinetl.base.SourceFeatureMixin`.
     source_columns : int, str, list or None, default=None
@@ -349,6 +350,13 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         """
         X, y = validate_data(self, X, y, y_numeric=True)
         y = check_target(y)
+        if self.variant is not None:
+            warnings.warn(
+                f"variant={self.variant!r} is deprecated since 0.3 and will be removed in 0.5; "
+                f"use form={self.variant!r}",
+                FutureWarning,
+                stacklevel=2,
+            )
         form = self.form_ = self._form()
         x, u = self._split_features(X)
         if form in SOURCE_OFFSET_FORMS:

@@ -66,7 +66,7 @@ MODELS: dict[str, str] = {
     "neural-affine": "NeuralAffineTransferRegressor",
     "coupling-flow": "AffineCouplingTransfer",
 }
-_PRESETS: dict[str, dict[str, Any]] = {"affine-const": {"variant": "const"}}
+_PRESETS: dict[str, dict[str, Any]] = {"affine-const": {"form": "const"}}
 
 #: Built-in cases of ``--case`` (anything else is read as a data file).
 CASES: dict[str, str] = {

@@ -108,10 +108,10 @@ def _affine_space(estimator: Any, X: ArrayLike | None) -> Space:
         "gamma3": _width(dx),
     }
     params = estimator.get_params(deep=False)
-    variant = params.get("variant") or params.get("form", "full")
-    if variant == "const":  # g2 = 1: no h2 to penalise
+    form = params.get("variant") or params.get("form", "full")
+    if form == "const":  # g2 = 1: no h2 to penalise
         del space["lambda2"]
-    elif variant == "g1_const":  # h1 = 0: no h1 to penalise, no kernel on u for it
+    elif form == "g1_const":  # h1 = 0: no h1 to penalise, no kernel on u for it
         del space["lambda1"], space["gamma1"]
     return space
 

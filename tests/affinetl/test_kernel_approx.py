@@ -92,7 +92,7 @@ def test_feature_fit_is_stationary():
 @pytest.mark.parametrize("variant", ["full", "const", "g1_const"])
 def test_nystroem_with_all_landmarks_matches_the_exact_fit(variant):
     X, y = _problem(150)
-    kw = dict(variant=variant, lambda1=0.1, lambda2=0.1, lambda3=0.1, tol=1e-10, max_iter=20000)
+    kw = dict(form=variant, lambda1=0.1, lambda2=0.1, lambda3=0.1, tol=1e-10, max_iter=20000)
     # the feature-space Newton against the (slower) block relaxation of the exact model
     exact = AffineTransferRegressor(**kw, solver="relaxation").fit(X, y)
     approx = AffineTransferRegressor(approximation="nystroem", n_components=150, **kw).fit(X, y)

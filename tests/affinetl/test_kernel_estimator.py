@@ -48,7 +48,7 @@ def test_objective_non_increasing(affine_problem, variant, seed):
     X, y, _ = affine_problem
     model = _fit_quiet(
         AffineTransferRegressor(
-            variant=variant, lambda1=0.1, lambda2=0.1, lambda3=0.1, max_iter=60, random_state=seed
+            form=variant, lambda1=0.1, lambda2=0.1, lambda3=0.1, max_iter=60, random_state=seed
         ),
         X[:80],
         y[:80],
@@ -67,16 +67,25 @@ def test_predict_equals_components(affine_problem):
 
 def test_const_variant_has_unit_scale(affine_problem):
     X, y, _ = affine_problem
-    model = AffineTransferRegressor(variant="const", lambda1=0.1, lambda3=0.1).fit(X, y)
+    model = AffineTransferRegressor(form="const", lambda1=0.1, lambda3=0.1).fit(X, y)
     np.testing.assert_array_equal(model.predict_components(X)["g2"], 1.0)
     assert model.converged_ and model.n_iter_ == 1
+
+
+def test_variant_is_a_deprecated_alias_of_form(affine_problem):
+    X, y, _ = affine_problem
+    with pytest.warns(FutureWarning, match="variant='const' is deprecated"):
+        old = AffineTransferRegressor(variant="const", lambda1=0.1, lambda3=0.1).fit(X, y)
+    new = AffineTransferRegressor(form="const", lambda1=0.1, lambda3=0.1).fit(X, y)
+    assert old.form_ == new.form_ == "const"
+    np.testing.assert_array_equal(old.predict(X), new.predict(X))
 
 
 def test_lambda_scaling_n_equals_multiplied_penalties(affine_problem):
     X, y, _ = affine_problem
     n = X.shape[0]
-    a = AffineTransferRegressor(variant="const", lambda1=0.01, lambda3=0.02, lambda_scaling="n")
-    b = AffineTransferRegressor(variant="const", lambda1=0.01 * n, lambda3=0.02 * n)
+    a = AffineTransferRegressor(form="const", lambda1=0.01, lambda3=0.02, lambda_scaling="n")
+    b = AffineTransferRegressor(form="const", lambda1=0.01 * n, lambda3=0.02 * n)
     np.testing.assert_allclose(a.fit(X, y).predict(X), b.fit(X, y).predict(X))
 
 
@@ -150,14 +159,14 @@ def test_sklearn_kernel_object_and_callable(affine_problem):
 
     X, y, _ = affine_problem
     model = AffineTransferRegressor(
-        variant="const", kernel1=RBF(2.0), kernel3=RBF(1.0) + WhiteKernel(1e-3)
+        form="const", kernel1=RBF(2.0), kernel3=RBF(1.0) + WhiteKernel(1e-3)
     ).fit(X, y)
     assert model.score(X, y) > 0.9
 
 
 def test_grid_search_pipeline_and_pickle(affine_problem):
     X, y, _ = affine_problem
-    pipe = make_pipeline(FunctionTransformer(), AffineTransferRegressor(variant="const"))
+    pipe = make_pipeline(FunctionTransformer(), AffineTransferRegressor(form="const"))
     search = GridSearchCV(
         pipe, {"affinetransferregressor__lambda3": [1e-2, 1.0]}, cv=3, n_jobs=2
     ).fit(X, y)

@@ -79,8 +79,8 @@ def test_every_estimator_has_a_valid_space(cls):
 
 def test_affine_space_follows_the_variant():
     assert "lambda2" in get_space(AffineTransferRegressor())
-    assert "lambda2" not in get_space(AffineTransferRegressor(variant="const"))
-    g1_const = get_space(AffineTransferRegressor(variant="g1_const"))
+    assert "lambda2" not in get_space(AffineTransferRegressor(form="const"))
+    g1_const = get_space(AffineTransferRegressor(form="g1_const"))
     assert not {"lambda1", "gamma1"} & set(g1_const)
 
 
@@ -120,7 +120,7 @@ def test_unknown_model_name():
     with pytest.raises(ValueError, match="unknown model 'kernel-magic'.*AffineTransferRegressor"):
         make_estimator("kernel-magic")
     assert type(make_estimator("affine")).__name__ == "AffineTransferRegressor"
-    assert make_estimator("affine-const").variant == "const"
+    assert make_estimator("affine-const").form == "const"
     assert type(make_estimator("directregressor")) is DirectRegressor
 
 
