@@ -8,25 +8,28 @@ with a fixed Gram matrix ``K``::
 
     min_{c, a}  ||y - Z c - K a||^2 + lam a'K a.
 
-Its fitted values are a linear smoother of ``y``. With ``A = K + lam I`` the residual is
-``e = lam P y`` where::
+With ``A = K + lam I`` its solution is ``c = (Z'A^{-1} Z)^{-1} Z'A^{-1} y`` and
+``a = A^{-1} (y - Z c) = P y``, and the residual is ``e = lam P y`` where::
 
-    P = A^{-1} - A^{-1} Z (Z'A^{-1} Z)^{-1} Z'A^{-1},
+    P = A^{-1} - A^{-1} Z (Z'A^{-1} Z)^{-1} Z'A^{-1}.
 
-and deleting the samples ``S`` and refitting on the rest gives the hold-out residuals (the
+Deleting the samples ``S`` and refitting on the rest gives the hold-out residuals (the
 block form of the leave-one-out identity; Hastie, Tibshirani & Friedman 2009, eq. 7.52, and
 Cawley & Talbot 2004 for kernel ridge)::
 
     y_S - yhat_{-S}(S) = P_SS^{-1} (P y)_S.
 
-``P`` for every penalty comes from one eigendecomposition ``K = V diag(s) V'``:
-``A^{-1} = V diag(1 / (s + lam)) V'``. So one ``eigh`` per Gram matrix serves the whole penalty
-path and every fold of any splitter whose test set is the complement of its training set
-(K-fold, repeated K-fold, group K-fold, leave-one-out). Leave-one-out needs only the diagonal of
-``P`` (``O(n^2)`` per penalty). Arrays in, arrays out.
+Two solvers of ``A^{-1}`` serve every function: the eigendecomposition ``K = V diag(s) V'``
+(:func:`_eigen_path`: ``A^{-1} = V diag(1 / (s + lam)) V'`` for a whole penalty path and every
+fold of any splitter whose test set is the complement of its training set, K-fold, repeated
+K-fold, group K-fold, leave-one-out; leave-one-out needs only the diagonal of ``P``, ``O(n^2)``
+per penalty), and one Cholesky (or low-rank Woodbury) solve for a single penalty
+(:func:`_design_solve`). Arrays in, arrays out.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -46,8 +49,9 @@ __all__ = [
     "ridge_path",
 ]
 
-#: Eigenvalues of ``K + lam I`` below this fraction of the largest are treated as zero by the
-#: penalty paths (penalty 0 is then the minimum-norm interpolant, the published pseudo-inverse).
+#: Eigenvalues of ``K + lam I`` below this fraction of the largest are treated as zero by
+#: :func:`ridge_path` (penalty 0 is then the minimum-norm interpolant, the published
+#: pseudo-inverse).
 PINV_RTOL = 1e-10
 
 
@@ -69,19 +73,26 @@ def eigh_psd(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(s, 0.0, None), V
 
 
-def _loo(V, D, VZ, Vy, Z, y):
-    """Leave-one-out residuals for each penalty row of ``D = 1 / (s + lam)`` (p, n)."""
-    VD = V[None] * D[:, None, :]  # (p, n, n): V diag(1 / (s + lam))
-    AinvZ = VD @ VZ  # (p, n, q)
-    Ainvy = VD @ Vy  # (p, n)
-    M = np.einsum("ik,pil->pkl", Z, AinvZ)  # (p, q, q)
-    w = np.linalg.solve(M, np.einsum("ik,pi->pk", Z, Ainvy)[..., None])[..., 0]
-    Py = Ainvy - np.einsum("pik,pk->pi", AinvZ, w)
-    diagA = D @ (V * V).T  # (p, n)
-    G = np.linalg.solve(M, AinvZ.transpose(0, 2, 1))  # (p, q, n)
-    diagP = diagA - np.einsum("pik,pki->pi", AinvZ, G)
+def _eigen_path(V: np.ndarray, D: np.ndarray, Z: np.ndarray, y: np.ndarray):
+    """The partially linear ridge for every row of ``D = 1 / (s + lam)`` (p, n).
+
+    Returns ``c`` (p, q), the dual coefficients ``a = P y`` (p, n), ``A^{-1} Z`` (p, n, q) and
+    ``Z'A^{-1} Z`` (p, q, q). Raises ``LinAlgError`` when ``Z'A^{-1} Z`` is singular.
+    """
+    VZ, Vy = V.T @ Z, V.T @ y
+    DVZ = D[:, :, None] * VZ[None]  # V'A^{-1} Z
+    M = np.einsum("iq,pir->pqr", VZ, DVZ)
+    c = np.linalg.solve(M, np.einsum("pir,i->pr", DVZ, Vy)[..., None])[..., 0]
+    a = (D * (Vy[None] - c @ VZ.T)) @ V.T
+    return c, a, V @ DVZ, M
+
+
+def _loo(V, D, Z, y) -> np.ndarray:
+    """Leave-one-out residuals ``(P y)_i / P_ii`` for each penalty row of ``D`` (p, n)."""
+    _, a, AinvZ, M = _eigen_path(V, D, Z, y)
+    diagP = D @ (V * V).T - np.einsum("pik,pki->pi", AinvZ, np.linalg.solve(M, AinvZ.mT))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return Py / diagP
+        return a / diagP
 
 
 def loo_residuals(
@@ -108,8 +119,7 @@ def loo_residuals(
     ndarray of shape (p, n)
     """
     lams = np.asarray(lams, dtype=float)
-    D = 1.0 / (s[None, :] + lams[:, None])
-    return _loo(V, D, V.T @ Z, V.T @ y, Z, y)
+    return _loo(V, 1.0 / (s[None, :] + lams[:, None]), Z, y)
 
 
 def holdout_path(
@@ -144,36 +154,35 @@ def holdout_path(
         data, e.g. a constant source column) cannot identify the unpenalised coefficients.
     """
     lams = np.asarray(lams, dtype=float)
+    D = 1.0 / (s[None, :] + lams[:, None])  # (p, n)
     try:
-        return _holdout_path(s, V, Z, y, lams, tests)
+        if len(tests) == y.shape[0] and all(t.size == 1 for t in tests):
+            r = _loo(V, D, Z, y)
+            return [(y[t] - r[:, t]) for t in tests]
+        _, a, AinvZ, M = _eigen_path(V, D, Z, y)
     except np.linalg.LinAlgError:  # the design cannot be identified (e.g. a constant source)
         return [np.full((lams.size, t.size), np.nan) for t in tests]
-
-
-def _holdout_path(s, V, Z, y, lams, tests):
-    D = 1.0 / (s[None, :] + lams[:, None])  # (p, n)
-    VZ, Vy = V.T @ Z, V.T @ y
-    n = y.shape[0]
-    if len(tests) == n and all(t.size == 1 for t in tests):
-        r = _loo(V, D, VZ, Vy, Z, y)
-        return [(y[t] - r[:, t]) for t in tests]
-    VD = V[None] * D[:, None, :]
-    AinvZ = VD @ VZ
-    Ainvy = VD @ Vy
-    M = np.einsum("ik,pil->pkl", Z, AinvZ)
     Minv = np.linalg.inv(M)  # (p, q, q) with q <= 1 + dim(u): tiny
-    w = np.einsum("pkl,pl->pk", Minv, Ainvy @ Z)  # (Z'A^{-1}Z)^{-1} Z'A^{-1} y
-    Py = Ainvy - np.einsum("pik,pk->pi", AinvZ, w)
     out = []
     for t in tests:
         Bt = AinvZ[:, t]  # (p, m, q)
-        Pss = VD[:, t] @ V[t].T - Bt @ Minv @ Bt.transpose(0, 2, 1)
+        Pss = (V[t] * D[:, None, :]) @ V[t].T - Bt @ Minv @ Bt.mT
         try:
-            r = np.linalg.solve(Pss, Py[:, t, None])[..., 0]
+            r = np.linalg.solve(Pss, a[:, t, None])[..., 0]
         except np.linalg.LinAlgError:
             r = np.full((lams.size, t.size), np.nan)
         out.append(y[t] - r)
     return out
+
+
+def _design_solve(
+    solve: Callable[[np.ndarray], np.ndarray], Z: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``c`` and ``a = A^{-1} (y - Z c)`` for one penalty, from ``solve(v) = A^{-1} v``."""
+    sol = solve(np.column_stack([y, Z]))
+    Ainvy, AinvZ = sol[:, 0], sol[:, 1:]
+    c = linalg.lstsq(Z.T @ AinvZ, Z.T @ Ainvy, check_finite=False)[0]
+    return c, Ainvy - AinvZ @ c
 
 
 def fit_partial_ridge(
@@ -208,10 +217,7 @@ def fit_partial_ridge(
         raise linalg.LinAlgError(
             f"K + lambda I is not positive definite at lambda={lam}; increase the penalty"
         ) from exc
-    sol = linalg.cho_solve(cf, np.column_stack([y, Z]), check_finite=False)
-    Ainvy, AinvZ = sol[:, 0], sol[:, 1:]
-    c = linalg.lstsq(Z.T @ AinvZ, Z.T @ Ainvy, check_finite=False)[0]
-    return c, Ainvy - AinvZ @ c
+    return _design_solve(lambda v: linalg.cho_solve(cf, v, check_finite=False), Z, y)
 
 
 def kernel_ridge_intercept(
@@ -219,8 +225,8 @@ def kernel_ridge_intercept(
 ) -> tuple[float, np.ndarray]:
     """Kernel ridge with an unpenalised intercept: ``min ||r - a0 - K a||^2 + lam a'K a``.
 
-    The stationary point is ``a = (K + lam I)^{-1} (r - a0)`` with
-    ``a0 = 1'(K + lam I)^{-1} r / 1'(K + lam I)^{-1} 1``.
+    :func:`fit_partial_ridge` with ``Z = 1``, solved through the factorised ``K``
+    (:meth:`GramFactor.ridge_solve`: cached Cholesky, or Woodbury when ``K`` has low rank).
 
     Parameters
     ----------
@@ -236,13 +242,10 @@ def kernel_ridge_intercept(
     a : ndarray of shape (n,)
         Dual coefficients (supported on the pivots in the low-rank case).
     """
-    ones = np.ones_like(r)
-    sol = factor.ridge_solve(np.column_stack([r, ones]), lam)
-    a0 = float(sol[:, 0].sum() / sol[:, 1].sum())
-    a = sol[:, 0] - a0 * sol[:, 1]
+    c, a = _design_solve(lambda v: factor.ridge_solve(v, lam), np.ones((r.shape[0], 1)), r)
     if factor.low_rank:
         a = factor.dual_from_features(factor.Phi.T @ a)
-    return a0, a
+    return float(c[0]), a
 
 
 def fit_const_affine(
@@ -259,18 +262,16 @@ def fit_const_affine(
     a0 : float
     alpha, gamma : ndarray of shape (n,)
     """
-    factor = GramFactor(K1 / l1 + K3 / l3)
-    a0, c = kernel_ridge_intercept(factor, y, 1.0)
+    a0, c = kernel_ridge_intercept(GramFactor(K1 / l1 + K3 / l3), y, 1.0)
     return a0, c / l1, c / l3
 
 
 def ridge_path(K: np.ndarray, y: np.ndarray, K_eval: np.ndarray, lams: ArrayLike) -> np.ndarray:
     """Kernel ridge with an unpenalised intercept for many penalties at once.
 
-    Minimises ``||y - a0 - K a||^2 + lam a'K a`` for each ``lam``: ``a = (K + lam I)^+ (y - a0)``
-    with ``a0 = 1'(K + lam I)^+ y / 1'(K + lam I)^+ 1``, from one eigendecomposition of ``K``
-    (eigenvalues of ``K + lam I`` below ``PINV_RTOL`` of the largest are dropped, so
-    ``lam = 0`` is the minimum-norm interpolant).
+    Minimises ``||y - a0 - K a||^2 + lam a'K a`` for each ``lam`` from one eigendecomposition
+    of ``K`` (:func:`_eigen_path` with ``Z = 1``); eigenvalues of ``K + lam I`` below
+    ``PINV_RTOL`` of the largest are dropped, so ``lam = 0`` is the minimum-norm interpolant.
 
     Parameters
     ----------
@@ -289,16 +290,11 @@ def ridge_path(K: np.ndarray, y: np.ndarray, K_eval: np.ndarray, lams: ArrayLike
     """
     lams = np.asarray(lams, dtype=float)
     s, V = np.linalg.eigh(0.5 * (K + K.T))
-    s = np.clip(s, 0.0, None)
-    shifted = s[None, :] + lams[:, None]  # (p, n)
-    top = shifted.max(axis=1, keepdims=True)
-    inv = np.where(shifted > PINV_RTOL * top, 1.0 / np.where(shifted > 0, shifted, 1.0), 0.0)
-    vy, v1 = V.T @ y, V.T @ np.ones_like(y)
-    num = (inv * vy * v1).sum(axis=1)
-    den = (inv * v1 * v1).sum(axis=1)
-    a0 = np.where(den > 0, num / np.where(den > 0, den, 1.0), y.mean())
-    coef = (inv * (vy[None, :] - a0[:, None] * v1[None, :])) @ V.T  # (p, n) dual coefficients
-    return a0[:, None] + coef @ K_eval.T
+    shifted = np.clip(s, 0.0, None)[None, :] + lams[:, None]  # (p, n)
+    keep = shifted > PINV_RTOL * shifted.max(axis=1, keepdims=True)
+    D = np.where(keep, 1.0 / np.where(shifted > 0, shifted, 1.0), 0.0)
+    c, a, _, _ = _eigen_path(V, D, np.ones((y.shape[0], 1)), y)
+    return c + a @ K_eval.T
 
 
 def affine_const_path(
