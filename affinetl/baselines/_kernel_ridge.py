@@ -1,16 +1,18 @@
 """Kernel-ridge baselines that the affine transfer model contains as special cases.
 
-Each baseline is kernel ridge regression with an unpenalised intercept on one view of the data:
+Each baseline is kernel ridge regression with an unpenalised intercept on one view of the data,
+fitted as a form of the canonical estimator :class:`~affinetl.AffineTransferRegressor` (one
+code path: its ridge solve with the unpenalised design):
 
-========================  =====================  ========================================
-estimator                 kernel input           target / prediction
-========================  =====================  ========================================
-DirectRegressor           x                      y (no transfer)
-SourceOnlyRegressor       u = f_s(x)             y (calibrated source, g1 only)
-AugmentedRegressor        [x, u]                 y (source as an extra feature)
-OffsetTransferRegressor   x                      y - f_s, predicts f_s + g(x) (HTL-offset)
-ScaleTransferRegressor    x                      y / f_s, predicts f_s * g(x) (HTL-scale)
-========================  =====================  ========================================
+========================  =====================  ======================  ==================
+estimator                 kernel input           target / prediction     form
+========================  =====================  ======================  ==================
+DirectRegressor           x                      y (no transfer)         ``direct``
+SourceOnlyRegressor       u = f_s(x)             y (calibrated source)   ``source_kernel``
+AugmentedRegressor        [x, u]                 y (source as feature)   ``direct`` on [x, u]
+OffsetTransferRegressor   x                      y - f_s, adds f_s back  ``offset``
+ScaleTransferRegressor    x                      y / f_s, times f_s      ``direct`` on y / f_s
+========================  =====================  ======================  ==================
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.preprocessing import StandardScaler
 
-from .._solvers import GramFactor, kernel_ridge_intercept
 from ..base import (
     Interval,
     SourceFeatureMixin,
@@ -34,7 +34,8 @@ from ..base import (
     source_constraints,
     validate_data,
 )
-from ..kernels import gram_matrix, kernel_constraint
+from ..kernels import kernel_constraint
+from ..models import AffineTransferRegressor
 
 __all__ = [
     "AugmentedRegressor",
@@ -52,7 +53,8 @@ _PARAMS_DOC = """
     gamma : float or None, default=None
         Width of a named kernel; ``None`` is ``1 / (2 * dim)`` of the kernel input.
     alpha : float, default=1.0
-        Ridge penalty (strictly positive).
+        Ridge penalty (strictly positive): the ``lambda`` of the form's kernel block in
+        :class:`~affinetl.AffineTransferRegressor` (sum-of-squares objective).
     lambda_scaling : {"none", "n"}, default="none"
         ``"n"`` multiplies the penalty by the number of samples.
     standardize : bool, default=True
@@ -63,6 +65,8 @@ _PARAMS_DOC = """
 
     Attributes
     ----------
+    estimator_ : AffineTransferRegressor
+        The fitted form (on the columns ``[x, u]`` of the training data).
     intercept_ : float
     dual_coef_ : ndarray of shape (n_samples,)
     z_fit_ : ndarray of shape (n_samples, n_kernel_inputs)
@@ -72,7 +76,12 @@ _PARAMS_DOC = """
 
 
 class _KernelRidgeBaseline(SourceFeatureMixin, RegressorMixin, BaseEstimator):
-    """Kernel ridge with intercept on a view of ``(x, u)``; subclasses choose the view."""
+    """Kernel ridge with intercept on a view of ``(x, u)``: a form of the affine model."""
+
+    #: The :class:`~affinetl.AffineTransferRegressor` form fitted.
+    _FORM = "direct"
+    #: Whether the kernel input is ``[x, u]`` (else ``x``, or ``u`` for the source forms).
+    _AUGMENTED = False
 
     _parameter_constraints: dict[str, list[Any]] = {
         "kernel": kernel_constraint,
@@ -105,10 +114,6 @@ class _KernelRidgeBaseline(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         self.input_columns = input_columns
 
     # subclass hooks -----------------------------------------------------------------------
-    def _kernel_input(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """The kernel's input: the inputs ``x`` unless a subclass says otherwise."""
-        return x
-
     def _to_target(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
         return y
 
@@ -116,6 +121,11 @@ class _KernelRidgeBaseline(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         return g
 
     # estimator API ------------------------------------------------------------------------
+    def _columns(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``[x, u]`` of validated ``X`` (the form's input) and ``u``."""
+        x, u = self._split_features(X)
+        return np.hstack([x, u]), u
+
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike) -> _KernelRidgeBaseline:
         """Fit the baseline.
@@ -131,15 +141,21 @@ class _KernelRidgeBaseline(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y, y_numeric=True)
         y = check_target(y)
-        x, u = self._split_features(X)
-        z = self._kernel_input(x, u)
-        self.scaler_ = StandardScaler().fit(z) if self.standardize and z.shape[1] else None
-        self.z_fit_ = z if self.scaler_ is None else self.scaler_.transform(z)
-        lam = self.alpha * (y.shape[0] if self.lambda_scaling == "n" else 1.0)
-        factor = GramFactor(gram_matrix(self.kernel, self.z_fit_, None, self.gamma))
-        self.intercept_, self.dual_coef_ = kernel_ridge_intercept(
-            factor, self._to_target(y, u), lam
-        )
+        xu, u = self._columns(X)
+        block = 1 if self._FORM == "source_kernel" else 3  # h1 on u, else g3 on the input
+        self.estimator_ = AffineTransferRegressor(
+            form=self._FORM,
+            **{f"kernel{block}": self.kernel, f"gamma{block}": self.gamma},
+            **{f"lambda{block}": self.alpha},
+            lambda_scaling=self.lambda_scaling,
+            standardize=self.standardize,
+            source_columns=list(range(xu.shape[1] - u.shape[1], xu.shape[1])),
+            input_columns="all" if self._AUGMENTED else "rest",
+        ).fit(xu, self._to_target(y, u))
+        fitted = self.estimator_
+        self.intercept_ = fitted.intercept_
+        self.dual_coef_ = fitted.alpha_ if block == 1 else fitted.gamma_
+        self.z_fit_ = fitted.u_fit_ if block == 1 else fitted.x_fit_
         return self
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -155,12 +171,8 @@ class _KernelRidgeBaseline(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
-        x, u = self._split_features(X)
-        z = self._kernel_input(x, u)
-        if self.scaler_ is not None:
-            z = self.scaler_.transform(z)
-        g = self.intercept_ + gram_matrix(self.kernel, z, self.z_fit_, self.gamma) @ self.dual_coef_
-        return self._from_target(g, u)
+        xu, u = self._columns(X)
+        return self._from_target(self.estimator_.predict(xu), u)
 
 
 class DirectRegressor(_KernelRidgeBaseline):
@@ -192,8 +204,7 @@ class SourceOnlyRegressor(_KernelRidgeBaseline):
         + _PARAMS_DOC
     )
 
-    def _kernel_input(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return u
+    _FORM = "source_kernel"
 
 
 class AugmentedRegressor(_KernelRidgeBaseline):
@@ -202,8 +213,7 @@ class AugmentedRegressor(_KernelRidgeBaseline):
         + _PARAMS_DOC
     )
 
-    def _kernel_input(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return np.hstack([x, u])
+    _AUGMENTED = True
 
 
 class OffsetTransferRegressor(_KernelRidgeBaseline):
@@ -215,11 +225,11 @@ class OffsetTransferRegressor(_KernelRidgeBaseline):
         + _PARAMS_DOC
     )
 
-    def _to_target(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return y - self._source_vector(u)
+    _FORM = "offset"
 
-    def _from_target(self, g: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return self._source_vector(u) + g
+    def _to_target(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
+        self._source_vector(u)  # one source feature (the error names this estimator)
+        return y
 
 
 class ScaleTransferRegressor(_KernelRidgeBaseline):
