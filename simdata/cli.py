@@ -34,7 +34,13 @@ _CHOICES = {
 #: Settings that must be >= 2, >= 1 (counts) or > 0; every other number must be >= 0
 #: (0 switches an optional stage off, e.g. ``conductivity_ps``).
 _AT_LEAST_TWO = {"n_blocks"}
-_AT_LEAST_ONE = {"n_chains", "atoms_per_chain", "min_dp", "charge_oligomer_atoms"}
+_AT_LEAST_ONE = {
+    "n_chains",
+    "atoms_per_chain",
+    "min_dp",
+    "charge_oligomer_atoms",
+    "conductivity_replicas",
+}
 _POSITIVE = {
     "pack_density",
     "timestep_fs",

@@ -52,6 +52,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "Tg_fit": ("-", "fit diagnosis: ok, noisy or no_transition (see simdata.tg)"),
     "expansion_glass": ("1/K", "volumetric expansion below Tg from the cooling scan"),
     "expansion_rubber": ("1/K", "volumetric expansion above Tg from the cooling scan"),
+    "refractive_index": (
+        "1",
+        "Lorentz-Lorenz from the density and the DFT-D4 repeat-unit polarisability",
+    ),
+    "polarizability_unit": ("Angstrom3", "static polarisability of one repeat unit (DFT-D4)"),
     "thermal_conductivity": ("W/(m K)", "reverse non-equilibrium MD (Muller-Plathe)"),
     "thermal_diffusivity": ("m2/s", "thermal_conductivity / (density Cp)"),
     "equilibrated": ("-", "the NPT equilibrium check passed (relative window-half changes)"),

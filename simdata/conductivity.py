@@ -17,6 +17,14 @@ so the constraints stay satisfied exactly and the internal kinetic energy is unt
 The dynamics are NVE: the thermostat friction is set to zero and the barostat is off
 (box fixed at the starting state) for the stage, and restored after it; the step is
 ``conductivity_timestep_fs`` where that is smaller than the cell's.
+
+RadonPy runs the exchange on the equilibrated cell replicated three times along the heat
+flux (LAMMPS ``replicate``): a longer cell carries the long-wavelength vibrations that a
+small cubic cell cuts off. ``conductivity_replicas = k`` does the same
+(:func:`replicate_cell`): the exchange runs on a copy of the cell with ``k x n_chains``
+chains (a topology written by :func:`simdata.job.prepare_job`), the equilibrated
+coordinates stacked ``k`` times along the slab axis, new velocities and a short NVT
+thermalisation, and the slabs cut along the long axis.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ __all__ = [
     "constraint_clusters",
     "exchange_momenta",
     "slab_index",
+    "replicate_cell",
+    "cell_geometry",
     "slab_temperatures",
     "conductivity_from_profile",
     "nemd_step_fs",
@@ -120,6 +130,59 @@ def slab_index(z: np.ndarray, length: float, n_slabs: int) -> np.ndarray:
     """Slab (0 .. n_slabs - 1) of coordinates ``z`` in a periodic cell of ``length``."""
     frac = np.mod(np.asarray(z, float) / length, 1.0)
     return np.minimum((frac * n_slabs).astype(int), n_slabs - 1)
+
+
+def replicate_cell(
+    positions: np.ndarray, box: np.ndarray, replicas: int, axis: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack ``replicas`` copies of a periodic cell along one axis (a supercell).
+
+    Parameters
+    ----------
+    positions : ndarray of shape (n_atoms, 3)
+        Coordinates (any length unit; unwrapped or not).
+    box : ndarray of shape (3, 3)
+        Box vectors (rows) of a rectangular cell, same unit.
+    replicas : int
+        Copies, >= 1.
+    axis : int
+        Axis along which they are stacked.
+
+    Returns
+    -------
+    positions : ndarray of shape (replicas * n_atoms, 3)
+        Copy 0 first, then copy 1 shifted by one box vector, ...: the atom order of a
+        topology of ``replicas`` times the cell's molecules.
+    box : ndarray of shape (3, 3)
+        The box vector along ``axis`` multiplied by ``replicas``.
+
+    Examples
+    --------
+    >>> x, b = replicate_cell(np.zeros((2, 3)), np.eye(3) * 2.0, 3)
+    >>> x[:, 2].tolist(), np.diag(b).tolist()
+    ([0.0, 0.0, 2.0, 2.0, 4.0, 4.0], [2.0, 2.0, 6.0])
+    """
+    if int(replicas) < 1:
+        raise ValueError(f"replicas must be >= 1, got {replicas}")
+    box = np.asarray(box, float)
+    x = np.asarray(positions, float)
+    out = np.concatenate([x + r * box[axis] for r in range(int(replicas))])
+    new_box = box.copy()
+    new_box[axis] = box[axis] * int(replicas)
+    return out, new_box
+
+
+def cell_geometry(box: np.ndarray, axis: int) -> tuple[float, float]:
+    """Length along ``axis`` and cross-section normal to it of a rectangular cell.
+
+    Examples
+    --------
+    >>> cell_geometry(np.diag([2.0, 3.0, 12.0]), 2)
+    (12.0, 6.0)
+    """
+    box = np.asarray(box, float)
+    length = float(box[axis, axis])
+    return length, float(abs(np.linalg.det(box)) / length)
 
 
 def slab_temperatures(
@@ -313,7 +376,9 @@ def reverse_nemd(
     bond flexible and real hydrogen masses (built from ``prmtop``), thermalised for
     ``FLEXIBLE_THERMALISE_PS`` at the target temperature, with a step of at most 1 fs: the
     model RadonPy's values come from. Rigid bonds to hydrogen remove degrees of freedom
-    that carry heat in classical MD.
+    that carry heat in classical MD. With ``conductivity_replicas = k > 1`` the copy is
+    the cell stacked ``k`` times along ``axis`` (:func:`replicate_cell`; ``prmtop`` then
+    holds ``k`` times the cell's chains), thermalised the same way.
 
     Parameters
     ----------
@@ -327,7 +392,8 @@ def reverse_nemd(
         Stage name (file names of the checkpoint); ``"conductivity"``, or
         ``"conductivity_flexible"`` for a flexible run.
     prmtop : str or Path, optional
-        Amber topology of the cell; needed with ``conductivity_flexible``.
+        Amber topology of the cell, or with ``conductivity_replicas > 1`` of the stacked
+        cell; needed with either option.
 
     Returns
     -------
@@ -335,14 +401,16 @@ def reverse_nemd(
         Summary: ``thermal_conductivity`` and ``thermal_conductivity_sem`` (W/(m K)),
         ``gradient_K_per_nm``, ``heat_flux_W_m2``, ``profile_K`` (mean slab temperatures),
         ``T_mean``, ``swaps``, ``skipped_swaps``, ``energy_drift_kj_mol_ps``, ``flexible``,
-        ``timestep_fs``, ``wall_s``.
+        ``replicas``, ``cell_length_nm``, ``cross_section_nm2``, ``timestep_fs``,
+        ``wall_s``.
 
     Raises
     ------
     ValueError
         On an odd or too small number of slabs, a swap interval shorter than one step or
-        longer than a tenth of the run, an axis other than 0, 1, 2, or a flexible run
-        without ``prmtop``.
+        longer than a tenth of the run, an axis other than 0, 1, 2, a flexible or
+        replicated run without ``prmtop``, or a ``prmtop`` whose atom count is not
+        ``conductivity_replicas`` times the cell's.
     """
     from openmm import unit
 
@@ -351,21 +419,26 @@ def reverse_nemd(
     swap_ps = float(p.conductivity_swap_ps if swap_ps is None else swap_ps)
     n_slabs = int(p.conductivity_slabs if n_slabs is None else n_slabs)
     flexible = bool(p.conductivity_flexible)
+    replicas = int(p.conductivity_replicas)
     stage = stage or ("conductivity_flexible" if flexible else "conductivity")
     cell_fs = runner.sim.integrator.getStepSize().value_in_unit(unit.femtosecond)
     dt_ps = nemd_step_fs(p, cell_fs) / 1000.0
     check_settings(run_ps, swap_ps, n_slabs, dt_ps * 1000.0)
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2, got {axis}")
-    if flexible and prmtop is None:
-        raise ValueError("conductivity_flexible needs the cell's prmtop (flexible copy)")
+    if replicas < 1:
+        raise ValueError(f"conductivity_replicas must be >= 1, got {replicas}")
+    if (flexible or replicas > 1) and prmtop is None:
+        raise ValueError(
+            "conductivity_flexible and conductivity_replicas > 1 need a prmtop (the copy)"
+        )
     if (res := runner.done(stage)) is not None:
         return res
     runner.emit(stage, "start")
     t_start = time.perf_counter()
     start = runner.sim.context.getState(getPositions=True, getVelocities=True, getParameters=True)
-    if flexible:
-        nemd = _flexible_copy(runner, Path(prmtop), start, dt_ps * 1000.0)
+    if flexible or replicas > 1:
+        nemd = _nemd_copy(runner, Path(prmtop), start, dt_ps * 1000.0, replicas, axis)
     else:
         nemd = runner
     friction = nemd.sim.integrator.getFriction()
@@ -384,41 +457,58 @@ def reverse_nemd(
         "swap_ps": swap_ps,
         "slabs": n_slabs,
         "flexible": flexible,
+        "replicas": replicas,
         "timestep_fs": dt_ps * 1000.0,
         "cell_length_nm": run["length"],
+        "cross_section_nm2": run["area"],
         "wall_s": time.perf_counter() - t_start,
     }
     return runner.finish(stage, summary)
 
 
-#: NVT time (Langevin, target temperature) that a flexible copy runs before the exchanges, ps.
+#: NVT time (Langevin, target temperature) that a flexible or stacked copy runs before the
+#: exchanges, ps.
 FLEXIBLE_THERMALISE_PS = 5.0
 
 
-def _flexible_copy(runner: MDRunner, prmtop: Path, start, dt_fs: float) -> MDRunner:
-    """The cell with flexible bonds and real hydrogen masses, thermalised (NVT)."""
+def _nemd_copy(
+    runner: MDRunner, prmtop: Path, start, dt_fs: float, replicas: int, axis: int
+) -> MDRunner:
+    """A copy of the cell for the exchange run, thermalised (NVT) with new velocities.
+
+    Flexible bonds and real hydrogen masses with ``conductivity_flexible``; the cell
+    stacked ``replicas`` times along ``axis`` (topology ``prmtop``) otherwise as is.
+    """
     from openmm import unit
 
     from .protocol import create_simulation
 
-    p = runner.preset.replace(hydrogen_mass=None, timestep_fs=dt_fs)
+    flexible = bool(runner.preset.conductivity_flexible)
+    p = runner.preset.replace(timestep_fs=dt_fs)
+    if flexible:
+        p = p.replace(hydrogen_mass=None)
     box = start.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
+    x = start.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+    x, box = replicate_cell(x, box, replicas, axis)
     sim = create_simulation(
         prmtop,
-        start.getPositions(asNumpy=True).value_in_unit(unit.nanometer),
-        float(box[0, 0]),
+        x,
+        tuple(np.diag(box)),
         p,
         platform=runner.sim.context.getPlatform(),
-        constraints=None,
+        constraints=None if flexible else "hbonds",
     )
-    sim.context.setPeriodicBoxVectors(*start.getPeriodicBoxVectors())
+    if sim.system.getNumParticles() != len(x):
+        raise ValueError(
+            f"{prmtop} holds {sim.system.getNumParticles()} atoms, not {replicas} x "
+            f"{len(x) // replicas} (conductivity_replicas copies of the cell)"
+        )
     sim.context.setVelocitiesToTemperature(p.temperature * unit.kelvin, 17)
-    flex = MDRunner(
-        sim, p, runner.workdir, runner.masses, job_id=runner.job_id, callback=runner.callback
-    )
-    flex.set_conditions(p.temperature, None)
-    flex.run_ps(FLEXIBLE_THERMALISE_PS, stage="conductivity_thermalise")
-    return flex
+    masses = np.tile(runner.masses, replicas)
+    copy = MDRunner(sim, p, runner.workdir, masses, job_id=runner.job_id, callback=runner.callback)
+    copy.set_conditions(p.temperature, None)
+    copy.run_ps(FLEXIBLE_THERMALISE_PS, stage="conductivity_thermalise")
+    return copy
 
 
 def _exchange_run(
@@ -434,7 +524,7 @@ def _exchange_run(
         [system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(len(clusters.label))]
     )
     box = ctx.getState().getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
-    length = float(box[axis, axis])
+    length, area = cell_geometry(box, axis)
     cold, hot = 0, n_slabs // 2
     n_swaps = max(10, round(run_ps / swap_ps))
     n_discard = n_swaps // 5
@@ -466,7 +556,7 @@ def _exchange_run(
         "skipped": skipped,
         "n_swaps": n_swaps,
         "length": length,
-        "area": float(abs(np.linalg.det(box)) / length),
+        "area": area,
     }
 
 

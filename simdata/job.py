@@ -18,7 +18,7 @@ from .build import canonical_smiles, parse_repeat_unit
 from .checkpoint import RunOptions
 from .constants import ATM_BAR, BAR_NM3_KJ_MOL
 from .devices import Device, context_device
-from .errors import SimdataError
+from .errors import ParameterisationError, SimdataError
 from .presets import Preset, get_preset
 from .provenance import PROTOCOL_VERSION, provenance
 from .reporters import JobEvent
@@ -28,6 +28,7 @@ __all__ = [
     "make_job_id",
     "software_versions",
     "prepare_job",
+    "nemd_prmtop",
     "simulate",
     "simulate_job",
     "run_job",
@@ -296,6 +297,11 @@ def _remove_stale_cell(work: Path) -> None:
             shutil.rmtree(work / sub)
 
 
+def nemd_prmtop(work: str | Path) -> Path:
+    """Topology of the stacked cell of the conductivity stage (``conductivity_replicas``)."""
+    return Path(work) / "pack" / "nemd" / "system.prmtop"
+
+
 def prepare_job(
     job: Job,
     out_dir: str | Path,
@@ -315,6 +321,7 @@ def prepare_job(
     cache_dir = None if cache_dir is None else Path(cache_dir).resolve()
     from .chain import make_chain
     from .forcefield import parameterise, write_system_prmtop
+    from .optics import write_unit_polarizability
     from .pack import pack_chains
 
     p = job.preset
@@ -388,7 +395,14 @@ def prepare_job(
         tmp = meta_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(meta))
         tmp.replace(meta_path)
+    if p.conductivity_ps > 0 and p.conductivity_replicas > 1 and not nemd_prmtop(work).exists():
+        # the topology of RadonPy's elongated cell: the cell's chains, k times over
+        n_chains = p.n_chains * p.conductivity_replicas
+        write_system_prmtop(params, n_chains, meta["box_nm"], nemd_prmtop(work).parent)
     timings["pack_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()  # DFT-D4 unit polarisability for the refractive index
+    write_unit_polarizability(work / "optics.json", job.smiles, seed=job.seed)
+    timings["optics_s"] = time.perf_counter() - t0
 
     return work, timings
 
@@ -462,6 +476,12 @@ def simulate(
 
         dt = nemd_step_fs(p, p.timestep_fs)
         check_settings(p.conductivity_ps, p.conductivity_swap_ps, p.conductivity_slabs, dt)
+        nemd_top = nemd_prmtop(work) if p.conductivity_replicas > 1 else pack_dir / "system.prmtop"
+        if not nemd_top.exists():
+            raise ParameterisationError(
+                f"{nemd_top} is missing: the cell was prepared without conductivity_replicas="
+                f"{p.conductivity_replicas}; run prepare_job again"
+            )
     meta = json.loads((pack_dir / "pack.json").read_text())
     timings: dict[str, float] = {}
     positions = read_pdb_positions(pack_dir / "box.pdb") / 10.0
@@ -522,14 +542,17 @@ def simulate(
         scan=scan,
     )
     from .analysis import finish_row, post_production  # structure stage, Tg scan, strict check
+    from .optics import read_unit_polarizability, refractive_index_row
 
     ends = tuple(meta["ends"])
     props.update(post_production(runner, frames, n_chains=p.n_chains, ends=ends, timings=timings))
+    # Lorentz-Lorenz from the density and the unit polarisability stored by prepare_job
+    props.update(refractive_index_row(read_unit_polarizability(work / "optics.json"), props))
     if p.conductivity_ps > 0:
         from .conductivity import reverse_nemd
         from .properties import thermal_diffusivity
 
-        tc = reverse_nemd(runner, prmtop=pack_dir / "system.prmtop").summary
+        tc = reverse_nemd(runner, prmtop=nemd_top).summary
         timings["conductivity_s"] = tc.get("wall_s", 0.0)
         props["thermal_conductivity"] = tc["thermal_conductivity"]
         props["thermal_conductivity_sem"] = tc["thermal_conductivity_sem"]

@@ -88,11 +88,14 @@ class Preset:
         Length of each finite-difference run, ps (the first fifth is discarded).
     conductivity_ps : float
         Length of the optional reverse non-equilibrium MD (Muller-Plathe) run for the
-        thermal conductivity, ps; 0 (the default in every preset) skips the stage.
+        thermal conductivity, ps; 0 (the default except in ``radonpy``) skips the stage.
     conductivity_swap_ps : float
         Interval between momentum exchanges of that run, ps.
     conductivity_slabs : int
         Slabs along z of that run (even, >= 6).
+    conductivity_replicas : int
+        Copies of the equilibrated cell stacked along z for that run (RadonPy's
+        elongated cell: 3 copies along the heat flux); 1 runs on the cell itself.
     conductivity_flexible : bool
         Run that stage on a copy of the cell with every bond flexible and real hydrogen
         masses (step at most 1 fs), the model of RadonPy's values; rigid bonds to hydrogen
@@ -164,6 +167,7 @@ class Preset:
     conductivity_ps: float = 0.0
     conductivity_swap_ps: float = 0.3
     conductivity_slabs: int = 10
+    conductivity_replicas: int = 1
     conductivity_flexible: bool = False
     conductivity_timestep_fs: float = 2.0
     structure_ps: float = 50.0
@@ -230,6 +234,7 @@ ADDED_FIELDS: dict[str, Any] = {
     "structure_report_ps": 1.0,
     "tg_step_ps": 0.0,
     "strict_equilibrium": False,
+    "conductivity_replicas": 1,
 }
 
 
@@ -256,8 +261,10 @@ PRESETS: dict[str, Preset] = {
         cp_run_ps=100.0,
     ),
     # RadonPy-sized cells: 10 chains of ~1,000 atoms, the full Larsen scheme, RadonPy's
-    # strict equilibrium check, a 200 ps structure stage and a Tg cooling scan
-    # (600 -> 200 K in 20 K steps of 200 ps: ~4.4 ns).
+    # strict equilibrium check, a 200 ps structure stage, a Tg cooling scan
+    # (600 -> 200 K in 20 K steps of 200 ps: ~4.4 ns) and RadonPy's reverse NEMD: the cell
+    # stacked 3 times along the heat flux, 20 slabs, every bond flexible, an exchange
+    # every 0.2 ps, 1 ns.
     "radonpy": Preset(
         name="radonpy",
         n_chains=10,
@@ -276,6 +283,11 @@ PRESETS: dict[str, Preset] = {
         structure_ps=200.0,
         tg_step_ps=200.0,
         strict_equilibrium=True,
+        conductivity_ps=1000.0,
+        conductivity_swap_ps=0.2,
+        conductivity_slabs=20,
+        conductivity_replicas=3,
+        conductivity_flexible=True,
     ),
 }
 

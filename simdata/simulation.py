@@ -111,7 +111,7 @@ def stage_seeds(seed: int) -> dict[str, int]:
 def create_simulation(
     prmtop: Path,
     positions_nm: np.ndarray,
-    box_nm: float,
+    box_nm: float | tuple[float, float, float],
     preset: Preset,
     *,
     seed: int = 0,
@@ -128,8 +128,9 @@ def create_simulation(
         Amber topology of the whole cell.
     positions_nm : ndarray of shape (n_atoms, 3)
         Coordinates, nm.
-    box_nm : float
-        Cubic box edge, nm.
+    box_nm : float or tuple of 3 floats
+        Cubic box edge, or the three edges of a rectangular box (also made the System's
+        default box, which sizes the PME grid), nm.
     preset : Preset
         Settings (cutoff, step, hydrogen mass, temperature, pressure, platform).
     seed : int
@@ -162,6 +163,11 @@ def create_simulation(
         ewaldErrorTolerance=EWALD_TOLERANCE,
         **kwargs,
     )
+    if np.ndim(box_nm):  # a rectangular box (e.g. a stacked cell): PME sized for it
+        vectors = [openmm.Vec3(*(float(e) * np.eye(3)[i])) for i, e in enumerate(box_nm)]
+        system.setDefaultPeriodicBoxVectors(*vectors)
+    else:
+        vectors = [openmm.Vec3(*(float(box_nm) * np.eye(3)[i])) for i in range(3)]
     barostat = openmm.MonteCarloBarostat(
         preset.pressure_bar * unit.bar, preset.temperature * unit.kelvin, 0
     )
@@ -180,8 +186,6 @@ def create_simulation(
     else:
         props = {"Precision": "mixed"} if platform.getName() in ("CUDA", "OpenCL", "HIP") else {}
     sim = app.Simulation(top.topology, system, integrator, platform, props)
-    sim.context.setPeriodicBoxVectors(
-        openmm.Vec3(box_nm, 0, 0), openmm.Vec3(0, box_nm, 0), openmm.Vec3(0, 0, box_nm)
-    )
+    sim.context.setPeriodicBoxVectors(*vectors)
     sim.context.setPositions(np.asarray(positions_nm) * unit.nanometer)
     return sim

@@ -81,7 +81,10 @@ def bilinear_fit(
         w = np.ones_like(y)
     else:
         s = np.asarray(sigma, dtype=float)[order]
-        w = 1.0 / s**2 if np.all(np.isfinite(s)) and np.all(s > 0) else np.ones_like(y)
+        # an error at round-off level (identical frames: a barostat that never moved in a
+        # short step) is no error estimate, and its weight would make the fit singular
+        usable = np.isfinite(s) & (s > 1e-9 * np.abs(y))
+        w = 1.0 / s**2 if np.all(usable) else np.ones_like(y)
     lo, hi = t[min_points - 1], t[-min_points]
     grid = np.linspace(lo, hi, 60)
     k = int(np.argmin(_fit_at(t, y, w, grid)[1]))

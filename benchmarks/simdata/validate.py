@@ -178,7 +178,10 @@ def prepare_set(args: argparse.Namespace) -> int:
     log_path = OUT / f"set_prepare_{preset.name}.jsonl"
     done = set()
     if log_path.exists():
-        done = {json.loads(x)["name"] for x in log_path.read_text().splitlines() if x.strip()}
+        logged = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
+        # a polymer's latest row counts: --retry-failed attempts failed ones again
+        latest = {row["name"]: row["status"] for row in logged}
+        done = {k for k, v in latest.items() if v == "done" or not args.retry_failed}
     ctx = mp.get_context("spawn")
     for r in vset.to_dict("records"):
         name = r["monomer_ID"]
@@ -270,6 +273,7 @@ def set_report(args: argparse.Namespace) -> int:
 
     path = OUT / f"set_prepare_{args.preset}.jsonl"
     rows = pd.DataFrame([json.loads(x) for x in path.read_text().splitlines() if x.strip()])
+    rows = rows.drop_duplicates("name", keep="last")  # a retried polymer's latest attempt
     n = len(rows)
     print(f"{n} of 42 polymers attempted; {int((rows.status == 'done').sum())} prepared")
     failed = rows[rows.status == "failed"]
@@ -782,6 +786,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="standard")
     p.add_argument("--only", nargs="*", default=None)
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per polymer")
+    p.add_argument("--retry-failed", action="store_true", help="attempt failed polymers again")
     p.set_defaults(func=prepare_set)
     p = sub.add_parser("build-check", help="RDKit chain assembly on the whole set (seconds)")
     p.set_defaults(func=build_check)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
 import pytest
 
 from simdata import Job, run_job
+from simdata.optics import lorentz_lorenz
 from simdata.quality import FLAGS
 
 
@@ -28,6 +30,11 @@ def test_structure_stage_and_tg_scan_on_tiny_polyethylene(tmp_path, tiny_preset,
     assert np.isfinite(row["Tg"]) and row["Tg_fit"] in ("ok", "noisy", "no_transition")
     assert len(json.loads(row["Tg_scan"])) == 9
     assert isinstance(row["equilibrated_strict"], bool)
+    if importlib.util.find_spec("dftd4") is not None:  # Lorentz-Lorenz from this row's density
+        n = lorentz_lorenz(row["polarizability_unit"], row["density"], 28.054)
+        assert row["refractive_index"] == pytest.approx(n, rel=1e-3)
+        assert 0 < row["refractive_index_sem"] < row["density_sem"]
+        assert "refractive_index_quality" in row
     flags = {k: v for k, v in row.items() if k.endswith("_quality")}
     assert {"density_quality", "Cp_quality", "Rg_quality", "Tg_quality"} <= set(flags)
     assert set(flags.values()) <= set(FLAGS)

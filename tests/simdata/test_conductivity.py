@@ -8,9 +8,11 @@ import pytest
 openmm = pytest.importorskip("openmm")
 
 from simdata.conductivity import (  # noqa: E402
+    cell_geometry,
     conductivity_from_profile,
     constraint_clusters,
     exchange_momenta,
+    replicate_cell,
     reverse_nemd,
     slab_index,
     slab_temperatures,
@@ -154,6 +156,53 @@ def test_conductivity_from_profile_recovers_a_known_gradient():
     assert np.isnan(conductivity_from_profile(600.0 - profile, heat, ps, area, length)[0])
 
 
+def _min_image(d: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(d - lengths * np.round(d / lengths), axis=-1)
+
+
+def test_replicated_cell_is_an_exact_supercell_elongated_along_the_flux_axis():
+    rng = np.random.default_rng(3)
+    box = np.diag([2.0, 2.2, 2.1])
+    x = rng.uniform(-0.5, 2.5, size=(30, 3))  # unwrapped: some atoms outside the box
+    k = 3
+    big, big_box = replicate_cell(x, box, k, axis=2)
+    lengths, big_lengths = np.diag(box), np.diag(big_box)
+    # the long axis is the flux axis: only its edge is k times longer
+    np.testing.assert_allclose(big_lengths, [2.0, 2.2, 3 * 2.1])
+    assert np.argmax(big_lengths) == 2
+    length, area = cell_geometry(big_box, 2)
+    assert length == pytest.approx(6.3) and area == pytest.approx(2.0 * 2.2)
+    # copy r is the cell shifted by r box vectors, in the atom order of k x the molecules
+    np.testing.assert_allclose(big[30:60] - x, np.tile([0.0, 0.0, 2.1], (30, 1)))
+    # exact supercell: the distance of i to the nearest image of j in the small cell is the
+    # distance of i to the nearest image of the nearest copy of j in the long cell
+    small = _min_image(x[:, None] - x[None], lengths)
+    copies = big.reshape(k, 30, 3)
+    long = np.min(_min_image(x[None, :, None] - copies[:, None], big_lengths), axis=0)
+    np.testing.assert_allclose(long, small, atol=1e-12)
+    with pytest.raises(ValueError, match="replicas"):
+        replicate_cell(x, box, 0)
+
+
+def test_slabs_of_the_long_cell_split_the_copies_and_recover_the_gradient():
+    # 3 copies of a cell of edge L along z, 12 slabs: copy r fills slabs 4r .. 4r + 3
+    edge, k, n = 2.0, 3, 12
+    x = np.random.default_rng(0).uniform(0, edge, size=(200, 3))
+    big, big_box = replicate_cell(x, np.eye(3) * edge, k)
+    length, area = cell_geometry(big_box, 2)
+    slabs = slab_index(big[:, 2], length, n).reshape(k, -1)
+    for r in range(k):
+        assert set(np.unique(slabs[r])) <= set(range(4 * r, 4 * r + 4))
+    # a linear profile along the long axis: the gradient and kappa = Q / (2 A t |dT/dz|)
+    # with the long cell's slab width and cross-section (A = L^2, not L x 3L)
+    d = np.minimum(np.arange(n), n - np.arange(n)) * length / n
+    heat, ps = 500.0, 100.0
+    kappa, grad = conductivity_from_profile(300.0 + 4.0 * d, heat, ps, area, length)
+    assert grad == pytest.approx(4.0)
+    flux = heat * 1000 / 6.02214076e23 / (ps * 1e-12) / (2 * edge**2 * 1e-18)
+    assert kappa == pytest.approx(flux / 4e9)
+
+
 def test_reverse_nemd_rejects_bad_settings(tmp_path):
     preset = _lj_preset(conductivity_ps=10.0)
     sim, masses = _lj_argon(3, preset)
@@ -164,6 +213,11 @@ def test_reverse_nemd_rejects_bad_settings(tmp_path):
         reverse_nemd(runner, swap_ps=2.0)
     with pytest.raises(ValueError, match="axis"):
         reverse_nemd(runner, axis=3)
+    stacked = MDRunner(sim, preset.replace(conductivity_replicas=3), tmp_path, masses)
+    with pytest.raises(ValueError, match="need a prmtop"):
+        reverse_nemd(stacked)
+    with pytest.raises(ValueError, match="replicas must be >= 1"):
+        reverse_nemd(MDRunner(sim, preset.replace(conductivity_replicas=0), tmp_path, masses))
 
 
 def test_reverse_nemd_builds_a_gradient_restores_the_state_and_resumes(tmp_path):
@@ -215,3 +269,41 @@ def test_optional_stage_settings_do_not_change_job_ids_until_switched_on():
     on = base.replace(conductivity_ps=200.0)
     assert make_job_id("CC", on, 0) != make_job_id("CC", base, 0)
     assert make_job_id("CC", on.replace(conductivity_slabs=20), 0) != make_job_id("CC", on, 0)
+    # the elongated cell: one copy (the default it was added with) keeps stored ids
+    assert make_job_id("CC", on.replace(conductivity_replicas=1), 0) == make_job_id("CC", on, 0)
+    assert make_job_id("CC", on.replace(conductivity_replicas=3), 0) != make_job_id("CC", on, 0)
+
+
+def test_radonpy_preset_runs_the_exchange_on_a_cell_elongated_like_radonpys():
+    radon = get_preset("radonpy")
+    assert radon.conductivity_ps > 0 and radon.conductivity_replicas == 3
+    assert radon.conductivity_slabs == 20 and radon.conductivity_flexible
+
+
+@pytest.mark.md
+def test_stacked_cell_conductivity_stage_on_tiny_polyethylene(tmp_path, tiny_preset, cache_dir):
+    import json
+
+    from simdata import Job, run_job
+    from simdata.job import nemd_prmtop
+
+    preset = tiny_preset.replace(
+        structure_ps=0.0,
+        conductivity_ps=3.0,
+        conductivity_swap_ps=0.1,
+        conductivity_slabs=12,
+        conductivity_replicas=3,
+    )
+    job = Job("*CC*", "PE", preset, 0)
+    row = run_job(job, tmp_path, cache_dir=cache_dir)
+    assert row["status"] == "done", row["reason"]
+    work = tmp_path / "jobs" / job.job_id
+    assert nemd_prmtop(work).exists()
+    s = json.loads((work / "md" / "conductivity.json").read_text())
+    # the exchange ran on the cell stacked 3 times along z (the flux axis): 3 x 4 chains,
+    # z three times the cubic cell's edge, the cross-section that edge squared
+    assert s["replicas"] == 3
+    edge = s["cross_section_nm2"] ** 0.5
+    assert s["cell_length_nm"] == pytest.approx(3 * edge, rel=1e-6)
+    assert len(s["profile_K"]) == 12 and s["swaps"] > 0
+    assert np.isfinite(row["thermal_conductivity"]) or s["gradient_K_per_nm"] <= 0

@@ -45,3 +45,15 @@ def test_cooling_temperatures():
     assert cooling_temperatures(600, 200, 100) == [600.0, 500.0, 400.0, 300.0, 200.0]
     with pytest.raises(ValueError, match="tg_tmax > tg_tmin"):
         cooling_temperatures(200, 600, 20)
+
+
+def test_round_off_errors_do_not_make_the_fit_singular():
+    # a short step whose frames all hold one density has a standard error of ~1e-16:
+    # such a point is not weighted 1e32 times the others (a singular fit before)
+    t = np.arange(250.0, 451.0, 25.0)
+    v = 1.25 + 2e-4 * (t - 350) + 4e-4 * np.maximum(t - 350, 0)
+    sigma = np.full(len(t), 5e-3)
+    sigma[[1, 3]] = 1e-16
+    fit = bilinear_fit(t, v, sigma)
+    assert fit["breakpoint"] == pytest.approx(350.0, abs=1.0)
+    assert np.isfinite(glass_transition(t, v, sigma, n_boot=20)["Tg"])
