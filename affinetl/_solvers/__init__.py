@@ -18,18 +18,21 @@ module                     concept
 ``_linear``                fused-ridge penalties and penalised least squares
 ``_linear_relaxation``     block relaxation of the linear affine model, batched
 ``_resolve``               :func:`resolve_solver`, the one rule that picks the solver
-``_affine``                entry points for the bilinear forms (target scaling, batching)
+``_affine``                entry points of the bilinear forms: one problem (exact kernels or
+                           feature maps), a batch of members, a penalty grid
 =========================  ==============================================================
+
+The names below are those the rest of the package calls; the modules hold the rest.
 """
 
 from __future__ import annotations
 
 from ._affine import (
-    AffineFit,
+    affine_full_newton_path,
+    affine_full_path,
     fit_affine_batch,
     fit_affine_features,
     fit_affine_kernel,
-    target_scale,
 )
 from ._gram import GramFactor, ScaledBlockSolver, update_scaled_block
 from ._linear import (
@@ -39,19 +42,12 @@ from ._linear import (
     fused_ridge_path,
     solve_penalized_lsq,
 )
-from ._linear_relaxation import LinearRelaxationResult, linear_affine_relaxation
-from ._lowrank_newton import NEWTON_MAX_RANK, fit_affine_newton, newton_applies
-from ._newton import (
-    NewtonBatchResult,
-    affine_full_newton,
-    affine_full_newton_path,
-    exact_features,
-    newton_features,
-)
-from ._objective import affine_objective, feature_gradient, feature_objective, rel_change
-from ._relaxation import BlockRelaxationResult, fit_affine_blocks
-from ._relaxation_batch import affine_full_path
-from ._resolve import NEWTON_MAX_N, SOLVERS, resolve_solver
+from ._linear_relaxation import linear_affine_relaxation
+from ._lowrank_newton import fit_affine_newton, newton_applies
+from ._newton import newton_features
+from ._objective import affine_objective
+from ._relaxation import fit_affine_blocks
+from ._resolve import resolve_solver
 from ._ridge import (
     affine_const_path,
     eigh_psd,
@@ -64,25 +60,14 @@ from ._ridge import (
 )
 
 __all__ = [
-    "NEWTON_MAX_N",
-    "NEWTON_MAX_RANK",
-    "SOLVERS",
-    "AffineFit",
-    "BlockRelaxationResult",
     "GramFactor",
-    "LinearRelaxationResult",
-    "NewtonBatchResult",
     "ScaledBlockSolver",
     "affine_const_path",
-    "affine_full_newton",
     "affine_full_newton_path",
     "affine_full_path",
     "affine_objective",
     "difference_matrix",
     "eigh_psd",
-    "exact_features",
-    "feature_gradient",
-    "feature_objective",
     "fit_affine_batch",
     "fit_affine_blocks",
     "fit_affine_features",
@@ -99,10 +84,8 @@ __all__ = [
     "loo_residuals",
     "newton_applies",
     "newton_features",
-    "rel_change",
     "resolve_solver",
     "ridge_path",
     "solve_penalized_lsq",
-    "target_scale",
     "update_scaled_block",
 ]

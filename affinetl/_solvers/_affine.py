@@ -17,20 +17,25 @@ linear in ``y``, so the scaling does not change them.)
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _resolve
 from ._gram import GramFactor
 from ._lowrank_newton import fit_affine_newton, newton_applies
-from ._newton import NewtonBatchResult, affine_full_newton, newton_features
+from ._newton import NewtonBatchResult, exact_features, newton_features
+from ._objective import _bmv
 from ._relaxation import fit_affine_blocks
+from ._relaxation_batch import relaxation_path
 from ._resolve import resolve_solver
 from ._ridge import fit_partial_ridge
 
 __all__ = [
     "AffineFit",
+    "affine_full_path",
     "fit_affine_batch",
     "fit_affine_features",
     "fit_affine_kernel",
@@ -137,31 +142,16 @@ def fit_affine_kernel(
         init=init,
         low_rank=lambda: newton_applies(*grams(), fit_h1),
     )
+    if chosen == "newton":  # the exact feature maps K = F F' of the batch of one
+        K1f = K1 if fit_h1 else np.zeros_like(K1)
+        (P1, T1), (P2, T2), (P3, T3) = (exact_features(K) for K in (K1f, K2, K3))
+        fit = fit_affine_features(
+            P1, P2, P3, y, lams, design=Z, max_iter=max_iter, tol=tol, scale_target=scale_target
+        )
+        alpha = T1 @ fit.alpha if fit_h1 else np.zeros(n)
+        return dataclasses.replace(fit, alpha=alpha, beta=T2 @ fit.beta, gamma=T3 @ fit.gamma)
     sc = target_scale(y) if scale_target else 1.0
     ys = y / sc
-    if chosen == "newton":
-        K1f = K1 if fit_h1 else np.zeros_like(K1)
-        res = affine_full_newton(
-            K1f[None],
-            K2[None],
-            K3[None],
-            ys[None],
-            np.asarray([lams]),
-            design=Z[None],
-            max_iter=max_iter,
-            tol=tol,
-        )
-        return AffineFit(
-            coef=sc * res.coef[0],
-            alpha=sc * res.alpha[0] if fit_h1 else np.zeros(n),
-            beta=res.beta[0],
-            gamma=sc * res.gamma[0],
-            n_iter=int(res.n_iter[0]),
-            converged=bool(res.converged[0]),
-            solver=chosen,
-            scale=sc,
-            objective_history=list(res.history[: int(res.n_iter[0]) + 1, 0]),
-        )
     F1, F2, F3 = grams()
     if chosen == "lowrank_newton":
         res = fit_affine_newton(F1, F2, F3, ys, lams, fit_h1=fit_h1, max_iter=max_iter, tol=tol)
@@ -210,16 +200,17 @@ def fit_affine_features(
     start: tuple[np.ndarray, np.ndarray] | None = None,
     max_iter: int = 200,
     tol: float = 1e-6,
+    scale_target: bool = True,
 ) -> AffineFit:
     """The bilinear forms on feature maps (``P1`` with 0 columns: ``g1 = const``).
 
     Newton steps of :func:`~._newton.newton_features` on the batch of one, from the
     AffineTL-const solution or from ``start = (w2, w3)`` (scaled-target units) with
-    ``(c, w1)`` by ridge given them.
+    ``(c, w1)`` by ridge given them. ``scale_target`` as in :func:`fit_affine_kernel`.
     """
     n = y.shape[0]
     Z = np.ones((n, 1)) if design is None else design
-    sc = target_scale(y)
+    sc = target_scale(y) if scale_target else 1.0
     ys = y / sc
     theta0 = None
     if start is not None:
@@ -265,7 +256,7 @@ def fit_affine_batch(
     K2: np.ndarray,
     K3: np.ndarray,
     y: np.ndarray,
-    lams: np.ndarray,
+    lams: ArrayLike,
     *,
     problem: np.ndarray | None = None,
     design: np.ndarray | None = None,
@@ -273,68 +264,92 @@ def fit_affine_batch(
     design_eval: np.ndarray | None = None,
     max_iter: int = 200,
     tol: float = 1e-6,
+    scale_target: bool = True,
 ) -> tuple[np.ndarray, NewtonBatchResult]:
-    """AffineTL-full on scaled targets for a batch of members (problem, penalties).
+    """AffineTL-full with exact kernels for a batch of members (problem, penalties).
 
-    Every member is solved from its AffineTL-const solution by the solver of
-    :func:`~._resolve.resolve_solver` (``"auto"``): batched damped Newton steps in chunks that
-    bound the memory of the Hessians; above ``NEWTON_MAX_N`` training samples with an
-    intercept-only design, one by one by :func:`fit_affine_kernel`.
+    Every Gram matrix is written exactly as ``K = F F'`` (:func:`~._newton.exact_features`,
+    one eigendecomposition per problem), every member is solved from its AffineTL-const
+    solution by the batched damped Newton steps of :func:`~._newton.newton_features` in chunks
+    that bound the memory of the Hessians, and the weights are mapped back to dual
+    coefficients. Above ``NEWTON_MAX_N`` training samples with an intercept-only design the
+    members are solved one by one by :func:`fit_affine_kernel` (the rule of
+    :func:`~._resolve.resolve_solver`).
 
     Parameters
     ----------
     K1, K2, K3 : ndarray of shape (P, n, n)
+        Gram matrices of ``h1``, ``h2`` (on u) and ``g3`` (on x) of each problem.
     y : ndarray of shape (P, n)
-    lams : ndarray of shape (B, 3)
+    lams : array-like of shape (B, 3)
+        Positive ``(l1, l2, l3)`` of each member.
     problem : ndarray of shape (B,), optional
-        Problem of each member (default one member per problem).
-    design, evals, design_eval
-        Unpenalised design of ``g1`` (default the intercept) and the evaluation rows, as in
-        :func:`~._newton.affine_full_newton`.
+        Problem of each member (default one member per problem); members of one problem share
+        its eigendecompositions.
+    design : ndarray of shape (P, n, q), optional
+        Unpenalised design of ``g1``; default a column of ones (the intercept).
+    evals : (E1, E2, E3), each of shape (P, m, n), optional
+        Kernel rows ``k(., train)`` of the points to predict.
+    design_eval : ndarray of shape (P, m, q), optional
+        The design at those points (default ones).
     max_iter, tol : int, float
+        See :func:`~._newton.newton_features`.
+    scale_target : bool
+        Fit ``y / sd(y)`` per problem (the meaning of the penalties); False fits ``y`` as is.
 
     Returns
     -------
     scale : ndarray of shape (B,)
-        ``sd(y)`` of each member's problem; fitted values and predictions are ``scale`` times
-        those of the result (its ``coef``, ``alpha`` and ``gamma`` are in scaled units).
+        ``sd(y)`` of each member's problem (ones without ``scale_target``); fitted values and
+        predictions are ``scale`` times those of the result (its ``coef``, ``alpha`` and
+        ``gamma`` are in scaled units).
     result : NewtonBatchResult
     """
-    y = np.atleast_2d(y)
+    y = np.atleast_2d(np.asarray(y, dtype=float))
     prob = np.arange(y.shape[0]) if problem is None else np.asarray(problem)
-    scale = np.array([target_scale(t) for t in y])
+    lams = np.asarray(lams, dtype=float).reshape(prob.size, 3)
+    scale = np.array([target_scale(t) if scale_target else 1.0 for t in y])
     ys = y / scale[:, None]
-    n = y.shape[1]
-    q = 1 if design is None else np.asarray(design).shape[2]
+    P, n = y.shape
+    Z = np.ones((P, n, 1)) if design is None else np.asarray(design, dtype=float)
+    q = Z.shape[2]
     if n > _resolve.NEWTON_MAX_N and q == 1:
         return scale[prob], _one_by_one(K1, K2, K3, ys, lams, prob, evals, max_iter, tol)
+    (P1, T1), (P2, T2), (P3, T3) = (exact_features(np.asarray(K)) for K in (K1, K2, K3))
     chunk = max(1, int(NEWTON_MAX_HESSIAN_ENTRIES // (q + 3 * n) ** 2))
     parts = [
-        affine_full_newton(
-            K1,
-            K2,
-            K3,
+        newton_features(
+            Z,
+            P1,
+            P2,
+            P3,
             ys,
             lams[i : i + chunk],
-            design=design,
-            evals=evals,
-            design_eval=design_eval,
             problem=prob[i : i + chunk],
             max_iter=max_iter,
             tol=tol,
         )
         for i in range(0, prob.size, chunk)
     ]
-    if len(parts) == 1:
-        return scale[prob], parts[0]
-    joined = {}
-    for f in dataclasses.fields(NewtonBatchResult):
-        values = [getattr(r, f.name) for r in parts]
-        if f.name == "history":
-            joined[f.name] = None  # chunks run different numbers of steps
-        else:
-            joined[f.name] = None if values[0] is None else np.concatenate(values)
-    return scale[prob], NewtonBatchResult(**joined)
+    theta, n_iter, converged = (np.concatenate([part[k] for part in parts]) for k in range(3))
+    s0, s1, s2, s3 = parts[0][4]
+    alpha, beta, gamma = (_bmv(T[prob], theta[:, s]) for T, s in ((T1, s1), (T2, s2), (T3, s3)))
+    pred = None
+    if evals is not None:
+        E1, E2, E3 = (np.asarray(E)[prob] for E in evals)
+        Ze = np.ones((*E1.shape[:2], 1)) if design_eval is None else np.asarray(design_eval)[prob]
+        pred = _bmv(Ze, theta[:, s0]) + _bmv(E1, alpha) + (1.0 + _bmv(E2, beta)) * _bmv(E3, gamma)
+    return scale[prob], NewtonBatchResult(
+        coef=theta[:, s0],
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        predictions=pred,
+        n_iter=n_iter,
+        converged=converged,
+        objective=np.concatenate([part[3][-1] for part in parts]),
+        history=parts[0][3] if len(parts) == 1 else None,  # chunks run different step counts
+    )
 
 
 def _one_by_one(K1, K2, K3, y, lams, prob, evals, max_iter, tol) -> NewtonBatchResult:
@@ -373,3 +388,94 @@ def _one_by_one(K1, K2, K3, y, lams, prob, evals, max_iter, tol) -> NewtonBatchR
         converged=np.asarray([f.converged for f in fits]),
         objective=np.asarray([f.objective_history[-1] for f in fits]),
     )
+
+
+def affine_full_path(
+    K1: np.ndarray,
+    K2: np.ndarray,
+    K3: np.ndarray,
+    y: np.ndarray,
+    evals: tuple[np.ndarray, np.ndarray, np.ndarray],
+    grid: ArrayLike,
+    *,
+    solver: str = "relaxation",
+    random_state: int = 0,
+    max_iter: int | None = None,
+    tol: float = 1e-4,
+    device: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """AffineTL-full predictions (unscaled target) for a grid of ``(l1, l2, l3)``.
+
+    Several problems of equal size (CV folds, targets) and all grid points are solved together
+    as one batch, with an intercept as the design of ``g1``.
+
+    Parameters
+    ----------
+    K1, K2, K3 : ndarray of shape (n, n) or (P, n, n)
+        Gram matrices of h1, h2 (on u) and g3 (on x) for P problems.
+    y : ndarray of shape (n,) or (P, n)
+    evals : (K1_eval, K2_eval, K3_eval), each of shape (m, n) or (P, m, n)
+        Gram matrices between evaluation and training points.
+    grid : array-like of shape (p, 3) or (P, p, 3)
+        Positive ``(l1, l2, l3)``, shared by all problems or one grid per problem.
+    solver : {"relaxation", "newton"}
+        ``"relaxation"``: the published block relaxation from standard normal ``beta``,
+        ``gamma`` (seed ``random_state``), batched (:mod:`._relaxation_batch`). ``"newton"``:
+        damped Newton steps from the AffineTL-const solution (:func:`fit_affine_batch`).
+    random_state : int
+        Seed of the relaxation's initial ``beta`` and ``gamma``.
+    max_iter, tol : int, float
+        Iteration limit (default 1000 sweeps of the relaxation, 200 Newton steps) and
+        convergence tolerance.
+    device : str, optional
+        Run the relaxation with torch on this device (``"cuda"``, ``"cpu"``) in float64
+        instead of numpy; the same algorithm and results up to round-off.
+
+    Returns
+    -------
+    predictions : ndarray of shape (P, p, m) (or (p, m) for 2-D inputs)
+    n_iter : ndarray of shape (P, p) (or (p,))
+        Iterations used (``max_iter`` where not converged).
+    """
+    single = np.ndim(y) == 1
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    P, n = y.shape
+    Ks = tuple(np.broadcast_to(K, (P, n, n)) for K in (K1, K2, K3))
+    Es = tuple(np.broadcast_to(E, (P, *np.shape(E)[-2:])) for E in evals)
+    grid = np.asarray(grid, dtype=float)
+    grid = np.broadcast_to(
+        grid if grid.ndim == 3 else np.atleast_2d(grid)[None], (P, *grid.shape[-2:])
+    )
+    p = grid.shape[1]
+    prob = np.repeat(np.arange(P), p)  # members problem-major
+    lam = grid[prob, np.tile(np.arange(p), P)]
+    if solver == "newton":
+        res = fit_affine_batch(
+            *Ks,
+            y,
+            lam,
+            problem=prob,
+            evals=Es,
+            max_iter=max_iter or 200,
+            tol=tol,
+            scale_target=False,
+        )[1]
+        pred, n_iter = res.predictions, res.n_iter
+    else:
+        pred, n_iter = relaxation_path(
+            *Ks,
+            y,
+            Es,
+            prob,
+            lam,
+            random_state=random_state,
+            max_iter=max_iter or 1000,
+            tol=tol,
+            device=device,
+        )
+    pred, n_iter = pred.reshape(P, p, -1), n_iter.reshape(P, p)
+    return (pred[0], n_iter[0]) if single else (pred, n_iter)
+
+
+#: The Newton variant of :func:`affine_full_path` (same arguments, ``solver="newton"``).
+affine_full_newton_path = functools.partial(affine_full_path, solver="newton")

@@ -3,9 +3,10 @@
 :func:`newton_features` minimises the feature-space objective
 (:func:`~._objective.feature_objective`) of ``B`` members at once; a single problem is the batch
 of one. It serves the large-n mode of :class:`~affinetl.AffineTransferRegressor` (Nystroem or
-random Fourier features) and, through :func:`affine_full_newton`, exact kernels on small training
-sets (CV folds of the case studies and of :class:`~affinetl.AffineTransferCV`): every Gram matrix is written exactly as ``K = F F'`` (``F = V sqrt(S)`` from its
-eigendecomposition, numerically zero eigenvalues dropped), so the kernel objective
+random Fourier features) and, through :func:`~._affine.fit_affine_batch`, exact kernels on
+small training sets (CV folds of the case studies and of :class:`~affinetl.AffineTransferCV`):
+every Gram matrix is written exactly as ``K = F F'`` (:func:`exact_features`: ``F = V sqrt(S)``
+from its eigendecomposition, numerically zero eigenvalues dropped), so the kernel objective
 
     ||y - Z c - K1 alpha - (1 + K2 beta) o (K3 gamma)||^2
         + l1 alpha'K1 alpha + l2 beta'K2 beta + l3 gamma'K3 gamma
@@ -29,14 +30,7 @@ from numpy.typing import ArrayLike
 
 from ._objective import feature_gradient, feature_objective
 
-__all__ = [
-    "NewtonBatchResult",
-    "affine_full_newton",
-    "affine_full_newton_path",
-    "batch_members",
-    "exact_features",
-    "newton_features",
-]
+__all__ = ["NewtonBatchResult", "exact_features", "newton_features"]
 
 #: Eigenvalues below this fraction of the largest are dropped from the exact feature maps.
 EIG_RTOL = 1e-10
@@ -44,28 +38,6 @@ EIG_RTOL = 1e-10
 MU_MAX = 1e12
 #: Step halvings tried for a member whose damped Newton step does not lower its objective.
 BACKTRACK = 3
-
-
-def batch_members(K1, K2, K3, y, evals, grid):
-    """Broadcast the inputs of a grid path to ``P`` problems and list the batch members.
-
-    Returns ``(single, y, (K1, K2, K3), (E1, E2, E3), prob, lam)``: whether ``y`` was 1-D,
-    ``y`` as (P, n), the Gram matrices as (P, n, n) and (P, m, n), and for each of the
-    ``P * p`` members (problem-major) its problem index and ``(l1, l2, l3)`` (shape (P * p, 3)).
-    """
-    single = np.ndim(y) == 1
-    y = np.atleast_2d(np.asarray(y, dtype=float))
-    P, n = y.shape
-    Ks = tuple(np.broadcast_to(K, (P, n, n)) for K in (K1, K2, K3))
-    Es = tuple(np.broadcast_to(E, (P, *np.shape(E)[-2:])) for E in evals)
-    grid = np.asarray(grid, dtype=float)
-    grid = np.broadcast_to(
-        grid if grid.ndim == 3 else np.atleast_2d(grid)[None], (P, *grid.shape[-2:])
-    )
-    p = grid.shape[1]
-    prob = np.repeat(np.arange(P), p)
-    cfg = np.tile(np.arange(p), P)
-    return single, y, Ks, Es, prob, grid[prob, cfg]
 
 
 def exact_features(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,10 +48,6 @@ def exact_features(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     F = V * np.where(keep, np.sqrt(safe), 0.0)[..., None, :]
     T = V * np.where(keep, 1.0 / np.sqrt(safe), 0.0)[..., None, :]
     return F, T
-
-
-def _bmv(A: np.ndarray, v: np.ndarray) -> np.ndarray:
-    return np.matmul(A, v[..., None])[..., 0]
 
 
 def _gram(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -109,7 +77,7 @@ def _const_start(Z, P1, P3, y, l1, l3, widths) -> np.ndarray:
 
 @dataclass
 class NewtonBatchResult:
-    """Output of :func:`affine_full_newton` for ``B`` members (problem-major order).
+    """Output of :func:`~._affine.fit_affine_batch` for ``B`` members (problem-major order).
 
     Attributes
     ----------
@@ -280,115 +248,3 @@ def newton_features(
         live = live[~done]
         history.append(obj.copy())
     return theta, n_iter, converged, np.asarray(history), blocks
-
-
-def affine_full_newton(
-    K1: np.ndarray,
-    K2: np.ndarray,
-    K3: np.ndarray,
-    y: np.ndarray,
-    lams: ArrayLike,
-    *,
-    design: np.ndarray | None = None,
-    evals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-    design_eval: np.ndarray | None = None,
-    problem: ArrayLike | None = None,
-    max_iter: int = 200,
-    tol: float = 1e-4,
-) -> NewtonBatchResult:
-    """AffineTL-full with exact kernels for ``B`` members (problem, penalties) of equal size ``n``.
-
-    Every Gram matrix is written exactly as ``K = F F'`` (:func:`exact_features`), the members
-    are solved by :func:`newton_features`, and the weights are mapped back to dual
-    coefficients.
-
-    Parameters
-    ----------
-    K1, K2, K3 : ndarray of shape (P, n, n)
-        Gram matrices of ``h1``, ``h2`` (on u) and ``g3`` (on x) of each problem.
-    y : ndarray of shape (P, n)
-    lams : array-like of shape (B, 3)
-        Positive ``(l1, l2, l3)`` of each member.
-    design : ndarray of shape (P, n, q), optional
-        Unpenalised design of ``g1``; default a column of ones (the intercept).
-    evals : (E1, E2, E3), each of shape (P, m, n), optional
-        Kernel rows ``k(., train)`` of the points to predict.
-    design_eval : ndarray of shape (P, m, q), optional
-        The design at those points (default ones).
-    problem : array-like of shape (B,), optional
-        Problem index of each member (default ``arange(P)``, one member per problem): members
-        of one problem share its eigendecompositions.
-    max_iter, tol : int, float
-        See :func:`newton_features`.
-
-    Returns
-    -------
-    NewtonBatchResult
-    """
-    y = np.asarray(y, dtype=float)
-    prob = np.arange(y.shape[0]) if problem is None else np.asarray(problem)
-    B, n = prob.size, y.shape[1]
-    Z = np.ones((y.shape[0], n, 1)) if design is None else np.asarray(design, dtype=float)
-    (P1, T1), (P2, T2), (P3, T3) = (exact_features(np.asarray(K)) for K in (K1, K2, K3))
-    theta, n_iter, converged, history, (s0, s1, s2, s3) = newton_features(
-        Z, P1, P2, P3, y, lams, problem=prob, max_iter=max_iter, tol=tol
-    )
-    obj = history[-1]
-    alpha, beta, gamma = (_bmv(T[prob], theta[:, s]) for T, s in ((T1, s1), (T2, s2), (T3, s3)))
-    pred = None
-    if evals is not None:
-        E1, E2, E3 = (np.asarray(E)[prob] for E in evals)
-        m = E1.shape[1]
-        Ze = np.ones((B, m, 1)) if design_eval is None else np.asarray(design_eval)[prob]
-        pred = _bmv(Ze, theta[:, s0]) + _bmv(E1, alpha) + (1.0 + _bmv(E2, beta)) * _bmv(E3, gamma)
-    return NewtonBatchResult(
-        coef=theta[:, s0],
-        alpha=alpha,
-        beta=beta,
-        gamma=gamma,
-        predictions=pred,
-        n_iter=n_iter,
-        converged=converged,
-        objective=obj,
-        history=history,
-    )
-
-
-def affine_full_newton_path(
-    K1: np.ndarray,
-    K2: np.ndarray,
-    K3: np.ndarray,
-    y: np.ndarray,
-    evals: tuple[np.ndarray, np.ndarray, np.ndarray],
-    grid: ArrayLike,
-    *,
-    max_iter: int = 200,
-    tol: float = 1e-4,
-) -> tuple[np.ndarray, np.ndarray]:
-    """AffineTL-full predictions for a grid of ``(l1, l2, l3)`` by batched Newton steps.
-
-    Same arguments and returns as :func:`~._relaxation_batch.affine_full_path` (without
-    its random start and torch device): several problems of equal size (CV folds, targets) and
-    all grid points are solved together, with an intercept as the design of ``g1``.
-
-    Parameters
-    ----------
-    K1, K2, K3 : ndarray of shape (n, n) or (P, n, n)
-    y : ndarray of shape (n,) or (P, n)
-    evals : (K1_eval, K2_eval, K3_eval), each of shape (m, n) or (P, m, n)
-    grid : array-like of shape (p, 3) or (P, p, 3)
-        Positive ``(l1, l2, l3)``.
-    max_iter, tol : int, float
-        See :func:`affine_full_newton`.
-
-    Returns
-    -------
-    predictions : ndarray of shape (P, p, m) (or (p, m) for 2-D inputs)
-    n_iter : ndarray of shape (P, p) (or (p,))
-    """
-    single, y, Ks, Es, prob, lam = batch_members(K1, K2, K3, y, evals, grid)
-    P = y.shape[0]
-    g = len(prob) // P
-    res = affine_full_newton(*Ks, y, lam, evals=Es, problem=prob, max_iter=max_iter, tol=tol)
-    pred, n_iter = res.predictions.reshape(P, g, -1), res.n_iter.reshape(P, g)
-    return (pred[0], n_iter[0]) if single else (pred, n_iter)

@@ -15,11 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-from ._newton import batch_members
-
-__all__ = ["affine_full_path"]
+__all__ = ["relaxation_path"]
 
 
 class _Numpy:
@@ -126,50 +123,28 @@ def _relax(xp: Any, fixed, start, *, max_iter: int, tol: float):
     return alpha, beta, gamma, a0, n_iter
 
 
-def affine_full_path(
+def relaxation_path(
     K1: np.ndarray,
     K2: np.ndarray,
     K3: np.ndarray,
     y: np.ndarray,
     evals: tuple[np.ndarray, np.ndarray, np.ndarray],
-    grid: ArrayLike,
+    prob: np.ndarray,
+    lam: np.ndarray,
     *,
     random_state: int = 0,
     max_iter: int = 1000,
     tol: float = 1e-4,
     device: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """AffineTL-full predictions for a grid of ``(l1, l2, l3)`` by batched block relaxation.
+    """AffineTL-full predictions of ``B`` members (problem ``prob[b]``, penalties ``lam[b]``).
 
-    Several problems of equal size (CV folds, targets) and all grid points advance together
-    as one batch (module docstring).
-
-    Parameters
-    ----------
-    K1, K2, K3 : ndarray of shape (n, n) or (P, n, n)
-        Gram matrices of h1, h2 (on u) and g3 (on x) for P problems.
-    y : ndarray of shape (n,) or (P, n)
-    evals : (K1_eval, K2_eval, K3_eval), each of shape (m, n) or (P, m, n)
-        Gram matrices between evaluation and training points.
-    grid : array-like of shape (p, 3) or (P, p, 3)
-        Positive ``(l1, l2, l3)``, shared by all problems or one grid per problem.
-    random_state : int
-        Seed of the initial ``beta`` and ``gamma``.
-    max_iter, tol : int, float
-        Iteration limit and convergence tolerance.
-    device : str, optional
-        Run the iterations with torch on this device (``"cuda"``, ``"cpu"``) in float64
-        instead of numpy; the same algorithm and results up to round-off.
-
-    Returns
-    -------
-    predictions : ndarray of shape (P, p, m) (or (p, m) for 2-D inputs)
-    n_iter : ndarray of shape (P, p) (or (p,))
-        Iterations used (``max_iter`` where not converged).
+    The batched block relaxation of the module docstring, behind
+    :func:`~._affine.affine_full_path` (which documents the arguments; here every array has
+    its problem axis, and ``lam`` is (B, 3)). Returns the predictions (B, m) and the
+    iterations (B,).
     """
-    single, y, (K1, K2, K3), (E1, E2, E3), prob, lam = batch_members(K1, K2, K3, y, evals, grid)
     P, n = y.shape
-    p = len(prob) // P
     l1, l2, l3 = lam.T
     # (K1 + l1 I)^{-1} per batch member from one eigendecomposition per problem
     s, V = np.linalg.eigh(0.5 * (K1 + K1.transpose(0, 2, 1)))
@@ -181,9 +156,8 @@ def affine_full_path(
     Y = y[prob]
     rng = np.random.default_rng(random_state)
     beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
-    B = P * p
-    beta = np.tile(beta0, (B, 1))
-    gamma = np.tile(gamma0, (B, 1))
+    beta = np.tile(beta0, (len(prob), 1))
+    gamma = np.tile(gamma0, (len(prob), 1))
     sol = _matvec(Ainv, Y)
     a0 = sol.sum(axis=1) / den
     alpha = sol - a0[:, None] * a1
@@ -195,10 +169,6 @@ def affine_full_path(
         max_iter=max_iter,
         tol=tol,
     )
-    pred = (
-        a0[:, None]
-        + np.einsum("bmj,bj->bm", E1[prob], alpha)
-        + (1.0 + np.einsum("bmj,bj->bm", E2[prob], beta)) * np.einsum("bmj,bj->bm", E3[prob], gamma)
-    )
-    pred, n_iter = pred.reshape(P, p, -1), n_iter.reshape(P, p)
-    return (pred[0], n_iter[0]) if single else (pred, n_iter)
+    E1, E2, E3 = (E[prob] for E in evals)
+    h1, h2, g3 = (np.einsum("bmj,bj->bm", E, v) for E, v in ((E1, alpha), (E2, beta), (E3, gamma)))
+    return a0[:, None] + h1 + (1.0 + h2) * g3, n_iter
