@@ -268,27 +268,64 @@ def build_check(args: argparse.Namespace) -> int:
 
 
 def set_report(args: argparse.Namespace) -> int:
-    """Failure rate per preparation stage on the validation set, with causes and classes."""
+    """Failure rate per preparation stage on the validation set, with causes and classes.
+
+    A polymer counts with its latest attempt (``prepare-set --retry-failed`` appends
+    new rows); polymers of the set never attempted are listed as ``not_attempted``. With
+    ``--csv`` the rows (latest attempt per polymer, then the ones not attempted) are
+    written there, e.g. ``simdata/examples/validation_set_prepare_standard.csv``.
+    """
+    import numpy as np
     import pandas as pd
+    from validation_set import load_validation_set
 
     path = OUT / f"set_prepare_{args.preset}.jsonl"
-    rows = pd.DataFrame([json.loads(x) for x in path.read_text().splitlines() if x.strip()])
-    rows = rows.drop_duplicates("name", keep="last")  # a retried polymer's latest attempt
+    log = pd.DataFrame([json.loads(x) for x in path.read_text().splitlines() if x.strip()])
+    log["attempts"] = log.groupby("name").cumcount() + 1
+    rows = log.drop_duplicates("name", keep="last")  # a retried polymer's latest attempt
+    vset = load_validation_set()
+    left = vset[~vset.monomer_ID.isin(rows.name)]
     n = len(rows)
-    print(f"{n} of 42 polymers attempted; {int((rows.status == 'done').sum())} prepared")
+    print(f"{n} of {len(vset)} polymers attempted; {int((rows.status == 'done').sum())} prepared")
     failed = rows[rows.status == "failed"]
     for stage, g in failed.groupby("stage", sort=False):
         causes = g.reason.str.replace(r"polymer '[^']*': ", "", regex=True)
         causes = causes.str.replace(r"[0-9][0-9 ]*", "#", regex=True).str[:90]
-        print(f"{stage}: {len(g)} ({100 * len(g) / n:.0f}%) " + "; ".join(causes.unique()[:3]))
-    print(pd.crosstab(rows["class"], rows["status"]).to_string())
-    done = rows[rows.status == "done"]
-    if len(done):
-        t = done.prepare_s / 60
         print(
-            f"minutes per prepared polymer: mean {t.mean():.1f} +- {t.std(ddof=1) / len(t) ** 0.5:.1f}"
-            f" (90th percentile {t.quantile(0.9):.1f})"
+            f"{stage}: {len(g)} ({100 * len(g) / n:.0f}%) [{', '.join(g.name)}] "
+            + "; ".join(causes.unique()[:3])
         )
+    by_class = pd.crosstab(rows["class"], rows["status"])
+    by_class["not_attempted"] = left["class"].value_counts().reindex(by_class.index).fillna(0)
+    print(by_class.astype(int).to_string())
+    done = rows[rows.status == "done"]
+    for what, d in (("all prepared", done), ("prepared on a retry", done[done.attempts > 1])):
+        if len(d) >= 2:
+            t = d.prepare_s.to_numpy() / 60
+            print(
+                f"minutes per polymer ({what}, n={len(t)}): mean {t.mean():.1f} +- "
+                f"{t.std(ddof=1) / np.sqrt(len(t)):.1f} (90th percentile "
+                f"{np.quantile(t, 0.9):.1f})"
+            )
+    if args.csv:
+        table = pd.concat(
+            [
+                rows.drop(columns=["attempts"]),
+                pd.DataFrame(
+                    {
+                        "name": left.monomer_ID,
+                        "class": left["class"],
+                        "preset": args.preset,
+                        "status": "not_attempted",
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
+        keep = ["name", "class", "preset", "status", "stage", "reason", "prepare_s", "chain_s"]
+        keep += ["pack_s", "n_atoms_chain", "dp"]
+        table[[c for c in keep if c in table]].to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
     return 0
 
 
@@ -597,6 +634,8 @@ PI1070_COLUMNS = {
     "nematic_order_parameter": "nematic_order_parameter",
     "refractive_index": "refractive_index",
     "thermal_conductivity": "thermal_conductivity",
+    "thermal_diffusivity": "thermal_diffusivity",
+    "linear_expansion_fd": "linear_expansion",
 }
 #: Columns compared with a PI1070 column of another meaning (shown for scale only).
 MEANING_DIFFERS = {
@@ -605,23 +644,33 @@ MEANING_DIFFERS = {
 }
 
 
+def _md_cell(x: float, fmt: str = "{:.1f}") -> str:
+    return fmt.format(x) if x == x else ""
+
+
 def property_errors(args: argparse.Namespace) -> int:
     """Error of every property against PI1070, with quality-flag rates, per preset.
 
     Reads the shipped example tables (``simdata/examples/validation_<preset>.csv``) and,
-    with ``--rows``, rows of further runs (JSON lines). The refractive index is computed
-    for every row from its MD density and the DFT-D4 repeat-unit polarisability
-    (:mod:`simdata.optics`). Writes ``property_errors.csv`` and prints one table per preset
-    (MAPE, signed bias, Spearman rank correlation, share of rows flagged other than ``ok``
-    and the flags seen).
+    with ``--rows``, rows of further runs (JSON lines). Rows without a refractive index
+    (older than the column) get it from their MD density, its standard error and the
+    DFT-D4 repeat-unit polarisability (:func:`simdata.optics.refractive_index_row`), as
+    ``run_job`` computes it now. Flags are recomputed with :mod:`simdata.quality`. Every
+    property column of :data:`simdata.quality.REL_SEM` gets a line for every preset of
+    :data:`simdata.presets.PRESETS`: compared with PI1070, ``no PI1070 column``, or
+    ``not run`` (no finished row of the preset) or ``not in these rows`` (the preset's
+    rows are older than the column). Writes ``property_errors.csv``
+    and prints one Markdown table per preset (MAPE, signed bias, Spearman rank
+    correlation, share of rows flagged other than ``ok`` and the flags seen).
     """
     import numpy as np
     import pandas as pd
     from _data import radonpy_table
     from scipy.stats import spearmanr
 
-    from simdata.optics import refractive_index_columns
-    from simdata.quality import quality_flags
+    from simdata.optics import refractive_index_row, unit_polarizability
+    from simdata.presets import PRESETS
+    from simdata.quality import REL_SEM, quality_flags
 
     frames = [
         pd.read_csv(ROOT / "simdata" / "examples" / f"validation_{p}.csv")
@@ -635,47 +684,70 @@ def property_errors(args: argparse.Namespace) -> int:
     if "smiles" not in res or res.smiles.isna().any():
         smiles = radonpy_table().set_index("monomer_ID").smiles
         res["smiles"] = res.name.map(smiles)
-    ri = [refractive_index_columns(s, d) for s, d in zip(res.smiles, res.density, strict=True)]
-    res["refractive_index"] = [r["refractive_index"] for r in ri]
+    records = res.to_dict("records")
+    units = {s: unit_polarizability(s) for s in res.smiles.unique()}
+    for r in records:
+        if not np.isfinite(float(r.get("refractive_index", np.nan))):
+            alpha, mass = units[r["smiles"]]
+            r.update(refractive_index_row({"polarizability_unit": alpha, "mass_unit": mass}, r))
+    res = pd.DataFrame(records, index=res.index)
     ref = radonpy_table().set_index("monomer_ID")
     out = []
-    for preset, g in res.groupby("preset"):
+    for preset in PRESETS:
+        g = res[res.preset == preset]
         flags = pd.DataFrame([quality_flags(r) for r in g.to_dict("records")], index=g.index)
-        for col, refcol in PI1070_COLUMNS.items():
-            if col not in g or g[col].isna().all():
+        for col in REL_SEM:
+            refcol = PI1070_COLUMNS.get(col)
+            line = {"preset": preset, "property": col, "vs PI1070": refcol or "", "n": 0}
+            if refcol and col in MEANING_DIFFERS:
+                line["vs PI1070"] += f" ({MEANING_DIFFERS[col]})"
+            if col not in g or g[col].isna().all():  # no run, or rows older than the column
+                out.append({**line, "status": "not in these rows" if len(g) else "not run"})
+                continue
+            fq = flags[f"{col}_quality"]
+            line.update(
+                {
+                    "flagged_%": float(100 * np.mean(fq != "ok")),
+                    "flags": ", ".join(f"{k} {v}" for k, v in fq.value_counts().items()),
+                }
+            )
+            if refcol is None:
+                out.append({**line, "n": int(g[col].notna().sum()), "status": "no PI1070 column"})
                 continue
             sim = g[col].astype(float).to_numpy()
             rv = ref.loc[g.name, refcol].to_numpy(dtype=float)
             ok = np.isfinite(sim) & np.isfinite(rv)
-            if ok.sum() < 2:
-                continue
             err = 100 * (sim[ok] - rv[ok]) / rv[ok]
-            fq = flags.get(f"{col}_quality")
-            out.append(
+            line.update(
                 {
-                    "preset": preset,
-                    "property": col,
-                    "vs PI1070": refcol
-                    + (f" ({MEANING_DIFFERS[col]})" if col in MEANING_DIFFERS else ""),
                     "n": int(ok.sum()),
-                    "MAPE_%": float(np.mean(np.abs(err))),
-                    "bias_%": float(np.mean(err)),
-                    "spearman": float(spearmanr(sim[ok], rv[ok])[0]),
-                    "flagged_%": float(100 * np.mean(fq != "ok")) if fq is not None else np.nan,
-                    "flags": ", ".join(
-                        f"{k} {v}" for k, v in (fq.value_counts().items() if fq is not None else [])
-                    ),
+                    "MAPE_%": float(np.mean(np.abs(err))) if ok.any() else np.nan,
+                    "bias_%": float(np.mean(err)) if ok.any() else np.nan,
+                    "spearman": float(spearmanr(sim[ok], rv[ok])[0]) if ok.sum() > 2 else np.nan,
                 }
             )
+            out.append({**line, "status": "compared"})
     table = pd.DataFrame(out)
     table.to_csv(OUT / "property_errors.csv", index=False)
     from simdata.columns import write_sidecar
 
     write_sidecar(OUT / "property_errors.csv", table.columns)
-    with pd.option_context("display.width", 250, "display.max_columns", 20):
-        for preset, g in table.groupby("preset"):
-            print(f"== {preset}")
-            print(g.drop(columns="preset").round(2).to_string(index=False))
+    for preset, g in table.groupby("preset", sort=False):
+        n_rows = int((res.preset == preset).sum())
+        print(f"== {preset}: {n_rows} finished rows" if n_rows else f"== {preset}: not run")
+        print("| property | vs PI1070 | n | MAPE | bias | Spearman | flagged | flags |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in g.to_dict("records"):
+            if r["status"] != "compared" and not r["n"]:
+                vs = r["vs PI1070"] or "no PI1070 column"
+                print(f"| `{r['property']}` | {vs} | 0 | {r['status']} | | | | |")
+                continue
+            print(
+                f"| `{r['property']}` | {r['vs PI1070'] or 'no PI1070 column'} | {r['n']} "
+                f"| {_md_cell(r.get('MAPE_%', np.nan))} | {_md_cell(r.get('bias_%', np.nan), '{:+.1f}')} "
+                f"| {_md_cell(r.get('spearman', np.nan), '{:.2f}')} "
+                f"| {r['flagged_%']:.0f}% | {r['flags']} |"
+            )
     return 0
 
 
@@ -792,6 +864,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=build_check)
     p = sub.add_parser("set-report", help="failure rates of prepare-set")
     p.add_argument("--preset", default="standard")
+    p.add_argument("--csv", default=None, help="write the rows (latest attempt) here")
     p.set_defaults(func=set_report)
     p = sub.add_parser("simulate")
     p.add_argument("--procs", type=int, default=1)
