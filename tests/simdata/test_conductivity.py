@@ -307,3 +307,27 @@ def test_stacked_cell_conductivity_stage_on_tiny_polyethylene(tmp_path, tiny_pre
     assert s["cell_length_nm"] == pytest.approx(3 * edge, rel=1e-6)
     assert len(s["profile_K"]) == 12 and s["swaps"] > 0
     assert np.isfinite(row["thermal_conductivity"]) or s["gradient_K_per_nm"] <= 0
+    # known answer: the stacked topology with the stacked coordinates is an exact supercell,
+    # so its energy is 3 times the cell's and every copy feels the cell's forces
+    from simdata.pack import read_pdb_positions
+    from simdata.simulation import create_simulation
+
+    x = read_pdb_positions(work / "pack" / "box.pdb") / 10.0
+    edge = json.loads((work / "pack" / "pack.json").read_text())["box_nm"]
+    big, big_box = replicate_cell(x, np.eye(3) * edge, 3)
+    cpu = openmm.Platform.getPlatformByName("Reference")
+    states = [
+        create_simulation(top, pos, box, preset, platform=cpu).context.getState(
+            getEnergy=True, getForces=True
+        )
+        for top, pos, box in (
+            (work / "pack" / "system.prmtop", x, edge),
+            (nemd_prmtop(work), big, tuple(np.diag(big_box))),
+        )
+    ]
+    e1, e3 = (st.getPotentialEnergy()._value for st in states)
+    assert e3 == pytest.approx(3 * e1, rel=1e-4)
+    f1, f3 = (st.getForces(asNumpy=True)._value for st in states)
+    np.testing.assert_allclose(
+        f3.reshape(3, len(x), 3), np.broadcast_to(f1, (3, *f1.shape)), atol=1.0
+    )
