@@ -25,7 +25,13 @@ from ..base import (
 )
 from ._results import cv_results
 from ._row_weights import row_weights, source_fit
-from ._rules import SIMPLE_FORMS, average_eligible, average_weights, select
+from ._rules import (
+    SIMPLE_FORMS,
+    average_eligible,
+    average_weights,
+    outside_range_keep,
+    select,
+)
 from ._scoring import SCORERS
 from ._scoring import splits as make_splits
 
@@ -107,11 +113,14 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             if self._ANCHOR_TO_SIMPLE:
                 simple = [lab in SIMPLE_FORMS for lab in labels]
             weights = average_weights(mean, scores, labels, eligible, simple)
+            limited = [self._reverts_outside_source_range(c) for c in candidates]
+            self.outside_range_keep_ = outside_range_keep(mean, scores, labels, limited, eligible)
             # the single-form summary of the search: the one-SE rule's form
             self.best_index_ = select(mean, scores, labels, complexity, "one_se")
         else:
             self.best_index_ = select(mean, scores, labels, complexity, self.rule)
             weights = {self.best_index_: 1.0}
+            self.outside_range_keep_ = 0.0
         self.best_score_ = float(mean[self.best_index_])
         self.best_params_ = dict(candidates[self.best_index_])
         self.best_form_ = self.best_params_["form"]
@@ -170,7 +179,7 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             return forms, np.tile(w, (X.shape[0], 1))
         _, u = self._split_features(X)
         fit = (self.source_range_, self.source_design_inv_, self.mean_leverage_)
-        return forms, row_weights(w, u, linear, limited, *fit)
+        return forms, row_weights(w, u, linear, limited, *fit, self.outside_range_keep_)
 
     def predict_form_weights(self, X: ArrayLike) -> dict[str, np.ndarray]:
         """Weight of each averaged form in the prediction of each row of ``X``.
@@ -189,7 +198,9 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
           weight zero on rows whose source features leave the training range
           (``source_range_``, per feature): such a ``g1`` reverts to a constant away from
           the data, while the forms linear in ``u`` continue the trend. (If only such forms
-          are averaged, they keep their weights.)
+          are averaged, they keep their weights.) Where the CV shows a curvature the linear
+          forms miss, they keep the fraction ``outside_range_keep_`` of it
+          (:func:`~affinetl.selection._rules.outside_range_keep`).
 
         Parameters
         ----------

@@ -27,13 +27,17 @@ def row_weights(
     source_range: np.ndarray,
     design_inv: np.ndarray,
     mean_leverage: float,
+    keep_limited: float = 0.0,
 ) -> np.ndarray:
     """Form weights ``w`` adjusted per row of ``u`` (shape (n_rows, n_forms), rows sum to 1).
 
     ``linear`` forms (unpenalised ``a0 + a1'u`` in ``g1``) are scaled by
     ``(1 + mean_leverage) / (1 + h)``, ``h`` the row's leverage in the training design
     ``[1, u]`` (``design_inv``); ``limited`` forms (a kernel ``g1`` of ``u`` alone) get zero on
-    rows outside ``source_range``, unless every form is limited.
+    rows outside ``source_range``, unless every form is limited. ``keep_limited`` in [0, 1]
+    (:func:`~affinetl.selection._rules.outside_range_keep`) mixes the two: on those rows the
+    weights are ``(1 - keep_limited)`` times the renormalised weights without the ``limited``
+    forms plus ``keep_limited`` times the renormalised weights with them.
     """
     W = np.tile(np.asarray(w, dtype=float), (u.shape[0], 1))
     if linear.any():
@@ -44,5 +48,10 @@ def row_weights(
         lo, hi = source_range
         tol = 1e-9 * np.maximum(hi - lo, 1.0)
         outside = np.any((u < lo - tol) | (u > hi + tol), axis=1)
-        W[np.ix_(outside, limited)] = 0.0
+        dropped = W.copy()
+        dropped[np.ix_(outside, limited)] = 0.0
+        kept = W / W.sum(axis=1, keepdims=True)
+        return (1.0 - keep_limited) * dropped / dropped.sum(axis=1, keepdims=True) + (
+            keep_limited * kept
+        )
     return W / W.sum(axis=1, keepdims=True)

@@ -11,10 +11,12 @@ __all__ = [
     "SIMPLE_FORMS",
     "MAX_AVERAGE_Z",
     "MIN_FORM_WEIGHT",
+    "OUTSIDE_RANGE_Z",
     "average_eligible",
     "average_weights",
     "check_scores",
     "form_best",
+    "outside_range_keep",
     "paired_gap",
     "select",
 ]
@@ -100,6 +102,20 @@ SIMPLE_FORMS = ("source_as_is", "source_plus_const", "source_linear")
 #: Paired standard errors by which a form must beat the best simple form to keep its full
 #: CV weight in the anchored average.
 ANCHOR_Z = 1.0
+#: Paired standard errors by which the best range-limited form (a kernel ``g1`` of ``u`` alone)
+#: must beat every other form to keep its full weight outside the training range of ``u``
+#: (:func:`outside_range_keep`): the counterpart of :data:`MAX_AVERAGE_Z`.
+OUTSIDE_RANGE_Z = MAX_AVERAGE_Z
+
+
+def _restrict(mean: np.ndarray, eligible: list[bool] | None) -> np.ndarray:
+    """``mean`` with the scores of candidates not ``eligible`` set to NaN (unless none of the
+    eligible ones scored)."""
+    if eligible is not None:
+        keep = np.asarray(eligible, dtype=bool)
+        if np.any(keep & np.isfinite(mean)):
+            return np.where(keep, mean, np.nan)
+    return mean
 
 
 def average_eligible(linear: list[bool], n_source: int, n_train: int) -> list[bool]:
@@ -145,10 +161,7 @@ def average_weights(
     worse on new data.
     """
     check_scores(mean)
-    if eligible is not None:
-        keep = np.asarray(eligible, dtype=bool)
-        if np.any(keep & np.isfinite(mean)):
-            mean = np.where(keep, mean, np.nan)
+    mean = _restrict(mean, eligible)
     best = int(np.nanargmax(mean))
     forms = form_best(mean, labels)
     anchor = None
@@ -175,3 +188,37 @@ def average_weights(
     kept = {i: w / total for i, w in raw.items() if w / total >= MIN_FORM_WEIGHT}
     total = sum(kept.values())
     return {i: w / total for i, w in kept.items()}
+
+
+def outside_range_keep(
+    mean: np.ndarray,
+    split_scores: np.ndarray,
+    labels: list[str],
+    limited: list[bool],
+    eligible: list[bool] | None = None,
+) -> float:
+    """How much of their weight the range-limited forms keep outside the training range of
+    ``u`` (``keep_limited`` of :func:`~affinetl.selection._row_weights.row_weights`).
+
+    A kernel ``g1`` of ``u`` alone (``limited``, one flag per candidate) reverts to a constant
+    away from the training source values, so by default the average hands those rows to the
+    forms that continue the trend in ``u``. That presumes the trend is straight enough to
+    continue. Where the best limited form beats the best of all other forms by ``z`` paired
+    standard errors in CV, the data show a curvature the straight line misses (a target like
+    ``1 / u``), and the limited forms keep ``min(1, exp(z - OUTSIDE_RANGE_Z))`` of their
+    weight there: nothing while the evidence is weak, all of it at :data:`OUTSIDE_RANGE_Z`
+    standard errors. Returns 0 without both kinds of form. On the development half of the
+    real-case suite (``docs/model-selection.md``) this fixed compressibility -> bulk modulus
+    (at every n) without losing the cases where the range rule helps.
+    """
+    mean = _restrict(mean, eligible)
+    forms = list(form_best(mean, labels).values())
+    lim = [i for i in forms if limited[i]]
+    rest = [i for i in forms if not limited[i]]
+    if not lim or not rest:
+        return 0.0
+    a = max(lim, key=lambda i: mean[i])
+    b = max(rest, key=lambda i: mean[i])
+    gain, se = paired_gap(split_scores, a, b)
+    z = gain / se if se > 0 else (np.inf if gain > 0 else -np.inf)
+    return float(min(1.0, np.exp(z - OUTSIDE_RANGE_Z)))

@@ -22,6 +22,12 @@ One file per split, ``benchmarks/out/selection/suite/<case>/n<n>_r<rep>.npz`` (w
 atomically): a rerun skips the splits already done. Run (two processes on a 2-core machine)::
 
     OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/selection/run_suite.py --cases pi_cv_cp ...
+
+``--live`` fits only the shipped default, as a user would call it: the raw inputs and source
+(no standardisation here, the estimator's own ``standardize=True``),
+``source_in_target_units`` where the case's source is in the target's units, on the same
+splits; it stores the test predictions in ``benchmarks/out/selection/suite_live/`` for
+``suite_rules.py --live``, which compares them with the replay of the rule.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import LeaveOneOut  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -79,12 +87,12 @@ def one_split(data: dict, n: int, rep: int) -> dict:
     """Every form and the default on one split; returns the arrays stored for it."""
     train, test = draw(data, n, rep)
     x, u, y = data["x"], data["u"], data["y"]
-    xm, xs = x[train].mean(0), x[train].std(0)
-    um, us = u[train].mean(0), u[train].std(0)
-    xs, us = np.where(xs > 0, xs, 1.0), np.where(us > 0, us, 1.0)
+    # scikit-learn's scaler, as the estimator's own standardize=True: columns constant up to
+    # rounding on the training rows (std ~1e-17) keep scale 1 instead of being blown up
+    xsc, usc = StandardScaler().fit(x[train]), StandardScaler().fit(u[train])
     k = u.shape[1]
-    scale = float(us[0]) if k == 1 else 1.0
-    X = np.hstack([(x - xm) / xs, (u - um) / us])
+    scale = float(usc.scale_[0]) if k == 1 else 1.0
+    X = np.hstack([xsc.transform(x), usc.transform(u)])
     src = list(range(X.shape[1] - k, X.shape[1]))
     Xtr, ytr, Xte = X[train], y[train] / scale, X[test]
     splits = list(default_cv(n, rep).split(Xtr))
@@ -146,13 +154,45 @@ def one_split(data: dict, n: int, rep: int) -> dict:
     return out
 
 
-def run_case(name: str, splits: int, sizes: list[int] | None) -> None:
+def live_split(data: dict, n: int, rep: int, units: bool, loo_below: int = 0) -> dict:
+    """The shipped default on one split, called as a user would (raw columns, the estimator's
+    own standardisation, ``source_in_target_units=units``), on the suite's splits
+    (leave-one-out instead below ``loo_below`` samples)."""
+    train, test = draw(data, n, rep)
+    X = np.hstack([data["x"], data["u"]])
+    k = data["u"].shape[1]
+    src = list(range(X.shape[1] - k, X.shape[1]))
+    cv = LeaveOneOut() if n < loo_below else default_cv(n, rep)
+    splits = list(cv.split(X[train]))
+    t0 = time.perf_counter()
+    sel = AffineTransferCV(source_columns=src, source_in_target_units=units, cv=splits)
+    sel.fit(X[train], data["y"][train])
+    meta = {
+        "seconds": time.perf_counter() - t0,
+        "weights": sel.form_weights_,
+        "outside_range_keep": sel.outside_range_keep_,
+    }
+    return {
+        "y": data["y"][test].astype(np.float64),
+        "default": sel.predict(X[test]),
+        "meta": np.array(json.dumps(meta)),
+    }
+
+
+def run_case(
+    name: str, splits: int, sizes: list[int] | None, live: bool = False, loo_below: int = 0
+) -> None:
     data = load_case(name)
+    out = OUT.with_name("suite_live" + (f"_loo{loo_below}" if loo_below else "")) if live else OUT
     ns = [n for n in sizes_for(data) if sizes is None or n in sizes]
     jobs = [(n, rep) for rep in range(splits) for n in ns]
-    todo = [(n, r) for n, r in jobs if not (OUT / name / f"n{n}_r{r}.npz").exists()]
+    todo = [(n, r) for n, r in jobs if not (out / name / f"n{n}_r{r}.npz").exists()]
     for n, rep in tqdm(todo, desc=name, mininterval=10):
-        _save(OUT / name / f"n{n}_r{rep}.npz", one_split(data, n, rep))
+        if live:
+            arrays = live_split(data, n, rep, CASES[name].in_target_units, loo_below)
+        else:
+            arrays = one_split(data, n, rep)
+        _save(out / name / f"n{n}_r{rep}.npz", arrays)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,11 +200,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="+", default=list(CASES))
     parser.add_argument("--splits", type=int, default=30)
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
+    parser.add_argument(
+        "--live", action="store_true", help="the shipped default only, into suite_live/"
+    )
+    parser.add_argument(
+        "--loo-below",
+        type=int,
+        default=0,
+        help="with --live: leave-one-out below this many samples (into suite_live_loo<N>/)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     for name in args.cases:
-        run_case(name, args.splits, args.sizes)
+        run_case(name, args.splits, args.sizes, args.live, args.loo_below)
     return 0
 
 

@@ -335,11 +335,15 @@ def test_average_weights_rows_by_source_range_and_calibration_leverage():
         raw[f] = np.full(4, wf)
         if f == "source_linear":
             raw[f] = raw[f] * (1 + 2 / 25) / (1 + lev)
-        if f in m.range_limited_forms_:
-            raw[f][2:] = 0.0  # outside the training range of u
-    total = sum(raw.values())
+    dropped = dict(raw)  # the kernel-u forms dropped outside the training range (rows 2, 3)
+    for f in m.range_limited_forms_:
+        dropped[f] = np.where(np.arange(4) >= 2, 0.0, raw[f])
+    # y is linear in u: no evidence of curvature, the kernel-u forms keep (almost) nothing
+    keep = m.outside_range_keep_
+    assert 0.0 <= keep < 0.05
+    total, total_d = sum(raw.values()), sum(dropped.values())
     for f in m.form_weights_:
-        np.testing.assert_allclose(w[f], raw[f] / total)
+        np.testing.assert_allclose(w[f], (1 - keep) * dropped[f] / total_d + keep * raw[f] / total)
     np.testing.assert_allclose(sum(w.values()), 1.0)
     preds = {f: e.predict(Xq) for f, e in m.estimators_.items()}
     np.testing.assert_allclose(m.predict(Xq), sum(w[f] * preds[f] for f in w))

@@ -1,0 +1,101 @@
+"""The averaging rule outside the training range of the source (issue 25): the kernel-``u``
+forms keep their weight there only with CV evidence of a curvature the linear forms miss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from affinetl.selection import AffineTransferCV
+from affinetl.selection._row_weights import row_weights, source_fit
+from affinetl.selection._rules import OUTSIDE_RANGE_Z, outside_range_keep
+
+LABELS = ["source_linear", "offset", "source_kernel", "const"]
+LIMITED = [False, False, True, True]
+
+
+def _scores(gain: float, n_splits: int = 10, seed: int = 0) -> np.ndarray:
+    """Per-split scores of four forms: the kernel-u form ``source_kernel`` beats the best
+    linear form ``offset`` by ``gain`` on average, with paired differences of SE 1."""
+    rng = np.random.default_rng(seed)
+    base = -1.0 + 0.1 * rng.normal(size=n_splits)
+    d = rng.normal(size=n_splits)
+    d = (d - d.mean()) / (d.std(ddof=1) / np.sqrt(n_splits))  # mean 0, standard error 1
+    return np.vstack([base - 5.0, base, base + gain + d, base - 3.0])
+
+
+@pytest.mark.parametrize("gain", [-2.0, 0.0, 1.0, 2.5, 3.0, 4.0])
+def test_outside_range_keep_follows_the_paired_evidence(gain):
+    scores = _scores(gain)
+    keep = outside_range_keep(scores.mean(axis=1), scores, LABELS, LIMITED)
+    assert keep == pytest.approx(min(1.0, np.exp(gain - OUTSIDE_RANGE_Z)))
+
+
+def test_outside_range_keep_needs_both_kinds_and_eligible_forms():
+    scores = _scores(5.0)
+    mean = scores.mean(axis=1)
+    assert outside_range_keep(mean, scores, LABELS, [True] * 4) == 0.0
+    assert outside_range_keep(mean, scores, LABELS, [False] * 4) == 0.0
+    # the kernel-u form not eligible: the best limited one left is ``const``, far below
+    eligible = [True, True, False, True]
+    assert outside_range_keep(mean, scores, LABELS, LIMITED, eligible) < 1e-3
+
+
+def test_row_weights_mix_dropped_and_kept_limited_forms():
+    rng = np.random.default_rng(0)
+    u = rng.uniform(0, 1, size=(20, 1))
+    fit = source_fit(u)
+    uq = np.array([[0.5], [2.0]])  # inside, outside the training range
+    w = np.array([0.5, 0.3, 0.2])
+    linear, limited = np.array([False, False, False]), np.array([False, True, False])
+    drop = row_weights(w, uq, linear, limited, *fit)
+    keep = row_weights(w, uq, linear, limited, *fit, 1.0)
+    half = row_weights(w, uq, linear, limited, *fit, 0.5)
+    np.testing.assert_allclose(keep, [w, w])
+    np.testing.assert_allclose(drop, [w, [0.5 / 0.7, 0.0, 0.2 / 0.7]])
+    np.testing.assert_allclose(half, 0.5 * drop + 0.5 * keep)
+    np.testing.assert_allclose(half.sum(axis=1), 1.0)
+
+
+def _fit(y_of_u, seed=1, n=60):
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(0.1, 1.0, size=n)
+    x = rng.normal(size=(n, 2))
+    y = y_of_u(u) + 0.02 * rng.normal(size=n)
+    return AffineTransferCV(
+        forms=["source_linear", "offset", "source_kernel"],
+        widths=[0.3, 1.0],
+        lambdas=[1e-4, 1e-2, 1.0],
+        random_state=0,
+    ).fit(np.column_stack([x, u]), y)
+
+
+def test_curved_target_keeps_the_kernel_forms_outside_the_range():
+    """``y = 1 / u``: the kernel-u form beats the straight lines in CV, so outside the training
+    range of ``u`` the average keeps part of its weight instead of extrapolating a line
+    through a hyperbola; for a straight ``y`` the keep is near zero."""
+    curved, straight = _fit(lambda u: 1.0 / u), _fit(lambda u: 2.0 + 3.0 * u)
+    assert straight.outside_range_keep_ < 0.02
+    assert curved.outside_range_keep_ > 0.2
+    m = curved
+    assert {"source_kernel", "source_linear"} <= set(m.form_weights_)
+    Xq = np.column_stack([np.zeros((3, 2)), [0.5, 0.05, 1.3]])  # inside, below, above
+    w = m.predict_form_weights(Xq)
+    forms = list(m.form_weights_)
+    args = (
+        np.array([m.form_weights_[f] for f in forms]),
+        Xq[:, -1:],
+        np.array([f in m.linear_source_forms_ for f in forms]),
+        np.array([f in m.range_limited_forms_ for f in forms]),
+        m.source_range_,
+        m.source_design_inv_,
+        m.mean_leverage_,
+    )
+    drop, keep = row_weights(*args, 0.0), row_weights(*args, 1.0)
+    k = m.outside_range_keep_
+    for j, f in enumerate(forms):
+        np.testing.assert_allclose(w[f], (1 - k) * drop[:, j] + k * keep[:, j])
+    # inside the range nothing is dropped; outside, the kernel-u form keeps the fraction k
+    assert drop[0, forms.index("source_kernel")] == keep[0, forms.index("source_kernel")]
+    assert np.all(w["source_kernel"][1:] > 0)
+    assert np.all(w["source_kernel"][1:] < keep[1:, forms.index("source_kernel")])
