@@ -34,7 +34,7 @@ from ._affine import (
     fit_affine_features,
     fit_affine_kernel,
 )
-from ._gram import GramFactor, ScaledBlockSolver, update_scaled_block
+from ._gram import GramFactor, ScaledBlockSolver
 from ._linear import (
     difference_matrix,
     fused_inverses,
@@ -87,5 +87,4 @@ __all__ = [
     "resolve_solver",
     "ridge_path",
     "solve_penalized_lsq",
-    "update_scaled_block",
 ]

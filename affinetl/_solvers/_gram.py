@@ -1,10 +1,10 @@
 """Fixed Gram matrices factorised once, and the scaled block solves of the relaxation.
 
 :class:`GramFactor` detects a low numerical rank (pivoted Cholesky) and solves ``(K + lam I)``
-through Woodbury or a cached Cholesky factor; :func:`update_scaled_block` and
-:class:`ScaledBlockSolver` give the exact minimiser of one scaled block
-``min ||r - d o (K theta)||^2 + lam theta'K theta`` through the symmetric push-through form
-``theta = D c``, ``(D K D + lam I) c = r``. No pseudo-inverse is formed. Arrays in, arrays out.
+through Woodbury or a cached Cholesky factor; :class:`ScaledBlockSolver` gives the exact
+minimiser of one scaled block ``min ||r - d o (K theta)||^2 + lam theta'K theta`` through the
+symmetric push-through form ``theta = D c``, ``(D K D + lam I) c = r``. No pseudo-inverse is
+formed. Arrays in, arrays out.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-__all__ = ["GramFactor", "ScaledBlockSolver", "solve_pos", "update_scaled_block"]
+__all__ = ["GramFactor", "ScaledBlockSolver", "cholesky", "solve_pos"]
 
 #: Eigenvalues below this fraction of the largest are treated as numerically zero.
 RANK_RTOL = 1e-10
@@ -24,15 +24,31 @@ CG_RTOL = 1e-12
 CG_MAX_STEPS = 12
 
 
+def _not_pd(what: str, info: int) -> linalg.LinAlgError:
+    return linalg.LinAlgError(
+        f"the {what} system is not positive definite (LAPACK info={info}); increase the "
+        "penalty of that block (lambda) or check the kernel for NaN"
+    )
+
+
 def solve_pos(M: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
     """Solve ``M x = b`` for symmetric positive-definite ``M`` (LAPACK ``posv``, M overwritten)."""
     _, x, info = linalg.lapack.dposv(M, b, lower=1, overwrite_a=1, overwrite_b=0)
     if info != 0:
-        raise linalg.LinAlgError(
-            f"the {what} system is not positive definite (LAPACK info={info}); increase the "
-            "penalty of that block (lambda) or check the kernel for NaN"
-        )
+        raise _not_pd(what, info)
     return x
+
+
+def cholesky(M: np.ndarray, what: str) -> np.ndarray:
+    """Lower Cholesky factor of the symmetric positive-definite ``M``, factorised in place.
+
+    ``M`` is symmetric, so its transpose is the same matrix in Fortran order: LAPACK factorises
+    it without the copy it would make of a C-ordered array.
+    """
+    chol, info = linalg.lapack.dpotrf(M.T, lower=1, overwrite_a=1)
+    if info != 0:
+        raise _not_pd(what, info)
+    return chol
 
 
 class GramFactor:
@@ -114,50 +130,9 @@ class GramFactor:
         if lam not in self._chol:
             M = self.K.copy()
             M.flat[:: M.shape[0] + 1] += lam
-            c, info = linalg.lapack.dpotrf(M, lower=1, overwrite_a=1)
-            if info != 0:
-                raise linalg.LinAlgError(
-                    f"K + lambda I is not positive definite (LAPACK info={info}); increase lambda"
-                )
-            self._chol[lam] = c
+            self._chol[lam] = cholesky(M, "kernel ridge (K + lambda I)")
         x, _ = linalg.lapack.dpotrs(self._chol[lam], v, lower=1)
         return x
-
-
-def update_scaled_block(
-    factor: GramFactor, d: np.ndarray, r: np.ndarray, lam: float, what: str = "block"
-) -> np.ndarray:
-    """Exact minimiser of ``||r - d o (K theta)||^2 + lam theta'K theta`` over ``theta``.
-
-    Parameters
-    ----------
-    factor : GramFactor
-        Gram matrix ``K`` of shape (n, n).
-    d : ndarray of shape (n,)
-        Elementwise scale.
-    r : ndarray of shape (n,)
-        Residual to fit.
-    lam : float
-        Positive penalty.
-    what : str
-        Name of the block, used in error messages.
-
-    Returns
-    -------
-    theta : ndarray of shape (n,)
-    """
-    if factor.rank == 0:
-        return np.zeros_like(r)
-    if factor.low_rank:
-        Phi = factor.Phi
-        DPhi = d[:, None] * Phi
-        M = DPhi.T @ DPhi
-        M.flat[:: M.shape[0] + 1] += lam
-        w = solve_pos(M, DPhi.T @ r, what)
-        return factor.dual_from_features(w)
-    M = factor.K * np.outer(d, d)
-    M.flat[:: M.shape[0] + 1] += lam
-    return d * solve_pos(M, r, what)
 
 
 class ScaledBlockSolver:
@@ -169,8 +144,9 @@ class ScaledBlockSolver:
     started at the previous ``c``, to a relative residual of ``CG_RTOL``: each sweep costs a few
     ``O(n^2)`` products instead of an ``O(n^3)`` factorisation. When the preconditioner has gone
     stale (no convergence within ``CG_MAX_STEPS`` steps) it is refactorised at the current ``d``
-    and the system solved directly with it. Low-rank Gram matrices use the feature-space solve of
-    :func:`update_scaled_block`.
+    and the system solved directly with it (so the first solve is a direct one). A low-rank
+    ``K = Phi Phi'`` is solved in its feature space, ``(Phi'D^2 Phi + lam I) w = Phi'D r``,
+    with the dual coefficients on its pivots.
 
     Parameters
     ----------
@@ -191,17 +167,9 @@ class ScaledBlockSolver:
     def _factorise(self, d: np.ndarray) -> None:
         M = self.factor.K * np.outer(d, d)
         M.flat[:: M.shape[0] + 1] += self.lam
-        # M is symmetric, so its transpose is the same matrix in Fortran order: factorised in
-        # place, without the copy LAPACK would make of a C-ordered array
-        chol, info = linalg.lapack.dpotrf(M.T, lower=1, overwrite_a=1)
-        if info != 0:
-            raise linalg.LinAlgError(
-                f"the {self.what} system is not positive definite (LAPACK info={info}); increase "
-                "the penalty of that block (lambda) or check the kernel for NaN"
-            )
         # applied once per CG step by two triangular solves (dtrsv: about one dgemv's time
         # here); an explicit inverse would cost twice the factorisation again
-        self._chol = chol
+        self._chol = cholesky(M, self.what)
         self.n_factorisations += 1
 
     def _precondition(self, v: np.ndarray) -> np.ndarray:
@@ -239,8 +207,14 @@ class ScaledBlockSolver:
         ``rtol`` is the relative residual of the conjugate-gradient solve (looser while the
         relaxation is far from convergence: an inexact block step).
         """
-        if self.factor.rank == 0 or self.factor.low_rank:
-            return update_scaled_block(self.factor, d, r, self.lam, self.what)
+        factor = self.factor
+        if factor.rank == 0:
+            return np.zeros_like(r)
+        if factor.low_rank:
+            DPhi = d[:, None] * factor.Phi
+            M = DPhi.T @ DPhi
+            M.flat[:: M.shape[0] + 1] += self.lam
+            return factor.dual_from_features(solve_pos(M, DPhi.T @ r, self.what))
         c = None
         if self._chol is not None and self._c is not None:
             c = self._pcg(d, r, max(rtol, CG_RTOL))

@@ -176,12 +176,20 @@ def holdout_path(
 
 
 def _design_solve(
-    solve: Callable[[np.ndarray], np.ndarray], Z: np.ndarray, y: np.ndarray
+    solve: Callable[[np.ndarray], np.ndarray], Z: np.ndarray | None, y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``c`` and ``a = A^{-1} (y - Z c)`` for one penalty, from ``solve(v) = A^{-1} v``."""
-    sol = solve(np.column_stack([y, Z]))
+    """``c`` and ``a = A^{-1} (y - Z c)`` for one penalty, from ``solve(v) = A^{-1} v``.
+
+    ``Z = None`` is the intercept alone, whose 1 x 1 system ``1'A^{-1} 1 c = 1'A^{-1} y`` is a
+    division.
+    """
+    ones = Z is None
+    sol = solve(np.column_stack([y, np.ones_like(y) if ones else Z]))
     Ainvy, AinvZ = sol[:, 0], sol[:, 1:]
-    c = linalg.lstsq(Z.T @ AinvZ, Z.T @ Ainvy, check_finite=False)[0]
+    if ones:
+        c = np.array([Ainvy.sum() / AinvZ[:, 0].sum()])
+    else:
+        c = linalg.lstsq(Z.T @ AinvZ, Z.T @ Ainvy, check_finite=False)[0]
     return c, Ainvy - AinvZ @ c
 
 
@@ -242,7 +250,7 @@ def kernel_ridge_intercept(
     a : ndarray of shape (n,)
         Dual coefficients (supported on the pivots in the low-rank case).
     """
-    c, a = _design_solve(lambda v: factor.ridge_solve(v, lam), np.ones((r.shape[0], 1)), r)
+    c, a = _design_solve(lambda v: factor.ridge_solve(v, lam), None, r)
     if factor.low_rank:
         a = factor.dual_from_features(factor.Phi.T @ a)
     return float(c[0]), a

@@ -8,10 +8,10 @@ from scipy.optimize import minimize
 
 from affinetl._solvers import (
     GramFactor,
+    ScaledBlockSolver,
     fit_affine_blocks,
     fit_const_affine,
     kernel_ridge_intercept,
-    update_scaled_block,
 )
 from affinetl.kernels import gram_matrix
 
@@ -48,7 +48,7 @@ def test_scaled_block_is_exact_minimiser(kind, lam):
         res = r - d * (K @ theta)
         return -2 * K @ (d * res) + 2 * lam * K @ theta
 
-    theta = update_scaled_block(GramFactor(K), d, r, lam)
+    theta = ScaledBlockSolver(GramFactor(K), lam, "block").solve(d, r)  # a direct solve
     ref = minimize(block, np.zeros(N), jac=grad, method="BFGS", options={"gtol": 1e-10})
     assert block(theta) <= ref.fun + 1e-8 * max(1.0, abs(ref.fun))
     np.testing.assert_allclose(np.linalg.norm(grad(theta)), 0.0, atol=1e-6)
@@ -133,8 +133,6 @@ def test_const_variant_is_stationary_point():
 
 def test_scaled_block_solver_matches_direct_solves_as_scale_drifts():
     """The preconditioned CG path returns the exact block minimiser sweep after sweep."""
-    from affinetl._solvers import ScaledBlockSolver
-
     rng = np.random.default_rng(12)
     K = gram_matrix("rbf", rng.normal(size=(60, 4)), gamma=0.3)
     factor = GramFactor(K)
@@ -145,7 +143,10 @@ def test_scaled_block_solver_matches_direct_solves_as_scale_drifts():
         d = d + 0.002 * rng.normal(size=60)  # a slowly changing scale, as in the relaxation
         r = rng.normal(size=60)
         np.testing.assert_allclose(
-            solver.solve(d, r), update_scaled_block(factor, d, r, 0.05), rtol=1e-8, atol=1e-10
+            solver.solve(d, r),
+            ScaledBlockSolver(factor, 0.05, "direct").solve(d, r),
+            rtol=1e-8,
+            atol=1e-10,
         )
     assert solver.n_factorisations < 6 and solver.n_cg_steps > 0
 
