@@ -21,6 +21,7 @@ __all__ = [
     "fused_inverses",
     "fused_penalty",
     "fused_ridge_path",
+    "scaled_ridge_step",
     "solve_penalized_lsq",
 ]
 
@@ -86,17 +87,48 @@ def fused_penalty(
     return P
 
 
-def solve_penalized_lsq(A: np.ndarray, r: np.ndarray, P: np.ndarray) -> np.ndarray:
-    """Minimise ``||r - A c||^2 + c'P c`` (``P`` symmetric PSD, ``A'A + P`` positive definite)."""
+def solve_penalized_lsq(A: np.ndarray, r: np.ndarray, P: np.ndarray | None = None) -> np.ndarray:
+    """Minimise ``||r - A c||^2 + c'P c`` (``P`` symmetric PSD, ``A'A + P`` positive definite).
+
+    ``A`` (n, k), ``r`` (n,), ``P`` (k, k), or batches (s, n, k), (s, n), (s, k, k). Normal
+    equations by Cholesky; ``P = None`` is least squares, minimum-norm where ``A'A`` is singular.
+    """
+    if A.ndim == 3:
+        out = np.empty(A.shape[::2])
+        for i in range(len(A)):
+            out[i] = solve_penalized_lsq(A[i], r[i], None if P is None else P[i])
+        return out
     if A.shape[1] == 0:
         return np.zeros(0)
-    M = A.T @ A + P
+    M = A.T @ A if P is None else A.T @ A + P
     try:
         return linalg.solve(M, A.T @ r, assume_a="pos", check_finite=False)
-    except linalg.LinAlgError as exc:
+    except (linalg.LinAlgError, ValueError) as exc:
+        if P is None:
+            return linalg.lstsq(A, r, check_finite=False)[0]
         raise linalg.LinAlgError(
             "the fused-ridge system is singular; use a positive lambda_ridge"
         ) from exc
+
+
+def scaled_ridge_step(
+    x: np.ndarray, e: np.ndarray, r: np.ndarray, P: np.ndarray | None, Pinv: np.ndarray | None
+) -> np.ndarray:
+    """``argmin_w ||r - e o (x w)||^2 + w'P w`` for every member of a batch.
+
+    ``x`` (n, p) is shared; ``e`` and ``r`` are (s, n), ``P`` or its inverse ``Pinv``
+    (s, p, p). Given ``Pinv`` the step is solved in sample space (``n x n``: the push-through
+    identity ``w = P^{-1} x'E c`` with ``(E x P^{-1} x'E + I) c = r``), else in the input space
+    (:func:`solve_penalized_lsq`). Returns ``w`` of shape (s, p).
+    """
+    if Pinv is None:
+        return solve_penalized_lsq(e[:, :, None] * x[None], r, P)
+    G = Pinv @ x.T  # (s, p, n)
+    M = (x @ G) * (e[:, :, None] * e[:, None, :])
+    idx = np.arange(x.shape[0])
+    M[:, idx, idx] += 1.0
+    c = np.linalg.solve(M, r[:, :, None])[:, :, 0]
+    return np.einsum("spn,sn->sp", G, e * c)
 
 
 def fused_inverses(n_features: int, blocks: list | None, grid: np.ndarray) -> np.ndarray:
@@ -114,15 +146,10 @@ def fused_ridge_path(
 ) -> np.ndarray:
     """Fused ridge with an unpenalised intercept on ``r`` for every inverse penalty in ``Pinv``.
 
-    Solved in sample space (``n x n`` per penalty). Returns predictions at ``x_eval`` of shape
-    (q, m).
+    Solved in sample space (``n x n`` per penalty, :func:`scaled_ridge_step` with unit
+    scale) on the centred data. Returns predictions at ``x_eval`` of shape (q, m).
     """
     xm, rm = x.mean(axis=0), r.mean()
-    xc = x - xm
-    G = Pinv @ xc.T  # (q, p, n)
-    Q = xc @ G  # (q, n, n)
-    idx = np.arange(len(r))
-    Q[:, idx, idx] += 1.0
-    c = np.linalg.solve(Q, np.broadcast_to((r - rm)[:, None], (len(Q), len(r), 1)))[:, :, 0]
-    coef = np.einsum("qpn,qn->qp", G, c)
+    ones = np.ones((len(Pinv), len(r)))
+    coef = scaled_ridge_step(x - xm, ones, np.broadcast_to(r - rm, ones.shape), None, Pinv)
     return rm + coef @ (x_eval - xm).T

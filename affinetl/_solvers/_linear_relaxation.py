@@ -6,11 +6,9 @@ polymer heat-capacity reproduction: ``w`` carries the penalty ``w'P w`` (a fused
 :func:`~._linear.fused_penalty`), ``a0, a1, b`` are unpenalised. From ``(a0, a1)`` by least
 squares and ``b = 0``, ``w = 0``, each sweep replaces ``w`` (penalised least squares), ``b`` and
 ``(a0, a1)`` (least squares) by their exact block minimisers, so the objective never increases.
-Many penalty matrices advance together; converged members are frozen.
-
-The ``w`` block is solved in the input space (``p x p``) or, given the inverse penalties, in the
-sample space (``n x n``, the push-through identity ``w = P^{-1} x'E c`` with
-``(E x P^{-1} x' E + I) c = r``), whichever the caller finds cheaper.
+Many penalty matrices advance together; converged members are frozen. The ``w`` block is
+solved in the input space or, given the inverse penalties, in the sample space
+(:func:`~._linear.scaled_ridge_step`), whichever the caller finds cheaper.
 """
 
 from __future__ import annotations
@@ -18,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
+
+from ._linear import scaled_ridge_step, solve_penalized_lsq
 
 __all__ = ["LinearRelaxationResult", "linear_affine_relaxation"]
 
@@ -38,40 +37,6 @@ class LinearRelaxationResult:
     n_iter: np.ndarray
     converged: np.ndarray
     objective_history: np.ndarray
-
-
-def _least_squares(A: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Batched least squares ``(s, n, k), (s, n) -> (s, k)`` by the normal equations; the
-    minimum-norm solution where ``A'A`` is singular (e.g. a constant source column)."""
-    G = np.matmul(np.swapaxes(A, 1, 2), A)
-    rhs = np.einsum("snk,sn->sk", A, r)
-    out = np.empty(rhs.shape)
-    for i in range(len(G)):
-        try:
-            out[i] = linalg.solve(G[i], rhs[i], assume_a="pos", check_finite=False)
-        except (linalg.LinAlgError, ValueError):
-            out[i] = linalg.lstsq(A[i], r[i], check_finite=False)[0]
-    return out
-
-
-def _w_step(x, e, r, P, Pinv):
-    """``argmin_w ||r - e o (x w)||^2 + w'P w`` per member: (s, n), (s, n) -> (s, p)."""
-    if Pinv is not None:
-        G = Pinv @ x.T  # (s, p, n)
-        M = (x @ G) * (e[:, :, None] * e[:, None, :])
-        idx = np.arange(x.shape[0])
-        M[:, idx, idx] += 1.0
-        c = np.linalg.solve(M, r[:, :, None])[:, :, 0]
-        return np.einsum("spn,sn->sp", G, e * c)
-    A = e[:, :, None] * x[None]
-    M = np.matmul(np.swapaxes(A, 1, 2), A) + P
-    rhs = np.einsum("snp,sn->sp", A, r)
-    try:
-        return np.linalg.solve(M, rhs[:, :, None])[:, :, 0]
-    except np.linalg.LinAlgError as exc:
-        raise linalg.LinAlgError(
-            "the fused-ridge system is singular; use a positive lambda_ridge"
-        ) from exc
 
 
 def _objective(x, u, y, a0, a1, b, w, P):
@@ -121,7 +86,7 @@ def linear_affine_relaxation(
     n, p, k = y.shape[0], x.shape[1], u.shape[1]
     Zu = np.hstack([np.ones((n, 1)), u])
     if start is None:
-        coef = _least_squares(Zu[None], y[None])[0]
+        coef = solve_penalized_lsq(Zu[None], y[None])[0]
         a0, a1 = np.full(q, coef[0]), np.tile(coef[1:], (q, 1))
         b, w = np.zeros((q, k)), np.zeros((q, p))
     else:
@@ -137,15 +102,17 @@ def linear_affine_relaxation(
         old = np.column_stack([a0[act], a1[act], b[act], w[act]])
         r = y[None] - a0[act, None] - a1[act] @ u.T  # (s, n)
         e = 1.0 + b[act] @ u.T
-        w_new = _w_step(x, e, r, None if P is None else P[act], None if Pinv is None else Pinv[act])
+        w_new = scaled_ridge_step(
+            x, e, r, None if P is None else P[act], None if Pinv is None else Pinv[act]
+        )
         xw = w_new @ x.T
         A = u[None] * xw[:, :, None]
         b_new = np.zeros((len(act), k))
         moving = np.any(xw != 0, axis=1)
         if moving.any():
-            b_new[moving] = _least_squares(A[moving], (r - xw)[moving])
+            b_new[moving] = solve_penalized_lsq(A[moving], (r - xw)[moving])
         target = y[None] - (1.0 + b_new @ u.T) * xw
-        coef = _least_squares(np.broadcast_to(Zu, (len(act), n, k + 1)), target)
+        coef = solve_penalized_lsq(np.broadcast_to(Zu, (len(act), n, k + 1)), target)
         a0[act], a1[act], b[act], w[act] = coef[:, 0], coef[:, 1:], b_new, w_new
         if P is not None:
             history.append(_objective(x, u, y, a0, a1, b, w, P))
