@@ -401,7 +401,7 @@ def prepare_job(
         write_system_prmtop(params, n_chains, meta["box_nm"], nemd_prmtop(work).parent)
     timings["pack_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()  # DFT-D4 unit polarisability for the refractive index
-    write_unit_polarizability(work / "optics.json", job.smiles, seed=job.seed)
+    write_unit_polarizability(pack_dir / "optics.json", job.smiles, seed=job.seed)
     timings["optics_s"] = time.perf_counter() - t0
 
     return work, timings
@@ -547,7 +547,7 @@ def simulate(
     ends = tuple(meta["ends"])
     props.update(post_production(runner, frames, n_chains=p.n_chains, ends=ends, timings=timings))
     # Lorentz-Lorenz from the density and the unit polarisability stored by prepare_job
-    props.update(refractive_index_row(read_unit_polarizability(work / "optics.json"), props))
+    props.update(refractive_index_row(read_unit_polarizability(pack_dir / "optics.json"), props))
     if p.conductivity_ps > 0:
         from .conductivity import reverse_nemd
         from .properties import thermal_diffusivity

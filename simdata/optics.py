@@ -15,7 +15,7 @@ polarisabilities are additive atomic ones, so the extra polarisability of conjug
 pi systems is missed; ``docs/simdata.md`` gives the accuracy against PI1070.
 
 In a job, :func:`write_unit_polarizability` runs once in the preparation (it needs RDKit
-and ``dftd4``) and stores ``optics.json`` in the job folder; the MD half reads it back
+and ``dftd4``) and stores ``pack/optics.json`` with the cell; the MD half reads it back
 (:func:`read_unit_polarizability`) and :func:`refractive_index_row` turns the row's
 density and its standard error into ``refractive_index`` and ``refractive_index_sem``.
 The error is the density's, propagated through the Lorentz-Lorenz equation: a sampling
