@@ -13,8 +13,8 @@ module                     concept
                            leave-one-out and K-fold hold-out errors, AffineTL-const
 ``_newton``                damped Newton on feature maps, batched (one problem = batch of one)
 ``_lowrank_newton``        Newton steps that eliminate ``g3`` when ``K1, K2`` have low rank
-``_relaxation``            block relaxation of one problem (pruning, acceleration)
-``_relaxation_batch``      block relaxation of many problems, numpy or torch
+``_relaxation``            block relaxation, one sweep loop for one problem (factorised Gram
+                           matrices, pruning, acceleration) or many (batched, numpy or torch)
 ``_linear``                fused-ridge penalties and penalised least squares
 ``_linear_relaxation``     block relaxation of the linear affine model, batched
 ``_resolve``               :func:`resolve_solver`, the one rule that picks the solver

@@ -28,8 +28,7 @@ from ._gram import GramFactor
 from ._lowrank_newton import fit_affine_newton, newton_applies
 from ._newton import NewtonBatchResult, exact_features, newton_features
 from ._objective import _bmv
-from ._relaxation import fit_affine_blocks
-from ._relaxation_batch import relaxation_path
+from ._relaxation import fit_affine_blocks, relaxation_path
 from ._resolve import resolve_solver
 from ._ridge import fit_partial_ridge
 
@@ -420,7 +419,7 @@ def affine_full_path(
         Positive ``(l1, l2, l3)``, shared by all problems or one grid per problem.
     solver : {"relaxation", "newton"}
         ``"relaxation"``: the published block relaxation from standard normal ``beta``,
-        ``gamma`` (seed ``random_state``), batched (:mod:`._relaxation_batch`). ``"newton"``:
+        ``gamma`` (seed ``random_state``), batched (:func:`~._relaxation.relaxation_path`). ``"newton"``:
         damped Newton steps from the AffineTL-const solution (:func:`fit_affine_batch`).
     random_state : int
         Seed of the relaxation's initial ``beta`` and ``gamma``.

@@ -1,4 +1,4 @@
-"""Block relaxation for the kernel affine transfer model (one problem): arrays in, arrays out.
+"""Block relaxation of the kernel affine transfer model: one problem, or many at once.
 
 The objective (Minami et al., NeurIPS 2023, eq. (6) with the representer theorem) is::
 
@@ -14,11 +14,22 @@ It is convex in each block. Every update below is the exact block minimiser:
 * ``gamma`` given the rest: the same problem with ``d = 1 + K2 beta``, ``r = y - a0 - K1 alpha``.
 * ``(a0, alpha)``: kernel ridge with an unpenalised intercept on ``r = y - g2 o g3``:
   ``alpha = A^{-1} (r - a0)``, ``a0 = 1'A^{-1} r / 1'A^{-1} 1`` with ``A = K1 + l1 I``, applied
-  through the eigendecomposition of the fixed ``K1`` computed once.
+  through a factorisation of the fixed ``K1`` computed once.
 
-When a Gram matrix has low numerical rank (``K = Phi Phi'`` with ``r << n`` columns), a scaled block
-is solved in the ``r``-dimensional feature space instead, ``(Phi'D^2 Phi + l I) w = Phi'D r``,
-which is the same minimiser at ``O(n r^2)`` cost. No pseudo-inverse is formed in any iteration.
+The sweep and its stopping rule (the largest relative max-abs change of the blocks below
+``tol``) are written once, :func:`_relax`, for a batch of ``B`` members (problems and penalty
+settings, a single problem being the batch of one); converged members are frozen and dropped
+from the working batch. Two block solvers plug into it:
+
+* :class:`_Factored` (:func:`fit_affine_blocks`, one problem): Gram matrices factorised by
+  :class:`~._gram.GramFactor`. When one has low numerical rank (``K = Phi Phi'`` with
+  ``r << n`` columns) its block is solved in the ``r``-dimensional feature space at
+  ``O(n r^2)`` cost; dense blocks by preconditioned conjugate gradients
+  (:class:`~._gram.ScaledBlockSolver`). Pruning and acceleration apply here.
+* :class:`_Batched` (:func:`relaxation_path`, many problems of equal size): one batched solve
+  of the push-through systems per block, in numpy or in torch (float64) on a device.
+
+No pseudo-inverse is formed in any iteration.
 """
 
 from __future__ import annotations
@@ -28,19 +39,120 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._gram import CG_RTOL, GramFactor, ScaledBlockSolver
-from ._objective import affine_objective, rel_change
+from ._objective import affine_objective
 from ._ridge import fit_const_affine, kernel_ridge_intercept
 
-__all__ = ["BlockRelaxationResult", "fit_affine_blocks"]
+__all__ = ["BlockRelaxationResult", "fit_affine_blocks", "relaxation_path"]
 
 #: Sweeps remembered by the Anderson acceleration of the block relaxation.
 ANDERSON_MEMORY = 5
 
 
-def _state_objective(y: np.ndarray, st: tuple[np.ndarray, ...], lams) -> float:
-    """Objective of a state ``(a0, alpha, beta, gamma, h1, h2, g3)`` (fitted values included)."""
-    pen = (st[1] @ st[4], st[2] @ st[5], st[3] @ st[6])
-    return affine_objective(y, float(st[0][0]), st[4], st[5], st[6], pen, lams)
+class _Numpy:
+    """The few array operations of the relaxation that differ between numpy and torch."""
+
+    def __init__(self, device: str | None = None) -> None:
+        self.solve = np.linalg.solve
+
+    def asarray(self, v: np.ndarray) -> np.ndarray:
+        return np.array(v)
+
+    def numpy(self, v) -> np.ndarray:
+        return np.asarray(v)
+
+    def mask(self, m: np.ndarray):
+        return m
+
+    def amax(self, v):
+        return np.max(v, axis=1)
+
+    def rel_change(self, new, old) -> np.ndarray:
+        """:func:`~._objective.rel_change` of every member (rows of (B, n) arrays)."""
+        scale = self.numpy(self.amax(abs(old)))
+        diff = self.numpy(self.amax(abs(new - old)))
+        safe = np.where(scale > 0, scale, 1.0)
+        return np.where(scale > 0, diff / safe, np.where(diff > 0, np.inf, 0.0))
+
+
+class _Torch(_Numpy):
+    """The same operations for torch tensors (float64) on ``device``."""
+
+    def __init__(self, device: str) -> None:
+        import torch  # noqa: PLC0415 - optional dependency (the nn extra)
+
+        self.torch = torch
+        self.device = torch.device(device)
+        self.solve = torch.linalg.solve
+
+    def asarray(self, v: np.ndarray):
+        return self.torch.as_tensor(np.ascontiguousarray(v), device=self.device).clone()
+
+    def numpy(self, v) -> np.ndarray:
+        return v.cpu().numpy()
+
+    def mask(self, m: np.ndarray):
+        return self.asarray(m)
+
+    def amax(self, v):
+        return self.torch.amax(v, dim=1)
+
+
+def _matvec(K, v):
+    return (K @ v[:, :, None])[:, :, 0]
+
+
+class _Batched:
+    """Block solves of ``B`` members with dense Gram matrices, one batched solve per block."""
+
+    def __init__(self, xp, K1, K2, K3, Ainv, a1, den, l2, l3) -> None:
+        self.xp, self.fit_h1, self.single = xp, True, False
+        self.arrays = [xp.asarray(v) for v in (K1, K2, K3, l2, l3, Ainv, a1, den)]
+
+    def keep(self, live: np.ndarray) -> None:
+        """Drop the converged members from the working batch."""
+        self.arrays = [v[self.xp.mask(live)] for v in self.arrays]
+
+    def matvec(self, i: int, v):
+        """``K_i v`` (``i = 0, 1, 2``: ``h1``, ``h2``, ``g3``) of every member."""
+        return _matvec(self.arrays[i], v)
+
+    def solve(self, i: int, d, r, rtol: float):
+        """``theta_b = d_b c_b`` with ``(D_b K_b D_b + lam_b I) c_b = r_b`` (block ``i``)."""
+        K, lam = self.arrays[i], self.arrays[i + 2]
+        M = K * (d[:, :, None] * d[:, None, :])
+        idx = np.arange(K.shape[-1])
+        M[:, idx, idx] += lam[:, None]
+        return d * self.xp.solve(M, r[:, :, None])[:, :, 0]
+
+    def intercept_alpha(self, r):
+        Ainv, a1, den = self.arrays[5:]
+        sol = _matvec(Ainv, r)
+        a0 = sol.sum(1) / den
+        return a0[:, None], sol - a0[:, None] * a1
+
+
+class _Factored:
+    """Block solves of one problem (a batch of one) through its factorised Gram matrices."""
+
+    def __init__(self, F1, F2, F3, lams, fit_h1: bool) -> None:
+        self.xp, self.fit_h1, self.single = _Numpy(), fit_h1, True
+        self.F1, self.l1 = F1, lams[0]
+        self.matvecs = (F1.matvec, F2.matvec, lambda v: F3.K @ v)
+        self.solvers = (None, ScaledBlockSolver(F2, lams[1], "beta (h2)"))
+        self.solvers += (ScaledBlockSolver(F3, lams[2], "gamma (g3)"),)
+
+    def keep(self, live: np.ndarray) -> None:
+        pass
+
+    def matvec(self, i: int, v):
+        return self.matvecs[i](v[0])[None]
+
+    def solve(self, i: int, d, r, rtol: float):
+        return self.solvers[i].solve(d[0], r[0], rtol)[None]
+
+    def intercept_alpha(self, r):
+        a0, alpha = kernel_ridge_intercept(self.F1, r[0], self.l1)
+        return np.array([[a0]]), alpha[None]
 
 
 def _anderson(pairs) -> tuple[np.ndarray, ...] | None:
@@ -55,7 +167,7 @@ def _anderson(pairs) -> tuple[np.ndarray, ...] | None:
         return None
 
     def fitted(st):
-        return np.concatenate([st[0], st[4], st[5], st[6]])
+        return np.concatenate([st[0], st[4], st[5], st[6]], axis=1).ravel()
 
     F = [fitted(g) - fitted(x) for x, g in pairs]
     dF = np.column_stack([F[i + 1] - F[i] for i in range(len(F) - 1)])
@@ -66,6 +178,128 @@ def _anderson(pairs) -> tuple[np.ndarray, ...] | None:
     return tuple(
         G[-1][j] - sum(t * (G[i + 1][j] - G[i][j]) for i, t in enumerate(theta)) for j in range(7)
     )
+
+
+def _relax(
+    ops,
+    y,
+    start,
+    lams,
+    *,
+    max_iter,
+    tol,
+    prune=False,
+    prune_threshold=1e-2,
+    extrapolate=False,
+    callback=None,
+):
+    """The block relaxation of every member of a batch (module docstring).
+
+    ``y`` (B, n) and ``start = (a0, alpha, beta, gamma)`` of shapes (B, 1), (B, n) x 3 are
+    arrays of ``ops.xp``. Pruning, acceleration and the objective history are for the batch
+    of one (:class:`_Factored`). Returns numpy ``(a0, alpha, beta, gamma, n_iter, converged)``
+    and, for the batch of one, ``(history, g2_zero, h2_zero)``.
+    """
+    xp = ops.xp
+    a0, alpha, beta, gamma = start
+    out = [xp.numpy(v).copy() for v in start]
+    B = out[0].shape[0]
+    n_iter, converged = np.full(B, max_iter), np.zeros(B, dtype=bool)
+    work = np.arange(B)  # the members in the working batch, compacted as members converge
+    live = np.ones(B, dtype=bool)
+    h1, h2, g3 = (ops.matvec(i, v) for i, v in enumerate((alpha, beta, gamma)))
+    g2_zero = h2_zero = False
+
+    def objective(st) -> float:  # of the batch of one, from the fitted values
+        a, al, be, ga, f1, f2, f3 = (v[0] for v in st)
+        pen = (al @ f1, be @ f2, ga @ f3)
+        return affine_objective(
+            y[0], float(a[0]), f1, f2, (0.0 if g2_zero else 1.0) * f3, pen, lams
+        )
+
+    def notify(block: str) -> None:
+        if callback is not None:
+            state = {"a0": float(a0[0, 0]), "alpha": alpha[0], "beta": beta[0], "gamma": gamma[0]}
+            callback(block, state)
+
+    history = [objective((a0, alpha, beta, gamma, h1, h2, g3))] if ops.single else None
+    step, last_change, prev = 1.0, np.inf, None
+    pairs: list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]] = []
+    for it in range(1, max_iter + 1):
+        old = (alpha, beta, gamma, a0)
+        start_state = (a0, alpha, beta, gamma, h1, h2, g3)
+        flags_before = (g2_zero, h2_zero)
+        if not g2_zero:
+            if not h2_zero:
+                beta = ops.solve(1, g3, y - a0 - h1 - g3, CG_RTOL)
+                h2 = ops.matvec(1, beta)
+                notify("beta")
+            # accelerated runs solve inexactly while far from convergence: the CG tolerance
+            # follows the last sweep's relative change (1e-4 of it, at most 1e-6); the plain
+            # published relaxation keeps exact block solves
+            rtol = min(1e-6, 1e-4 * last_change) if extrapolate else CG_RTOL
+            gamma = ops.solve(2, 1.0 + h2, y - a0 - h1, rtol)
+            g3 = ops.matvec(2, gamma)
+            notify("gamma")
+        r = y - (0.0 if g2_zero else 1.0) * (1.0 + h2) * g3
+        if ops.fit_h1:
+            a0, alpha = ops.intercept_alpha(r)
+            h1 = ops.matvec(0, alpha)
+        else:
+            a0 = np.array([[np.mean(r[0])]])
+        notify("alpha")
+        if prune and not g2_zero and np.linalg.norm(gamma[0]) < prune_threshold:
+            g2_zero = True
+            beta, gamma, h2, g3 = (np.zeros_like(v) for v in (beta, gamma, h2, g3))
+        if prune and not h2_zero and not g2_zero and np.linalg.norm(beta[0]) < prune_threshold:
+            h2_zero = True
+            beta, h2 = np.zeros_like(beta), np.zeros_like(h2)
+        state = (a0, alpha, beta, gamma, h1, h2, g3)
+        if ops.single:
+            current = objective(state)
+            # No extrapolation across a pruning step: the direction would revive a removed block.
+            extra = extrapolate and not g2_zero and (g2_zero, h2_zero) == flags_before
+            accelerated = False
+            if extra:
+                pairs.append((start_state, state))
+                del pairs[: -(ANDERSON_MEMORY + 1)]
+                cand = _anderson(pairs)
+                if cand is not None and (c_obj := objective(cand)) < current:
+                    (a0, alpha, beta, gamma, h1, h2, g3), current, accelerated = cand, c_obj, True
+            else:
+                pairs.clear()
+            if extra and not accelerated and prev is not None:
+                cand = tuple(v + step * (v - p) for v, p in zip(state, prev))
+                c_obj = objective(cand)
+                if c_obj < current:
+                    (a0, alpha, beta, gamma, h1, h2, g3), current = cand, c_obj
+                    step = min(2.0 * step, 64.0)
+                else:
+                    step = max(step / 4.0, 0.25)
+            prev = state
+            history.append(current)
+        changes = [xp.rel_change(new, o) for new, o in zip((alpha, beta, gamma, a0), old)]
+        change = np.maximum.reduce(changes)
+        last_change = float(np.max(change))
+        done = live & (change < tol)
+        if done.any():
+            for o, cur in zip(out, (a0, alpha, beta, gamma)):
+                o[work[done]] = xp.numpy(cur[xp.mask(done)])
+            n_iter[work[done]], converged[work[done]] = it, True
+            live &= ~done
+        if not live.any():
+            break
+        if live.mean() < 0.7:  # compact the working batch
+            work, keep = work[live], xp.mask(live)
+            ops.keep(live)
+            y, a0, alpha, beta, gamma, h1, h2, g3 = (
+                v[keep] for v in (y, a0, alpha, beta, gamma, h1, h2, g3)
+            )
+            live = np.ones(len(work), dtype=bool)
+    else:
+        for o, cur in zip(out, (a0, alpha, beta, gamma)):
+            o[work[live]] = xp.numpy(cur[xp.mask(live)])
+    return (*out, n_iter, converged), (history, g2_zero, h2_zero)
 
 
 @dataclass
@@ -101,7 +335,7 @@ def fit_affine_blocks(
     extrapolate: bool = False,
     callback=None,
 ) -> BlockRelaxationResult:
-    """Block relaxation for the full affine transfer model.
+    """Block relaxation for the full affine transfer model (one problem).
 
     Parameters
     ----------
@@ -140,12 +374,12 @@ def fit_affine_blocks(
     BlockRelaxationResult
     """
     l1, l2, l3 = lams
-    K1, K3 = F1.K, F3.K
     n = y.shape[0]
     if beta0 is None or gamma0 is None:
         if beta0 is not None or gamma0 is not None:
             raise ValueError("give both beta0 and gamma0, or neither (the AffineTL-const start)")
-        a_c, alpha_c, gamma0 = fit_const_affine(K1 if fit_h1 else np.zeros_like(K1), K3, y, l1, l3)
+        K1 = F1.K if fit_h1 else np.zeros_like(F1.K)
+        a_c, alpha_c, gamma0 = fit_const_affine(K1, F3.K, y, l1, l3)
         beta0 = np.zeros(n)
         if alpha0 is None:
             alpha0 = (a_c, alpha_c)
@@ -156,112 +390,80 @@ def fit_affine_blocks(
         a0, alpha = kernel_ridge_intercept(F1, y, l1)
     else:
         a0, alpha = float(np.mean(y)), np.zeros(n)
-    beta, gamma = beta0.astype(float).copy(), gamma0.astype(float).copy()
-    h1, h2, g3 = F1.matvec(alpha), F2.matvec(beta), K3 @ gamma
-    g2_zero = h2_zero = False
-
-    def objective() -> float:
-        scale = 0.0 if g2_zero else 1.0
-        return affine_objective(
-            y,
-            a0,
-            h1,
-            h2,
-            scale * g3,
-            (alpha @ h1, beta @ h2, gamma @ g3),
-            lams,
-        )
-
-    def notify(block: str) -> None:
-        if callback is not None:
-            callback(block, {"a0": a0, "alpha": alpha, "beta": beta, "gamma": gamma})
-
-    S2 = ScaledBlockSolver(F2, l2, "beta (h2)")
-    S3 = ScaledBlockSolver(F3, l3, "gamma (g3)")
-    history = [objective()]
-    converged = False
-    step = 1.0
-    last_change = np.inf
-    prev: tuple[np.ndarray, ...] | None = None
-    n_iter = 0
-    pairs: list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]] = []
-    while n_iter < max_iter:
-        n_iter += 1
-        old = (alpha.copy(), beta.copy(), gamma.copy(), a0)
-        start = (np.array([a0]), alpha.copy(), beta.copy(), gamma.copy(), h1, h2, g3)
-        flags_before = (g2_zero, h2_zero)
-        if not g2_zero:
-            if not h2_zero:
-                beta = S2.solve(g3, y - a0 - h1 - g3)
-                h2 = F2.matvec(beta)
-                notify("beta")
-            # accelerated runs solve inexactly while far from convergence: the CG tolerance
-            # follows the last sweep's relative change (1e-4 of it, at most 1e-6); the plain
-            # published relaxation keeps exact block solves
-            rtol = min(1e-6, 1e-4 * last_change) if extrapolate else CG_RTOL
-            gamma = S3.solve(1.0 + h2, y - a0 - h1, rtol)
-            g3 = K3 @ gamma
-            notify("gamma")
-        r = y - (0.0 if g2_zero else 1.0) * (1.0 + h2) * g3
-        if fit_h1:
-            a0, alpha = kernel_ridge_intercept(F1, r, l1)
-            h1 = F1.matvec(alpha)
-        else:
-            a0 = float(np.mean(r))
-        notify("alpha")
-        if prune and not g2_zero and np.linalg.norm(gamma) < prune_threshold:
-            g2_zero = True
-            beta, gamma = np.zeros(n), np.zeros(n)
-            h2, g3 = np.zeros(n), np.zeros(n)
-        if prune and not h2_zero and not g2_zero and np.linalg.norm(beta) < prune_threshold:
-            h2_zero = True
-            beta, h2 = np.zeros(n), np.zeros(n)
-        current = objective()
-        state = (np.array([a0]), alpha, beta, gamma, h1, h2, g3)
-        # No extrapolation across a pruning step: the direction would revive a removed block.
-        pruned_now = (g2_zero, h2_zero) != flags_before
-        accelerated = False
-        if extrapolate and not g2_zero and not pruned_now:
-            pairs.append((start, state))
-            del pairs[: -(ANDERSON_MEMORY + 1)]
-            cand = _anderson(pairs)
-            if cand is not None:
-                c_obj = _state_objective(y, cand, lams)
-                if c_obj < current:
-                    a0, alpha, beta, gamma, h1, h2, g3 = float(cand[0][0]), *cand[1:]
-                    current, accelerated = c_obj, True
-        else:
-            pairs.clear()
-        if extrapolate and not accelerated and prev is not None and not g2_zero and not pruned_now:
-            cand = tuple(v + step * (v - p) for v, p in zip(state, prev))
-            c_obj = _state_objective(y, cand, lams)
-            if c_obj < current:
-                prev = state
-                a0, alpha, beta, gamma, h1, h2, g3 = float(cand[0][0]), *cand[1:]
-                current, step = c_obj, min(2.0 * step, 64.0)
-            else:
-                prev, step = state, max(step / 4.0, 0.25)
-        else:
-            prev = state
-        history.append(current)
-        change = max(
-            rel_change(alpha, old[0]),
-            rel_change(beta, old[1]),
-            rel_change(gamma, old[2]),
-            rel_change(np.array([a0]), np.array([old[3]])),
-        )
-        last_change = change
-        if change < tol:
-            converged = True
-            break
+    start = (np.array([[a0]]), alpha[None], beta0.astype(float)[None], gamma0.astype(float)[None])
+    (a0, alpha, beta, gamma, n_iter, converged), (history, g2_zero, h2_zero) = _relax(
+        _Factored(F1, F2, F3, lams, fit_h1),
+        y[None],
+        start,
+        lams,
+        max_iter=max_iter,
+        tol=tol,
+        prune=prune,
+        prune_threshold=prune_threshold,
+        extrapolate=extrapolate,
+        callback=callback,
+    )
     return BlockRelaxationResult(
-        intercept=a0,
-        alpha=alpha,
-        beta=beta,
-        gamma=gamma,
-        n_iter=n_iter,
-        converged=converged,
+        intercept=float(a0[0, 0]),
+        alpha=alpha[0],
+        beta=beta[0],
+        gamma=gamma[0],
+        n_iter=int(n_iter[0]),
+        converged=bool(converged[0]),
         objective_history=history,
         g2_zero=g2_zero,
         h2_zero=h2_zero,
     )
+
+
+def relaxation_path(
+    K1: np.ndarray,
+    K2: np.ndarray,
+    K3: np.ndarray,
+    y: np.ndarray,
+    evals: tuple[np.ndarray, np.ndarray, np.ndarray],
+    prob: np.ndarray,
+    lam: np.ndarray,
+    *,
+    random_state: int = 0,
+    max_iter: int = 1000,
+    tol: float = 1e-4,
+    device: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """AffineTL-full predictions of ``B`` members (problem ``prob[b]``, penalties ``lam[b]``).
+
+    The published algorithm without pruning or acceleration, batched (:class:`_Batched`):
+    ``(a0, alpha)`` start at kernel ridge of ``y`` on ``K1``, ``beta`` and ``gamma`` at
+    standard normal draws (the same draws for every member). Behind
+    :func:`~._affine.affine_full_path`, which documents the arguments (here every array has
+    its problem axis, and ``lam`` is (B, 3)). Returns the predictions (B, m) and the
+    iterations (B,).
+    """
+    n = y.shape[1]
+    l1, l2, l3 = lam.T
+    # (K1 + l1 I)^{-1} per batch member from one eigendecomposition per problem
+    s, V = np.linalg.eigh(0.5 * (K1 + K1.transpose(0, 2, 1)))
+    s = np.clip(s, 0.0, None)
+    Vb = V[prob]
+    Ainv = np.einsum("bij,bj,bkj->bik", Vb, 1.0 / (s[prob] + l1[:, None]), Vb)
+    a1 = Ainv.sum(axis=2)  # A^{-1} 1
+    den = a1.sum(axis=1)
+    Y = y[prob]
+    rng = np.random.default_rng(random_state)
+    beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
+    sol = _matvec(Ainv, Y)
+    a0 = sol.sum(axis=1) / den
+    start = (
+        a0[:, None],
+        sol - a0[:, None] * a1,
+        np.tile(beta0, (len(prob), 1)),
+        np.tile(gamma0, (len(prob), 1)),
+    )
+    xp = _Numpy() if device is None else _Torch(device)
+    ops = _Batched(xp, K1[prob], K2[prob], K3[prob], Ainv, a1, den, l2, l3)
+    (a0, alpha, beta, gamma, n_iter, _), _ = _relax(
+        ops, xp.asarray(Y), tuple(xp.asarray(v) for v in start), None, max_iter=max_iter, tol=tol
+    )
+    E1, E2, E3 = (E[prob] for E in evals)
+    h1, h2, g3 = (np.einsum("bmj,bj->bm", E, v) for E, v in ((E1, alpha), (E2, beta), (E3, gamma)))
+    return a0 + h1 + (1.0 + h2) * g3, n_iter
