@@ -44,6 +44,10 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     """Shared fit/predict logic; subclasses produce the candidates and the refit estimator."""
 
     _FORMS: tuple[str, ...] = ()
+    #: The family's canonical estimator, refitted with the selected forms, and the
+    #: parameters of the search that it shares.
+    _ESTIMATOR: type[BaseEstimator]
+    _REFIT_PARAMS = ("standardize", "max_iter", "tol", "source", "source_columns", "input_columns")
     #: Whether ``rule="average"`` anchors the weights to the best simple form
     #: (:func:`~affinetl.selection._rules.average_weights`).
     _ANCHOR_TO_SIMPLE: bool = False
@@ -156,6 +160,10 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             labels[i] for i in order if self._linear_source_terms(candidates[i])
         )
         return self
+
+    def _refit_estimator(self, params: dict[str, Any]) -> BaseEstimator:
+        """The family's canonical estimator with the search's settings and ``params``."""
+        return self._ESTIMATOR(**{k: getattr(self, k) for k in self._REFIT_PARAMS}, **params)
 
     @staticmethod
     def _reverts_outside_source_range(params: dict[str, Any]) -> bool:

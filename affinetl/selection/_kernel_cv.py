@@ -1,4 +1,4 @@
-"""AffineTransferCV and LinearAffineTransferCV: model form and hyper-parameters by CV.
+"""AffineTransferCV: the kernel family's model form and hyper-parameters by cross-validation.
 
 The search evaluates every candidate on the same splits and scores them by the hold-out error:
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from itertools import product
 from numbers import Integral
 from typing import Any
 
@@ -38,6 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from .._forms import (
     G1_KERNEL_FORMS,
     KERNEL_FORMS,
+    RIDGE_FORM_KERNEL,
     SOURCE_OFFSET_FORMS,
     SOURCE_UNIT_FORMS,
     form_design,
@@ -48,7 +50,7 @@ from ..base import Interval, StrOptions
 from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix, kernel_constraint
 from ..models import AffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase
-from ._scoring import lazy_eigh, positive, ridge_scores, safe_score
+from ._scoring import lazy_eigh, path_candidates, positive, safe_score, score_ridge_tasks
 
 __all__ = ["AffineTransferCV"]
 
@@ -230,6 +232,8 @@ class AffineTransferCV(TransferCVBase):
     """
 
     _FORMS = KERNEL_FORMS
+    _ESTIMATOR = AffineTransferRegressor
+    _REFIT_PARAMS = ("kernel1", "kernel2", "kernel3", *TransferCVBase._REFIT_PARAMS)
     _ANCHOR_TO_SIMPLE = True
     _parameter_constraints: dict[str, list[Any]] = {
         **COMMON_CONSTRAINTS,
@@ -316,24 +320,9 @@ class AffineTransferCV(TransferCVBase):
             _check_source_units(u[:, 0], y, units)
         return forms
 
-    def _refit_estimator(self, params: dict[str, Any]) -> AffineTransferRegressor:
-        return AffineTransferRegressor(
-            kernel1=self.kernel1,
-            kernel2=self.kernel2,
-            kernel3=self.kernel3,
-            standardize=self.standardize,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            source=self.source,
-            source_columns=self.source_columns,
-            input_columns=self.input_columns,
-            **params,
-        )
-
     def _gammas(self, kernel: Any, dim: int) -> list[float | None]:
         if isinstance(kernel, str) and kernel in KERNEL_NAMES and kernel != "linear":
-            widths = positive(self.widths, "widths")
-            return [float(w * default_gamma(dim)) for w in widths]
+            return [float(w * default_gamma(dim)) for w in positive(self.widths, "widths")]
         return [None]
 
     def _evaluate(self, x, u_raw, y, forms, splits, score):
@@ -341,132 +330,75 @@ class AffineTransferCV(TransferCVBase):
         su = StandardScaler().fit(u_raw) if self.standardize else None
         xs = x if sx is None else sx.transform(x)
         us = u_raw if su is None else su.transform(u_raw)
-        lams = positive(DEFAULT_LAMBDAS if self.lambdas is None else self.lambdas, "lambdas")
-        ratios = positive(DEFAULT_RATIOS if self.ratios is None else self.ratios, "ratios")
-        lam2 = positive(
-            DEFAULT_LAMBDA2 if self.lambda2_path is None else self.lambda2_path, "lambda2_path"
-        )
-        lam2 = np.sort(lam2)[::-1]
-        scales = positive(
-            DEFAULT_FULL_SCALES if self.full_scales is None else self.full_scales, "full_scales"
-        )
-        g1s = self._gammas(self.kernel1, us.shape[1])
-        g3s = self._gammas(self.kernel3, xs.shape[1])
-        K1 = (
-            {g: gram_matrix(self.kernel1, us, None, g) for g in g1s}
-            if any(f in forms for f in ("source_kernel", "const", "full"))
-            else {}
-        )
-        need3 = any(f in forms for f in ("offset", "direct", "offset_calibrated", "const", "full"))
-        K3 = {g: gram_matrix(self.kernel3, xs, None, g) for g in g3s} if need3 else {}
-        eig3 = {g: lazy_eigh(K) for g, K in K3.items()}
-
+        lams = positive(self.lambdas, "lambdas", DEFAULT_LAMBDAS)
+        ratios = positive(self.ratios, "ratios", DEFAULT_RATIOS)
+        # const is searched for the full form too: its best settings are the full form's starts
+        ridge = [f for f in forms if f not in ("const", "full")]
+        ridge += ["const"] if "const" in forms or "full" in forms else []
+        kinds = {RIDGE_FORM_KERNEL[f] for f in ridge}
+        g1s = self._gammas(self.kernel1, us.shape[1]) if kinds & {"h1", "h1+g3"} else []
+        g3s = self._gammas(self.kernel3, xs.shape[1]) if kinds & {"g3", "h1+g3"} else []
+        K1 = {g: gram_matrix(self.kernel1, us, None, g) for g in g1s}
+        K3 = {g: gram_matrix(self.kernel3, xs, None, g) for g in g3s}
+        # the kernel settings of each block kind: (parameters, Gram matrix, its lazy
+        # eigendecomposition, the penalties as divisors of the path's lambda); one eigh each
+        settings: dict[str | None, list] = {None: [({}, None, None, {})]}
+        settings["h1"] = [({"gamma1": g}, K, lazy_eigh(K), {"lambda1": 1.0}) for g, K in K1.items()]
+        settings["g3"] = [({"gamma3": g}, K, lazy_eigh(K), {"lambda3": 1.0}) for g, K in K3.items()]
+        settings["h1+g3"] = []  # AffineTL-const: the summed kernel K3 + (lambda3 / lambda1) K1
+        if "h1+g3" in kinds:
+            for g1, g3, rho in product(g1s, g3s, ratios):
+                K = K3[g3] + rho * K1[g1]
+                pen = {"lambda1": rho, "lambda3": 1.0}
+                settings["h1+g3"].append(({"gamma1": g1, "gamma3": g3}, K, lazy_eigh(K), pen))
         flags = [False, True] if self.g1_linear == "both" else [bool(self.g1_linear)]
-
-        def variants(form: str) -> list[dict]:
-            """The ``g1_linear`` variants of a form (only the kernel-g1 forms have them)."""
-            if form not in G1_KERNEL_FORMS:
-                return [{}]
-            return [{"g1_linear": f} for f in flags]
-
-        # tasks: (candidate dicts, function returning (len, n_splits) scores)
-        tasks: list[tuple[list[dict], Any]] = []
-        for form in forms:
-            t = form_target(form, y, u_raw)
-            if form == "source_as_is":  # nothing fitted: the hold-out residuals are y - u
-                tasks.append(([{"form": form}], (_as_is_scores, (t, splits, score))))
-            elif form in ("source_linear", "source_plus_const"):
-                Z = form_design(form, us)
-                tasks.append(
-                    ([{"form": form}], (ridge_scores, (None, None, Z, t, y, [1.0], splits, score)))
-                )
-            elif form == "source_kernel":
-                for g in g1s:
-                    eig1 = lazy_eigh(K1[g])
-                    for v in variants(form):
-                        Z = form_design(form, us, v.get("g1_linear", False))
-                        cands = [
-                            {"form": form, "gamma1": g, "lambda1": float(lam), **v} for lam in lams
-                        ]
-                        args = (eig1, K1[g], Z, t, y, lams, splits, score)
-                        tasks.append((cands, (ridge_scores, args)))
-            elif form in ("offset", "direct", "offset_calibrated"):
-                Z = form_design(form, us)
-                for g in g3s:
-                    cands = [{"form": form, "gamma3": g, "lambda3": float(lam)} for lam in lams]
-                    args = (eig3[g], K3[g], Z, t, y, lams, splits, score)
-                    tasks.append((cands, (ridge_scores, args)))
-        if "const" in forms or "full" in forms:  # const also screens the full form
-            for g1 in g1s:
-                for g3 in g3s:
-                    for rho in ratios:
-                        K = K3[g3] + rho * K1[g1]
-                        eig = lazy_eigh(K)
-                        for v in variants("const"):
-                            Z = form_design("const", us, v.get("g1_linear", False))
-                            cands = [
-                                {
-                                    "form": "const",
-                                    "gamma1": g1,
-                                    "gamma3": g3,
-                                    "lambda1": float(lam / rho),
-                                    "lambda3": float(lam),
-                                    **v,
-                                }
-                                for lam in lams
-                            ]
-                            args = (eig, K, Z, y, y, lams, splits, score)
-                            tasks.append((cands, (ridge_scores, args)))
-        candidates, scores, times = self._run(tasks)
+        tasks = []  # (candidate dicts, ridge_scores arguments)
+        for form in ridge:
+            kind = RIDGE_FORM_KERNEL[form]
+            t, path = form_target(form, y, u_raw), (lams if kind else [1.0])
+            for params, K, eig, pen in settings[kind]:
+                for lin in flags if form in G1_KERNEL_FORMS else [None]:
+                    extra = {} if lin is None else {"g1_linear": lin}
+                    cands = [
+                        {"form": form, **params, **{k: float(lam / d) for k, d in pen.items()}}
+                        | extra
+                        for lam in path
+                    ]
+                    Z = form_design(form, us, bool(lin))
+                    tasks.append((cands, (eig, K, Z, t, path)))
+        candidates, scores, times = score_ridge_tasks(tasks, y, splits, score, self.n_jobs)
         if "full" in forms:
-            mean = np.mean(scores, axis=1)
-            top = []  # the best const settings of each g1_linear variant
-            for v in variants("const"):
-                idx = [
-                    i
-                    for i, c in enumerate(candidates)
-                    if c["form"] == "const" and c.get("g1_linear") == v.get("g1_linear")
-                ]
-                best = np.argsort(-np.nan_to_num(mean[idx], nan=-np.inf), kind="stable")
-                top += [idx[i] for i in best[: self.n_full_starts]]
-            starts, seen = [], set()
-            for i in top:
-                for f in scales:
-                    st = dict(
-                        candidates[i],
-                        lambda1=float(candidates[i]["lambda1"] * f),
-                        lambda3=float(candidates[i]["lambda3"] * f),
-                    )
-                    key = tuple(sorted(st.items()))
-                    if key not in seen:
-                        seen.add(key)
-                        starts.append(st)
-            full_c, full_s, full_t = self._full(K1, K3, us, y, starts, lam2, splits, score)
-            candidates += full_c
-            scores = np.vstack([scores, full_s])
-            times = np.concatenate([times, full_t])
+            starts = self._full_starts(candidates, np.mean(scores, axis=1), flags)
+            full = self._full(K1, K3, us, y, starts, splits, score)
+            candidates += full[0]
+            scores, times = np.vstack([scores, full[1]]), np.concatenate([times, full[2]])
             if "const" not in forms:
                 keep = [i for i, c in enumerate(candidates) if c["form"] != "const"]
                 candidates = [candidates[i] for i in keep]
                 scores, times = scores[keep], times[keep]
         return candidates, scores, times
 
-    def _run(self, tasks):
-        def timed(fn, args):
-            t0 = time.perf_counter()
-            out = fn(*args)
-            return out, time.perf_counter() - t0
+    def _full_starts(self, candidates, mean, flags) -> list[dict]:
+        """The starts of the full form: the ``n_full_starts`` best const settings of each
+        ``g1_linear`` variant, with ``lambda1`` and ``lambda3`` times each ``full_scales``."""
+        scales = positive(self.full_scales, "full_scales", DEFAULT_FULL_SCALES)
+        starts: list[dict] = []
+        for flag in flags:
+            idx = [
+                i
+                for i, c in enumerate(candidates)
+                if c["form"] == "const" and c.get("g1_linear", False) == flag
+            ]
+            best = np.argsort(-np.nan_to_num(mean[idx], nan=-np.inf), kind="stable")
+            for i in best[: self.n_full_starts]:
+                c = candidates[idx[i]]
+                for f in scales:
+                    st = dict(c, lambda1=float(c["lambda1"] * f), lambda3=float(c["lambda3"] * f))
+                    if st not in starts:
+                        starts.append(st)
+        return starts
 
-        results = Parallel(n_jobs=self.n_jobs)(delayed(timed)(fn, args) for _, (fn, args) in tasks)
-        candidates: list[dict] = []
-        blocks, times = [], []
-        for (cands, _), (sc, dt) in zip(tasks, results):
-            candidates += cands
-            blocks.append(sc)
-            times += [dt / (len(cands) * sc.shape[1])] * len(cands)
-        return candidates, np.vstack(blocks), np.asarray(times)
-
-    def _full(self, K1, K3, us, y, starts, lam2, splits, score):
+    def _full(self, K1, K3, us, y, starts, splits, score):
         """Full-form scores of every screened start along its ``lambda2`` path.
 
         ``K1`` and ``K3`` are the search's Gram matrices by kernel width (shared with the
@@ -475,101 +407,67 @@ class AffineTransferCV(TransferCVBase):
         joblib runs the batches of different training sizes (and of ``n_jobs`` chunks) in
         parallel.
         """
+        lam2 = np.sort(positive(self.lambda2_path, "lambda2_path", DEFAULT_LAMBDA2))[::-1]
         named = isinstance(self.kernel2, str) and self.kernel2 != "linear"
         K2: dict[float | None, np.ndarray] = {}
-        grams = []
-        for st in starts:
+        grams, const_starts, starts = [], starts, []
+        for st in const_starts:
             g2 = st["gamma1"] if named else None  # h2 lives on u, as h1: same width
             if g2 not in K2:
                 K2[g2] = gram_matrix(self.kernel2, us, None, g2)
-            grams.append((K1[st["gamma1"]], K2[g2], K3[st["gamma3"]], g2))
-        S, L = len(splits), lam2.size
+            grams.append((K1[st["gamma1"]], K2[g2], K3[st["gamma3"]]))
+            starts.append({**st, "form": "full", "gamma2": g2})
+        L = lam2.size
         by_size: dict[tuple[int, bool], list[tuple[int, int]]] = {}
         for k, st in enumerate(starts):  # one batch: equal training size and design
             for j, (tr, _) in enumerate(splits):
-                key = (len(tr), bool(st.get("g1_linear", False)))
-                by_size.setdefault(key, []).append((k, j))
+                by_size.setdefault((len(tr), st.get("g1_linear", False)), []).append((k, j))
         n_chunks = effective_n_jobs(self.n_jobs)
-        batches = []
-        for pairs in by_size.values():
-            for c in range(min(n_chunks, len(pairs))):
-                batches.append(pairs[c::n_chunks])
+        batches = [p[c::n_chunks] for p in by_size.values() for c in range(min(n_chunks, len(p)))]
 
         def one(pairs):
             t0 = time.perf_counter()
-            Ks, Es, Zs, Zes, ys, lams, prob = [[], [], []], [[], [], []], [], [], [], [], []
-            for p, (k, j) in enumerate(pairs):
-                tr, te = splits[j]
-                st = starts[k]
-                for K, KK, E in zip(grams[k][:3], Ks, Es):
-                    KK.append(K[np.ix_(tr, tr)])
-                    E.append(K[np.ix_(te, tr)])
-                lin = bool(st.get("g1_linear", False))
-                Zs.append(form_design("full", us[tr], lin))
-                Zes.append(form_design("full", us[te], lin))
-                ys.append(y[tr])
-                lams += [(st["lambda1"], float(l2), st["lambda3"]) for l2 in lam2]
-                prob += [p] * L
             m = max(len(splits[j][1]) for _, j in pairs)
-            evals = tuple(
-                np.stack([np.pad(E, ((0, m - E.shape[0]), (0, 0))) for E in Ei]) for Ei in Es
-            )
-            Ze = np.stack([np.pad(Z, ((0, m - Z.shape[0]), (0, 0))) for Z in Zes])
+            train, test, Zs, Zes, lams = [], [], [], [], []
+            for k, j in pairs:
+                tr, te = splits[j]
+                train.append([K[np.ix_(tr, tr)] for K in grams[k]])
+                test.append(
+                    [np.pad(K[np.ix_(te, tr)], ((0, m - te.size), (0, 0))) for K in grams[k]]
+                )
+                lin = starts[k].get("g1_linear", False)
+                Zs.append(form_design("full", us[tr], lin))
+                Zes.append(np.pad(form_design("full", us[te], lin), ((0, m - te.size), (0, 0))))
+                lams += [(starts[k]["lambda1"], float(l2), starts[k]["lambda3"]) for l2 in lam2]
             scale, res = fit_affine_batch(
-                np.stack(Ks[0]),
-                np.stack(Ks[1]),
-                np.stack(Ks[2]),
-                np.stack(ys),
+                *(np.stack(Ks) for Ks in zip(*train)),
+                np.stack([y[splits[j][0]] for _, j in pairs]),
                 np.asarray(lams),
-                problem=np.asarray(prob),
+                problem=np.repeat(np.arange(len(pairs)), L),
                 design=np.stack(Zs),
-                evals=evals,
-                design_eval=Ze,
+                evals=tuple(np.stack(Es) for Es in zip(*test)),
+                design_eval=np.stack(Zes),
                 max_iter=self.max_iter,
                 tol=self.tol,
             )
-            pred = scale[:, None] * res.predictions
-            out = np.empty((len(pairs), L))
-            for p, (_, j) in enumerate(pairs):
-                te = splits[j][1]
-                for i in range(L):
-                    out[p, i] = safe_score(score, y[te] - pred[p * L + i, : te.size])
-            return out, int(np.sum(~res.converged)), time.perf_counter() - t0
+            pred = (scale[:, None] * res.predictions).reshape(len(pairs), L, m)
+            out = [
+                [safe_score(score, y[splits[j][1]] - p[: splits[j][1].size]) for p in pred[q]]
+                for q, (_, j) in enumerate(pairs)
+            ]
+            return np.array(out), int(np.sum(~res.converged)), time.perf_counter() - t0
 
         results = Parallel(n_jobs=self.n_jobs)(delayed(one)(pairs) for pairs in batches)
-        table = np.full((len(starts), S, L), np.nan)
+        table = np.full((len(starts), len(splits), L), np.nan)
         seconds = np.zeros(len(starts))
-        not_conv = 0
-        for pairs, (out, nc, dt) in zip(batches, results):
-            not_conv += nc
+        for pairs, (out, _, dt) in zip(batches, results):
             for p, (k, j) in enumerate(pairs):
                 table[k, j] = out[p]
                 seconds[k] += dt / len(pairs)
+        not_conv = sum(nc for _, nc, _ in results)
         if not_conv:
             logger.info("full form: %d fold fits reached max_iter=%d", not_conv, self.max_iter)
-        cands, blocks, times = [], [], []
-        for k, st in enumerate(starts):
-            for i, l2 in enumerate(lam2):
-                cand = {
-                    "form": "full",
-                    "gamma1": st["gamma1"],
-                    "gamma2": grams[k][3],
-                    "gamma3": st["gamma3"],
-                    "lambda1": st["lambda1"],
-                    "lambda2": float(l2),
-                    "lambda3": st["lambda3"],
-                }
-                if "g1_linear" in st:
-                    cand["g1_linear"] = st["g1_linear"]
-                cands.append(cand)
-                blocks.append(table[k, :, i])
-                times.append(seconds[k] / (S * L))
-        return cands, np.asarray(blocks).reshape(len(cands), S), np.asarray(times)
-
-
-def _as_is_scores(residual: np.ndarray, splits, score) -> np.ndarray:
-    """Hold-out scores (1, n_splits) of ``source_as_is``: its residuals ``y - u`` need no fit."""
-    return np.array([[safe_score(score, residual[te]) for _, te in splits]])
+        return path_candidates(starts, "lambda2", lam2, table, seconds)
 
 
 def _standardised(v: np.ndarray) -> bool:

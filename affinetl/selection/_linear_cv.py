@@ -13,7 +13,7 @@ from .._forms import LINEAR_FORMS, form_design, form_target
 from .._solvers import difference_matrix, fused_penalty, linear_affine_relaxation
 from ..models import LinearAffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase
-from ._scoring import lazy_eigh, positive, ridge_scores, safe_score
+from ._scoring import lazy_eigh, path_candidates, positive, safe_score, score_ridge_tasks
 
 __all__ = ["LinearAffineTransferCV"]
 
@@ -79,6 +79,8 @@ class LinearAffineTransferCV(TransferCVBase):
     """
 
     _FORMS = LINEAR_FORMS
+    _ESTIMATOR = LinearAffineTransferRegressor
+    _REFIT_PARAMS = ("blocks", *TransferCVBase._REFIT_PARAMS)
     _parameter_constraints: dict[str, list[Any]] = {
         **COMMON_CONSTRAINTS,
         "lambdas_ridge": [None, list, tuple, np.ndarray],
@@ -127,25 +129,10 @@ class LinearAffineTransferCV(TransferCVBase):
         # the linear full form's g1 is a0 + a1'u as well (LinearAffineTransferRegressor)
         return params["form"] in ("source_linear", "offset_calibrated", "full")
 
-    def _refit_estimator(self, params: dict[str, Any]) -> LinearAffineTransferRegressor:
-        return LinearAffineTransferRegressor(
-            blocks=self.blocks,
-            standardize=self.standardize,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            source=self.source,
-            source_columns=self.source_columns,
-            input_columns=self.input_columns,
-            **params,
-        )
-
     def _evaluate(self, x, u, y, forms, splits, score):
         if self.standardize and x.shape[1]:
             x = StandardScaler().fit_transform(x)
-        lr = positive(
-            DEFAULT_LAMBDA_RIDGE if self.lambdas_ridge is None else self.lambdas_ridge,
-            "lambdas_ridge",
-        )
+        lr = positive(self.lambdas_ridge, "lambdas_ridge", DEFAULT_LAMBDA_RIDGE)
         lf = np.asarray(self.lambdas_fused, dtype=float).ravel()
         if lf.size == 0 or np.any(lf < 0) or not np.all(np.isfinite(lf)):
             raise ValueError(f"lambdas_fused must be non-negative numbers, got {lf!r}")
@@ -156,41 +143,28 @@ class LinearAffineTransferCV(TransferCVBase):
         for f in lf:
             for r in lr:
                 groups.setdefault(float((f / r) ** 2), []).append((float(r), float(f)))
-        kernels = {}
-        for rho in groups:
-            M = np.eye(p) + rho * DtD
-            kernels[rho] = x @ np.linalg.solve(M, x.T)
+        kernels = {rho: x @ np.linalg.solve(np.eye(p) + rho * DtD, x.T) for rho in groups}
         eigs = {rho: lazy_eigh(K) for rho, K in kernels.items()}
-        tasks = []
+        tasks = []  # (candidate dicts, ridge_scores arguments)
         for form in forms:
             Z, t = form_design(form, u), form_target(form, y, u)
             if form == "source_linear":
-                tasks.append(
-                    ([{"form": form}], (ridge_scores, (None, None, Z, t, y, [1.0], splits, score)))
-                )
+                tasks.append(([{"form": form}], (None, None, Z, t, [1.0])))
             elif form != "full":
                 for rho, pairs in groups.items():
                     cands = [{"form": form, "lambda_ridge": r, "lambda_fused": f} for r, f in pairs]
                     lams = [r * r for r, _ in pairs]
-                    args = (eigs[rho], kernels[rho], Z, t, y, lams, splits, score)
-                    tasks.append((cands, (ridge_scores, args)))
-        t0 = time.perf_counter()
-        results = Parallel(n_jobs=self.n_jobs)(delayed(fn)(*args) for _, (fn, args) in tasks)
-        candidates: list[dict] = []
-        blocks = []
-        for (cands, _), sc in zip(tasks, results):
-            candidates += cands
-            blocks.append(sc)
-        n_ridge = max(len(candidates), 1)
-        times = [(time.perf_counter() - t0) / (n_ridge * len(splits))] * len(candidates)
+                    tasks.append((cands, (eigs[rho], kernels[rho], Z, t, lams)))
+        candidates, scores, times = score_ridge_tasks(tasks, y, splits, score, self.n_jobs)
         if "full" in forms:
-            fc, fs, ft = self._full(x, u, y, lr, lf, splits, score)
-            candidates += fc
-            blocks.append(fs)
-            times += list(ft)
-        return candidates, np.vstack(blocks), np.asarray(times)
+            full = self._full(x, u, y, lr, lf, splits, score)
+            candidates += full[0]
+            scores, times = np.vstack([scores, full[1]]), np.concatenate([times, full[2]])
+        return candidates, scores, times
 
     def _full(self, x, u, y, lr, lf, splits, score):
+        """Full-form scores per fold along the decreasing ``lambda_ridge`` path (warm starts),
+        for every ``lambda_fused``."""
         path = np.sort(lr)[::-1]
         p = x.shape[1]
 
@@ -216,12 +190,7 @@ class LinearAffineTransferCV(TransferCVBase):
         jobs = [(float(f), tr, te) for f in lf for tr, te in splits]
         results = Parallel(n_jobs=self.n_jobs)(delayed(one)(*j) for j in jobs)
         S = len(splits)
-        cands, rows, times = [], [], []
-        for k, f in enumerate(lf):
-            block = np.column_stack([results[k * S + j][0] for j in range(S)])
-            dt = sum(results[k * S + j][1] for j in range(S)) / (S * path.size)
-            for i, r in enumerate(path):
-                cands.append({"form": "full", "lambda_ridge": float(r), "lambda_fused": float(f)})
-                rows.append(block[i])
-                times.append(dt)
-        return cands, np.asarray(rows).reshape(len(cands), S), np.asarray(times)
+        table = np.array([out for out, _ in results]).reshape(lf.size, S, path.size)
+        seconds = np.array([dt for _, dt in results]).reshape(lf.size, S).sum(axis=1)
+        starts = [{"form": "full", "lambda_fused": float(f)} for f in lf]
+        return path_candidates(starts, "lambda_ridge", path, table, seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 
 __all__ = ["cv_results"]
 
@@ -26,15 +27,9 @@ def cv_results(candidates, scores, times, n_splits) -> dict[str, Any]:
     mean = np.mean(scores, axis=1)
     res["mean_test_score"] = mean
     res["std_test_score"] = np.std(scores, axis=1)
+    # ties share the smallest rank, as GridSearchCV; non-finite scores rank last
     filled = np.where(np.isfinite(mean), mean, -np.inf)
-    order = np.argsort(-filled, kind="stable")
-    rank = np.empty(C, dtype=np.int32)
-    rank[order] = np.arange(1, C + 1)
-    # ties share the smallest rank, as GridSearchCV
-    for i in range(1, C):
-        if filled[order[i]] == filled[order[i - 1]]:
-            rank[order[i]] = rank[order[i - 1]]
-    res["rank_test_score"] = rank
+    res["rank_test_score"] = rankdata(-filled, method="min").astype(np.int32)
     res["mean_fit_time"] = np.asarray(times, dtype=float)
     res["std_fit_time"] = np.zeros(C)
     res["mean_score_time"] = np.zeros(C)

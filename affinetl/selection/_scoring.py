@@ -3,14 +3,26 @@ scores of the ridge-type forms."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.model_selection import KFold, LeaveOneOut, check_cv
 
 from .._solvers import eigh_psd, holdout_path
 
-__all__ = ["SCORERS", "default_cv", "lazy_eigh", "positive", "ridge_scores", "safe_score", "splits"]
+__all__ = [
+    "SCORERS",
+    "default_cv",
+    "lazy_eigh",
+    "path_candidates",
+    "positive",
+    "ridge_scores",
+    "safe_score",
+    "score_ridge_tasks",
+    "splits",
+]
 
 SCORERS = {
     "neg_mean_squared_error": lambda r: -float(np.mean(r * r)),
@@ -45,38 +57,68 @@ def splits(cv, X, y, groups, random_state) -> list[tuple[np.ndarray, np.ndarray]
     return splits
 
 
-def _is_partition(splits, n: int) -> bool:
-    """True when every split trains on exactly the complement of its test set."""
-    return all(tr.size + te.size == n for tr, te in splits)
-
-
 def ridge_scores(s_V, K, Z, t, y, lams, splits, score) -> np.ndarray:
-    """Hold-out scores (n_lams, n_splits) of one partially linear ridge family."""
+    """Hold-out scores (n_lams, n_splits) of one partially linear ridge family.
+
+    The ridge of the target ``t`` on the design ``Z`` and the Gram matrix ``K`` (None: least
+    squares on ``Z``; ``s_V()`` its eigendecomposition) for the penalties ``lams``, scored on
+    ``y`` (``y - t`` is the part of the prediction not fitted: ``u`` for the offset forms).
+    When every split trains on the complement of its test set, one eigendecomposition serves
+    all folds (:func:`~affinetl._solvers.holdout_path`); other splitters solve each fold's
+    sub-problem on its training and test samples.
+    """
     n = y.shape[0]
-    lams = np.asarray(lams, dtype=float)
-    out = np.empty((lams.size, len(splits)))
-    offset = y - t  # the part of the prediction not fitted (u for the offset form)
-    if _is_partition(splits, n):
-        s, V = s_V() if K is not None else (np.zeros(n), np.eye(n))
-        preds = holdout_path(s, V, Z, t, lams, [te for _, te in splits])
-        for j, ((_, te), pr) in enumerate(zip(splits, preds)):
-            for i in range(lams.size):
-                out[i, j] = safe_score(score, y[te] - offset[te] - pr[i])
-        return out
-    for j, (tr, te) in enumerate(splits):  # general splitters: sub-problem on train + test
-        idx = np.concatenate([tr, te])
-        m = tr.size
+    if all(tr.size + te.size == n for tr, te in splits):
+        folds = [(np.arange(n), [te for _, te in splits], s_V)]
+    else:
+        folds = [
+            (np.concatenate([tr, te]), [np.arange(tr.size, tr.size + te.size)], None)
+            for tr, te in splits
+        ]
+    preds = []
+    for idx, tests, eig in folds:
         if K is None:
             s, V = np.zeros(idx.size), np.eye(idx.size)
         else:
-            s, V = eigh_psd(K[np.ix_(idx, idx)])
-        pr = holdout_path(s, V, Z[idx], t[idx], lams, [np.arange(m, idx.size)])[0]
-        for i in range(lams.size):
-            out[i, j] = safe_score(score, y[te] - offset[te] - pr[i])
-    return out
+            s, V = eig() if eig is not None else eigh_psd(K[np.ix_(idx, idx)])
+        preds += holdout_path(s, V, Z[idx], t[idx], lams, tests)
+    offset = y - t
+    out = [
+        [safe_score(score, y[te] - offset[te] - p) for p in pr]
+        for (_, te), pr in zip(splits, preds)
+    ]
+    return np.array(out, dtype=float).T
+
+
+def score_ridge_tasks(tasks, y, splits, score, n_jobs) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """Score the ridge tasks ``(candidates, (s_V, K, Z, t, lams))`` (:func:`ridge_scores`) in
+    parallel: the candidates, their (n_candidates, n_splits) scores and fit times (a task's
+    time shared equally among its candidates and splits)."""
+
+    def timed(s_V, K, Z, t, lams):
+        t0 = time.perf_counter()
+        out = ridge_scores(s_V, K, Z, t, y, lams, splits, score)
+        return out, time.perf_counter() - t0
+
+    results = Parallel(n_jobs=n_jobs)(delayed(timed)(*args) for _, args in tasks)
+    candidates = [c for cands, _ in tasks for c in cands]
+    scores = np.vstack([sc for sc, _ in results]) if results else np.empty((0, len(splits)))
+    times = np.array([dt / sc.size for sc, dt in results for _ in range(sc.shape[0])])
+    return candidates, scores, times
+
+
+def path_candidates(starts, key, path, table, seconds) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """The candidates ``{**start, key: value}`` of every start along a penalty ``path``, their
+    (n_candidates, n_splits) scores from ``table`` (n_starts, n_splits, len(path)) and fit
+    times (``seconds`` of each start shared equally among its fits)."""
+    n_starts, S, L = table.shape
+    candidates = [{**st, key: float(v)} for st in starts for v in path]
+    times = np.repeat(np.asarray(seconds, dtype=float) / (S * L), L)
+    return candidates, table.transpose(0, 2, 1).reshape(n_starts * L, S), times
 
 
 def lazy_eigh(K):
+    """``eigh_psd(K)``, computed on the first call only."""
     cache: list = []
 
     def get():
@@ -91,8 +133,9 @@ def safe_score(score, r: np.ndarray) -> float:
     return score(r) if np.all(np.isfinite(r)) else np.nan
 
 
-def positive(values, name: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=float).ravel()
+def positive(values, name: str, default: Any = None) -> np.ndarray:
+    """``values`` (``default`` when None) as a non-empty array of positive numbers."""
+    arr = np.asarray(default if values is None else values, dtype=float).ravel()
     if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ValueError(f"{name} must be a non-empty list of positive numbers, got {values!r}")
     return arr
