@@ -313,7 +313,22 @@ def fit_affine_batch(
     Z = np.ones((P, n, 1)) if design is None else np.asarray(design, dtype=float)
     q = Z.shape[2]
     if n > _resolve.NEWTON_MAX_N and q == 1:
-        return scale[prob], _one_by_one(K1, K2, K3, ys, lams, prob, evals, max_iter, tol)
+        fields = _one_by_one(K1, K2, K3, ys, lams, prob, max_iter, tol)
+    else:
+        fields = _newton_members(K1, K2, K3, ys, lams, prob, Z, max_iter, tol)
+    if evals is not None:
+        E1, E2, E3 = (np.asarray(E)[prob] for E in evals)
+        Ze = np.ones((*E1.shape[:2], 1)) if design_eval is None else np.asarray(design_eval)[prob]
+        alpha, beta, gamma = fields["alpha"], fields["beta"], fields["gamma"]
+        fields["predictions"] = (
+            _bmv(Ze, fields["coef"]) + _bmv(E1, alpha) + (1.0 + _bmv(E2, beta)) * _bmv(E3, gamma)
+        )
+    return scale[prob], NewtonBatchResult(**fields)
+
+
+def _newton_members(K1, K2, K3, y, lams, prob, Z, max_iter, tol) -> dict:
+    """The fields of :class:`NewtonBatchResult` by batched Newton steps on exact features."""
+    n, q = y.shape[1], Z.shape[2]
     (P1, T1), (P2, T2), (P3, T3) = (exact_features(np.asarray(K)) for K in (K1, K2, K3))
     chunk = max(1, int(NEWTON_MAX_HESSIAN_ENTRIES // (q + 3 * n) ** 2))
     parts = [
@@ -322,7 +337,7 @@ def fit_affine_batch(
             P1,
             P2,
             P3,
-            ys,
+            y,
             lams[i : i + chunk],
             problem=prob[i : i + chunk],
             max_iter=max_iter,
@@ -333,17 +348,12 @@ def fit_affine_batch(
     theta, n_iter, converged = (np.concatenate([part[k] for part in parts]) for k in range(3))
     s0, s1, s2, s3 = parts[0][4]
     alpha, beta, gamma = (_bmv(T[prob], theta[:, s]) for T, s in ((T1, s1), (T2, s2), (T3, s3)))
-    pred = None
-    if evals is not None:
-        E1, E2, E3 = (np.asarray(E)[prob] for E in evals)
-        Ze = np.ones((*E1.shape[:2], 1)) if design_eval is None else np.asarray(design_eval)[prob]
-        pred = _bmv(Ze, theta[:, s0]) + _bmv(E1, alpha) + (1.0 + _bmv(E2, beta)) * _bmv(E3, gamma)
-    return scale[prob], NewtonBatchResult(
+    return dict(
         coef=theta[:, s0],
         alpha=alpha,
         beta=beta,
         gamma=gamma,
-        predictions=pred,
+        predictions=None,
         n_iter=n_iter,
         converged=converged,
         objective=np.concatenate([part[3][-1] for part in parts]),
@@ -351,42 +361,27 @@ def fit_affine_batch(
     )
 
 
-def _one_by_one(K1, K2, K3, y, lams, prob, evals, max_iter, tol) -> NewtonBatchResult:
-    """Members one by one by :func:`fit_affine_kernel` (already scaled targets)."""
-    fits = []
+def _one_by_one(K1, K2, K3, y, lams, prob, max_iter, tol) -> dict:
+    """The same fields, members one by one by :func:`fit_affine_kernel` (scaled targets)."""
     caches: dict[int, dict] = {}
-    for b, pb in enumerate(prob):
-        lam = tuple(float(v) for v in lams[b])
-        fits.append(
-            fit_affine_kernel(
-                K1[pb],
-                K2[pb],
-                K3[pb],
-                y[pb],
-                lam,
-                max_iter=max_iter,
-                tol=tol,
-                scale_target=False,
-                factors=caches.setdefault(int(pb), {}),
-            )
+    fits = [
+        fit_affine_kernel(
+            K1[pb],
+            K2[pb],
+            K3[pb],
+            y[pb],
+            tuple(float(v) for v in lam),
+            max_iter=max_iter,
+            tol=tol,
+            scale_target=False,
+            factors=caches.setdefault(int(pb), {}),
         )
-    pred = None
-    if evals is not None:
-        pred = []
-        for f, pb in zip(fits, prob):
-            E1, E2, E3 = (np.asarray(E)[pb] for E in evals)
-            pred.append(f.coef[0] + E1 @ f.alpha + (1.0 + E2 @ f.beta) * (E3 @ f.gamma))
-        pred = np.asarray(pred)
-    return NewtonBatchResult(
-        coef=np.asarray([f.coef for f in fits]),
-        alpha=np.asarray([f.alpha for f in fits]),
-        beta=np.asarray([f.beta for f in fits]),
-        gamma=np.asarray([f.gamma for f in fits]),
-        predictions=pred,
-        n_iter=np.asarray([f.n_iter for f in fits]),
-        converged=np.asarray([f.converged for f in fits]),
-        objective=np.asarray([f.objective_history[-1] for f in fits]),
-    )
+        for pb, lam in zip(prob, lams)
+    ]
+    names = ("coef", "alpha", "beta", "gamma", "n_iter", "converged")
+    fields = {k: np.asarray([getattr(f, k) for f in fits]) for k in names}
+    fields["objective"] = np.asarray([f.objective_history[-1] for f in fits])
+    return fields | {"predictions": None}
 
 
 def affine_full_path(
