@@ -84,3 +84,36 @@ def test_affine_const_with_linear_kernels_contains_offset_model(data):
     ).fit(X, y)
     ref = Ridge(alpha=lam).fit(X, y)
     np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("baseline", "form", "block"),
+    [
+        (DirectRegressor, "direct", 3),
+        (SourceOnlyRegressor, "source_kernel", 1),
+        (OffsetTransferRegressor, "offset", 3),
+        (AugmentedRegressor, "direct", 3),
+    ],
+)
+def test_baselines_are_forms_of_the_affine_model(data, baseline, form, block):
+    """The documented special cases: same kernel, width, penalty and penalty scaling."""
+    X, y = data
+    kw = dict(kernel="rbf", gamma=0.3, alpha=0.05, lambda_scaling="n")
+    ours = baseline(**kw).fit(X, y)
+    ref = AffineTransferRegressor(
+        form=form,
+        **{f"kernel{block}": "rbf", f"gamma{block}": 0.3, f"lambda{block}": 0.05},
+        lambda_scaling="n",
+        input_columns="all" if baseline is AugmentedRegressor else "rest",
+    ).fit(X, y)
+    np.testing.assert_allclose(ours.predict(X[:7]), ref.predict(X[:7]), rtol=1e-10)
+    assert ours.intercept_ == pytest.approx(ref.intercept_, rel=1e-10)
+
+
+def test_scale_is_the_direct_form_of_the_ratio(data):
+    """HTL-scale: the direct form fitted on ``y / f_s``, multiplied back by ``f_s``."""
+    X, y = data
+    scale = ScaleTransferRegressor(gamma=0.3, alpha=0.05, lambda_scaling="n").fit(X, y)
+    direct = AffineTransferRegressor(form="direct", gamma3=0.3, lambda3=0.05, lambda_scaling="n")
+    direct.fit(X, y / X[:, -1])
+    np.testing.assert_allclose(scale.predict(X[:7]), X[:7, -1] * direct.predict(X[:7]), rtol=1e-10)
