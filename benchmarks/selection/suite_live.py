@@ -5,8 +5,9 @@ split of the suite (``run_suite.py``: every form's test and out-of-fold predicti
 that both hold the same test rows, and reports per cell:
 
 * the criteria of issue 25 (``suite_rules.criteria``) for the live default as shipped, the
-  replay of :data:`suite_rules.CHOSEN` and the previous default of the suite's records, against
-  the special cases of the suite's records, on the splits the live run holds;
+  replay of :data:`suite_rules.CHOSEN` and of the previous default (``suite_rules.PREVIOUS``),
+  against the special cases of the suite's records, on the splits the live run holds, and the
+  live default's mean form weights (``<tag>_table.md``);
 * how far the live predictions are from the replayed ones (median and largest relative RMS
   difference per cell): the replay fits the forms on standardised columns outside the
   estimator, the live default standardises inside, so small differences are expected where a
@@ -32,13 +33,14 @@ import suite_rules as sr  # noqa: E402
 from suite_cases import CASES  # noqa: E402
 
 LIVE = sr.OUT.with_name("suite_live")  # --live-dir: another live run (e.g. suite_live_loo30)
-NEW, OLD, REPLAY = "live default (new)", "live default", f"replay: {sr.CHOSEN}"
+NEW, REPLAY = "live default (new)", f"replay: {sr.CHOSEN}"
 
 
-def records(case: str) -> tuple[list[dict], list[dict]]:
-    """Per-split RMSE rows and the live-vs-replay agreement of one case."""
+def records(case: str) -> tuple[list[dict], list[dict], list[dict]]:
+    """Per-split RMSE rows, the live-vs-replay agreement and the live form weights of one
+    case."""
     cached = {(s["n"], s["rep"]): s for s in sr.load_splits(case)}
-    rows, agree = [], []
+    rows, agree, weights = [], [], []
     for path in sorted((LIVE / case).glob("n*_r*.npz")):
         n, rep = (int(v[1:]) for v in path.stem.split("_"))
         s = cached.get((n, rep))
@@ -50,13 +52,18 @@ def records(case: str) -> tuple[list[dict], list[dict]]:
         replay = sr.RULES[sr.CHOSEN](s)
         rows.append({**base, "method": NEW, "rmse": sr.rmse(z["default"], s["y"])})
         rows.append({**base, "method": REPLAY, "rmse": sr.rmse(replay, s["y"])})
-        rows.append({**base, "method": OLD, "rmse": sr.rmse(s["default"], s["y"])})
+        prev = sr.RULES[sr.PREVIOUS](s)
+        rows.append({**base, "method": sr.PREVIOUS, "rmse": sr.rmse(prev, s["y"])})
         for f, p in s["test"].items():
             rows.append({**base, "method": f"fixed: {f}", "rmse": sr.rmse(p, s["y"])})
         diff = sr.rmse(z["default"], replay) / max(np.std(s["y"]), 1e-300)
         meta = json.loads(str(z["meta"]))
         agree.append({**base, "same_rows": True, "rel_diff": diff, "seconds": meta["seconds"]})
-    return rows, agree
+        top = max(meta["weights"], key=meta["weights"].get)
+        weights += [
+            {**base, "form": f, "w": w, "top": f == top} for f, w in meta["weights"].items()
+        ]
+    return rows, agree, weights
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,14 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     global LIVE
     LIVE = sr.OUT.with_name(args.live_dir)
     cases = args.cases or [c for c in CASES if (LIVE / c).exists()]
-    rows, agree = [], []
+    rows, agree, weights = [], [], []
     for case in cases:
-        r, a = records(case)
+        r, a, w = records(case)
         rows += r
         agree += a
+        weights += w
     rec, agree = pd.DataFrame(rows), pd.DataFrame(agree)
+    # mean live weight per form (0 where a split did not average it), share of splits on top
+    wt = pd.DataFrame(weights).pivot_table(
+        index=["case", "n", "rep"], columns="form", values="w", fill_value=0.0
+    )
+    top = wt.eq(wt.max(axis=1), axis=0).groupby(level=["case", "n"]).mean().stack()
+    wt = pd.DataFrame({"w": wt.groupby(level=["case", "n"]).mean().stack(), "top": top})
     stats = sr.cell_stats(rec)
-    crit = sr.criteria(stats, [NEW, REPLAY, OLD])
+    crit = sr.criteria(stats, [NEW, REPLAY, sr.PREVIOUS])
     counts = sr.count_table(crit)
     ag = agree.groupby(["case", "n"]).agg(
         splits=("same_rows", "size"),
@@ -86,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     crit.to_csv(sr.OUT / f"{args.tag}_criteria.csv", index=False)
     agree.to_csv(sr.OUT / f"{args.tag}_agreement.csv", index=False)
+    (sr.OUT / f"{args.tag}_table.md").write_text(sr.markdown(crit, NEW, weights=wt))
     with pd.option_context("display.width", 250, "display.max_columns", 40):
         print(ag.to_string(float_format=lambda v: f"{v:.3g}"))
         print(counts.to_string(index=False))

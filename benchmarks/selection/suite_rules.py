@@ -589,24 +589,57 @@ def count_table(crit: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def markdown(crit: pd.DataFrame, method: str) -> str:
-    """One markdown row per cell: ``method`` against the live default, the best special case
-    and the source as is (mean +- SE, 90th percentile)."""
-    live = crit[crit.method == "live default"].set_index(["case", "n"])
+#: The previous default (before issue 25), replayed: the suite's later records (``run_suite.py``
+#: after the LTC preprocessing fix) hold the then-shipped estimator as their ``default``.
+PREVIOUS = "shipped (replay)"
+
+
+def form_weights(case: str, rule=None) -> pd.DataFrame:
+    """Mean CV weight of each form per size under the chosen rule's weights (before the per-row
+    adjustment) and how often each form has the largest weight: the selection frequencies."""
+    rows = []
+    for s in load_splits(case):
+        forms = candidate_forms(s, True)
+        w = (rule or (lambda s_, f_: anchored_weights(s_["cv"], f_, 1.0)))(s, forms)
+        top = max(w, key=w.get)
+        rows += [
+            {"case": case, "n": s["n"], "form": f, "w": w.get(f, 0.0), "top": f == top}
+            for f in forms
+        ]
+    return (
+        pd.DataFrame(rows).groupby(["case", "n", "form"]).agg(w=("w", "mean"), top=("top", "mean"))
+    )
+
+
+def weights_text(wt: pd.DataFrame, case: str, n: int, k: int = 3) -> str:
+    """The ``k`` forms of largest mean weight: ``form w (top-share)``."""
+    d = wt.loc[(case, n)].sort_values("w", ascending=False).head(k)
+    short = {"source_linear": "lin", "offset_calibrated": "off_cal", "source_kernel": "src_k"}
+    return ", ".join(f"{short.get(f, f)} {r.w:.2f} ({r.top:.0%})" for f, r in d.iterrows())
+
+
+def markdown(
+    crit: pd.DataFrame, method: str, previous: str = PREVIOUS, weights: pd.DataFrame | None = None
+) -> str:
+    """One markdown row per cell: ``method`` against the ``previous`` default, the best special
+    case and the source as is (mean +- SE, 90th percentile), with the mean form weights."""
+    prev = crit[crit.method == previous].set_index(["case", "n"])
     rows = [
         "| half | case | n | best special case: mean (p90) | source as is | previous default "
-        "(p90) | new default (p90) | within 1 SE | p90 <= 1.1x | not worse than as is |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "(p90) | new default (p90) | within 1 SE | p90 <= 1.1x | not worse than as is | "
+        "mean weights (share of splits on top) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in crit[crit.method == method].itertuples():
-        lv = live.loc[(r.case, r.n)]
+        lv = prev.loc[(r.case, r.n)]
         as_is = "" if pd.isna(r.as_is_ok) else f"{r.as_is_mean:.4g}"
         ok = "" if pd.isna(r.as_is_ok) else ("yes" if r.as_is_ok else "**no**")
+        wtxt = "" if weights is None else weights_text(weights, r.case, r.n)
         rows.append(
             f"| {r.half[:3]} | `{r.case}` | {r.n} | `{r.best_form}` {r.best_mean:.4g} "
             f"({r.best_p90:.4g}) | {as_is} | {lv['mean']:.4g} ± {lv.se:.2g} ({lv.p90:.4g}) | "
             f"{r.mean:.4g} ± {r.se:.2g} ({r.p90:.4g}) | {'yes' if r.mean_ok else '**no**'} | "
-            f"{'yes' if r.p90_ok else '**no**'} | {ok} |"
+            f"{'yes' if r.p90_ok else '**no**'} | {ok} | {wtxt} |"
         )
     return "\n".join(rows) + "\n"
 
@@ -633,8 +666,9 @@ def main(argv: list[str] | None = None) -> int:
     methods = ["live default", *rules]
     crit = criteria(stats, methods)
     counts = count_table(crit)
-    if CHOSEN in rules:
-        (OUT / f"{args.tag}_table.md").write_text(markdown(crit, CHOSEN))
+    if CHOSEN in rules and PREVIOUS in rules:
+        wt = pd.concat([form_weights(c) for c in cases])
+        (OUT / f"{args.tag}_table.md").write_text(markdown(crit, CHOSEN, weights=wt))
     rec.to_csv(OUT / f"{args.tag}_records.csv", index=False)
     stats.to_csv(OUT / f"{args.tag}_stats.csv", index=False)
     crit.to_csv(OUT / f"{args.tag}_criteria.csv", index=False)
