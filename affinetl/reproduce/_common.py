@@ -1,19 +1,40 @@
-"""Shared pieces of the case-study reproductions: result container, metrics, output files."""
+"""Shared pieces of the case-study reproductions: result container, the per-split runner,
+standardisation, metrics, figures, output files and the command-line options."""
 
 from __future__ import annotations
 
+import argparse
+import inspect
 import logging
 import os
 import platform
+import re
 import time
-from collections.abc import Iterable, Mapping
+import typing
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-__all__ = ["ReproductionResult", "progress", "regression_metrics", "write_outputs"]
+__all__ = [
+    "ReproductionResult",
+    "boxplot_by_method",
+    "command_line",
+    "cv_scores",
+    "finish",
+    "metric_rows",
+    "progress",
+    "regression_metrics",
+    "run_tasks",
+    "standardize",
+    "standardize_target",
+    "subplots",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,50 +97,196 @@ def progress(
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=True if quiet else None)
 
 
+def run_tasks(
+    one: Callable[..., list[dict[str, object]]],
+    tasks: Sequence[tuple],
+    shared: tuple = (),
+    *,
+    n_jobs: int = 1,
+    desc: str,
+    unit: str,
+) -> pd.DataFrame:
+    """The records of ``one(*task, *shared)`` for every task, in order, as one table.
+
+    The tasks run on ``n_jobs`` joblib workers, with a progress bar.
+    """
+    chunks = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(one)(*task, *shared) for task in tasks
+    )
+    chunks = progress(chunks, total=len(tasks), desc=desc, unit=unit)
+    return pd.DataFrame([row for chunk in chunks for row in chunk])
+
+
+def standardize(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Standardise columns with the training mean and sample sd (sd 0 -> 1)."""
+    mean = train.mean(axis=0)
+    sd = train.std(axis=0, ddof=1) if len(train) > 1 else np.ones(train.shape[1:])
+    sd = np.where(sd > 0, sd, 1.0)
+    return tuple((a - mean) / sd for a in (train, *others))
+
+
+def standardize_target(
+    y: np.ndarray,
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """``y`` standardised with its mean and sample sd (sd 0 -> 1), and the map back."""
+    mean, sd = y.mean(), y.std(ddof=1)
+    sd = sd if sd > 0 else 1.0
+
+    def back(v: np.ndarray) -> np.ndarray:
+        return v * sd + mean
+
+    return (y - mean) / sd, back
+
+
+def cv_scores(
+    path: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    y: np.ndarray,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """Validation MSE summed over folds; ``path(train, val)`` predicts ``y[val]`` per grid point."""
+    return sum(np.mean((path(train, val) - y[val]) ** 2, axis=1) for train, val in folds)
+
+
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """MSE, RMSE, MAE and R2 of predictions of shape (n,)."""
-    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
-    err = y_pred - y_true
-    mse = float(np.mean(err**2))
-    ss_tot = float(np.sum((y_true - y_true.mean()) ** 2))
+    mse = float(mean_squared_error(y_true, y_pred))
     return {
         "MSE": mse,
         "RMSE": float(np.sqrt(mse)),
-        "MAE": float(np.mean(np.abs(err))),
-        "R2": float(1.0 - np.sum(err**2) / ss_tot) if ss_tot > 0 else float("nan"),
+        "MAE": float(mean_absolute_error(y_true, y_pred)),
+        "R2": float(r2_score(y_true, y_pred, force_finite=False)),
     }
 
 
-def write_outputs(
-    result: ReproductionResult, out_dir: str | os.PathLike[str], figure
+def metric_rows(
+    y_true: np.ndarray, predictions: Mapping[str, np.ndarray], **keys: object
+) -> list[dict[str, object]]:
+    """One record per method: ``keys``, the method and its :func:`regression_metrics`."""
+    return [
+        {**keys, "method": method, **regression_metrics(y_true, pred)}
+        for method, pred in predictions.items()
+    ]
+
+
+def subplots(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """``matplotlib.pyplot.subplots`` on the non-interactive Agg backend (files only)."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    return plt.subplots(*args, **kwargs)
+
+
+def boxplot_by_method(
+    ax: Any, frame: pd.DataFrame, column: str, order: Sequence[str], rotation: int = 30
+) -> None:
+    """Box plot of ``column`` per method of ``frame`` (methods in ``order``, no outliers)."""
+    ax.boxplot([frame.loc[frame["method"] == m, column] for m in order], showfliers=False)
+    ax.set_xticks(range(1, len(order) + 1), order, rotation=rotation, ha="right")
+
+
+def finish(
+    case: str,
+    records: pd.DataFrame,
+    summary: pd.DataFrame,
+    figure: Any,
+    out_dir: str | os.PathLike[str],
+    start: float,
+    notes: list[str],
+    settings: dict[str, object],
 ) -> ReproductionResult:
-    """Write ``records.csv``, ``summary.csv`` and the figure (PNG) into ``out_dir``."""
+    """The result of a run that began at ``start`` (``time.perf_counter``), with its files.
+
+    Writes ``<case>_records.csv``, ``<case>_summary.csv`` and the figure ``<case>.png`` into
+    ``out_dir``; ``settings`` are the settings the run used.
+    """
+    result = ReproductionResult(
+        case, records, summary, seconds=time.perf_counter() - start, notes=notes, settings=settings
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = result.case.replace("-", "_")
-    files: Mapping[str, Path] = {
+    stem = case.replace("-", "_")
+    result.files = {
         "records": out / f"{stem}_records.csv",
         "summary": out / f"{stem}_summary.csv",
         "figure": out / f"{stem}.png",
     }
-    result.records.to_csv(files["records"], index=False)
-    result.summary.to_csv(files["summary"])
-    figure.savefig(files["figure"], dpi=120, bbox_inches="tight")
+    records.to_csv(result.files["records"], index=False)
+    summary.to_csv(result.files["summary"])
+    figure.savefig(result.files["figure"], dpi=120, bbox_inches="tight")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     plt.close(figure)
-    result.files = dict(files)
-    logger.info("wrote %s", ", ".join(str(p) for p in files.values()))
+    logger.info("wrote %s", ", ".join(str(p) for p in result.files.values()))
     return result
 
 
-class Timer:
-    """Context manager measuring wall-clock seconds."""
+#: Options whose flag is not the parameter name: parameter -> (flag, help or None).
+_FLAGS = {
+    "n_reps": ("--reps", None),
+    "n_splits": ("--splits", None),
+    "linear_source": ("--rbf-only", "RBF kernels only on the source value (the paper's choice)"),
+}
 
-    def __enter__(self) -> Timer:
-        self.start = time.perf_counter()
-        self.seconds = 0.0
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self.start
+def _parameter_help(function: Callable) -> dict[str, str]:
+    """Each parameter's description in the numpydoc docstring of ``function``, markup removed."""
+    doc = inspect.getdoc(function) or ""
+    section = doc.partition("Parameters\n----------\n")[2].partition("\n\n")[0]
+    helps: dict[str, str] = {}
+    names: list[str] = []
+    for line in section.splitlines():
+        if not line.startswith(" "):
+            names = [name.strip() for name in line.partition(" : ")[0].split(",")]
+            continue
+        text = re.sub(r":\w+:`~?([^`]+)`", r"\1", line.strip()).replace("``", "").replace("%", "%%")
+        for name in names:
+            helps[name] = f"{helps.get(name, '')} {text}".strip()
+    return helps
+
+
+def command_line(
+    function: Callable[..., ReproductionResult], skip: Collection[str] = ()
+) -> tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]:
+    """The CLI pair ``add_arguments(parser)`` and ``run(args) -> int`` of a reproduction.
+
+    Every keyword-only parameter of ``function`` becomes an option ``--name-with-dashes``
+    (:data:`_FLAGS` renames a few) with its default, its ``Literal`` choices and its numpydoc
+    description as help, except those in ``skip``; ``--out`` is ``out_dir``. ``run`` calls
+    ``function`` with the options it takes and prints the report.
+    """
+    signature = inspect.signature(function)
+    hints = typing.get_type_hints(function)
+    helps = _parameter_help(function)
+
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        default_out = signature.parameters["out_dir"].default
+        parser.add_argument("--out", default=default_out, help="output directory")
+        for name, parameter in signature.parameters.items():
+            if parameter.kind is not parameter.KEYWORD_ONLY or name in skip:
+                continue
+            flag, help_text = _FLAGS.get(name, ("--" + name.replace("_", "-"), None))
+            default, hint = parameter.default, hints[name]
+            options: dict[str, Any] = {"dest": name, "help": help_text or helps.get(name)}
+            if isinstance(default, bool):
+                options.update(action="store_false" if default else "store_true")
+                options["default"] = argparse.SUPPRESS  # not given: the function's default
+            elif typing.get_origin(hint) is Literal:
+                options.update(choices=typing.get_args(hint), default=default)
+            else:
+                kind = type(default[0]) if isinstance(default, (tuple, list)) else type(default)
+                options.update(type=str if default is None else kind, metavar=flag[2:].upper())
+                if isinstance(default, (tuple, list)):
+                    options.update(nargs="+", default=list(default))
+                else:
+                    options["default"] = default
+            parser.add_argument(flag, **options)
+
+    def run(args: argparse.Namespace) -> int:
+        options = {**vars(args), "out_dir": args.out}
+        result = function(**{k: v for k, v in options.items() if k in signature.parameters})
+        print(result.report())  # noqa: T201 - CLI output
+        return 0
+
+    return add_arguments, run

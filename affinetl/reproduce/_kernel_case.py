@@ -2,18 +2,22 @@
 
 Shared by the SARCOS and lattice-thermal-conductivity reproductions. Inputs ``x``, source
 features ``u`` and target ``y`` arrive standardised on the training points; ``back`` maps a
-standardised prediction to the original scale of the target.
+standardised prediction to the original scale of the target. The grid-batched solvers (penalty
+paths, AffineTL-const, batched Newton and block relaxation) live in :mod:`affinetl._solvers`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from itertools import product
 
 import numpy as np
+from scipy.spatial.distance import cdist
+from sklearn.model_selection import KFold
 
-from .._solvers import affine_const_path, affine_full_newton_path, affine_full_path, ridge_path
-from ._grid import kfold_indices, rbf
+from .._solvers import affine_const_path, affine_full_path, ridge_path
+from ._common import cv_scores, standardize_target
 
 __all__ = [
     "CONST_GRID",
@@ -21,6 +25,7 @@ __all__ = [
     "RIDGE_GRID",
     "affine_full_batched",
     "five_folds",
+    "rbf",
     "source_gram",
     "standard_methods",
 ]
@@ -33,21 +38,40 @@ FULL_GRID = np.array(
 CONST_GRID = np.array(list(product([1e-3, 1e-2, 1e-1, 1.0, 10.0], repeat=2)))
 
 
-def _cv_ridge(Z: np.ndarray, y: np.ndarray, kernel: Callable, folds) -> int:
-    """Index of the penalty of RIDGE_GRID with the smallest mean 5-fold validation MSE."""
-    scores = np.zeros(len(RIDGE_GRID))
-    for train, val in folds:
-        K = kernel(Z[train], Z[train])
-        pred = ridge_path(K, y[train], kernel(Z[val], Z[train]), RIDGE_GRID)
-        scores += np.mean((pred - y[val]) ** 2, axis=1)
-    return int(np.argmin(scores))
+def rbf(A: np.ndarray, B: np.ndarray, gamma: float) -> np.ndarray:
+    """RBF Gram matrix ``exp(-gamma ||a - b||^2)`` of shape (len(A), len(B))."""
+    return np.exp(-gamma * cdist(A, B, "sqeuclidean"))
 
 
-def _ridge_fit_predict(Z, y, Zt, kernel: Callable, lam) -> tuple[np.ndarray, np.ndarray]:
-    """Fitted values and test predictions of kernel ridge with an intercept."""
-    K = kernel(Z, Z)
-    both = ridge_path(K, y, np.vstack([K, kernel(Zt, Z)]), [lam])[0]
-    return both[: len(Z)], both[len(Z) :]
+def five_folds(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The 5 unshuffled folds of GridSearchCV(cv=5): ``KFold(5)`` on ``n`` samples."""
+    return list(KFold(5).split(np.empty((n, 0))))
+
+
+def _tuned(
+    solve: Callable[..., np.ndarray],
+    kernels: Sequence[tuple[Callable, np.ndarray]],
+    y: np.ndarray,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    grid: np.ndarray,
+    n_eval: int,
+) -> np.ndarray:
+    """Predictions at points ``0..n_eval-1`` with the grid point of the smallest CV error.
+
+    ``kernels`` are ``(kernel, Z)`` pairs, ``Z`` holding the ``len(y)`` training points, then
+    the test points; ``solve(*fit_grams, y, *eval_grams, grid)`` predicts for every grid point
+    (:func:`~affinetl._solvers.ridge_path`, :func:`~affinetl._solvers.affine_const_path`).
+    """
+
+    def grams(rows: np.ndarray, cols: np.ndarray) -> list[np.ndarray]:
+        return [kernel(Z[rows], Z[cols]) for kernel, Z in kernels]
+
+    def path(train: np.ndarray, val: np.ndarray) -> np.ndarray:
+        return solve(*grams(train, train), y[train], *grams(val, train), grid)
+
+    best = grid[int(np.argmin(cv_scores(path, y, folds)))]
+    train = np.arange(len(y))
+    return solve(*grams(train, train), y, *grams(np.arange(n_eval), train), [best])[0]
 
 
 def _clip_away_from_zero(v: np.ndarray, threshold: float) -> np.ndarray:
@@ -75,7 +99,7 @@ def standard_methods(
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     *,
     linear_source: bool = False,
-) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+) -> dict[str, np.ndarray]:
     """Direct, SourceOnly, Augmented, HTL-offset, HTL-scale and AffineTL-const.
 
     Each is kernel ridge (RBF, ``gamma = 1 / (2 * dim)``) tuned by CV over the published grid.
@@ -97,73 +121,57 @@ def standard_methods(
 
     Returns
     -------
-    predictions : dict of str to ndarray of shape (m,)
+    dict of str to ndarray of shape (m,)
         Test predictions on the original scale.
-    chosen : dict of str to float
-        Selected penalties.
     """
-    g_x, g_xu = 1 / (2 * x.shape[1]), 1 / (2 * (x.shape[1] + u.shape[1]))
     d = x.shape[1]
-
-    def kx(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        return rbf(A, B, g_x)
-
-    def ku(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        return source_gram(A, B, linear_source)
+    kx = partial(rbf, gamma=1 / (2 * d))
+    ku = partial(source_gram, linear=linear_source)
 
     def kxu(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        K = rbf(A, B, g_xu)
+        K = rbf(A, B, 1 / (2 * A.shape[1]))
         return K + A[:, d:] @ B[:, d:].T if linear_source else K
 
-    preds: dict[str, np.ndarray] = {}
-    y_raw = back(y)
-    lam_d = RIDGE_GRID[_cv_ridge(x, y, kx, folds)]
-    preds["Direct"] = back(_ridge_fit_predict(x, y, xt, kx, lam_d)[1])
-    lam_s = RIDGE_GRID[_cv_ridge(u, y, ku, folds)]
-    fit_s, pred_s = _ridge_fit_predict(u, y, ut, ku, lam_s)
-    fit_s, pred_s = back(fit_s), back(pred_s)
+    xa, ua = np.vstack([x, xt]), np.vstack([u, ut])
+    n, n_eval = len(y), len(x) + len(xt)
+
+    def ridge(Z: np.ndarray, kernel: Callable, target: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Kernel ridge tuned by CV: fitted values and test predictions."""
+        both = _tuned(ridge_path, [(kernel, Z)], target, folds, RIDGE_GRID, n_eval)
+        return both[:n], both[n:]
+
+    preds = {"Direct": back(ridge(xa, kx, y)[1])}
+    fit_s, pred_s = map(back, ridge(ua, ku, y))
     preds["SourceOnly"] = pred_s
-    xu, xut = np.hstack([x, u]), np.hstack([xt, ut])
-    lam_a = RIDGE_GRID[_cv_ridge(xu, y, kxu, folds)]
-    preds["Augmented"] = back(_ridge_fit_predict(xu, y, xut, kxu, lam_a)[1])
+    preds["Augmented"] = back(ridge(np.hstack([xa, ua]), kxu, y)[1])
     # HTL-offset: the residual of the SourceOnly fit, standardised, kernel ridge on x
-    res = y_raw - fit_s
-    r_mean, r_sd = res.mean(), res.std(ddof=1)
-    r_sd = r_sd if r_sd > 0 else 1.0
-    rs = (res - r_mean) / r_sd
-    lam_o = RIDGE_GRID[_cv_ridge(x, rs, kx, folds)]
-    preds["HTL-offset"] = _ridge_fit_predict(x, rs, xt, kx, lam_o)[1] * r_sd + r_mean + pred_s
+    rs, back_r = standardize_target(back(y) - fit_s)
+    preds["HTL-offset"] = back_r(ridge(xa, kx, rs)[1]) + pred_s
     # HTL-scale: the ratio to the clipped SourceOnly fit
-    denom = _clip_away_from_zero(fit_s, np.max(np.abs(fit_s)) / 20)
-    ratio = y_raw / denom
-    q_mean, q_sd = ratio.mean(), ratio.std(ddof=1)
-    q_sd = q_sd if q_sd > 0 else 1.0
-    qs = (ratio - q_mean) / q_sd
-    lam_q = RIDGE_GRID[_cv_ridge(x, qs, kx, folds)]
-    preds["HTL-scale"] = (_ridge_fit_predict(x, qs, xt, kx, lam_q)[1] * q_sd + q_mean) * pred_s
-    # AffineTL-const: one joint linear solve per grid point
-    scores = np.zeros(len(CONST_GRID))
-    for train, val in folds:
-        pred = affine_const_path(
-            ku(u[train], u[train]),
-            kx(x[train], x[train]),
-            y[train],
-            ku(u[val], u[train]),
-            kx(x[val], x[train]),
-            CONST_GRID,
-        )
-        scores += np.mean((pred - y[val]) ** 2, axis=1)
-    l1, l3 = CONST_GRID[int(np.argmin(scores))]
-    preds["AffineTL-const"] = back(
-        affine_const_path(ku(u, u), kx(x, x), y, ku(ut, u), kx(xt, x), [(l1, l3)])[0]
+    qs, back_q = standardize_target(
+        back(y) / _clip_away_from_zero(fit_s, np.max(np.abs(fit_s)) / 20)
     )
-    chosen = {
-        "lambda_direct": lam_d,
-        "lambda_source": lam_s,
-        "lambda1_const": l1,
-        "lambda3_const": l3,
-    }
-    return preds, chosen
+    preds["HTL-scale"] = back_q(ridge(xa, kx, qs)[1]) * pred_s
+    # AffineTL-const: one joint linear solve per grid point
+    const = _tuned(affine_const_path, [(ku, ua), (kx, xa)], y, folds, CONST_GRID, n_eval)
+    preds["AffineTL-const"] = back(const[n:])
+    return preds
+
+
+def _stacked_grams(
+    pairs: Iterable[tuple[np.ndarray, ...]], linear_source: bool
+) -> list[np.ndarray]:
+    """``(K1, K3, E1, E3)`` stacked over ``(u_fit, x_fit, u_eval, x_eval)`` tuples."""
+    grams = [
+        (
+            source_gram(uf, uf, linear_source),
+            rbf(xf, xf, 1 / (2 * xf.shape[1])),
+            source_gram(ue, uf, linear_source),
+            rbf(xe, xf, 1 / (2 * xf.shape[1])),
+        )
+        for uf, xf, ue, xe in pairs
+    ]
+    return [np.stack(parts) for parts in zip(*grams)]
 
 
 def affine_full_batched(
@@ -176,7 +184,7 @@ def affine_full_batched(
     linear_source: bool = False,
     device: str | None = None,
     solver: str = "relaxation",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> np.ndarray:
     """AffineTL-full tuned by CV for several problems of equal size at once.
 
     Parameters
@@ -196,53 +204,30 @@ def affine_full_batched(
     solver : {"relaxation", "newton"}
         ``"relaxation"``: the published block relaxation from a random start
         (:func:`affine_full_path`). ``"newton"``: damped Newton steps from the AffineTL-const
-        start (``affinetl._solvers.affine_full_newton_path``), tens of
-        iterations instead of hundreds of sweeps (``device`` is ignored).
+        start, tens of iterations instead of hundreds of sweeps (``max_iter``, ``cv_max_iter``
+        and ``device`` are ignored).
 
     Returns
     -------
-    predictions : ndarray of shape (n_problems, m)
+    ndarray of shape (n_problems, m)
         Standardised test predictions.
-    chosen : ndarray of shape (n_problems, 3)
-        Selected penalties.
-    n_iter : ndarray of shape (n_problems,)
-        Iterations of the final fits.
     """
-    K1s, K3s, E1s, E3s, ys, val_y = [], [], [], [], [], []
-    for x, u, y, _xt, _ut in problems:
-        g_x = 1 / (2 * x.shape[1])
-        for train, val in folds:
-            K1s.append(source_gram(u[train], u[train], linear_source))
-            K3s.append(rbf(x[train], x[train], g_x))
-            E1s.append(source_gram(u[val], u[train], linear_source))
-            E3s.append(rbf(x[val], x[train], g_x))
-            ys.append(y[train])
-            val_y.append(y[val])
-    K1s, K3s, E1s, E3s, ys, val_y = map(np.stack, (K1s, K3s, E1s, E3s, ys, val_y))
     if solver not in ("relaxation", "newton"):
         raise ValueError(f"solver must be 'relaxation' or 'newton', got {solver!r}")
 
-    def path(K1, K3, y, evals, grid, max_iter):
-        if solver == "newton":
-            return affine_full_newton_path(K1, K1, K3, y, evals, grid)
-        return affine_full_path(K1, K1, K3, y, evals, grid, max_iter=max_iter, device=device)
+    def path(K1, K3, E1, E3, y, grid, max_iter):
+        limit = None if solver == "newton" else max_iter  # Newton: its default of 200 steps
+        evals = (E1, E1, E3)
+        return affine_full_path(
+            K1, K1, K3, y, evals, grid, solver=solver, max_iter=limit, device=device
+        )
 
-    pred, _ = path(K1s, K3s, ys, (E1s, E1s, E3s), grid, cv_max_iter)
+    cv = [(u[tr], x[tr], u[va], x[va]) for x, u, _, _, _ in problems for tr, va in folds]
+    ys = np.stack([y[tr] for _, _, y, _, _ in problems for tr, _ in folds])
+    val_y = np.stack([y[va] for _, _, y, _, _ in problems for _, va in folds])
+    pred, _ = path(*_stacked_grams(cv, linear_source), ys, grid, cv_max_iter)
     mse = np.mean((pred - val_y[:, None, :]) ** 2, axis=2).reshape(len(problems), len(folds), -1)
     best = grid[np.argmin(mse.mean(axis=1), axis=1)]
-    K1f, K3f, E1f, E3f, yf = [], [], [], [], []
-    for x, u, y, xt, ut in problems:
-        g_x = 1 / (2 * x.shape[1])
-        K1f.append(source_gram(u, u, linear_source))
-        K3f.append(rbf(x, x, g_x))
-        E1f.append(source_gram(ut, u, linear_source))
-        E3f.append(rbf(xt, x, g_x))
-        yf.append(y)
-    K1f, K3f, E1f, E3f, yf = map(np.stack, (K1f, K3f, E1f, E3f, yf))
-    final, n_iter = path(K1f, K3f, yf, (E1f, E1f, E3f), best[:, None, :], max_iter)
-    return final[:, 0], best, n_iter[:, 0]
-
-
-def five_folds(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The 5 unshuffled folds of GridSearchCV(cv=5)."""
-    return kfold_indices(n, 5)
+    final = _stacked_grams([(u, x, ut, xt) for x, u, _, xt, ut in problems], linear_source)
+    yf = np.stack([y for _, _, y, _, _ in problems])
+    return path(*final, yf, best[:, None, :], max_iter)[0][:, 0]

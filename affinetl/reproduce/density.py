@@ -14,22 +14,29 @@ standardised on them, the kernel methods of the paper are tuned by 5-fold CV
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
+import time
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from ..datasets import load_afzal2021, load_radonpy_pi1070, match_polymers, polymer_descriptors
 from ..exceptions import UsageError
-from ._common import ReproductionResult, Timer, progress, regression_metrics, write_outputs
+from ._common import (
+    ReproductionResult,
+    command_line,
+    finish,
+    metric_rows,
+    run_tasks,
+    standardize,
+    standardize_target,
+    subplots,
+)
 from ._kernel_case import affine_full_batched, five_folds, standard_methods
 
 __all__ = ["add_arguments", "load_density_case", "reproduce_density", "run"]
-
-logger = logging.getLogger(__name__)
 
 _TARGETS = {"density": ("density_exp", "density_md", "g/cm3"), "Tg": ("Tg_exp", "Tg_md", "K")}
 
@@ -83,14 +90,39 @@ def load_density_case(
     return X, u.to_numpy(float), y.to_numpy(float), unit
 
 
+def _one_split(
+    n: int,
+    rep: int,
+    X_all: np.ndarray,
+    u_all: np.ndarray,
+    y_all: np.ndarray,
+    cv_max_iter: int,
+    linear_source: bool,
+) -> list[dict[str, object]]:
+    """All methods for one random training set of ``n`` polymers (repetition ``rep``)."""
+    perm = np.random.default_rng(1000 * n + rep).permutation(len(y_all))
+    train, test = perm[:n], perm[n:]
+    folds = five_folds(n)
+    x, xt = standardize(X_all[train], X_all[test])
+    u, ut = standardize(u_all[train, None], u_all[test, None])
+    y, back = standardize_target(y_all[train])
+    preds = standard_methods(x, u, y, xt, ut, back, folds, linear_source=linear_source)
+    full = affine_full_batched(
+        [(x, u, y, xt, ut)], folds, cv_max_iter=cv_max_iter, linear_source=linear_source
+    )
+    preds["AffineTL-full"] = back(full[0])
+    preds["MD as is"] = u_all[test]
+    return metric_rows(y_all[test], preds, n=n, rep=rep)
+
+
 def reproduce_density(
     out_dir: str | os.PathLike[str] = "results/density",
     *,
-    target: str = "density",
-    source: str = "afzal-md",
+    target: Literal["density", "Tg"] = "density",
+    source: Literal["afzal-md", "radonpy"] = "afzal-md",
     n_values: Sequence[int] = (10, 20, 40, 60),
     n_reps: int = 20,
-    descriptors: str = "rdkit",
+    descriptors: Literal["rdkit", "morgan"] = "rdkit",
     cv_max_iter: int = 1000,
     linear_source: bool = True,
     quick: bool = False,
@@ -101,8 +133,12 @@ def reproduce_density(
     ----------
     out_dir : path-like
         Output directory.
-    target, source, descriptors : str
-        See :func:`load_density_case`.
+    target : {"density", "Tg"}
+        Experimental property to predict.
+    source : {"afzal-md", "radonpy"}
+        MD values used as source feature (see :func:`load_density_case`).
+    descriptors : {"rdkit", "morgan"}
+        Descriptor set of :func:`affinetl.datasets.polymer_descriptors`.
     n_values : sequence of int
         Training sizes (multiples of 5, smaller than the number of polymers).
     n_reps : int
@@ -122,52 +158,22 @@ def reproduce_density(
     """
     if quick:
         n_values, n_reps, cv_max_iter = (10, 20), 3, 300
-    with Timer() as timer:
-        X_frame, u_all, y_all, unit = load_density_case(target, source, descriptors)
-        X_all = X_frame.to_numpy()
-        n_total = len(y_all)
-        bad = [n for n in n_values if n % 5 or n >= n_total - 5]
-        if bad:
-            raise UsageError(
-                f"n_values must be multiples of 5 below {n_total - 5} ({n_total} polymers): {bad}"
-            )
-        records: list[dict[str, object]] = []
-        for n in n_values:
-            folds = five_folds(n)
-            for rep in progress(range(n_reps), desc=f"density n={n}", unit="split"):
-                perm = np.random.default_rng(1000 * n + rep).permutation(n_total)
-                train, test = perm[:n], perm[n:]
-                mean, sd = X_all[train].mean(0), X_all[train].std(0, ddof=1)
-                sd = np.where(sd > 0, sd, 1.0)
-                x, xt = (X_all[train] - mean) / sd, (X_all[test] - mean) / sd
-                u_mean, u_sd = u_all[train].mean(), u_all[train].std(ddof=1) or 1.0
-                u, ut = (
-                    ((u_all[train] - u_mean) / u_sd)[:, None],
-                    ((u_all[test] - u_mean) / u_sd)[:, None],
-                )
-                y_mean, y_sd = y_all[train].mean(), y_all[train].std(ddof=1) or 1.0
-                y = (y_all[train] - y_mean) / y_sd
-
-                def back(v: np.ndarray, m=y_mean, s=y_sd) -> np.ndarray:
-                    return v * s + m
-
-                preds, _ = standard_methods(
-                    x, u, y, xt, ut, back, folds, linear_source=linear_source
-                )
-                full, _, _ = affine_full_batched(
-                    [(x, u, y, xt, ut)],
-                    folds,
-                    cv_max_iter=cv_max_iter,
-                    linear_source=linear_source,
-                )
-                preds["AffineTL-full"] = back(full[0])
-                preds["MD as is"] = u_all[test]
-                for method, pred in preds.items():
-                    row: dict[str, object] = {"n": n, "rep": rep, "method": method}
-                    row.update(regression_metrics(y_all[test], pred))
-                    records.append(row)
-            logger.info("density case: n=%d done", n)
-    frame = pd.DataFrame(records)
+    start = time.perf_counter()
+    X_frame, u_all, y_all, unit = load_density_case(target, source, descriptors)
+    X_all = X_frame.to_numpy()
+    n_total = len(y_all)
+    bad = [n for n in n_values if n % 5 or n >= n_total - 5]
+    if bad:
+        raise UsageError(
+            f"n_values must be multiples of 5 below {n_total - 5} ({n_total} polymers): {bad}"
+        )
+    frame = run_tasks(
+        _one_split,
+        [(n, rep) for n in n_values for rep in range(n_reps)],
+        (X_all, u_all, y_all, cv_max_iter, linear_source),
+        desc="density",
+        unit="split",
+    )
     summary = frame.groupby(["method", "n"])["RMSE"].mean().unstack("n")
     summary.columns = [f"RMSE n={c}" for c in summary.columns]
     summary["RMSE mean"] = summary.mean(axis=1)
@@ -178,30 +184,21 @@ def reproduce_density(
     ]
     if quick:
         notes.append("QUICK run: n in {10, 20}, 3 repetitions.")
-    result = ReproductionResult(
-        case=f"{target.lower()}-{source}",
-        records=frame,
-        summary=summary,
-        seconds=timer.seconds,
-        notes=notes,
-        settings={
-            "target": target,
-            "source": source,
-            "n_values": list(n_values),
-            "n_reps": n_reps,
-            "linear_source": linear_source,
-        },
+    settings = {
+        "target": target,
+        "source": source,
+        "n_values": list(n_values),
+        "n_reps": n_reps,
+        "linear_source": linear_source,
+    }
+    figure = _figure(frame, target, unit)
+    return finish(
+        f"{target.lower()}-{source}", frame, summary, figure, out_dir, start, notes, settings
     )
-    return write_outputs(result, out_dir, _figure(frame, target, unit))
 
 
 def _figure(frame: pd.DataFrame, target: str, unit: str):
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for method, part in frame.groupby("method"):
         curve = part.groupby("n")["RMSE"].mean()
         style = "--" if method == "MD as is" else "-"
@@ -215,31 +212,4 @@ def _figure(frame: pd.DataFrame, target: str, unit: str):
     return fig
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``affinetl reproduce density``."""
-    parser.add_argument("--out", default="results/density", help="output directory")
-    parser.add_argument("--quick", action="store_true", help="reduced run (seconds)")
-    parser.add_argument("--target", choices=sorted(_TARGETS), default="density")
-    parser.add_argument("--source", choices=("afzal-md", "radonpy"), default="afzal-md")
-    parser.add_argument("--n-values", type=int, nargs="+", default=[10, 20, 40, 60])
-    parser.add_argument("--reps", type=int, default=20)
-    parser.add_argument("--descriptors", choices=("rdkit", "morgan"), default="rdkit")
-    parser.add_argument(
-        "--rbf-only", action="store_true", help="RBF kernels on the MD value (paper's choice)"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``affinetl reproduce density``; prints the table, returns 0."""
-    result = reproduce_density(
-        args.out,
-        target=args.target,
-        source=args.source,
-        n_values=args.n_values,
-        n_reps=args.reps,
-        descriptors=args.descriptors,
-        linear_source=not args.rbf_only,
-        quick=args.quick,
-    )
-    print(result.report())  # noqa: T201 - CLI output
-    return 0
+add_arguments, run = command_line(reproduce_density)

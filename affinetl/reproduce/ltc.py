@@ -11,23 +11,27 @@ hidden layer k (``AffineTL-full (layer k)``, the kernel analogue of the paper's 
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
+import time
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.model_selection import train_test_split
 
 from ..datasets import SPS_NETWORK_IDS, load_ltc
-from ._common import ReproductionResult, Timer, progress, regression_metrics, write_outputs
+from ._common import (
+    ReproductionResult,
+    boxplot_by_method,
+    command_line,
+    finish,
+    metric_rows,
+    run_tasks,
+    subplots,
+)
 from ._kernel_case import affine_full_batched, five_folds, standard_methods
 
 __all__ = ["PUBLISHED_RMSE", "add_arguments", "reproduce_ltc", "run"]
-
-logger = logging.getLogger(__name__)
 
 #: Published mean test RMSE (W/m/K) of the neural models (paper, LTC table).
 PUBLISHED_RMSE = {"Direct": 40.0, "AffineTL-full (layer 3)": 27.0}
@@ -38,61 +42,33 @@ def _one_split(
     X: np.ndarray,
     raw_X: np.ndarray,
     Y: np.ndarray,
+    back,
     nets: dict,
-    networks: Sequence[int],
     layers: Sequence[int],
-    scale: tuple[float, float],
-    max_iter: int,
-    cv_max_iter: int,
-    device: str | None,
+    full_options: dict[str, object],
 ) -> list[dict[str, object]]:
     """All methods and networks for one random 40/5 split."""
-    y_mean, y_sd = scale
-
-    def back(v: np.ndarray) -> np.ndarray:
-        return np.exp(v * y_sd + y_mean)
-
     records: list[dict[str, object]] = []
     folds = five_folds(40)
     train, test = train_test_split(np.arange(len(Y)), train_size=40, random_state=split)
     x, xt, y = X[train], X[test], Y[train]
     y_test = back(Y[test])
-    direct_done = False
-    for net_id in networks:
-        net = nets[net_id]
+    for net_id, net in nets.items():
         u = net.predict(raw_X[train])[:, None]
         ut = net.predict(raw_X[test])[:, None]
-        preds, _ = standard_methods(x, u, y, xt, ut, back, folds)
+        preds = standard_methods(x, u, y, xt, ut, back, folds)
         problems = [(x, u, y, xt, ut)]
-        names = ["AffineTL-full (output)"]
-        for k in layers:
-            problems.append(
-                (
-                    x,
-                    net.transform(raw_X[train], layer=k),
-                    y,
-                    xt,
-                    net.transform(raw_X[test], layer=k),
-                )
-            )
-            names.append(f"AffineTL-full (layer {k})")
-        full, _best, _ = affine_full_batched(
-            problems, folds, max_iter=max_iter, cv_max_iter=cv_max_iter, device=device
-        )
-        for name, pred in zip(names, full):
-            preds[name] = back(pred)
-        for method, pred in preds.items():
-            if method == "Direct" and direct_done:
-                continue  # Direct does not use the source network
-            row: dict[str, object] = {
-                "split": split,
-                "network": net_id if method != "Direct" else -1,
-                "method": method,
-            }
-            row.update(regression_metrics(y_test, pred))
-            records.append(row)
-        direct_done = True
-    logger.info("LTC split %d done", split)
+        problems += [
+            (x, net.transform(raw_X[train], layer=k), y, xt, net.transform(raw_X[test], layer=k))
+            for k in layers
+        ]
+        full = affine_full_batched(problems, folds, **full_options)
+        names = ["AffineTL-full (output)", *(f"AffineTL-full (layer {k})" for k in layers)]
+        preds.update({name: back(pred) for name, pred in zip(names, full)})
+        direct = preds.pop("Direct")
+        if not records:  # Direct does not use the source network
+            records += metric_rows(y_test, {"Direct": direct}, split=split, network=-1)
+        records += metric_rows(y_test, preds, split=split, network=net_id)
     return records
 
 
@@ -136,34 +112,23 @@ def reproduce_ltc(
     """
     if quick:
         n_splits, networks, layers, max_iter, cv_max_iter = 2, networks[:2], (3,), 200, 200
-    with Timer() as timer:
-        data = load_ltc()
-        has_y = data.y["LTC"].notna().to_numpy()
-        X = ((data.X - data.extras["x_mean"]) / data.extras["x_scale"]).to_numpy()[has_y]
-        raw_X = data.X.to_numpy()[has_y]
-        log_y = np.log(data.y["LTC"].to_numpy()[has_y])
-        y_mean, y_sd = log_y.mean(), log_y.std(ddof=1)
-        Y = (log_y - y_mean) / y_sd
-        nets = {i: data.extras["networks"][i] for i in networks}
-        chunks = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_one_split)(
-                split,
-                X,
-                raw_X,
-                Y,
-                nets,
-                networks,
-                layers,
-                (y_mean, y_sd),
-                max_iter,
-                cv_max_iter,
-                device,
-            )
-            for split in range(n_splits)
-        )
-        chunks = list(progress(chunks, total=n_splits, desc="LTC", unit="split"))
-        records = [row for chunk in chunks for row in chunk]
-    frame = pd.DataFrame(records)
+    start = time.perf_counter()
+    data = load_ltc()
+    has_y = data.y["LTC"].notna().to_numpy()
+    X = ((data.X - data.extras["x_mean"]) / data.extras["x_scale"]).to_numpy()[has_y]
+    log_y = np.log(data.y["LTC"].to_numpy()[has_y])
+    y_mean, y_sd = log_y.mean(), log_y.std(ddof=1)
+
+    def back(v: np.ndarray) -> np.ndarray:
+        return np.exp(v * y_sd + y_mean)
+
+    nets = {i: data.extras["networks"][i] for i in networks}
+    full_options = {"max_iter": max_iter, "cv_max_iter": cv_max_iter, "device": device}
+    shared = (X, data.X.to_numpy()[has_y], (log_y - y_mean) / y_sd, back, nets, layers)
+    tasks = [(split,) for split in range(n_splits)]
+    frame = run_tasks(
+        _one_split, tasks, (*shared, full_options), n_jobs=n_jobs, desc="LTC", unit="split"
+    )
     summary = frame.groupby("method")["RMSE"].agg(["mean", "median", "std", "count"])
     summary.columns = ["RMSE_mean", "RMSE_median", "RMSE_sd", "n_runs"]
     summary["published_neural_RMSE"] = pd.Series(PUBLISHED_RMSE)
@@ -174,60 +139,22 @@ def reproduce_ltc(
     ]
     if quick:
         notes.append("QUICK run: 2 splits, 2 networks, layer 3, 200 iterations.")
-    result = ReproductionResult(
-        case="ltc",
-        records=frame,
-        summary=summary,
-        seconds=timer.seconds,
-        notes=notes,
-        settings={
-            "n_splits": n_splits,
-            "networks": list(networks),
-            "layers": list(layers),
-            "max_iter": max_iter,
-            "cv_max_iter": cv_max_iter,
-        },
-    )
-    return write_outputs(result, out_dir, _figure(frame))
+    settings = {
+        "n_splits": n_splits,
+        "networks": list(networks),
+        "layers": list(layers),
+        "max_iter": max_iter,
+        "cv_max_iter": cv_max_iter,
+    }
+    return finish("ltc", frame, summary, _figure(frame), out_dir, start, notes, settings)
 
 
 def _figure(frame: pd.DataFrame):
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
     order = frame.groupby("method")["RMSE"].median().sort_values().index.tolist()
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax.boxplot([frame.loc[frame["method"] == m, "RMSE"] for m in order], showfliers=False)
-    ax.set_xticks(range(1, len(order) + 1), order, rotation=30, ha="right")
+    fig, ax = subplots(figsize=(10, 4.5))
+    boxplot_by_method(ax, frame, "RMSE", order)
     ax.set(ylabel="test RMSE (W/m/K)", title="LTC: kernel models, 40/5 splits x SPS networks")
     return fig
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``affinetl reproduce ltc``."""
-    parser.add_argument("--out", default="results/ltc", help="output directory")
-    parser.add_argument("--quick", action="store_true", help="reduced run (seconds)")
-    parser.add_argument("--splits", type=int, default=10, help="random 40/5 splits")
-    parser.add_argument("--networks", type=int, nargs="+", default=list(SPS_NETWORK_IDS))
-    parser.add_argument("--layers", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--cv-max-iter", type=int, default=1000)
-    parser.add_argument("--n-jobs", type=int, default=1, help="parallel workers over splits")
-    parser.add_argument("--device", default=None, help="torch device for AffineTL-full, e.g. cuda")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``affinetl reproduce ltc``; prints the table, returns 0."""
-    result = reproduce_ltc(
-        args.out,
-        n_splits=args.splits,
-        networks=args.networks,
-        layers=args.layers,
-        cv_max_iter=args.cv_max_iter,
-        device=args.device,
-        n_jobs=args.n_jobs,
-        quick=args.quick,
-    )
-    print(result.report())  # noqa: T201 - CLI output
-    return 0
+add_arguments, run = command_line(reproduce_ltc)

@@ -20,8 +20,9 @@ the grid (the estimators' algorithms of ``affinetl._solvers`` in sample space).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
+import time
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,16 @@ import pandas as pd
 from .._solvers import fused_inverses, fused_ridge_path, linear_affine_relaxation
 from ..datasets import load_polymer_cp
 from ..exceptions import UsageError
-from ._common import ReproductionResult, Timer, progress, write_outputs
+from ._common import (
+    ReproductionResult,
+    boxplot_by_method,
+    command_line,
+    cv_scores,
+    finish,
+    progress,
+    standardize,
+    subplots,
+)
 from ._kernel_case import five_folds
 
 __all__ = [
@@ -41,8 +51,6 @@ __all__ = [
     "run",
     "synthetic_experimental_cp",
 ]
-
-logger = logging.getLogger(__name__)
 
 #: Published mean test RMSE of log Cp.
 PUBLISHED_RMSE = {"AffineTL (linear)": 0.136, "Log-difference": 0.137, "Linear regression": 0.140}
@@ -83,16 +91,6 @@ def _linear_affine_path(x, u, y, x_eval, u_eval, Pinv, *, max_iter, tol):
         + (1.0 + res.scale_coef @ u_eval[None, :]) * (res.coef @ x_eval.T)
     )
     return pred, -res.coef, res.n_iter
-
-
-def _block_sizes(blocks: list[str]) -> list[int]:
-    sizes: list[int] = []
-    for k, label in enumerate(blocks):
-        if k and label == blocks[k - 1]:
-            sizes[-1] += 1
-        else:
-            sizes.append(1)
-    return sizes
 
 
 def reproduce_polymer_cp(
@@ -139,77 +137,64 @@ def reproduce_polymer_cp(
     grid = FUSED_GRID[::6][:5] if quick else FUSED_GRID
     if quick:
         n_splits = min(n_splits, 3)
-    with Timer() as timer:
-        data = load_polymer_cp(experimental)
-        n_total = data.n_samples
-        if n_total < 12:
-            raise UsageError(f"need at least 12 polymers with experimental Cp, got {n_total}")
-        n_train = 60 if n_total == 70 else int(round(n_total * 6 / 7))
-        X = data.X.to_numpy()
-        y_all = np.log(data.y["Cp_exp"].to_numpy())
-        log_md = np.log(data.source["Cp_md"].to_numpy())
-        block_labels = list(data.extras["blocks"])
-        # descriptors are standardised over all polymers of the study (inputs only, as in the
-        # paper's notebooks); near-constant columns are dropped
-        sd_all = X.std(0, ddof=1)
-        keep = sd_all > 1e-8 * sd_all.max()
-        Z = (X - X.mean(0)) / np.where(keep, sd_all, 1.0)
-        sizes = _block_sizes([b for b, k in zip(block_labels, keep) if k])
-        Pinv = fused_inverses(int(keep.sum()), sizes, grid)
-        records, gammas = [], []
-        for split in progress(range(n_splits), desc="polymer Cp", unit="split"):
-            perm = np.random.default_rng(split).permutation(n_total)
-            train, test = perm[:n_train], perm[n_train:]
-            x, xt = Z[train], Z[test]
-            u_mean, u_sd = log_md[train].mean(), log_md[train].std(ddof=1)
-            u, ut = (log_md[train] - u_mean) / u_sd, (log_md[test] - u_mean) / u_sd
-            y = y_all[train]
-            folds = five_folds(n_train)
-            cv_aff, cv_log = np.zeros(len(grid)), np.zeros(len(grid))
-            for tr, va in folds:
-                pa, _, _ = _linear_affine_path(
-                    x[tr][:, keep],
-                    u[tr],
-                    y[tr],
-                    x[va][:, keep],
-                    u[va],
-                    Pinv,
-                    max_iter=max_iter,
-                    tol=tol,
-                )
-                cv_aff += np.mean((pa - y[va]) ** 2, axis=1)
-                pl = fused_ridge_path(
-                    x[tr][:, keep], y[tr] - log_md[train][tr], x[va][:, keep], Pinv
-                )
-                cv_log += np.mean((pl + log_md[train][va] - y[va]) ** 2, axis=1)
-            ja, jl = int(np.argmin(cv_aff)), int(np.argmin(cv_log))
-            pred_aff, gamma, _ = _linear_affine_path(
-                x[:, keep], u, y, xt[:, keep], ut, Pinv[ja : ja + 1], max_iter=max_iter, tol=tol
+    start = time.perf_counter()
+    data = load_polymer_cp(experimental)
+    n_total = data.n_samples
+    if n_total < 12:
+        raise UsageError(f"need at least 12 polymers with experimental Cp, got {n_total}")
+    n_train = 60 if n_total == 70 else int(round(n_total * 6 / 7))
+    X = data.X.to_numpy()
+    y_all = np.log(data.y["Cp_exp"].to_numpy())
+    log_md = np.log(data.source["Cp_md"].to_numpy())
+    block_labels = list(data.extras["blocks"])
+    # descriptors are standardised over all polymers of the study (inputs only, as in the
+    # paper's notebooks); near-constant columns are dropped
+    sd_all = X.std(0, ddof=1)
+    keep = sd_all > 1e-8 * sd_all.max()
+    Z = (X - X.mean(0)) / np.where(keep, sd_all, 1.0)
+    sizes = [len(list(run)) for _, run in groupby(b for b, k in zip(block_labels, keep) if k)]
+    Pinv = fused_inverses(int(keep.sum()), sizes, grid)
+    folds = five_folds(n_train)
+    records, gammas = [], []
+    for split in progress(range(n_splits), desc="polymer Cp", unit="split"):
+        perm = np.random.default_rng(split).permutation(n_total)
+        train, test = perm[:n_train], perm[n_train:]
+        x, xt = Z[train][:, keep], Z[test][:, keep]
+        u, ut = standardize(log_md[train], log_md[test])
+        y, md = y_all[train], log_md[train]
+
+        def affine(tr, va, P=Pinv, x=x, u=u, y=y):
+            return _linear_affine_path(
+                x[tr], u[tr], y[tr], x[va], u[va], P, max_iter=max_iter, tol=tol
+            )[0]
+
+        def log_difference(tr, va, P=Pinv, x=x, y=y, md=md):
+            return fused_ridge_path(x[tr], y[tr] - md[tr], x[va], P) + md[va]
+
+        ja = int(np.argmin(cv_scores(affine, y, folds)))
+        jl = int(np.argmin(cv_scores(log_difference, y, folds)))
+        pred_aff, gamma, _ = _linear_affine_path(
+            x, u, y, xt, ut, Pinv[ja : ja + 1], max_iter=max_iter, tol=tol
+        )
+        pred_log = fused_ridge_path(x, y - md, xt, Pinv[jl : jl + 1])[0] + log_md[test]
+        coef = np.linalg.lstsq(np.column_stack([np.ones(n_train), u]), y, rcond=None)[0]
+        full_gamma = np.zeros(X.shape[1])
+        full_gamma[keep] = gamma[0]
+        gammas.append(full_gamma)
+        for method, pred, chosen in (
+            ("AffineTL (linear)", pred_aff[0], grid[ja]),
+            ("Log-difference", pred_log, grid[jl]),
+            ("Linear regression", coef[0] + coef[1] * ut, (np.nan, np.nan)),
+        ):
+            records.append(
+                {
+                    "split": split,
+                    "method": method,
+                    "RMSE_logCp": float(np.sqrt(np.mean((pred - y_all[test]) ** 2))),
+                    "lambda_ridge": chosen[0],
+                    "lambda_fused": chosen[1],
+                }
             )
-            pred_log = (
-                fused_ridge_path(x[:, keep], y - log_md[train], xt[:, keep], Pinv[jl : jl + 1])[0]
-                + log_md[test]
-            )
-            design = np.column_stack([np.ones(n_train), u])
-            coef = np.linalg.lstsq(design, y, rcond=None)[0]
-            pred_lin = coef[0] + coef[1] * ut
-            full_gamma = np.zeros(X.shape[1])
-            full_gamma[keep] = gamma[0]
-            gammas.append(full_gamma)
-            for method, pred, chosen in (
-                ("AffineTL (linear)", pred_aff[0], grid[ja]),
-                ("Log-difference", pred_log, grid[jl]),
-                ("Linear regression", pred_lin, (np.nan, np.nan)),
-            ):
-                records.append(
-                    {
-                        "split": split,
-                        "method": method,
-                        "RMSE_logCp": float(np.sqrt(np.mean((pred - y_all[test]) ** 2))),
-                        "lambda_ridge": chosen[0],
-                        "lambda_fused": chosen[1],
-                    }
-                )
     frame = pd.DataFrame(records)
     summary = frame.groupby("method")["RMSE_logCp"].agg(["mean", "std"])
     summary.columns = ["RMSE_logCp_mean", "RMSE_logCp_sd"]
@@ -224,36 +209,25 @@ def reproduce_polymer_cp(
         notes.append("SYNTHETIC experimental Cp (a demonstration, not measured data).")
     if quick:
         notes.append("QUICK run: 3 splits, 5 grid points.")
-    result = ReproductionResult(
-        case="polymer-cp",
-        records=frame,
-        summary=summary,
-        seconds=timer.seconds,
-        notes=notes,
-        settings={"n_splits": n_splits, "n_train": n_train, "grid_size": len(grid)},
-    )
+    settings = {"n_splits": n_splits, "n_train": n_train, "grid_size": len(grid)}
     gamma_frame = pd.DataFrame(
         {"descriptor": data.X.columns, "block": block_labels, "gamma_mean": np.mean(gammas, 0)}
     )
-    result = write_outputs(result, out_dir, _figure(frame, gamma_frame))
-    path = Path(out_dir) / "polymer_cp_gamma.csv"
-    gamma_frame.to_csv(path, index=False)
-    result.files["gamma"] = path
+    figure = _figure(frame, gamma_frame)
+    result = finish("polymer-cp", frame, summary, figure, out_dir, start, notes, settings)
+    result.files["gamma"] = Path(out_dir) / "polymer_cp_gamma.csv"
+    gamma_frame.to_csv(result.files["gamma"], index=False)
     return result
 
 
 def _figure(frame: pd.DataFrame, gamma_frame: pd.DataFrame):
     import matplotlib  # noqa: PLC0415
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), gridspec_kw={"width_ratios": [1, 3]})
+    fig, axes = subplots(1, 2, figsize=(14, 4.5), gridspec_kw={"width_ratios": [1, 3]})
     order = frame.groupby("method")["RMSE_logCp"].mean().sort_values().index.tolist()
-    axes[0].boxplot([frame.loc[frame["method"] == m, "RMSE_logCp"] for m in order])
-    axes[0].set_xticks(range(1, len(order) + 1), order, rotation=20, ha="right")
+    boxplot_by_method(axes[0], frame, "RMSE_logCp", order, rotation=20)
     axes[0].set(ylabel="test RMSE of log Cp")
-    colors = plt.get_cmap("tab10")
+    colors = matplotlib.colormaps["tab10"]
     blocks = list(dict.fromkeys(gamma_frame["block"]))
     for k, block in enumerate(blocks):
         part = gamma_frame[gamma_frame["block"] == block]
@@ -264,9 +238,11 @@ def _figure(frame: pd.DataFrame, gamma_frame: pd.DataFrame):
     return fig
 
 
+_add_options, run = command_line(reproduce_polymer_cp, skip={"synthetic"})
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``affinetl reproduce polymer-cp``."""
-    parser.add_argument("--out", default="results/polymer_cp", help="output directory")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--experimental", help="CSV with experimental Cp: columns PID or smiles, and Cp (J/kg/K)"
@@ -274,18 +250,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--synthetic", action="store_true", help="SYNTHETIC experimental values (demonstration)"
     )
-    parser.add_argument("--quick", action="store_true", help="reduced run (seconds)")
-    parser.add_argument("--splits", type=int, default=20)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``affinetl reproduce polymer-cp``; prints the table, returns 0."""
-    result = reproduce_polymer_cp(
-        args.out,
-        args.experimental,
-        n_splits=args.splits,
-        quick=args.quick,
-        synthetic=args.synthetic,
-    )
-    print(result.report())  # noqa: T201 - CLI output
-    return 0
+    _add_options(parser)

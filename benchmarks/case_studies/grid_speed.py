@@ -22,8 +22,7 @@ import pandas as pd
 
 from affinetl._solvers import GramFactor, affine_full_path, fit_affine_blocks
 from affinetl.datasets import load_sarcos
-from affinetl.reproduce._grid import kfold_indices, rbf
-from affinetl.reproduce._kernel_case import FULL_GRID
+from affinetl.reproduce._kernel_case import FULL_GRID, five_folds, rbf
 
 
 def main() -> int:
@@ -36,7 +35,7 @@ def main() -> int:
     X, T = data.X.to_numpy()[rows], data.y.to_numpy()[rows]
     z = lambda a: (a - a.mean(0)) / a.std(0, ddof=1)  # noqa: E731
     x, u, y = z(X), z(T[:, 1:]), z(T[:, :1])[:, 0]
-    folds = kfold_indices(args.n, 5)
+    folds = five_folds(args.n)
     K1 = np.stack([rbf(u[t], u[t], 1 / 12) for t, _ in folds])
     K3 = np.stack([rbf(x[t], x[t], 1 / 42) for t, _ in folds])
     E1 = np.stack([rbf(u[v], u[t], 1 / 12) for t, v in folds])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,8 @@ import pytest
 
 from affinetl import _solvers
 from affinetl.datasets import _fetch
-from affinetl.reproduce import _grid
+from affinetl.reproduce._common import ReproductionResult, command_line
+from affinetl.reproduce._kernel_case import five_folds, rbf
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,7 +42,7 @@ def problem() -> tuple[np.ndarray, ...]:
 
 def test_ridge_path_matches_a_direct_solve(problem) -> None:
     x, _, y = problem
-    K = _grid.rbf(x, x, 0.2)
+    K = rbf(x, x, 0.2)
     lams = [1e-3, 0.1, 10.0]
     pred = _solvers.ridge_path(K, y, K, lams)
     n = len(y)
@@ -54,7 +57,7 @@ def test_ridge_path_matches_a_direct_solve(problem) -> None:
 
 def test_ridge_path_zero_penalty_interpolates(problem) -> None:
     x, _, y = problem
-    K = _grid.rbf(x, x, 0.2)
+    K = rbf(x, x, 0.2)
     np.testing.assert_allclose(_solvers.ridge_path(K, y, K, [0.0])[0], y, atol=1e-6)
 
 
@@ -62,7 +65,7 @@ def test_affine_const_path_matches_the_joint_solve(problem) -> None:
     from affinetl._solvers import fit_const_affine
 
     x, u, y = problem
-    K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)
+    K1, K3 = rbf(u, u, 0.25), rbf(x, x, 0.125)
     pred = _solvers.affine_const_path(K1, K3, y, K1, K3, [(0.1, 1.0), (1.0, 0.01)])
     for (l1, l3), p in zip([(0.1, 1.0), (1.0, 0.01)], pred):
         a0, alpha, gamma = fit_const_affine(K1, K3, y, l1, l3)
@@ -73,7 +76,7 @@ def _stacked_full_path_inputs(problem):
     """Two stacked problems (the second with a shifted target) and a shared grid, as the
     AffineTL-full grid paths take them: ``(K1, K2, K3, y, evals, grid)`` with ``K2 = K1``."""
     x, u, y = problem
-    K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)
+    K1, K3 = rbf(u, u, 0.25), rbf(x, x, 0.125)
     grid = [(1e-2, 0.1, 1.0), (1.0, 10.0, 0.01), (0.1, 1.0, 0.1)]
     inputs = (
         np.stack([K1, K1]),
@@ -131,12 +134,73 @@ def test_affine_full_newton_path_matches_converged_block_relaxation(problem) -> 
             assert n_iter[k, j] < min(res.n_iter, 200)
 
 
-def test_kfold_indices_partition() -> None:
-    folds = _grid.kfold_indices(12, 5)
+def test_five_folds_are_unshuffled_and_partition() -> None:
+    folds = five_folds(12)
     assert [len(v) for _, v in folds] == [3, 3, 2, 2, 2]
-    assert np.array_equal(np.sort(np.concatenate([v for _, v in folds])), np.arange(12))
-    with pytest.raises(ValueError, match="at least 5"):
-        _grid.kfold_indices(4, 5)
+    assert np.array_equal(np.concatenate([v for _, v in folds]), np.arange(12))
+    for train, val in folds:
+        assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(12))
+    with pytest.raises(ValueError, match="number of samples"):
+        five_folds(4)
+
+
+def test_command_line_options_follow_the_signature(capsys) -> None:
+    calls = []
+
+    def reproduce_toy(
+        out_dir: str = "results/toy",
+        *,
+        n_reps: int = 20,
+        sizes: tuple[int, ...] = (5, 10),
+        kind: Literal["a", "b"] = "a",
+        linear_source: bool = True,
+        device: str | None = None,
+        quick: bool = False,
+    ) -> ReproductionResult:
+        """Toy.
+
+        Parameters
+        ----------
+        out_dir : str
+            Output directory.
+        n_reps : int
+            Repetitions (5 % of the
+            paper's 400).
+        sizes, kind : tuple of int, str
+            Settings of :func:`affinetl.reproduce.reproduce`.
+        linear_source, device, quick : bool, str, bool
+            Switches.
+
+        Returns
+        -------
+        ReproductionResult
+        """
+        calls.append(locals())
+        return ReproductionResult("toy", pd.DataFrame(), pd.DataFrame({"x": [1.0]}))
+
+    add_arguments, run = command_line(reproduce_toy)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    helps = {a.dest: a.help for a in parser._actions}
+    assert helps["n_reps"] == "Repetitions (5 %% of the paper's 400)."
+    assert "(5 % of the paper's 400)" in " ".join(parser.format_help().split())
+    assert helps["kind"] == "Settings of affinetl.reproduce.reproduce."
+    assert run(parser.parse_args([])) == 0
+    assert calls[-1]["out_dir"] == "results/toy" and calls[-1]["linear_source"] is True
+    argv = "--out o --reps 3 --sizes 5 --kind b --rbf-only --device cpu --quick".split()
+    run(parser.parse_args(argv))
+    assert {k: v for k, v in calls[-1].items() if k != "calls"} == {
+        "out_dir": "o",
+        "n_reps": 3,
+        "sizes": [5],
+        "kind": "b",
+        "linear_source": False,
+        "device": "cpu",
+        "quick": True,
+    }
+    assert "== affinetl reproduce toy ==" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--kind", "c"])
 
 
 def test_reproduce_sarcos_tiny(mirror: Path, tmp_path: Path) -> None:
@@ -240,7 +304,7 @@ def test_reproduce_spectra_quick(mirror: Path, tmp_path: Path) -> None:
 def test_affine_full_path_torch_matches_numpy(problem) -> None:
     pytest.importorskip("torch")
     x, u, y = problem
-    K1, K3 = _grid.rbf(u, u, 0.25), _grid.rbf(x, x, 0.125)
+    K1, K3 = rbf(u, u, 0.25), rbf(x, x, 0.125)
     grid = [(1e-2, 0.1, 1.0), (1.0, 10.0, 0.01)]
     ref, it_ref = _solvers.affine_full_path(K1, K1, K3, y, (K1, K1, K3), grid, max_iter=25)
     got, it_got = _solvers.affine_full_path(
