@@ -43,11 +43,9 @@ from ._linear import (
     solve_penalized_lsq,
 )
 from ._linear_relaxation import linear_affine_relaxation
-from ._lowrank_newton import fit_affine_newton, newton_applies
 from ._newton import newton_features
 from ._objective import affine_objective
 from ._relaxation import fit_affine_blocks
-from ._resolve import resolve_solver
 from ._ridge import (
     affine_const_path,
     eigh_psd,
@@ -72,7 +70,6 @@ __all__ = [
     "fit_affine_blocks",
     "fit_affine_features",
     "fit_affine_kernel",
-    "fit_affine_newton",
     "fit_const_affine",
     "fit_partial_ridge",
     "fused_inverses",
@@ -82,9 +79,7 @@ __all__ = [
     "kernel_ridge_intercept",
     "linear_affine_relaxation",
     "loo_residuals",
-    "newton_applies",
     "newton_features",
-    "resolve_solver",
     "ridge_path",
     "solve_penalized_lsq",
 ]

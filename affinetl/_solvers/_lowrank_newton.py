@@ -38,6 +38,7 @@ import numpy as np
 from scipy import linalg
 
 from ._gram import GramFactor
+from ._newton import BACKTRACK, MU_MAX  # the step logic's constants, shared
 from ._objective import affine_objective, rel_change
 from ._relaxation import BlockRelaxationResult
 
@@ -46,11 +47,6 @@ __all__ = ["NEWTON_MAX_RANK", "fit_affine_newton", "newton_applies"]
 #: Largest ``r1 + r2`` for which the Newton path is used (each step costs O(n^2 (r1 + r2))
 #: besides the O(n^3 / 3) factorisation).
 NEWTON_MAX_RANK = 200
-#: Trial halvings of a rejected step before the damping grows.
-BACKTRACK = 3
-#: A damping above this (relative to the small block's diagonal) means no step lowers the
-#: objective: the point is stationary to working precision.
-MU_MAX = 1e12
 #: ``g2 = d`` is treated as bounded away from zero (the cheaper scaled operators, single
 #: precision factor) when ``min |d| > D_MIN max |d|``.
 D_MIN = 1e-2

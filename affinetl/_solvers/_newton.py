@@ -34,7 +34,8 @@ __all__ = ["NewtonBatchResult", "exact_features", "newton_features"]
 
 #: Eigenvalues below this fraction of the largest are dropped from the exact feature maps.
 EIG_RTOL = 1e-10
-#: A member whose damping exceeds this has no descent step left (converged).
+#: A damping above this (relative to the Hessian's diagonal) means no step lowers the
+#: objective: the point is stationary to working precision (converged).
 MU_MAX = 1e12
 #: Step halvings tried for a member whose damped Newton step does not lower its objective.
 BACKTRACK = 3
