@@ -11,7 +11,7 @@ import platform
 import re
 import time
 import typing
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -247,14 +247,14 @@ def _parameter_help(function: Callable) -> dict[str, str]:
 
 
 def command_line(
-    function: Callable[..., ReproductionResult], skip: Collection[str] = ()
+    function: Callable[..., ReproductionResult],
 ) -> tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]:
     """The CLI pair ``add_arguments(parser)`` and ``run(args) -> int`` of a reproduction.
 
-    Every keyword-only parameter of ``function`` becomes an option ``--name-with-dashes``
-    (:data:`_FLAGS` renames a few) with its default, its ``Literal`` choices and its numpydoc
-    description as help, except those in ``skip``; ``--out`` is ``out_dir``. ``run`` calls
-    ``function`` with the options it takes and prints the report.
+    Every parameter of ``function`` becomes an option ``--name-with-dashes`` (:data:`_FLAGS`
+    renames a few; ``--out`` is ``out_dir``) with its default, its ``Literal`` choices and its
+    numpydoc description as help. ``run`` calls ``function`` with the options and prints the
+    report.
     """
     signature = inspect.signature(function)
     hints = typing.get_type_hints(function)
@@ -263,9 +263,7 @@ def command_line(
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         default_out = signature.parameters["out_dir"].default
         parser.add_argument("--out", default=default_out, help="output directory")
-        for name, parameter in signature.parameters.items():
-            if parameter.kind is not parameter.KEYWORD_ONLY or name in skip:
-                continue
+        for name, parameter in list(signature.parameters.items())[1:]:
             flag, help_text = _FLAGS.get(name, ("--" + name.replace("_", "-"), None))
             default, hint = parameter.default, hints[name]
             options: dict[str, Any] = {"dest": name, "help": help_text or helps.get(name)}

@@ -19,7 +19,6 @@ the grid (the estimators' algorithms of ``affinetl._solvers`` in sample space).
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from itertools import groupby
@@ -110,7 +109,7 @@ def reproduce_polymer_cp(
     out_dir : path-like
         Output directory.
     experimental : path-like or pandas.DataFrame
-        Experimental Cp (``PID`` or ``smiles``, and ``Cp`` in J/kg/K).
+        Experimental Cp: a CSV file (or table) with ``PID`` or ``smiles``, and ``Cp`` in J/kg/K.
     n_splits : int
         Random train/test splits (paper: 20 splits of 60/10).
     max_iter, tol : int, float
@@ -238,16 +237,4 @@ def _figure(frame: pd.DataFrame, gamma_frame: pd.DataFrame):
     return fig
 
 
-_add_options, run = command_line(reproduce_polymer_cp, skip={"synthetic"})
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``affinetl reproduce polymer-cp``."""
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--experimental", help="CSV with experimental Cp: columns PID or smiles, and Cp (J/kg/K)"
-    )
-    source.add_argument(
-        "--synthetic", action="store_true", help="SYNTHETIC experimental values (demonstration)"
-    )
-    _add_options(parser)
+add_arguments, run = command_line(reproduce_polymer_cp)
