@@ -614,7 +614,13 @@ def form_weights(case: str, rule=None) -> pd.DataFrame:
 def weights_text(wt: pd.DataFrame, case: str, n: int, k: int = 3) -> str:
     """The ``k`` forms of largest mean weight: ``form w (top-share)``."""
     d = wt.loc[(case, n)].sort_values("w", ascending=False).head(k)
-    short = {"source_linear": "lin", "offset_calibrated": "off_cal", "source_kernel": "src_k"}
+    short = {
+        "source_linear": "lin",
+        "offset_calibrated": "off_cal",
+        "source_kernel": "src_k",
+        "source_as_is": "as_is",
+        "source_plus_const": "plus_const",
+    }
     return ", ".join(f"{short.get(f, f)} {r.w:.2f} ({r.top:.0%})" for f, r in d.iterrows())
 
 
