@@ -7,10 +7,10 @@ errors for every ridge-type block. Each form is a parameter of the canonical est
 (``AffineTransferRegressor(form=...)``, ``LinearAffineTransferRegressor(form=...)``), which the
 search refits.
 
-Modules, one concept each: ``_scoring`` (splits and closed-form hold-out scores), ``_rules``
-(best, one-SE, averaging weights), ``_row_weights`` (per-row weights of the averaged forms),
-``_results`` (``cv_results_``), ``_base`` (the shared estimator), ``_kernel_cv`` and
-``_linear_cv`` (the candidate grids of each family), ``_synthetic`` (test problems).
+Modules, one concept each: ``_scoring`` (splits, closed-form hold-out scores, ``cv_results_``),
+``_rules`` (best, one-SE, averaging weights), ``_row_weights`` (per-row weights of the averaged
+forms), ``_base`` (the shared estimator), ``_kernel_cv`` and ``_linear_cv`` (the candidate grids
+of each family), ``_synthetic`` (test problems).
 """
 
 from __future__ import annotations

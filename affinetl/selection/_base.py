@@ -23,7 +23,6 @@ from ..base import (
     source_constraints,
     validate_data,
 )
-from ._results import cv_results
 from ._row_weights import row_weights, source_fit
 from ._rules import (
     SIMPLE_FORMS,
@@ -32,7 +31,7 @@ from ._rules import (
     outside_range_keep,
     select,
 )
-from ._scoring import SCORERS
+from ._scoring import SCORERS, cv_results
 from ._scoring import splits as make_splits
 
 __all__ = ["COMMON_CONSTRAINTS", "TransferCVBase"]
@@ -41,7 +40,12 @@ logger = logging.getLogger("affinetl.selection")
 
 
 class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
-    """Shared fit/predict logic; subclasses produce the candidates and the refit estimator."""
+    """Shared fit/predict logic; subclasses produce the candidates and the refit estimator.
+
+    A subclass's ``_evaluate(x, u, y, forms, splits, score)`` returns a list of
+    ``(candidates, scores, times)`` (:func:`~._scoring.score_ridge_tasks`); ``fit`` keeps the
+    candidates of ``forms``.
+    """
 
     _FORMS: tuple[str, ...] = ()
     #: The family's canonical estimator, refitted with the selected forms, and the
@@ -51,6 +55,12 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     #: Whether ``rule="average"`` anchors the weights to the best simple form
     #: (:func:`~affinetl.selection._rules.average_weights`).
     _ANCHOR_TO_SIMPLE: bool = False
+
+    def _store_params(self, arguments: dict[str, Any]) -> None:
+        """Store the constructor's arguments (its ``locals()``) unchanged, one attribute each."""
+        for name, value in arguments.items():
+            if name != "self":
+                setattr(self, name, value)
 
     def _forms(self, u: np.ndarray, y: np.ndarray) -> list[str]:
         if self.forms is None:
@@ -98,26 +108,28 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         t0 = time.perf_counter()
         # small dense problems: one BLAS thread per worker avoids oversubscription
         with threadpool_limits(limits=1 if X.shape[0] <= 1000 else None, user_api="blas"):
-            candidates, scores, times = self._evaluate(x, u, y, forms, splits, score)
+            parts = self._evaluate(x, u, y, forms, splits, score)
         self.search_time_ = time.perf_counter() - t0
+        # the searched forms' candidates (the kernel family searches const for the full form)
+        keep = np.array([c["form"] in forms for p in parts for c in p[0]])
+        candidates = [c for p in parts for c in p[0] if c["form"] in forms]
+        scores = np.vstack([p[1] for p in parts])[keep]
+        times = np.concatenate([p[2] for p in parts])[keep]
         self.n_splits_ = len(splits)
-        self.cv_results_ = cv_results(candidates, scores, times, len(splits))
+        self.cv_results_ = cv_results(candidates, scores, times)
         mean = self.cv_results_["mean_test_score"]
-        cand_forms = [c["form"] for c in candidates]
         labels = [c["form"] + ("+linear" if c.get("g1_linear") else "") for c in candidates]
         n_train = int(np.median([len(tr) for tr, _ in splits]))
         complexity = [
             form_complexity(c["form"], u.shape[1], bool(c.get("g1_linear")), n_train)
             for c in candidates
         ]
+        linear = [self._linear_source_terms(c) for c in candidates]
+        limited = [self._reverts_outside_source_range(c) for c in candidates]
         if self.rule == "average":
-            linear = [self._linear_source_terms(c) for c in candidates]
             eligible = average_eligible(linear, u.shape[1], n_train)
-            simple = None
-            if self._ANCHOR_TO_SIMPLE:
-                simple = [lab in SIMPLE_FORMS for lab in labels]
+            simple = [lab in SIMPLE_FORMS for lab in labels] if self._ANCHOR_TO_SIMPLE else None
             weights = average_weights(mean, scores, labels, eligible, simple)
-            limited = [self._reverts_outside_source_range(c) for c in candidates]
             self.outside_range_keep_ = outside_range_keep(mean, scores, labels, limited, eligible)
             # the single-form summary of the search: the one-SE rule's form
             self.best_index_ = select(mean, scores, labels, complexity, "one_se")
@@ -129,7 +141,8 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         self.best_params_ = dict(candidates[self.best_index_])
         self.best_form_ = self.best_params_["form"]
         self.form_scores_ = {
-            f: float(np.nanmax(np.where([c == f for c in cand_forms], mean, np.nan))) for f in forms
+            f: float(np.nanmax(np.where([c["form"] == f for c in candidates], mean, np.nan)))
+            for f in forms
         }
         logger.info(
             "selected %s (%s) among %d candidates on %d splits in %.2fs",
@@ -153,12 +166,8 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         self.n_iter_ = self.best_estimator_.n_iter_
         # where the averaged forms are trustworthy (rule="average"; see predict_form_weights)
         self.source_range_, self.source_design_inv_, self.mean_leverage_ = source_fit(u)
-        self.range_limited_forms_ = tuple(
-            labels[i] for i in order if self._reverts_outside_source_range(candidates[i])
-        )
-        self.linear_source_forms_ = tuple(
-            labels[i] for i in order if self._linear_source_terms(candidates[i])
-        )
+        self.range_limited_forms_ = tuple(labels[i] for i in order if limited[i])
+        self.linear_source_forms_ = tuple(labels[i] for i in order if linear[i])
         return self
 
     def _refit_estimator(self, params: dict[str, Any]) -> BaseEstimator:
@@ -176,9 +185,10 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         """Whether the form's ``g1`` has unpenalised linear source terms ``a1'u``."""
         return has_linear_source_terms(params["form"], bool(params.get("g1_linear")))
 
-    def _weights_per_row(self, X: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """Forms and their weights per row of validated ``X``, shape (n_samples, n_forms)
+    def _weights_per_row(self, X: ArrayLike) -> tuple[list[str], np.ndarray]:
+        """Forms and their weights per row of ``X``, shape (n_samples, n_forms)
         (see :meth:`predict_form_weights`)."""
+        X = validate_data(self, X, reset=False)
         forms = list(self.form_weights_)
         w = np.array([self.form_weights_[f] for f in forms])
         linear = np.array([f in self.linear_source_forms_ for f in forms])
@@ -220,7 +230,6 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             Form label -> ndarray of shape (n_samples,); the rows sum to one.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
         forms, W = self._weights_per_row(X)
         return {f: W[:, j] for j, f in enumerate(forms)}
 
@@ -231,10 +240,8 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         if len(self.estimators_) == 1:
             return self.best_estimator_.predict(X)
-        X_in = X
-        X = validate_data(self, X, reset=False)
         forms, W = self._weights_per_row(X)
-        P = np.column_stack([self.estimators_[f].predict(X_in) for f in forms])
+        P = np.column_stack([self.estimators_[f].predict(X) for f in forms])
         return np.sum(W * P, axis=1)
 
     def predict_components(self, X: ArrayLike) -> dict[str, np.ndarray]:
@@ -252,10 +259,8 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         if len(self.estimators_) == 1:
             return self.best_estimator_.predict_components(X)
-        X_in = X
-        X = validate_data(self, X, reset=False)
         forms, W = self._weights_per_row(X)
-        parts = [self.estimators_[f].predict_components(X_in) for f in forms]
+        parts = [self.estimators_[f].predict_components(X) for f in forms]
         g1 = sum(W[:, j] * c["g1"] for j, c in enumerate(parts))
         g2 = sum(W[:, j] * c["g2"] for j, c in enumerate(parts))
         prod = sum(W[:, j] * c["g2"] * c["g3"] for j, c in enumerate(parts))
@@ -272,6 +277,7 @@ COMMON_CONSTRAINTS: dict[str, list[Any]] = {
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "n_jobs": [None, Integral],
+    "standardize": ["boolean"],
     "random_state": ["random_state"],
     **source_constraints,
 }

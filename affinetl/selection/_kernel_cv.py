@@ -247,7 +247,6 @@ class AffineTransferCV(TransferCVBase):
         "n_full_starts": [Interval(Integral, 1, None, closed="left")],
         "full_scales": [None, list, tuple, np.ndarray],
         "g1_linear": [StrOptions({"both"}), "boolean"],
-        "standardize": ["boolean"],
         "source_in_target_units": ["boolean"],
     }
 
@@ -278,29 +277,7 @@ class AffineTransferCV(TransferCVBase):
         source_columns: Any = None,
         input_columns: Any = "rest",
     ) -> None:
-        self.forms = forms
-        self.source_in_target_units = source_in_target_units
-        self.kernel1 = kernel1
-        self.kernel2 = kernel2
-        self.kernel3 = kernel3
-        self.widths = widths
-        self.lambdas = lambdas
-        self.ratios = ratios
-        self.lambda2_path = lambda2_path
-        self.n_full_starts = n_full_starts
-        self.full_scales = full_scales
-        self.g1_linear = g1_linear
-        self.cv = cv
-        self.rule = rule
-        self.scoring = scoring
-        self.standardize = standardize
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.source = source
-        self.source_columns = source_columns
-        self.input_columns = input_columns
+        self._store_params(locals())
 
     @staticmethod
     def _reverts_outside_source_range(params: dict[str, Any]) -> bool:
@@ -326,10 +303,8 @@ class AffineTransferCV(TransferCVBase):
         return [None]
 
     def _evaluate(self, x, u_raw, y, forms, splits, score):
-        sx = StandardScaler().fit(x) if self.standardize and x.shape[1] else None
-        su = StandardScaler().fit(u_raw) if self.standardize else None
-        xs = x if sx is None else sx.transform(x)
-        us = u_raw if su is None else su.transform(u_raw)
+        xs = StandardScaler().fit_transform(x) if self.standardize and x.shape[1] else x
+        us = StandardScaler().fit_transform(u_raw) if self.standardize else u_raw
         lams = positive(self.lambdas, "lambdas", DEFAULT_LAMBDAS)
         ratios = positive(self.ratios, "ratios", DEFAULT_RATIOS)
         # const is searched for the full form too: its best settings are the full form's starts
@@ -366,17 +341,11 @@ class AffineTransferCV(TransferCVBase):
                     ]
                     Z = form_design(form, us, bool(lin))
                     tasks.append((cands, (eig, K, Z, t, path)))
-        candidates, scores, times = score_ridge_tasks(tasks, y, splits, score, self.n_jobs)
-        if "full" in forms:
-            starts = self._full_starts(candidates, np.mean(scores, axis=1), flags)
-            full = self._full(K1, K3, us, y, starts, splits, score)
-            candidates += full[0]
-            scores, times = np.vstack([scores, full[1]]), np.concatenate([times, full[2]])
-            if "const" not in forms:
-                keep = [i for i, c in enumerate(candidates) if c["form"] != "const"]
-                candidates = [candidates[i] for i in keep]
-                scores, times = scores[keep], times[keep]
-        return candidates, scores, times
+        scored = score_ridge_tasks(tasks, y, splits, score, self.n_jobs)
+        if "full" not in forms:
+            return [scored]
+        starts = self._full_starts(scored[0], np.mean(scored[1], axis=1), flags)
+        return [scored, self._full(K1, K3, us, y, starts, splits, score)]
 
     def _full_starts(self, candidates, mean, flags) -> list[dict]:
         """The starts of the full form: the ``n_full_starts`` best const settings of each
@@ -409,14 +378,12 @@ class AffineTransferCV(TransferCVBase):
         """
         lam2 = np.sort(positive(self.lambda2_path, "lambda2_path", DEFAULT_LAMBDA2))[::-1]
         named = isinstance(self.kernel2, str) and self.kernel2 != "linear"
-        K2: dict[float | None, np.ndarray] = {}
-        grams, const_starts, starts = [], starts, []
-        for st in const_starts:
-            g2 = st["gamma1"] if named else None  # h2 lives on u, as h1: same width
-            if g2 not in K2:
-                K2[g2] = gram_matrix(self.kernel2, us, None, g2)
-            grams.append((K1[st["gamma1"]], K2[g2], K3[st["gamma3"]]))
-            starts.append({**st, "form": "full", "gamma2": g2})
+        # h2 lives on u, as h1: the same width
+        starts = [
+            {**st, "form": "full", "gamma2": st["gamma1"] if named else None} for st in starts
+        ]
+        K2 = {g: gram_matrix(self.kernel2, us, None, g) for g in {st["gamma2"] for st in starts}}
+        grams = [(K1[st["gamma1"]], K2[st["gamma2"]], K3[st["gamma3"]]) for st in starts]
         L = lam2.size
         by_size: dict[tuple[int, bool], list[tuple[int, int]]] = {}
         for k, st in enumerate(starts):  # one batch: equal training size and design

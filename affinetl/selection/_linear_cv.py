@@ -86,7 +86,6 @@ class LinearAffineTransferCV(TransferCVBase):
         "lambdas_ridge": [None, list, tuple, np.ndarray],
         "lambdas_fused": [list, tuple, np.ndarray],
         "blocks": [None, list, tuple],
-        "standardize": ["boolean"],
     }
 
     def __init__(
@@ -108,21 +107,7 @@ class LinearAffineTransferCV(TransferCVBase):
         source_columns: Any = None,
         input_columns: Any = "rest",
     ) -> None:
-        self.forms = forms
-        self.lambdas_ridge = lambdas_ridge
-        self.lambdas_fused = lambdas_fused
-        self.blocks = blocks
-        self.cv = cv
-        self.rule = rule
-        self.scoring = scoring
-        self.standardize = standardize
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.source = source
-        self.source_columns = source_columns
-        self.input_columns = input_columns
+        self._store_params(locals())
 
     @staticmethod
     def _linear_source_terms(params: dict[str, Any]) -> bool:
@@ -155,12 +140,8 @@ class LinearAffineTransferCV(TransferCVBase):
                     cands = [{"form": form, "lambda_ridge": r, "lambda_fused": f} for r, f in pairs]
                     lams = [r * r for r, _ in pairs]
                     tasks.append((cands, (eigs[rho], kernels[rho], Z, t, lams)))
-        candidates, scores, times = score_ridge_tasks(tasks, y, splits, score, self.n_jobs)
-        if "full" in forms:
-            full = self._full(x, u, y, lr, lf, splits, score)
-            candidates += full[0]
-            scores, times = np.vstack([scores, full[1]]), np.concatenate([times, full[2]])
-        return candidates, scores, times
+        ridge = score_ridge_tasks(tasks, y, splits, score, self.n_jobs)
+        return [ridge, self._full(x, u, y, lr, lf, splits, score)] if "full" in forms else [ridge]
 
     def _full(self, x, u, y, lr, lf, splits, score):
         """Full-form scores per fold along the decreasing ``lambda_ridge`` path (warm starts),

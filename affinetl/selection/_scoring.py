@@ -1,5 +1,5 @@
-"""Cross-validation splits and scores: the splitter, the scorers and the closed-form hold-out
-scores of the ridge-type forms."""
+"""Cross-validation splits and scores: the splitter, the scorers, the closed-form hold-out
+scores of the ridge-type forms and ``cv_results_`` in scikit-learn's ``GridSearchCV`` format."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy.stats import rankdata
 from sklearn.model_selection import KFold, LeaveOneOut, check_cv
 
 from .._solvers import eigh_psd, holdout_path
 
 __all__ = [
     "SCORERS",
+    "cv_results",
     "default_cv",
     "lazy_eigh",
     "path_candidates",
@@ -115,6 +117,30 @@ def path_candidates(starts, key, path, table, seconds) -> tuple[list[dict], np.n
     candidates = [{**st, key: float(v)} for st in starts for v in path]
     times = np.repeat(np.asarray(seconds, dtype=float) / (S * L), L)
     return candidates, table.transpose(0, 2, 1).reshape(n_starts * L, S), times
+
+
+def cv_results(candidates, scores, times) -> dict[str, Any]:
+    """``cv_results_`` in the GridSearchCV format from candidate dicts and (C, S) scores."""
+    C = len(candidates)
+    res: dict[str, Any] = {}
+    for name in sorted({k for c in candidates for k in c}):
+        col = np.ma.MaskedArray(np.empty(C, dtype=object), mask=[name not in c for c in candidates])
+        col.data[:] = [c.get(name) for c in candidates]
+        res[f"param_{name}"] = col
+    res["params"] = [dict(c) for c in candidates]
+    for j in range(scores.shape[1]):
+        res[f"split{j}_test_score"] = scores[:, j]
+    mean = np.mean(scores, axis=1)
+    res["mean_test_score"] = mean
+    res["std_test_score"] = np.std(scores, axis=1)
+    # ties share the smallest rank, as GridSearchCV; non-finite scores rank last
+    filled = np.where(np.isfinite(mean), mean, -np.inf)
+    res["rank_test_score"] = rankdata(-filled, method="min").astype(np.int32)
+    res["mean_fit_time"] = np.asarray(times, dtype=float)
+    res["std_fit_time"] = np.zeros(C)
+    res["mean_score_time"] = np.zeros(C)
+    res["std_score_time"] = np.zeros(C)
+    return res
 
 
 def lazy_eigh(K):
