@@ -4,6 +4,7 @@ standardisation, metrics, figures, output files and the command-line options."""
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import logging
 import os
@@ -30,6 +31,7 @@ __all__ = [
     "metric_rows",
     "progress",
     "regression_metrics",
+    "reproduction",
     "run_tasks",
     "standardize",
     "standardize_target",
@@ -192,18 +194,15 @@ def finish(
     summary: pd.DataFrame,
     figure: Any,
     out_dir: str | os.PathLike[str],
-    start: float,
     notes: list[str],
-    settings: dict[str, object],
+    **settings: object,
 ) -> ReproductionResult:
-    """The result of a run that began at ``start`` (``time.perf_counter``), with its files.
+    """The result of a run, with its files.
 
     Writes ``<case>_records.csv``, ``<case>_summary.csv`` and the figure ``<case>.png`` into
-    ``out_dir``; ``settings`` are the settings the run used.
+    ``out_dir``; ``settings`` are settings of the run beyond its options (:func:`reproduction`).
     """
-    result = ReproductionResult(
-        case, records, summary, seconds=time.perf_counter() - start, notes=notes, settings=settings
-    )
+    result = ReproductionResult(case, records, summary, notes=notes, settings=settings)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = case.replace("-", "_")
@@ -220,6 +219,43 @@ def finish(
     plt.close(figure)
     logger.info("wrote %s", ", ".join(str(p) for p in result.files.values()))
     return result
+
+
+def reproduction(
+    note: str = "", **quick: object
+) -> Callable[[Callable[..., ReproductionResult]], Callable[..., ReproductionResult]]:
+    """Decorator of a ``reproduce_<case>`` function: its quick run, timing and settings.
+
+    With ``quick=True`` the options named in ``quick`` take the values given here (a callable
+    maps the value of the call), and a note lists them (then ``note``). The result's ``seconds``
+    is the time of the call and its ``settings`` are the options used (``out_dir`` and
+    ``quick`` aside, sequences as lists), then those the function added.
+    """
+
+    def decorate(function: Callable[..., ReproductionResult]) -> Callable[..., ReproductionResult]:
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def reproduce(*args: Any, **kwargs: Any) -> ReproductionResult:
+            start = time.perf_counter()
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            options = bound.arguments
+            if options["quick"]:
+                options.update({k: v(options[k]) if callable(v) else v for k, v in quick.items()})
+            result = function(**options)
+            result.seconds = time.perf_counter() - start
+            if options["quick"]:
+                changed = ", ".join(f"{k}={options[k]}" for k in quick)
+                result.notes.append(f"QUICK run (not the paper's settings): {changed}{note}.")
+            used = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+            del used["out_dir"], used["quick"]
+            result.settings = {**used, **result.settings}
+            return result
+
+        return reproduce
+
+    return decorate
 
 
 #: Options whose flag is not the parameter name: parameter -> (flag, help or None).

@@ -8,7 +8,7 @@ paths, AffineTL-const, batched Newton and block relaxation) live in :mod:`affine
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from itertools import product
 
@@ -23,11 +23,10 @@ __all__ = [
     "CONST_GRID",
     "FULL_GRID",
     "RIDGE_GRID",
-    "affine_full_batched",
     "five_folds",
+    "kernel_methods",
     "rbf",
     "source_gram",
-    "standard_methods",
 ]
 
 #: Published grids.
@@ -38,8 +37,10 @@ FULL_GRID = np.array(
 CONST_GRID = np.array(list(product([1e-3, 1e-2, 1e-1, 1.0, 10.0], repeat=2)))
 
 
-def rbf(A: np.ndarray, B: np.ndarray, gamma: float) -> np.ndarray:
-    """RBF Gram matrix ``exp(-gamma ||a - b||^2)`` of shape (len(A), len(B))."""
+def rbf(A: np.ndarray, B: np.ndarray, gamma: float | None = None) -> np.ndarray:
+    """RBF Gram matrix ``exp(-gamma ||a - b||^2)`` of shape (len(A), len(B)); ``gamma``
+    defaults to ``1 / (2 * dim)``, the kernel of the case studies."""
+    gamma = 1 / (2 * A.shape[1]) if gamma is None else gamma
     return np.exp(-gamma * cdist(A, B, "sqeuclidean"))
 
 
@@ -80,57 +81,30 @@ def _clip_away_from_zero(v: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def source_gram(A: np.ndarray, B: np.ndarray, linear: bool = False) -> np.ndarray:
-    """Kernel on source features: RBF with ``gamma = 1 / (2 * dim)``, plus ``A B'`` if linear.
+    """Kernel on source features: :func:`rbf`, plus ``A B'`` if linear.
 
     The linear part lets g1 and g2 follow a source feature outside the training range, where
     an RBF alone decays to the intercept.
     """
-    K = rbf(A, B, 1 / (2 * A.shape[1]))
-    return K + A @ B.T if linear else K
+    return rbf(A, B) + A @ B.T if linear else rbf(A, B)
 
 
-def standard_methods(
+def _standard_methods(
     x: np.ndarray,
-    u: np.ndarray,
-    y: np.ndarray,
     xt: np.ndarray,
+    u: np.ndarray,
     ut: np.ndarray,
+    y: np.ndarray,
     back: Callable[[np.ndarray], np.ndarray],
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
-    *,
-    linear_source: bool = False,
+    linear_source: bool,
 ) -> dict[str, np.ndarray]:
-    """Direct, SourceOnly, Augmented, HTL-offset, HTL-scale and AffineTL-const.
-
-    Each is kernel ridge (RBF, ``gamma = 1 / (2 * dim)``) tuned by CV over the published grid.
-
-    Parameters
-    ----------
-    x, xt : ndarray of shape (n, d), (m, d)
-        Standardised inputs of the training and test points.
-    u, ut : ndarray of shape (n, k), (m, k)
-        Standardised source features.
-    y : ndarray of shape (n,)
-        Standardised target.
-    back : callable
-        Standardised target -> original scale.
-    folds : list of (train, validation) index arrays
-    linear_source : bool
-        Add a linear kernel on ``u`` to the RBF of every kernel that sees ``u``
-        (:func:`source_gram`).
-
-    Returns
-    -------
-    dict of str to ndarray of shape (m,)
-        Test predictions on the original scale.
-    """
+    """The methods of :func:`kernel_methods` but AffineTL-full, for one problem."""
     d = x.shape[1]
-    kx = partial(rbf, gamma=1 / (2 * d))
     ku = partial(source_gram, linear=linear_source)
 
     def kxu(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        K = rbf(A, B, 1 / (2 * A.shape[1]))
-        return K + A[:, d:] @ B[:, d:].T if linear_source else K
+        return rbf(A, B) + A[:, d:] @ B[:, d:].T if linear_source else rbf(A, B)
 
     xa, ua = np.vstack([x, xt]), np.vstack([u, ut])
     n, n_eval = len(y), len(x) + len(xt)
@@ -140,94 +114,92 @@ def standard_methods(
         both = _tuned(ridge_path, [(kernel, Z)], target, folds, RIDGE_GRID, n_eval)
         return both[:n], both[n:]
 
-    preds = {"Direct": back(ridge(xa, kx, y)[1])}
+    preds = {"Direct": back(ridge(xa, rbf, y)[1])}
     fit_s, pred_s = map(back, ridge(ua, ku, y))
     preds["SourceOnly"] = pred_s
     preds["Augmented"] = back(ridge(np.hstack([xa, ua]), kxu, y)[1])
     # HTL-offset: the residual of the SourceOnly fit, standardised, kernel ridge on x
     rs, back_r = standardize_target(back(y) - fit_s)
-    preds["HTL-offset"] = back_r(ridge(xa, kx, rs)[1]) + pred_s
+    preds["HTL-offset"] = back_r(ridge(xa, rbf, rs)[1]) + pred_s
     # HTL-scale: the ratio to the clipped SourceOnly fit
     qs, back_q = standardize_target(
         back(y) / _clip_away_from_zero(fit_s, np.max(np.abs(fit_s)) / 20)
     )
-    preds["HTL-scale"] = back_q(ridge(xa, kx, qs)[1]) * pred_s
+    preds["HTL-scale"] = back_q(ridge(xa, rbf, qs)[1]) * pred_s
     # AffineTL-const: one joint linear solve per grid point
-    const = _tuned(affine_const_path, [(ku, ua), (kx, xa)], y, folds, CONST_GRID, n_eval)
+    const = _tuned(affine_const_path, [(ku, ua), (rbf, xa)], y, folds, CONST_GRID, n_eval)
     preds["AffineTL-const"] = back(const[n:])
     return preds
 
 
-def _stacked_grams(
-    pairs: Iterable[tuple[np.ndarray, ...]], linear_source: bool
-) -> list[np.ndarray]:
-    """``(K1, K3, E1, E3)`` stacked over ``(u_fit, x_fit, u_eval, x_eval)`` tuples."""
-    grams = [
-        (
-            source_gram(uf, uf, linear_source),
-            rbf(xf, xf, 1 / (2 * xf.shape[1])),
-            source_gram(ue, uf, linear_source),
-            rbf(xe, xf, 1 / (2 * xf.shape[1])),
-        )
-        for uf, xf, ue, xe in pairs
-    ]
-    return [np.stack(parts) for parts in zip(*grams)]
-
-
-def affine_full_batched(
-    problems: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+def kernel_methods(
+    problems: Sequence[tuple[np.ndarray, ...]],
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     *,
-    grid: np.ndarray = FULL_GRID,
+    standard: int | None = None,
+    linear_source: bool = False,
     max_iter: int = 1000,
     cv_max_iter: int = 1000,
-    linear_source: bool = False,
     device: str | None = None,
     solver: str = "relaxation",
-) -> np.ndarray:
-    """AffineTL-full tuned by CV for several problems of equal size at once.
+) -> list[dict[str, np.ndarray]]:
+    """Direct, SourceOnly, Augmented, HTL-offset, HTL-scale, AffineTL-const and AffineTL-full.
+
+    Each is a kernel model (:func:`rbf` on ``x``, :func:`source_gram` on ``u``) tuned by CV
+    over the published grid; AffineTL-full runs batched over the problems, folds and grid.
 
     Parameters
     ----------
-    problems : sequence of (x, u, y, xt, ut)
-        Standardised training inputs, source features, target and test inputs/features;
-        all problems have the same number of training and of test points.
+    problems : sequence of (x, xt, u, ut, y, back)
+        Standardised inputs of the training and test points, of shape (n, d) and (m, d),
+        standardised source features, (n, k) and (m, k), standardised target (n,), and the map
+        of a standardised prediction to the original scale; n and m are the same for all.
     folds : list of (train, validation) index arrays, shared by the problems
-    grid : ndarray of shape (p, 3)
-        ``(l1, l2, l3)`` grid.
-    max_iter, cv_max_iter : int
-        Iteration limits of the final fit and inside CV.
+    standard : int, optional
+        Only the first ``standard`` problems get the methods other than AffineTL-full
+        (default: all).
     linear_source : bool
-        Add a linear kernel on ``u`` to the RBF of h1 and h2 (:func:`source_gram`).
+        Add a linear kernel on ``u`` to the RBF of every kernel that sees ``u``
+        (:func:`source_gram`).
+    max_iter, cv_max_iter : int
+        AffineTL-full iteration limits of the final fit and inside CV.
     device : str, optional
         Torch device for the block relaxation (see :func:`affine_full_path`).
     solver : {"relaxation", "newton"}
-        ``"relaxation"``: the published block relaxation from a random start
-        (:func:`affine_full_path`). ``"newton"``: damped Newton steps from the AffineTL-const
-        start, tens of iterations instead of hundreds of sweeps (``max_iter``, ``cv_max_iter``
-        and ``device`` are ignored).
+        AffineTL-full by ``"relaxation"``, the published block relaxation from a random start
+        (:func:`affine_full_path`), or ``"newton"``, damped Newton steps from the
+        AffineTL-const start, tens of iterations instead of hundreds of sweeps (``max_iter``,
+        ``cv_max_iter`` and ``device`` are ignored).
 
     Returns
     -------
-    ndarray of shape (n_problems, m)
-        Standardised test predictions.
+    list of dict of str to ndarray of shape (m,)
+        Per problem, the test predictions on the original scale (AffineTL-full last).
     """
     if solver not in ("relaxation", "newton"):
         raise ValueError(f"solver must be 'relaxation' or 'newton', got {solver!r}")
+    n_standard = len(problems) if standard is None else standard
+    preds = [
+        _standard_methods(*problem, folds, linear_source) if i < n_standard else {}
+        for i, problem in enumerate(problems)
+    ]
+    ku = partial(source_gram, linear=linear_source)
 
-    def path(K1, K3, E1, E3, y, grid, max_iter):
+    def path(fits, targets, grid, max_iter):
+        """AffineTL-full predictions for stacked ``(x_fit, u_fit, x_eval, u_eval)`` and targets."""
+        grams = [(ku(uf, uf), rbf(xf, xf), ku(ue, uf), rbf(xe, xf)) for xf, uf, xe, ue in fits]
+        K1, K3, E1, E3 = (np.stack(parts) for parts in zip(*grams))
         limit = None if solver == "newton" else max_iter  # Newton: its default of 200 steps
-        evals = (E1, E1, E3)
-        return affine_full_path(
-            K1, K1, K3, y, evals, grid, solver=solver, max_iter=limit, device=device
-        )
+        options = {"solver": solver, "max_iter": limit, "device": device}
+        return affine_full_path(K1, K1, K3, np.stack(targets), (E1, E1, E3), grid, **options)[0]
 
-    cv = [(u[tr], x[tr], u[va], x[va]) for x, u, _, _, _ in problems for tr, va in folds]
-    ys = np.stack([y[tr] for _, _, y, _, _ in problems for tr, _ in folds])
-    val_y = np.stack([y[va] for _, _, y, _, _ in problems for _, va in folds])
-    pred, _ = path(*_stacked_grams(cv, linear_source), ys, grid, cv_max_iter)
+    cv = [(x[tr], u[tr], x[va], u[va]) for x, _, u, *_ in problems for tr, va in folds]
+    pred = path(cv, [y[tr] for *_, y, _ in problems for tr, _ in folds], FULL_GRID, cv_max_iter)
+    val_y = np.stack([y[va] for *_, y, _ in problems for _, va in folds])
     mse = np.mean((pred - val_y[:, None, :]) ** 2, axis=2).reshape(len(problems), len(folds), -1)
-    best = grid[np.argmin(mse.mean(axis=1), axis=1)]
-    final = _stacked_grams([(u, x, ut, xt) for x, u, _, xt, ut in problems], linear_source)
-    yf = np.stack([y for _, _, y, _, _ in problems])
-    return path(*final, yf, best[:, None, :], max_iter)[0][:, 0]
+    best = FULL_GRID[np.argmin(mse.mean(axis=1), axis=1)]
+    final = [(x, u, xt, ut) for x, xt, u, ut, *_ in problems]
+    full = path(final, [y for *_, y, _ in problems], best[:, None, :], max_iter)[:, 0]
+    for methods, (*_, back), f in zip(preds, problems, full):
+        methods["AffineTL-full"] = back(f)
+    return preds

@@ -15,7 +15,6 @@ standardised on them, the kernel methods of the paper are tuned by 5-fold CV
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from typing import Literal
 
@@ -29,12 +28,13 @@ from ._common import (
     command_line,
     finish,
     metric_rows,
+    reproduction,
     run_tasks,
     standardize,
     standardize_target,
     subplots,
 )
-from ._kernel_case import affine_full_batched, five_folds, standard_methods
+from ._kernel_case import five_folds, kernel_methods
 
 __all__ = ["add_arguments", "load_density_case", "reproduce_density", "run"]
 
@@ -102,19 +102,18 @@ def _one_split(
     """All methods for one random training set of ``n`` polymers (repetition ``rep``)."""
     perm = np.random.default_rng(1000 * n + rep).permutation(len(y_all))
     train, test = perm[:n], perm[n:]
-    folds = five_folds(n)
-    x, xt = standardize(X_all[train], X_all[test])
-    u, ut = standardize(u_all[train, None], u_all[test, None])
-    y, back = standardize_target(y_all[train])
-    preds = standard_methods(x, u, y, xt, ut, back, folds, linear_source=linear_source)
-    full = affine_full_batched(
-        [(x, u, y, xt, ut)], folds, cv_max_iter=cv_max_iter, linear_source=linear_source
+    problem = (
+        *standardize(X_all[train], X_all[test]),
+        *standardize(u_all[train, None], u_all[test, None]),
+        *standardize_target(y_all[train]),
     )
-    preds["AffineTL-full"] = back(full[0])
+    options = {"linear_source": linear_source, "cv_max_iter": cv_max_iter}
+    [preds] = kernel_methods([problem], five_folds(n), **options)
     preds["MD as is"] = u_all[test]
     return metric_rows(y_all[test], preds, n=n, rep=rep)
 
 
+@reproduction(n_values=(10, 20), n_reps=3, cv_max_iter=300)
 def reproduce_density(
     out_dir: str | os.PathLike[str] = "results/density",
     *,
@@ -156,9 +155,6 @@ def reproduce_density(
     ReproductionResult
         ``summary``: mean test RMSE per method and training size.
     """
-    if quick:
-        n_values, n_reps, cv_max_iter = (10, 20), 3, 300
-    start = time.perf_counter()
     X_frame, u_all, y_all, unit = load_density_case(target, source, descriptors)
     X_all = X_frame.to_numpy()
     n_total = len(y_all)
@@ -182,19 +178,8 @@ def reproduce_density(
         f"target: experimental {target} ({unit}); source: {source} MD; "
         f"{n_total} polymers; descriptors: {descriptors} ({X_all.shape[1]} columns)."
     ]
-    if quick:
-        notes.append("QUICK run: n in {10, 20}, 3 repetitions.")
-    settings = {
-        "target": target,
-        "source": source,
-        "n_values": list(n_values),
-        "n_reps": n_reps,
-        "linear_source": linear_source,
-    }
     figure = _figure(frame, target, unit)
-    return finish(
-        f"{target.lower()}-{source}", frame, summary, figure, out_dir, start, notes, settings
-    )
+    return finish(f"{target.lower()}-{source}", frame, summary, figure, out_dir, notes)
 
 
 def _figure(frame: pd.DataFrame, target: str, unit: str):

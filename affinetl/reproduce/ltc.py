@@ -12,7 +12,6 @@ hidden layer k (``AffineTL-full (layer k)``, the kernel analogue of the paper's 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,10 +25,12 @@ from ._common import (
     command_line,
     finish,
     metric_rows,
+    reproduction,
     run_tasks,
+    standardize_target,
     subplots,
 )
-from ._kernel_case import affine_full_batched, five_folds, standard_methods
+from ._kernel_case import five_folds, kernel_methods
 
 __all__ = ["PUBLISHED_RMSE", "add_arguments", "reproduce_ltc", "run"]
 
@@ -54,17 +55,13 @@ def _one_split(
     x, xt, y = X[train], X[test], Y[train]
     y_test = back(Y[test])
     for net_id, net in nets.items():
-        u = net.predict(raw_X[train])[:, None]
-        ut = net.predict(raw_X[test])[:, None]
-        preds = standard_methods(x, u, y, xt, ut, back, folds)
-        problems = [(x, u, y, xt, ut)]
-        problems += [
-            (x, net.transform(raw_X[train], layer=k), y, xt, net.transform(raw_X[test], layer=k))
-            for k in layers
-        ]
-        full = affine_full_batched(problems, folds, **full_options)
-        names = ["AffineTL-full (output)", *(f"AffineTL-full (layer {k})" for k in layers)]
-        preds.update({name: back(pred) for name, pred in zip(names, full)})
+        output = [net.predict(Z)[:, None] for Z in (raw_X[train], raw_X[test])]
+        hidden = [[net.transform(Z, layer=k) for Z in (raw_X[train], raw_X[test])] for k in layers]
+        problems = [(x, xt, u, ut, y, back) for u, ut in [output, *hidden]]
+        preds, *by_layer = kernel_methods(problems, folds, standard=1, **full_options)
+        preds["AffineTL-full (output)"] = preds.pop("AffineTL-full")
+        for k, layer in zip(layers, by_layer):
+            preds[f"AffineTL-full (layer {k})"] = layer["AffineTL-full"]
         direct = preds.pop("Direct")
         if not records:  # Direct does not use the source network
             records += metric_rows(y_test, {"Direct": direct}, split=split, network=-1)
@@ -72,6 +69,7 @@ def _one_split(
     return records
 
 
+@reproduction(n_splits=2, networks=lambda ids: ids[:2], layers=(3,), max_iter=200, cv_max_iter=200)
 def reproduce_ltc(
     out_dir: str | os.PathLike[str] = "results/ltc",
     *,
@@ -110,21 +108,17 @@ def reproduce_ltc(
     ReproductionResult
         ``summary``: mean and median test RMSE (W/m/K) per method, and the paper's neural values.
     """
-    if quick:
-        n_splits, networks, layers, max_iter, cv_max_iter = 2, networks[:2], (3,), 200, 200
-    start = time.perf_counter()
     data = load_ltc()
     has_y = data.y["LTC"].notna().to_numpy()
     X = ((data.X - data.extras["x_mean"]) / data.extras["x_scale"]).to_numpy()[has_y]
-    log_y = np.log(data.y["LTC"].to_numpy()[has_y])
-    y_mean, y_sd = log_y.mean(), log_y.std(ddof=1)
+    Y, back_log = standardize_target(np.log(data.y["LTC"].to_numpy()[has_y]))
 
     def back(v: np.ndarray) -> np.ndarray:
-        return np.exp(v * y_sd + y_mean)
+        return np.exp(back_log(v))
 
     nets = {i: data.extras["networks"][i] for i in networks}
     full_options = {"max_iter": max_iter, "cv_max_iter": cv_max_iter, "device": device}
-    shared = (X, data.X.to_numpy()[has_y], (log_y - y_mean) / y_sd, back, nets, layers)
+    shared = (X, data.X.to_numpy()[has_y], Y, back, nets, layers)
     tasks = [(split,) for split in range(n_splits)]
     frame = run_tasks(
         _one_split, tasks, (*shared, full_options), n_jobs=n_jobs, desc="LTC", unit="split"
@@ -137,16 +131,7 @@ def reproduce_ltc(
         "Kernel models on the paper's neural LTC protocol; the published numbers are for the "
         "neural Direct and Inv-3 models (issue 5 reproduces those)."
     ]
-    if quick:
-        notes.append("QUICK run: 2 splits, 2 networks, layer 3, 200 iterations.")
-    settings = {
-        "n_splits": n_splits,
-        "networks": list(networks),
-        "layers": list(layers),
-        "max_iter": max_iter,
-        "cv_max_iter": cv_max_iter,
-    }
-    return finish("ltc", frame, summary, _figure(frame), out_dir, start, notes, settings)
+    return finish("ltc", frame, summary, _figure(frame), out_dir, notes)
 
 
 def _figure(frame: pd.DataFrame):

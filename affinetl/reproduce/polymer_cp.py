@@ -20,7 +20,6 @@ the grid (the estimators' algorithms of ``affinetl._solvers`` in sample space).
 from __future__ import annotations
 
 import os
-import time
 from itertools import groupby
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from ._common import (
     cv_scores,
     finish,
     progress,
+    reproduction,
     standardize,
     subplots,
 )
@@ -92,6 +92,7 @@ def _linear_affine_path(x, u, y, x_eval, u_eval, Pinv, *, max_iter, tol):
     return pred, -res.coef, res.n_iter
 
 
+@reproduction(", 5 grid points", n_splits=lambda n: min(n, 3))
 def reproduce_polymer_cp(
     out_dir: str | os.PathLike[str] = "results/polymer_cp",
     experimental: str | os.PathLike[str] | pd.DataFrame | None = None,
@@ -134,9 +135,6 @@ def reproduce_polymer_cp(
             "them): pass experimental=<CSV with PID or smiles and Cp>"
         )
     grid = FUSED_GRID[::6][:5] if quick else FUSED_GRID
-    if quick:
-        n_splits = min(n_splits, 3)
-    start = time.perf_counter()
     data = load_polymer_cp(experimental)
     n_total = data.n_samples
     if n_total < 12:
@@ -206,14 +204,13 @@ def reproduce_polymer_cp(
         notes.append(f"The paper used 70 polymers (60/10); with {n_total} the 6:1 ratio is kept.")
     if synthetic:
         notes.append("SYNTHETIC experimental Cp (a demonstration, not measured data).")
-    if quick:
-        notes.append("QUICK run: 3 splits, 5 grid points.")
-    settings = {"n_splits": n_splits, "n_train": n_train, "grid_size": len(grid)}
     gamma_frame = pd.DataFrame(
         {"descriptor": data.X.columns, "block": block_labels, "gamma_mean": np.mean(gammas, 0)}
     )
     figure = _figure(frame, gamma_frame)
-    result = finish("polymer-cp", frame, summary, figure, out_dir, start, notes, settings)
+    result = finish(
+        "polymer-cp", frame, summary, figure, out_dir, notes, n_train=n_train, grid_size=len(grid)
+    )
     result.files["gamma"] = Path(out_dir) / "polymer_cp_gamma.csv"
     gamma_frame.to_csv(result.files["gamma"], index=False)
     return result

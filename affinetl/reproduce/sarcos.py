@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 import warnings
 from collections.abc import Sequence
 from typing import Literal
@@ -33,12 +32,13 @@ from ._common import (
     command_line,
     finish,
     metric_rows,
+    reproduction,
     run_tasks,
     standardize,
     standardize_target,
     subplots,
 )
-from ._kernel_case import affine_full_batched, five_folds, standard_methods
+from ._kernel_case import five_folds, kernel_methods
 
 __all__ = [
     "METHODS",
@@ -80,25 +80,20 @@ def _one_setting(
 ) -> list[dict[str, object]]:
     """All methods for one (n, repetition) and every torque (0-based)."""
     idx = order[:n]
-    folds = five_folds(n)
     x, xt = standardize(X[idx], X_test)
-    problems, prepared = [], []
+    problems = []
     for j in torques:
         others = [k for k in range(T.shape[1]) if k != j]
         u, ut = standardize(T[idx][:, others], T_test[:, others])
-        y, back = standardize_target(T[idx, j])
-        preds = standard_methods(x, u, y, xt, ut, back, folds)
-        problems.append((x, u, y, xt, ut))
-        prepared.append((j, back, preds))
-    full = affine_full_batched(problems, folds, **full_options)
+        problems.append((x, xt, u, ut, *standardize_target(T[idx, j])))
     records: list[dict[str, object]] = []
-    for (j, back, preds), pred in zip(prepared, full):
-        preds["AffineTL-full"] = back(pred)
+    for j, preds in zip(torques, kernel_methods(problems, five_folds(n), **full_options)):
         in_order = {method: preds[method] for method in METHODS}
         records += metric_rows(T_test[:, j], in_order, torque=j + 1, n=n, rep=rep)
     return records
 
 
+@reproduction(n_values=(5, 10), n_reps=2, torques=(1, 2))
 def reproduce_sarcos(
     out_dir: str | os.PathLike[str] = "results/sarcos",
     *,
@@ -147,14 +142,11 @@ def reproduce_sarcos(
     ReproductionResult
         ``summary`` has the mean test MSE (and RMSE, MAE, R2) per method with the published MSE.
     """
-    if quick:
-        n_values, n_reps, torques = (5, 10), 2, (1, 2)
     bad = [n for n in n_values if n < 5 or n % 5]
     if bad:
         raise UsageError(f"n_values must be multiples of 5 (5-fold CV), got {bad}")
     if not set(torques) <= set(range(1, 8)):
         raise UsageError(f"torques must be in 1..7, got {list(torques)}")
-    start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         data = load_sarcos(training)
@@ -184,8 +176,6 @@ def reproduce_sarcos(
     summary = summary.sort_values("MSE")
     notes = list(data.notes)
     logger.debug("%d warnings while loading", len(caught))
-    if quick:
-        notes.append("QUICK run: n in {5, 10}, 2 repetitions, torques 1-2 (not the paper's).")
     if solver == "newton":
         notes.append(
             "AffineTL-full solved by damped Newton steps from the AffineTL-const start (paper: "
@@ -193,18 +183,8 @@ def reproduce_sarcos(
         )
     elif cv_max_iter < 1000:
         notes.append(f"AffineTL-full CV used at most {cv_max_iter} iterations (paper: 1000).")
-    settings = {
-        "n_values": list(n_values),
-        "n_reps": n_reps,
-        "torques": list(torques),
-        "proxy": bool(data.extras["proxy"]),
-        "n_pool": len(pool),
-        "n_test": len(test),
-        "n_jobs": n_jobs,
-        "cv_max_iter": cv_max_iter,
-        "solver": solver,
-    }
-    return finish("sarcos", records, summary, _figure(records), out_dir, start, notes, settings)
+    extra = {"proxy": bool(data.extras["proxy"]), "n_pool": len(pool), "n_test": len(test)}
+    return finish("sarcos", records, summary, _figure(records), out_dir, notes, **extra)
 
 
 def _figure(records: pd.DataFrame):

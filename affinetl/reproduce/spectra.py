@@ -12,14 +12,21 @@ and checks ``max(s2, s3) < s23 < s2 + s3``.
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import pandas as pd
 
 from ..datasets import load_ltc, load_sarcos
 from ..theory import gram_spectrum, hadamard_decay
-from ._common import ReproductionResult, command_line, finish, progress, standardize, subplots
+from ._common import (
+    ReproductionResult,
+    command_line,
+    finish,
+    progress,
+    reproduction,
+    standardize,
+    subplots,
+)
 from ._kernel_case import rbf
 from .density import load_density_case
 
@@ -43,6 +50,7 @@ def _datasets(n_sarcos: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarra
     }
 
 
+@reproduction(n_sarcos=100)
 def reproduce_spectra(
     out_dir: str | os.PathLike[str] = "results/spectra",
     *,
@@ -69,9 +77,6 @@ def reproduce_spectra(
         ``summary``: exponents ``s2``, ``s3``, ``s23`` (envelope and log-log) per data set and
         whether ``max(s2, s3) < s23 < s2 + s3``; ``records``: the spectra.
     """
-    if quick:
-        n_sarcos = 100
-    start = time.perf_counter()
     rows, spectra = [], []
     for name, pair in progress(_datasets(n_sarcos, seed).items(), desc="spectra"):
         u, x = (standardize(np.reshape(a, (len(a), -1)).astype(float))[0] for a in pair)
@@ -100,8 +105,7 @@ def reproduce_spectra(
     summary = pd.DataFrame(rows).set_index("data")
     records = pd.concat(spectra, ignore_index=True)
     notes = ["RBF kernels with gamma = 1/(2 dim) on standardised features; s: mu_i <= c i^(-1/s)."]
-    settings = {"n_sarcos": n_sarcos, "seed": seed}
-    return finish("spectra", records, summary, _figure(records), out_dir, start, notes, settings)
+    return finish("spectra", records, summary, _figure(records), out_dir, notes)
 
 
 def _figure(records: pd.DataFrame):
