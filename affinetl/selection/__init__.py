@@ -6,11 +6,6 @@ HTL-offset, AffineTL-const, Direct, ...) on the training data alone, with closed
 errors for every ridge-type block. Each form is a parameter of the canonical estimators
 (``AffineTransferRegressor(form=...)``, ``LinearAffineTransferRegressor(form=...)``), which the
 search refits.
-
-Modules, one concept each: ``_scoring`` (splits, closed-form hold-out scores, ``cv_results_``),
-``_rules`` (best, one-SE, averaging weights), ``_row_weights`` (per-row weights of the averaged
-forms), ``_base`` (the shared estimator), ``_kernel_cv`` and ``_linear_cv`` (the candidate grids
-of each family), ``_synthetic`` (test problems).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -14,13 +14,11 @@ from threadpoolctl import threadpool_limits
 
 from .._forms import SOURCE_OFFSET_FORMS, form_complexity, has_linear_source_terms
 from ..base import (
-    Interval,
     SourceFeatureMixin,
     StrOptions,
     check_is_fitted,
     check_target,
     fit_context,
-    source_constraints,
     validate_data,
 )
 from ._row_weights import row_weights, source_fit
@@ -274,10 +272,6 @@ COMMON_CONSTRAINTS: dict[str, list[Any]] = {
     "cv": ["cv_object"],
     "rule": [StrOptions({"best", "one_se", "average"})],
     "scoring": [StrOptions(set(SCORERS))],
-    "max_iter": [Interval(Integral, 1, None, closed="left")],
-    "tol": [Interval(Real, 0, None, closed="left")],
     "n_jobs": [None, Integral],
-    "standardize": ["boolean"],
     "random_state": ["random_state"],
-    **source_constraints,
 }

@@ -6,18 +6,12 @@ The search evaluates every candidate on the same splits and scores them by the h
   :mod:`affinetl._solvers._ridge`: one eigendecomposition per Gram matrix (per kernel width, per
   const-ratio ``lambda3 / lambda1``) serves the whole penalty path and every fold. The Gram
   matrices of ``x`` are shared by ``offset``, ``offset_calibrated``, ``direct`` and ``const``.
-* The ``full`` form has no closed form. Its candidates are screened: the ``n_full_starts`` best
-  ``const`` settings (widths, ``lambda1``, ``lambda3``, and per ``g1_linear`` variant) are
-  carried over, since the full model tends to the const model as ``lambda2 -> inf``, each with
-  its penalties ``lambda1`` and ``lambda3`` multiplied by every factor of ``full_scales``: the
-  const model has to absorb the source-input interaction into a rough ``h1`` and ``g3`` (small
-  penalties), while in the full model ``h2 g3`` carries it and ``h1``, ``g3`` are smoother
-  (larger penalties). Every (setting, fold, ``lambda2``) fit is one member of a batched damped
-  Newton solve (``affinetl._solvers.fit_affine_batch``) that starts at the member's const
-  solution; folds of equal training size share one batch, so the whole full-form screen costs
-  a few dozen batched linear solves instead of hundreds of block-relaxation sweeps per fit.
-* Linear source terms: with ``g1_linear="both"`` the kernel-``g1`` forms (``source_kernel``,
-  ``const``, ``full``) are searched with and without an unpenalised ``a1'u`` in ``g1``.
+* The ``full`` form has no closed form. It is screened from the ``n_full_starts`` best ``const``
+  settings (the full model tends to the const model as ``lambda2 -> inf``) with their penalties
+  ``lambda1``, ``lambda3`` scaled up (``full_scales``). Every (setting, fold, ``lambda2``) fit is
+  one member of a batched damped Newton solve (``affinetl._solvers.fit_affine_batch``) from the
+  member's const solution; folds of equal training size share one batch, so the whole screen
+  costs a few dozen batched linear solves.
 * Inputs are standardised once with the mean and standard deviation of the data given to
   ``fit`` (no target information) so that fold fits share one set of Gram matrices; this is
   what makes the closed forms exact. The refit on all data uses the same standardisation.
@@ -47,7 +41,7 @@ from .._forms import (
 )
 from .._solvers import fit_affine_batch
 from ..base import Interval, StrOptions
-from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix, kernel_constraint
+from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix
 from ..models import AffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase
 from ._scoring import lazy_eigh, path_candidates, positive, safe_score, score_ridge_tasks
@@ -237,9 +231,8 @@ class AffineTransferCV(TransferCVBase):
     _ANCHOR_TO_SIMPLE = True
     _parameter_constraints: dict[str, list[Any]] = {
         **COMMON_CONSTRAINTS,
-        "kernel1": kernel_constraint,
-        "kernel2": kernel_constraint,
-        "kernel3": kernel_constraint,
+        # the refit's parameters: as the refitted estimator validates them
+        **{k: AffineTransferRegressor._parameter_constraints[k] for k in _REFIT_PARAMS},
         "widths": [list, tuple, np.ndarray],
         "lambdas": [None, list, tuple, np.ndarray],
         "ratios": [None, list, tuple, np.ndarray],
@@ -368,14 +361,9 @@ class AffineTransferCV(TransferCVBase):
         return starts
 
     def _full(self, K1, K3, us, y, starts, splits, score):
-        """Full-form scores of every screened start along its ``lambda2`` path.
-
-        ``K1`` and ``K3`` are the search's Gram matrices by kernel width (shared with the
-        ridge-type forms). All (start, fold, ``lambda2``) fits with equal training size and
-        design go into one batched Newton solve (``affinetl._solvers.fit_affine_batch``);
-        joblib runs the batches of different training sizes (and of ``n_jobs`` chunks) in
-        parallel.
-        """
+        """Full-form scores of every screened start along its ``lambda2`` path (module
+        docstring), with the search's Gram matrices ``K1``, ``K3``; joblib runs the batches (one
+        per training size and design, in ``n_jobs`` chunks) in parallel."""
         lam2 = np.sort(positive(self.lambda2_path, "lambda2_path", DEFAULT_LAMBDA2))[::-1]
         named = isinstance(self.kernel2, str) and self.kernel2 != "linear"
         # h2 lives on u, as h1: the same width
@@ -386,9 +374,9 @@ class AffineTransferCV(TransferCVBase):
         grams = [(K1[st["gamma1"]], K2[st["gamma2"]], K3[st["gamma3"]]) for st in starts]
         L = lam2.size
         by_size: dict[tuple[int, bool], list[tuple[int, int]]] = {}
-        for k, st in enumerate(starts):  # one batch: equal training size and design
-            for j, (tr, _) in enumerate(splits):
-                by_size.setdefault((len(tr), st.get("g1_linear", False)), []).append((k, j))
+        for k, j in product(range(len(starts)), range(len(splits))):
+            key = (len(splits[j][0]), starts[k].get("g1_linear", False))
+            by_size.setdefault(key, []).append((k, j))
         n_chunks = effective_n_jobs(self.n_jobs)
         batches = [p[c::n_chunks] for p in by_size.values() for c in range(min(n_chunks, len(p)))]
 

@@ -83,9 +83,9 @@ class LinearAffineTransferCV(TransferCVBase):
     _REFIT_PARAMS = ("blocks", *TransferCVBase._REFIT_PARAMS)
     _parameter_constraints: dict[str, list[Any]] = {
         **COMMON_CONSTRAINTS,
+        **{k: LinearAffineTransferRegressor._parameter_constraints[k] for k in _REFIT_PARAMS},
         "lambdas_ridge": [None, list, tuple, np.ndarray],
         "lambdas_fused": [list, tuple, np.ndarray],
-        "blocks": [None, list, tuple],
     }
 
     def __init__(
