@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 from . import _resolve
 from ._gram import GramFactor
 from ._lowrank_newton import fit_affine_newton, newton_applies
-from ._newton import NewtonBatchResult, exact_features, newton_features
+from ._newton import exact_features, newton_features
 from ._objective import _bmv
 from ._relaxation import fit_affine_blocks, relaxation_path
 from ._resolve import resolve_solver
@@ -34,6 +34,7 @@ from ._ridge import fit_partial_ridge
 
 __all__ = [
     "AffineFit",
+    "NewtonBatchResult",
     "affine_full_path",
     "fit_affine_batch",
     "fit_affine_features",
@@ -70,6 +71,32 @@ class AffineFit:
     scale: float
     objective_history: list[float] = field(default_factory=list)
     pruned: tuple[str, ...] = ()
+
+
+@dataclass
+class NewtonBatchResult:
+    """Output of :func:`fit_affine_batch` for ``B`` members (problem-major order).
+
+    Attributes
+    ----------
+    coef : ndarray of shape (B, q)
+        Coefficients of the unpenalised design of ``g1``.
+    alpha, beta, gamma : ndarray of shape (B, n)
+        Dual coefficients of ``h1``, ``h2``, ``g3`` (``h = K(., train) @ alpha``).
+    predictions : ndarray of shape (B, m) or None
+        Predictions at the evaluation rows, where given.
+    n_iter : ndarray of shape (B,)
+        Newton iterations until convergence (``max_iter`` if not converged).
+    converged : ndarray of shape (B,)
+    """
+
+    coef: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    gamma: np.ndarray
+    predictions: np.ndarray | None
+    n_iter: np.ndarray
+    converged: np.ndarray
 
 
 def fit_affine_kernel(
@@ -356,8 +383,6 @@ def _newton_members(K1, K2, K3, y, lams, prob, Z, max_iter, tol) -> dict:
         predictions=None,
         n_iter=n_iter,
         converged=converged,
-        objective=np.concatenate([part[3][-1] for part in parts]),
-        history=parts[0][3] if len(parts) == 1 else None,  # chunks run different step counts
     )
 
 
@@ -379,9 +404,7 @@ def _one_by_one(K1, K2, K3, y, lams, prob, max_iter, tol) -> dict:
         for pb, lam in zip(prob, lams)
     ]
     names = ("coef", "alpha", "beta", "gamma", "n_iter", "converged")
-    fields = {k: np.asarray([getattr(f, k) for f in fits]) for k in names}
-    fields["objective"] = np.asarray([f.objective_history[-1] for f in fits])
-    return fields | {"predictions": None}
+    return {k: np.asarray([getattr(f, k) for f in fits]) for k in names} | {"predictions": None}
 
 
 def affine_full_path(

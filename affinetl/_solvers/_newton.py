@@ -3,34 +3,22 @@
 :func:`newton_features` minimises the feature-space objective
 (:func:`~._objective.feature_objective`) of ``B`` members at once; a single problem is the batch
 of one. It serves the large-n mode of :class:`~affinetl.AffineTransferRegressor` (Nystroem or
-random Fourier features) and, through :func:`~._affine.fit_affine_batch`, exact kernels on
-small training sets (CV folds of the case studies and of :class:`~affinetl.AffineTransferCV`):
-every Gram matrix is written exactly as ``K = F F'`` (:func:`exact_features`: ``F = V sqrt(S)``
-from its eigendecomposition, numerically zero eigenvalues dropped), so the kernel objective
-
-    ||y - Z c - K1 alpha - (1 + K2 beta) o (K3 gamma)||^2
-        + l1 alpha'K1 alpha + l2 beta'K2 beta + l3 gamma'K3 gamma
-
-becomes a feature-space objective with ``q + 3n`` unknowns (``Z`` is the unpenalised design of
-``g1``: the intercept, optionally the linear source terms). All problems and penalty settings
-take Levenberg-Marquardt-damped Newton steps (exact Hessian) together; a member whose Newton step
-does not lower its objective (the exact Hessian is indefinite away from a minimum) tries the
-Gauss-Newton step, then halves it up to three times, before damping harder. Each member starts at its
-AffineTL-const solution and accepts a step only when its objective falls, so the objective is
-monotone. Block relaxation reaches the same kind of stationary point in hundreds of sweeps;
-Newton steps need tens.
+random Fourier features) and exact kernels on small training sets: every Gram matrix is written
+exactly as ``K = F F'`` (:func:`exact_features`: ``F = V sqrt(S)`` from its eigendecomposition,
+numerically zero eigenvalues dropped), so the kernel objective becomes a feature-space objective
+with ``q + 3n`` unknowns (``Z``, the unpenalised design of ``g1``: the intercept, optionally the
+linear source terms). Block relaxation reaches the same kind of stationary point in hundreds of
+sweeps; Newton steps need tens.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._objective import feature_gradient, feature_objective
+from ._objective import feature_objective
 
-__all__ = ["NewtonBatchResult", "exact_features", "newton_features"]
+__all__ = ["exact_features", "newton_features"]
 
 #: Eigenvalues below this fraction of the largest are dropped from the exact feature maps.
 EIG_RTOL = 1e-10
@@ -74,37 +62,6 @@ def _const_start(Z, P1, P3, y, l1, l3, widths) -> np.ndarray:
     theta[:, : q + m1] = w[:, : q + m1]
     theta[:, q + m1 + m2 :] = w[:, q + m1 :]
     return theta
-
-
-@dataclass
-class NewtonBatchResult:
-    """Output of :func:`~._affine.fit_affine_batch` for ``B`` members (problem-major order).
-
-    Attributes
-    ----------
-    coef : ndarray of shape (B, q)
-        Coefficients of the unpenalised design of ``g1``.
-    alpha, beta, gamma : ndarray of shape (B, n)
-        Dual coefficients of ``h1``, ``h2``, ``g3`` (``h = K(., train) @ alpha``).
-    predictions : ndarray of shape (B, m) or None
-        Predictions at the evaluation rows, where given.
-    n_iter : ndarray of shape (B,)
-        Newton iterations until convergence (``max_iter`` if not converged).
-    converged : ndarray of shape (B,)
-    objective : ndarray of shape (B,)
-    history : ndarray of shape (n_steps + 1, B) or None
-        Objective of every member after every iteration.
-    """
-
-    coef: np.ndarray
-    alpha: np.ndarray
-    beta: np.ndarray
-    gamma: np.ndarray
-    predictions: np.ndarray | None
-    n_iter: np.ndarray
-    converged: np.ndarray
-    objective: np.ndarray
-    history: np.ndarray | None = None
 
 
 def newton_features(
@@ -191,7 +148,7 @@ def newton_features(
         H[:, s2, s3] -= C
         H[:, s3, s2] -= np.swapaxes(C, 1, 2)
         H[:, diag, diag] += ap
-        grad = feature_gradient(J, ee, ap, th)
+        grad = np.matmul(np.swapaxes(J, 1, 2), ee[..., None])[..., 0] - ap * th  # -gradient/2
         scale = np.maximum(np.abs(H[:, diag, diag]), 1e-12)
         H[:, diag, diag] += mu[live, None] * scale  # damped in place (H is rebuilt each pass)
         try:
@@ -200,41 +157,31 @@ def newton_features(
             mu[live] *= 4.0
             continue
         new = th + step
-        nobj, ne, nd, nf = feature_objective(new, az, a1, a2, a3, ay, ap, blocks)
-        acc = np.isfinite(nobj) & (nobj <= obj[live])
-        bad = np.flatnonzero(~acc)
-        if bad.size:  # Gauss-Newton step (positive definite: always a descent direction)
-            Hg = H[bad]
-            Hg[:, s2, s3] += C[bad]
-            Hg[:, s3, s2] += np.swapaxes(C[bad], 1, 2)
-            try:
-                step[bad] = np.linalg.solve(Hg, grad[bad][..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                pass
-            new[bad] = th[bad] + step[bad]
-            nobj[bad], ne[bad], nd[bad], nf[bad] = feature_objective(
-                new[bad], az[bad], a1[bad], a2[bad], a3[bad], ay[bad], ap[bad], blocks
-            )
-            acc = np.isfinite(nobj) & (nobj <= obj[live])
-        full = acc.copy()
-        for _ in range(BACKTRACK):  # halve the step of the others: O(n p) per try, no new solve
+        trial = list(feature_objective(new, az, a1, a2, a3, ay, ap, blocks))
+        acc = full = np.isfinite(trial[0]) & (trial[0] <= obj[live])
+        for k in range(BACKTRACK + 1):  # the others: Gauss-Newton step, then halvings of it
             bad = np.flatnonzero(~acc)
             if not bad.size:
                 break
-            step[bad] *= 0.5
+            if k == 0:  # Gauss-Newton (positive definite: always a descent direction)
+                Hg = H[bad]
+                Hg[:, s2, s3] += C[bad]
+                Hg[:, s3, s2] += np.swapaxes(C[bad], 1, 2)
+                try:
+                    step[bad] = np.linalg.solve(Hg, grad[bad][..., None])[..., 0]
+                except np.linalg.LinAlgError:
+                    pass
+            else:  # O(n p) per try, no new solve
+                step[bad] *= 0.5
             new[bad] = th[bad] + step[bad]
-            nobj[bad], ne[bad], nd[bad], nf[bad] = feature_objective(
-                new[bad], az[bad], a1[bad], a2[bad], a3[bad], ay[bad], ap[bad], blocks
-            )
-            acc = np.isfinite(nobj) & (nobj <= obj[live])
+            data = (a[bad] for a in (az, a1, a2, a3, ay, ap))
+            for t, v in zip(trial, feature_objective(new[bad], *data, blocks)):
+                t[bad] = v
+            acc = np.isfinite(trial[0]) & (trial[0] <= obj[live])
+            if k == 0:
+                full = acc
         idx = live[acc]
-        theta[idx], obj[idx], e[idx], d[idx], f3[idx] = (
-            new[acc],
-            nobj[acc],
-            ne[acc],
-            nd[acc],
-            nf[acc],
-        )
+        theta[idx], obj[idx], e[idx], d[idx], f3[idx] = (v[acc] for v in (new, *trial))
         mu[live[full]] = np.maximum(mu[live[full]] / 3.0, 1e-12)
         mu[live[~full]] *= 4.0  # a shortened or rejected step: damp more next time
         change = np.zeros(len(live))

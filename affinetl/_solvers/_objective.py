@@ -1,4 +1,4 @@
-"""The penalised objective of the affine transfer model, its gradient and the stopping measure.
+"""The penalised objective of the affine transfer model and the stopping measure.
 
 The model ``y ~ g1(u) + g2(u) g3(x)`` with ``g1 = Z c + h1``, ``g2 = 1 + h2`` and RKHS (or
 feature-space) blocks ``h1, h2, g3`` has one objective (Minami et al., NeurIPS 2023, eq. (6)
@@ -7,8 +7,8 @@ with the representer theorem)::
     L = ||y - Z c - h1 - (1 + h2) o g3||^2 + l1 ||h1||^2 + l2 ||h2||^2 + l3 ||g3||^2
 
 written here once: from fitted values and squared norms (:func:`affine_objective`, the kernel
-solvers) and on feature maps ``h = P w`` for a batch of problems (:func:`feature_objective` and
-:func:`feature_gradient`, the Newton solvers). Every solver measures convergence by
+solvers) and on feature maps ``h = P w`` for a batch of problems (:func:`feature_objective`, the
+Newton solvers). Every solver measures convergence by
 :func:`rel_change`.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["affine_objective", "feature_gradient", "feature_objective", "rel_change"]
+__all__ = ["affine_objective", "feature_objective", "rel_change"]
 
 
 def affine_objective(
@@ -94,17 +94,6 @@ def feature_objective(
     e = y - _bmv(Z, theta[:, s0]) - _bmv(P1, theta[:, s1]) - d * f3
     obj = np.einsum("bn,bn->b", e, e) + np.einsum("bi,bi->b", pen, theta**2)
     return obj, e, d, f3
-
-
-def feature_gradient(
-    J: np.ndarray, e: np.ndarray, pen: np.ndarray, theta: np.ndarray
-) -> np.ndarray:
-    """Minus half the gradient of :func:`feature_objective`: ``J'e - pen o theta``.
-
-    ``J`` of shape (B, n, p) is the Jacobian of the fitted values,
-    ``[Z, P1, P2 o g3, P3 o g2]``.
-    """
-    return np.matmul(np.swapaxes(J, 1, 2), e[..., None])[..., 0] - pen * theta
 
 
 def rel_change(new: np.ndarray, old: np.ndarray) -> float | np.ndarray:
