@@ -20,21 +20,15 @@ from ._common import ReproductionResult
 
 __all__ = ["CASES", "ReproductionResult", "case_module", "reproduce"]
 
-#: Case name -> (module, reproduce function).
-CASES: dict[str, tuple[str, str]] = {
-    "sarcos": ("affinetl.reproduce.sarcos", "reproduce_sarcos"),
-    "ltc": ("affinetl.reproduce.ltc", "reproduce_ltc"),
-    "density": ("affinetl.reproduce.density", "reproduce_density"),
-    "polymer-cp": ("affinetl.reproduce.polymer_cp", "reproduce_polymer_cp"),
-    "spectra": ("affinetl.reproduce.spectra", "reproduce_spectra"),
-}
+#: The case names; case ``a-b`` is ``reproduce_a_b`` of :mod:`affinetl.reproduce.a_b`.
+CASES = ("sarcos", "ltc", "density", "polymer-cp", "spectra")
 
 
 def case_module(case: str) -> ModuleType:
     """The module of a case (with ``add_arguments`` and ``run`` for the CLI)."""
     if case not in CASES:
         raise UsageError(f"unknown case {case!r}; choose one of {sorted(CASES)}")
-    return importlib.import_module(CASES[case][0])
+    return importlib.import_module(f"{__name__}.{case.replace('-', '_')}")
 
 
 def reproduce(
@@ -61,8 +55,6 @@ def reproduce(
     >>> result = reproduce("density", quick=True)  # doctest: +SKIP
     >>> print(result.report())  # doctest: +SKIP
     """
-    module = case_module(case)
-    function = getattr(module, CASES[case][1])
-    return function(
-        out_dir if out_dir is not None else f"results/{case.replace('-', '_')}", **kwargs
-    )
+    stem = case.replace("-", "_")
+    function = getattr(case_module(case), f"reproduce_{stem}")
+    return function(out_dir if out_dir is not None else f"results/{stem}", **kwargs)

@@ -127,9 +127,7 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...
     return tuple((a - mean) / sd for a in (train, *others))
 
 
-def standardize_target(
-    y: np.ndarray,
-) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+def standardize_target(y: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """``y`` standardised with its mean and sample sd (sd 0 -> 1), and the map back."""
     mean, sd = y.mean(), y.std(ddof=1)
     sd = sd if sd > 0 else 1.0
@@ -248,8 +246,7 @@ def reproduction(
             if options["quick"]:
                 changed = ", ".join(f"{k}={options[k]}" for k in quick)
                 result.notes.append(f"QUICK run (not the paper's settings): {changed}{note}.")
-            used = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
-            del used["out_dir"], used["quick"]
+            used = {k: v for k, v in options.items() if k not in ("out_dir", "quick")}
             result.settings = {**used, **result.settings}
             return result
 

@@ -1,8 +1,8 @@
 """The kernel methods of the paper's case studies on standardised arrays, tuned by 5-fold CV.
 
-Shared by the SARCOS and lattice-thermal-conductivity reproductions. Inputs ``x``, source
-features ``u`` and target ``y`` arrive standardised on the training points; ``back`` maps a
-standardised prediction to the original scale of the target. The grid-batched solvers (penalty
+Shared by the SARCOS, lattice-thermal-conductivity and density reproductions. Inputs ``x``,
+source features ``u`` and target ``y`` arrive standardised on the training points; ``back`` maps
+a standardised prediction to the original scale of the target. The grid-batched solvers (penalty
 paths, AffineTL-const, batched Newton and block relaxation) live in :mod:`affinetl._solvers`.
 """
 
@@ -55,9 +55,8 @@ def _tuned(
     y: np.ndarray,
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     grid: np.ndarray,
-    n_eval: int,
 ) -> np.ndarray:
-    """Predictions at points ``0..n_eval-1`` with the grid point of the smallest CV error.
+    """Predictions at all points with the grid point of the smallest CV error.
 
     ``kernels`` are ``(kernel, Z)`` pairs, ``Z`` holding the ``len(y)`` training points, then
     the test points; ``solve(*fit_grams, y, *eval_grams, grid)`` predicts for every grid point
@@ -72,12 +71,7 @@ def _tuned(
 
     best = grid[int(np.argmin(cv_scores(path, y, folds)))]
     train = np.arange(len(y))
-    return solve(*grams(train, train), y, *grams(np.arange(n_eval), train), [best])[0]
-
-
-def _clip_away_from_zero(v: np.ndarray, threshold: float) -> np.ndarray:
-    """The published ``avoid_zero``: values with ``|v| < threshold`` become +-threshold."""
-    return np.where(np.abs(v) < threshold, np.where(v >= 0, threshold, -threshold), v)
+    return solve(*grams(train, train), y, *grams(slice(None), train), [best])[0]
 
 
 def source_gram(A: np.ndarray, B: np.ndarray, linear: bool = False) -> np.ndarray:
@@ -107,11 +101,11 @@ def _standard_methods(
         return rbf(A, B) + A[:, d:] @ B[:, d:].T if linear_source else rbf(A, B)
 
     xa, ua = np.vstack([x, xt]), np.vstack([u, ut])
-    n, n_eval = len(y), len(x) + len(xt)
+    n = len(y)
 
     def ridge(Z: np.ndarray, kernel: Callable, target: np.ndarray) -> tuple[np.ndarray, ...]:
         """Kernel ridge tuned by CV: fitted values and test predictions."""
-        both = _tuned(ridge_path, [(kernel, Z)], target, folds, RIDGE_GRID, n_eval)
+        both = _tuned(ridge_path, [(kernel, Z)], target, folds, RIDGE_GRID)
         return both[:n], both[n:]
 
     preds = {"Direct": back(ridge(xa, rbf, y)[1])}
@@ -121,13 +115,14 @@ def _standard_methods(
     # HTL-offset: the residual of the SourceOnly fit, standardised, kernel ridge on x
     rs, back_r = standardize_target(back(y) - fit_s)
     preds["HTL-offset"] = back_r(ridge(xa, rbf, rs)[1]) + pred_s
-    # HTL-scale: the ratio to the clipped SourceOnly fit
-    qs, back_q = standardize_target(
-        back(y) / _clip_away_from_zero(fit_s, np.max(np.abs(fit_s)) / 20)
-    )
+    # HTL-scale: the ratio to the SourceOnly fit, whose values below t in size become +-t (the
+    # published avoid_zero)
+    t = np.max(np.abs(fit_s)) / 20
+    clipped = np.where(np.abs(fit_s) < t, np.where(fit_s >= 0, t, -t), fit_s)
+    qs, back_q = standardize_target(back(y) / clipped)
     preds["HTL-scale"] = back_q(ridge(xa, rbf, qs)[1]) * pred_s
     # AffineTL-const: one joint linear solve per grid point
-    const = _tuned(affine_const_path, [(ku, ua), (rbf, xa)], y, folds, CONST_GRID, n_eval)
+    const = _tuned(affine_const_path, [(ku, ua), (rbf, xa)], y, folds, CONST_GRID)
     preds["AffineTL-const"] = back(const[n:])
     return preds
 

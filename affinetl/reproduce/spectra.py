@@ -80,8 +80,7 @@ def reproduce_spectra(
     rows, spectra = [], []
     for name, pair in progress(_datasets(n_sarcos, seed).items(), desc="spectra"):
         u, x = (standardize(np.reshape(a, (len(a), -1)).astype(float))[0] for a in pair)
-        K2 = rbf(u, u, 1 / (2 * u.shape[1]))
-        K3 = rbf(x, x, 1 / (2 * x.shape[1]))
+        K2, K3 = rbf(u, u), rbf(x, x)
         row: dict[str, object] = {
             "data": name,
             "n": len(u),
