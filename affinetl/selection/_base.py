@@ -124,17 +124,15 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         ]
         linear = [self._linear_source_terms(c) for c in candidates]
         limited = [self._reverts_outside_source_range(c) for c in candidates]
+        # rule="average": the single-form summary of the search is the one-SE rule's form
+        rule = "one_se" if self.rule == "average" else self.rule
+        self.best_index_ = select(mean, scores, labels, complexity, rule)
+        weights, self.outside_range_keep_ = {self.best_index_: 1.0}, 0.0
         if self.rule == "average":
             eligible = average_eligible(linear, u.shape[1], n_train)
             simple = [lab in SIMPLE_FORMS for lab in labels] if self._ANCHOR_TO_SIMPLE else None
             weights = average_weights(mean, scores, labels, eligible, simple)
             self.outside_range_keep_ = outside_range_keep(mean, scores, labels, limited, eligible)
-            # the single-form summary of the search: the one-SE rule's form
-            self.best_index_ = select(mean, scores, labels, complexity, "one_se")
-        else:
-            self.best_index_ = select(mean, scores, labels, complexity, self.rule)
-            weights = {self.best_index_: 1.0}
-            self.outside_range_keep_ = 0.0
         self.best_score_ = float(mean[self.best_index_])
         self.best_params_ = dict(candidates[self.best_index_])
         self.best_form_ = self.best_params_["form"]

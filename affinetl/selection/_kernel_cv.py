@@ -44,7 +44,7 @@ from ..base import Interval, StrOptions
 from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix
 from ..models import AffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase
-from ._scoring import lazy_eigh, path_candidates, positive, safe_score, score_ridge_tasks
+from ._scoring import Gram, path_candidates, positive, safe_score, score_ridge_tasks
 
 __all__ = ["AffineTransferCV"]
 
@@ -310,21 +310,19 @@ class AffineTransferCV(TransferCVBase):
         K3 = {g: gram_matrix(self.kernel3, xs, None, g) for g in g3s}
         # the kernel settings of each block kind: (parameters, Gram matrix, its lazy
         # eigendecomposition, the penalties as divisors of the path's lambda); one eigh each
-        settings: dict[str | None, list] = {None: [({}, None, None, {})]}
-        settings["h1"] = [({"gamma1": g}, K, lazy_eigh(K), {"lambda1": 1.0}) for g, K in K1.items()]
-        settings["g3"] = [({"gamma3": g}, K, lazy_eigh(K), {"lambda3": 1.0}) for g, K in K3.items()]
-        settings["h1+g3"] = []  # AffineTL-const: the summed kernel K3 + (lambda3 / lambda1) K1
-        if "h1+g3" in kinds:
-            for g1, g3, rho in product(g1s, g3s, ratios):
-                K = K3[g3] + rho * K1[g1]
-                pen = {"lambda1": rho, "lambda3": 1.0}
-                settings["h1+g3"].append(({"gamma1": g1, "gamma3": g3}, K, lazy_eigh(K), pen))
+        settings: dict[str | None, list] = {None: [({}, None, {})]}
+        settings["h1"] = [({"gamma1": g}, Gram(K), {"lambda1": 1.0}) for g, K in K1.items()]
+        settings["g3"] = [({"gamma3": g}, Gram(K), {"lambda3": 1.0}) for g, K in K3.items()]
+        settings["h1+g3"] = [  # AffineTL-const: the summed kernel K3 + (lambda3 / lambda1) K1
+            ({"gamma1": a, "gamma3": b}, Gram(K3[b] + r * K1[a]), {"lambda1": r, "lambda3": 1.0})
+            for a, b, r in (product(g1s, g3s, ratios) if "h1+g3" in kinds else [])
+        ]
         flags = [False, True] if self.g1_linear == "both" else [bool(self.g1_linear)]
         tasks = []  # (candidate dicts, ridge_scores arguments)
         for form in ridge:
             kind = RIDGE_FORM_KERNEL[form]
             t, path = form_target(form, y, u_raw), (lams if kind else [1.0])
-            for params, K, eig, pen in settings[kind]:
+            for params, gram, pen in settings[kind]:
                 for lin in flags if form in G1_KERNEL_FORMS else [None]:
                     extra = {} if lin is None else {"g1_linear": lin}
                     cands = [
@@ -333,7 +331,7 @@ class AffineTransferCV(TransferCVBase):
                         for lam in path
                     ]
                     Z = form_design(form, us, bool(lin))
-                    tasks.append((cands, (eig, K, Z, t, path)))
+                    tasks.append((cands, (gram, Z, t, path)))
         scored = score_ridge_tasks(tasks, y, splits, score, self.n_jobs)
         if "full" not in forms:
             return [scored]

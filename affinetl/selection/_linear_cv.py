@@ -13,7 +13,7 @@ from .._forms import LINEAR_FORMS, form_design, form_target
 from .._solvers import difference_matrix, fused_penalty, linear_affine_relaxation
 from ..models import LinearAffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase
-from ._scoring import lazy_eigh, path_candidates, positive, safe_score, score_ridge_tasks
+from ._scoring import Gram, path_candidates, positive, safe_score, score_ridge_tasks
 
 __all__ = ["LinearAffineTransferCV"]
 
@@ -128,18 +128,17 @@ class LinearAffineTransferCV(TransferCVBase):
         for f in lf:
             for r in lr:
                 groups.setdefault(float((f / r) ** 2), []).append((float(r), float(f)))
-        kernels = {rho: x @ np.linalg.solve(np.eye(p) + rho * DtD, x.T) for rho in groups}
-        eigs = {rho: lazy_eigh(K) for rho, K in kernels.items()}
+        grams = {rho: Gram(x @ np.linalg.solve(np.eye(p) + rho * DtD, x.T)) for rho in groups}
         tasks = []  # (candidate dicts, ridge_scores arguments)
         for form in forms:
             Z, t = form_design(form, u), form_target(form, y, u)
             if form == "source_linear":
-                tasks.append(([{"form": form}], (None, None, Z, t, [1.0])))
+                tasks.append(([{"form": form}], (None, Z, t, [1.0])))
             elif form != "full":
                 for rho, pairs in groups.items():
                     cands = [{"form": form, "lambda_ridge": r, "lambda_fused": f} for r, f in pairs]
                     lams = [r * r for r, _ in pairs]
-                    tasks.append((cands, (eigs[rho], kernels[rho], Z, t, lams)))
+                    tasks.append((cands, (grams[rho], Z, t, lams)))
         ridge = score_ridge_tasks(tasks, y, splits, score, self.n_jobs)
         return [ridge, self._full(x, u, y, lr, lf, splits, score)] if "full" in forms else [ridge]
 

@@ -16,8 +16,8 @@ from .._solvers import eigh_psd, holdout_path
 __all__ = [
     "SCORERS",
     "cv_results",
+    "Gram",
     "default_cv",
-    "lazy_eigh",
     "path_candidates",
     "positive",
     "ridge_scores",
@@ -59,50 +59,59 @@ def splits(cv, X, y, groups, random_state) -> list[tuple[np.ndarray, np.ndarray]
     return splits
 
 
-def ridge_scores(s_V, K, Z, t, y, lams, splits, score) -> np.ndarray:
-    """Hold-out scores (n_lams, n_splits) of one partially linear ridge family.
+class Gram:
+    """A Gram matrix ``K`` and its ``eigh_psd``, computed on the first call only (one
+    eigendecomposition for all the forms and penalties that share ``K``)."""
 
-    The ridge of the target ``t`` on the design ``Z`` and the Gram matrix ``K`` (None: least
-    squares on ``Z``; ``s_V()`` its eigendecomposition) for the penalties ``lams``, scored on
-    ``y`` (``y - t`` is the part of the prediction not fitted: ``u`` for the offset forms).
-    When every split trains on the complement of its test set, one eigendecomposition serves
-    all folds (:func:`~affinetl._solvers.holdout_path`); other splitters solve each fold's
-    sub-problem on its training and test samples.
+    def __init__(self, K: np.ndarray) -> None:
+        self.K, self._eigh = K, None
+
+    def eigh(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._eigh is None:
+            self._eigh = eigh_psd(self.K)
+        return self._eigh
+
+
+def ridge_scores(gram, Z, t, lams, y, splits, score) -> tuple[np.ndarray, float]:
+    """Hold-out scores (n_lams, n_splits) of one partially linear ridge family, and seconds.
+
+    The ridge of the target ``t`` on the design ``Z`` and the :class:`Gram` matrix ``gram``
+    (None: least squares on ``Z``) for the penalties ``lams``, scored on ``y`` (``y - t`` is
+    the part of the prediction not fitted: ``u`` for the offset forms). When every split trains
+    on the complement of its test set, one eigendecomposition serves all folds
+    (:func:`~affinetl._solvers.holdout_path`); other splitters solve each fold's sub-problem on
+    its training and test samples.
     """
-    n = y.shape[0]
+    t0, n = time.perf_counter(), y.shape[0]
     if all(tr.size + te.size == n for tr, te in splits):
-        folds = [(np.arange(n), [te for _, te in splits], s_V)]
+        folds = [(np.arange(n), [te for _, te in splits], True)]
     else:
         folds = [
-            (np.concatenate([tr, te]), [np.arange(tr.size, tr.size + te.size)], None)
+            (np.concatenate([tr, te]), [np.arange(tr.size, tr.size + te.size)], False)
             for tr, te in splits
         ]
     preds = []
-    for idx, tests, eig in folds:
-        if K is None:
+    for idx, tests, whole in folds:
+        if gram is None:
             s, V = np.zeros(idx.size), np.eye(idx.size)
         else:
-            s, V = eig() if eig is not None else eigh_psd(K[np.ix_(idx, idx)])
+            s, V = gram.eigh() if whole else eigh_psd(gram.K[np.ix_(idx, idx)])
         preds += holdout_path(s, V, Z[idx], t[idx], lams, tests)
     offset = y - t
     out = [
         [safe_score(score, y[te] - offset[te] - p) for p in pr]
         for (_, te), pr in zip(splits, preds)
     ]
-    return np.array(out, dtype=float).T
+    return np.array(out, dtype=float).T, time.perf_counter() - t0
 
 
 def score_ridge_tasks(tasks, y, splits, score, n_jobs) -> tuple[list[dict], np.ndarray, np.ndarray]:
-    """Score the ridge tasks ``(candidates, (s_V, K, Z, t, lams))`` (:func:`ridge_scores`) in
+    """Score the ridge tasks ``(candidates, (gram, Z, t, lams))`` (:func:`ridge_scores`) in
     parallel: the candidates, their (n_candidates, n_splits) scores and fit times (a task's
     time shared equally among its candidates and splits)."""
-
-    def timed(s_V, K, Z, t, lams):
-        t0 = time.perf_counter()
-        out = ridge_scores(s_V, K, Z, t, y, lams, splits, score)
-        return out, time.perf_counter() - t0
-
-    results = Parallel(n_jobs=n_jobs)(delayed(timed)(*args) for _, args in tasks)
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(ridge_scores)(*args, y, splits, score) for _, args in tasks
+    )
     candidates = [c for cands, _ in tasks for c in cands]
     scores = np.vstack([sc for sc, _ in results]) if results else np.empty((0, len(splits)))
     times = np.array([dt / sc.size for sc, dt in results for _ in range(sc.shape[0])])
@@ -141,18 +150,6 @@ def cv_results(candidates, scores, times) -> dict[str, Any]:
     res["mean_score_time"] = np.zeros(C)
     res["std_score_time"] = np.zeros(C)
     return res
-
-
-def lazy_eigh(K):
-    """``eigh_psd(K)``, computed on the first call only."""
-    cache: list = []
-
-    def get():
-        if not cache:
-            cache.append(eigh_psd(K))
-        return cache[0]
-
-    return get
 
 
 def safe_score(score, r: np.ndarray) -> float:
