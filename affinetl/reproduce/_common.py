@@ -107,13 +107,14 @@ def run_tasks(
     n_jobs: int = 1,
     desc: str,
     unit: str,
+    **options: object,
 ) -> pd.DataFrame:
-    """The records of ``one(*task, *shared)`` for every task, in order, as one table.
+    """The records of ``one(*task, *shared, **options)`` for every task, in order, as one table.
 
     The tasks run on ``n_jobs`` joblib workers, with a progress bar.
     """
     chunks = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(one)(*task, *shared) for task in tasks
+        delayed(one)(*task, *shared, **options) for task in tasks
     )
     chunks = progress(chunks, total=len(tasks), desc=desc, unit=unit)
     return pd.DataFrame([row for chunk in chunks for row in chunk])
@@ -168,14 +169,12 @@ def metric_rows(
     ]
 
 
-def subplots(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-    """``matplotlib.pyplot.subplots`` on the non-interactive Agg backend (files only)."""
-    import matplotlib  # noqa: PLC0415
+def subplots(*args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[Any, Any]:
+    """A matplotlib figure and its ``Figure.subplots``, outside pyplot (files only)."""
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    return plt.subplots(*args, **kwargs)
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(*args, **kwargs)
 
 
 def boxplot_by_method(
@@ -212,9 +211,6 @@ def finish(
     records.to_csv(result.files["records"], index=False)
     summary.to_csv(result.files["summary"])
     figure.savefig(result.files["figure"], dpi=120, bbox_inches="tight")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    plt.close(figure)
     logger.info("wrote %s", ", ".join(str(p) for p in result.files.values()))
     return result
 

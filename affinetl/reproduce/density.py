@@ -96,10 +96,10 @@ def _one_split(
     X_all: np.ndarray,
     u_all: np.ndarray,
     y_all: np.ndarray,
-    cv_max_iter: int,
-    linear_source: bool,
+    **options: object,
 ) -> list[dict[str, object]]:
-    """All methods for one random training set of ``n`` polymers (repetition ``rep``)."""
+    """All methods for one random training set of ``n`` polymers (repetition ``rep``);
+    ``options`` go to :func:`~._kernel_case.kernel_methods`."""
     perm = np.random.default_rng(1000 * n + rep).permutation(len(y_all))
     train, test = perm[:n], perm[n:]
     problem = (
@@ -107,7 +107,6 @@ def _one_split(
         *standardize(u_all[train, None], u_all[test, None]),
         *standardize_target(y_all[train]),
     )
-    options = {"linear_source": linear_source, "cv_max_iter": cv_max_iter}
     [preds] = kernel_methods([problem], five_folds(n), **options)
     preds["MD as is"] = u_all[test]
     return metric_rows(y_all[test], preds, n=n, rep=rep)
@@ -166,9 +165,11 @@ def reproduce_density(
     frame = run_tasks(
         _one_split,
         [(n, rep) for n in n_values for rep in range(n_reps)],
-        (X_all, u_all, y_all, cv_max_iter, linear_source),
+        (X_all, u_all, y_all),
         desc="density",
         unit="split",
+        cv_max_iter=cv_max_iter,
+        linear_source=linear_source,
     )
     summary = frame.groupby(["method", "n"])["RMSE"].mean().unstack("n")
     summary.columns = [f"RMSE n={c}" for c in summary.columns]
