@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -28,7 +28,7 @@ from ._gram import GramFactor
 from ._lowrank_newton import fit_affine_newton, newton_applies
 from ._newton import exact_features, newton_features
 from ._objective import _bmv
-from ._relaxation import fit_affine_blocks, relaxation_path
+from ._relaxation import AffineFit, fit_affine_blocks, relaxation_path
 from ._resolve import resolve_solver
 from ._ridge import fit_partial_ridge
 
@@ -50,27 +50,6 @@ def target_scale(y: np.ndarray) -> float:
     """``sd(y)``, or 1 where it is zero or not finite: the unit of the bilinear forms."""
     sd = float(np.std(y))
     return sd if sd > 0 and np.isfinite(sd) else 1.0
-
-
-@dataclass
-class AffineFit:
-    """One fitted problem, in the target's units.
-
-    ``coef`` (q,): design coefficients of ``g1`` (``coef[0]`` the intercept); ``alpha``,
-    ``beta``, ``gamma``: dual coefficients (n,) or feature weights (m1,), (m2,), (m3,).
-    ``objective_history`` is in units of the scaled target.
-    """
-
-    coef: np.ndarray
-    alpha: np.ndarray
-    beta: np.ndarray
-    gamma: np.ndarray
-    n_iter: int
-    converged: bool
-    solver: str
-    scale: float
-    objective_history: list[float] = field(default_factory=list)
-    pruned: tuple[str, ...] = ()
 
 
 @dataclass
@@ -177,42 +156,19 @@ def fit_affine_kernel(
         alpha = T1 @ fit.alpha if fit_h1 else np.zeros(n)
         return dataclasses.replace(fit, alpha=alpha, beta=T2 @ fit.beta, gamma=T3 @ fit.gamma)
     sc = target_scale(y) if scale_target else 1.0
-    ys = y / sc
     F1, F2, F3 = grams()
+    opts = dict(fit_h1=fit_h1, max_iter=max_iter, tol=tol)
     if chosen == "lowrank_newton":
-        res = fit_affine_newton(F1, F2, F3, ys, lams, fit_h1=fit_h1, max_iter=max_iter, tol=tol)
+        res = fit_affine_newton(F1, F2, F3, y / sc, lams, **opts)
     else:
         beta0 = gamma0 = None  # default: the shrinkage point g2 = 1 (the const start)
         if init == "random":
             rng = np.random.RandomState(0) if rng is None else rng
             beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
-        res = fit_affine_blocks(
-            F1,
-            F2,
-            F3,
-            ys,
-            lams,
-            beta0=beta0,
-            gamma0=gamma0,
-            fit_h1=fit_h1,
-            max_iter=max_iter,
-            tol=tol,
-            prune=prune,
-            extrapolate=extrapolate,
-        )
-    pruned = tuple(name for name, flag in (("g2", res.g2_zero), ("h2", res.h2_zero)) if flag)
-    return AffineFit(
-        coef=np.array([sc * res.intercept]),
-        alpha=sc * res.alpha,
-        beta=res.beta,
-        gamma=sc * res.gamma,
-        n_iter=res.n_iter,
-        converged=res.converged,
-        solver=chosen,
-        scale=sc,
-        objective_history=list(res.objective_history),
-        pruned=pruned,
-    )
+        starts = dict(beta0=beta0, gamma0=gamma0, prune=prune, extrapolate=extrapolate)
+        res = fit_affine_blocks(F1, F2, F3, y / sc, lams, **starts, **opts)
+    unscaled = dict(coef=sc * res.coef, alpha=sc * res.alpha, gamma=sc * res.gamma)
+    return dataclasses.replace(res, **unscaled, scale=sc)
 
 
 def fit_affine_features(

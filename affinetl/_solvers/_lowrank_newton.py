@@ -40,7 +40,7 @@ from scipy import linalg
 from ._gram import GramFactor
 from ._newton import BACKTRACK, MU_MAX  # the step logic's constants, shared
 from ._objective import affine_objective, rel_change
-from ._relaxation import BlockRelaxationResult
+from ._relaxation import AffineFit
 
 __all__ = ["NEWTON_MAX_RANK", "fit_affine_newton", "newton_applies"]
 
@@ -189,7 +189,7 @@ def fit_affine_newton(
     fit_h1: bool = True,
     max_iter: int = 200,
     tol: float = 1e-4,
-) -> BlockRelaxationResult:
+) -> AffineFit:
     """AffineTL-full (or ``g1 = const``) by damped Newton steps; see the module docstring.
 
     Parameters
@@ -212,7 +212,7 @@ def fit_affine_newton(
 
     Returns
     -------
-    BlockRelaxationResult
+    AffineFit
         Dual coefficients (``alpha``, ``beta`` supported on the pivots of ``K1``, ``K2``);
         ``n_iter`` counts the Newton steps, ``objective_history`` the objective after each.
     """
@@ -297,12 +297,13 @@ def fit_affine_newton(
             break
     alpha = F1.dual_from_features(lin[1:]) if r1 else np.zeros(n)
     beta = F2.dual_from_features(w2) if r2 else np.zeros(n)
-    return BlockRelaxationResult(
-        intercept=float(lin[0]),
+    return AffineFit(
+        coef=lin[:1],
         alpha=alpha,
         beta=beta,
         gamma=gamma,
         n_iter=n_iter,
         converged=converged,
+        solver="lowrank_newton",
         objective_history=history,
     )

@@ -34,7 +34,7 @@ No pseudo-inverse is formed in any iteration.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from ._gram import CG_RTOL, GramFactor, ScaledBlockSolver
 from ._objective import affine_objective
 from ._ridge import fit_const_affine, kernel_ridge_intercept
 
-__all__ = ["BlockRelaxationResult", "fit_affine_blocks", "relaxation_path"]
+__all__ = ["AffineFit", "fit_affine_blocks", "relaxation_path"]
 
 #: Sweeps remembered by the Anderson acceleration of the block relaxation.
 ANDERSON_MEMORY = 5
@@ -303,18 +303,30 @@ def _relax(
 
 
 @dataclass
-class BlockRelaxationResult:
-    """Output of :func:`fit_affine_blocks` (dual coefficients and diagnostics)."""
+class AffineFit:
+    """One fitted problem of the bilinear forms, from any solver.
 
-    intercept: float
+    ``coef`` (q,): design coefficients of ``g1`` (``coef[0]`` the intercept); ``alpha``,
+    ``beta``, ``gamma``: dual coefficients (n,) or feature weights (m1,), (m2,), (m3,), in the
+    target's units; ``scale``: the unit in which the penalties acted (``sd(y)``, see
+    :func:`~._affine.target_scale`); ``objective_history`` in units of the scaled target;
+    ``pruned``: the blocks set to zero (``"g2"``, ``"h2"``).
+    """
+
+    coef: np.ndarray
     alpha: np.ndarray
     beta: np.ndarray
     gamma: np.ndarray
     n_iter: int
     converged: bool
-    objective_history: list[float]
-    g2_zero: bool = False
-    h2_zero: bool = False
+    solver: str
+    scale: float = 1.0
+    objective_history: list[float] = field(default_factory=list)
+    pruned: tuple[str, ...] = ()
+
+    @property
+    def intercept(self) -> float:
+        return float(self.coef[0])
 
 
 def fit_affine_blocks(
@@ -334,7 +346,7 @@ def fit_affine_blocks(
     prune_threshold: float = 1e-2,
     extrapolate: bool = False,
     callback=None,
-) -> BlockRelaxationResult:
+) -> AffineFit:
     """Block relaxation for the full affine transfer model (one problem).
 
     Parameters
@@ -371,7 +383,8 @@ def fit_affine_blocks(
 
     Returns
     -------
-    BlockRelaxationResult
+    AffineFit
+        ``scale = 1``; ``objective_history`` after every sweep.
     """
     l1, l2, l3 = lams
     n = y.shape[0]
@@ -403,16 +416,16 @@ def fit_affine_blocks(
         extrapolate=extrapolate,
         callback=callback,
     )
-    return BlockRelaxationResult(
-        intercept=float(a0[0, 0]),
+    return AffineFit(
+        coef=a0[0],
         alpha=alpha[0],
         beta=beta[0],
         gamma=gamma[0],
         n_iter=int(n_iter[0]),
         converged=bool(converged[0]),
+        solver="relaxation",
         objective_history=history,
-        g2_zero=g2_zero,
-        h2_zero=h2_zero,
+        pruned=tuple(name for name, flag in (("g2", g2_zero), ("h2", h2_zero)) if flag),
     )
 
 
