@@ -175,9 +175,8 @@ class AffineTransferCV(TransferCVBase):
         Its mean CV score.
     best_index_ : int
     best_estimator_ : AffineTransferRegressor
-        The selected candidate refitted on all data (with ``rule="average"``, the default:
-        the one-SE rule's form, the single-form summary of the search; the prediction
-        averages the forms of ``form_weights_``).
+        The selected candidate (``best_params_``) refitted on all data: with
+        ``rule="average"``, the single-form summary of the search.
     form_weights_ : dict
         CV weight of each form in the prediction (``{best_form_: 1.0}`` unless
         ``rule="average"``), largest first; keys are form labels (``+linear`` marks the
@@ -308,8 +307,7 @@ class AffineTransferCV(TransferCVBase):
         g3s = self._gammas(self.kernel3, xs.shape[1]) if kinds & {"g3", "h1+g3"} else []
         K1 = {g: gram_matrix(self.kernel1, us, None, g) for g in g1s}
         K3 = {g: gram_matrix(self.kernel3, xs, None, g) for g in g3s}
-        # the kernel settings of each block kind: (parameters, Gram matrix, its lazy
-        # eigendecomposition, the penalties as divisors of the path's lambda); one eigh each
+        # each block kind's kernel settings: (parameters, Gram, penalties as divisors of lambda)
         settings: dict[str | None, list] = {None: [({}, None, {})]}
         settings["h1"] = [({"gamma1": g}, Gram(K), {"lambda1": 1.0}) for g, K in K1.items()]
         settings["g3"] = [({"gamma3": g}, Gram(K), {"lambda3": 1.0}) for g, K in K3.items()]
@@ -322,16 +320,14 @@ class AffineTransferCV(TransferCVBase):
         for form in ridge:
             kind = RIDGE_FORM_KERNEL[form]
             t, path = form_target(form, y, u_raw), (lams if kind else [1.0])
-            for params, gram, pen in settings[kind]:
-                for lin in flags if form in G1_KERNEL_FORMS else [None]:
-                    extra = {} if lin is None else {"g1_linear": lin}
-                    cands = [
-                        {"form": form, **params, **{k: float(lam / d) for k, d in pen.items()}}
-                        | extra
-                        for lam in path
-                    ]
-                    Z = form_design(form, us, bool(lin))
-                    tasks.append((cands, (gram, Z, t, path)))
+            lins = flags if form in G1_KERNEL_FORMS else [None]
+            for (params, gram, pen), lin in product(settings[kind], lins):
+                extra = {} if lin is None else {"g1_linear": lin}
+                cands = [
+                    {"form": form, **params, **{k: float(lam / d) for k, d in pen.items()}} | extra
+                    for lam in path
+                ]
+                tasks.append((cands, (gram, form_design(form, us, bool(lin)), t, path)))
         scored = score_ridge_tasks(tasks, y, splits, score, self.n_jobs)
         if "full" not in forms:
             return [scored]
@@ -350,12 +346,11 @@ class AffineTransferCV(TransferCVBase):
                 if c["form"] == "const" and c.get("g1_linear", False) == flag
             ]
             best = np.argsort(-np.nan_to_num(mean[idx], nan=-np.inf), kind="stable")
-            for i in best[: self.n_full_starts]:
+            for i, f in product(best[: self.n_full_starts], scales):
                 c = candidates[idx[i]]
-                for f in scales:
-                    st = dict(c, lambda1=float(c["lambda1"] * f), lambda3=float(c["lambda3"] * f))
-                    if st not in starts:
-                        starts.append(st)
+                st = dict(c, lambda1=float(c["lambda1"] * f), lambda3=float(c["lambda3"] * f))
+                if st not in starts:
+                    starts.append(st)
         return starts
 
     def _full(self, K1, K3, us, y, starts, splits, score):

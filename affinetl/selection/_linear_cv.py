@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import product
 from typing import Any
 
 import numpy as np
@@ -125,9 +126,8 @@ class LinearAffineTransferCV(TransferCVBase):
         DtD = difference_matrix(p, self.blocks).T @ difference_matrix(p, self.blocks)
         # group (lambda_ridge, lambda_fused) pairs by the fusion ratio: one eigh per ratio
         groups: dict[float, list[tuple[float, float]]] = {}
-        for f in lf:
-            for r in lr:
-                groups.setdefault(float((f / r) ** 2), []).append((float(r), float(f)))
+        for f, r in product(lf, lr):
+            groups.setdefault(float((f / r) ** 2), []).append((float(r), float(f)))
         grams = {rho: Gram(x @ np.linalg.solve(np.eye(p) + rho * DtD, x.T)) for rho in groups}
         tasks = []  # (candidate dicts, ridge_scores arguments)
         for form in forms:
