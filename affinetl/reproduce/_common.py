@@ -222,8 +222,8 @@ def reproduction(
 
     With ``quick=True`` the options named in ``quick`` take the values given here (a callable
     maps the value of the call), and a note lists them (then ``note``). The result's ``seconds``
-    is the time of the call and its ``settings`` are the options used (``out_dir`` and
-    ``quick`` aside, sequences as lists), then those the function added.
+    is the time of the call and its ``settings`` are the options used (but ``out_dir`` and
+    ``quick``), then those the function added.
     """
 
     def decorate(function: Callable[..., ReproductionResult]) -> Callable[..., ReproductionResult]:

@@ -224,9 +224,7 @@ def _figure(frame: pd.DataFrame, gamma_frame: pd.DataFrame):
     boxplot_by_method(axes[0], frame, "RMSE_logCp", order, rotation=20)
     axes[0].set(ylabel="test RMSE of log Cp")
     colors = matplotlib.colormaps["tab10"]
-    blocks = list(dict.fromkeys(gamma_frame["block"]))
-    for k, block in enumerate(blocks):
-        part = gamma_frame[gamma_frame["block"] == block]
+    for k, (block, part) in enumerate(gamma_frame.groupby("block", sort=False)):
         axes[1].bar(part.index, part["gamma_mean"], color=colors(k % 10), label=block)
     axes[1].set(xlabel="descriptor (grouped by block)", ylabel="fitted gamma (mean over splits)")
     axes[1].legend(ncol=5, fontsize=8)
