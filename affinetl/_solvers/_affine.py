@@ -198,24 +198,12 @@ def fit_affine_features(
     if start is not None:
         w2, w3 = start
         r = ys - (1.0 + P2 @ w2) * (P3 @ w3)
-        m1 = P1.shape[1]
-        if m1:
-            c, a = fit_partial_ridge(P1 @ P1.T, Z, r, lams[0])
-            w1 = P1.T @ a
-        else:
-            c, w1 = fit_partial_ridge(None, Z, r, 1.0)[0], np.zeros(0)
-        theta0 = np.concatenate([c, w1, w2, w3])[None]
+        c, a = fit_partial_ridge(P1 @ P1.T if P1.shape[1] else None, Z, r, lams[0])
+        theta0 = np.concatenate([c, P1.T @ a, w2, w3])[None]
     linear = P2.shape[1] == 0 and theta0 is None  # g2 = 1: the const start is the solution
+    data = (A[None] for A in (Z, P1, P2, P3, ys))
     theta, n_iter, conv, obj, (s0, s1, s2, s3) = newton_features(
-        Z[None],
-        P1[None],
-        P2[None],
-        P3[None],
-        ys[None],
-        np.asarray([lams]),
-        start=theta0,
-        max_iter=0 if linear else max_iter,
-        tol=tol,
+        *data, [lams], start=theta0, max_iter=0 if linear else max_iter, tol=tol
     )
     if linear:
         n_iter, conv = np.ones(1, dtype=int), np.ones(1, dtype=bool)
@@ -314,18 +302,9 @@ def _newton_members(K1, K2, K3, y, lams, prob, Z, max_iter, tol) -> dict:
     n, q = y.shape[1], Z.shape[2]
     (P1, T1), (P2, T2), (P3, T3) = (exact_features(np.asarray(K)) for K in (K1, K2, K3))
     chunk = max(1, int(NEWTON_MAX_HESSIAN_ENTRIES // (q + 3 * n) ** 2))
+    kw = dict(max_iter=max_iter, tol=tol)
     parts = [
-        newton_features(
-            Z,
-            P1,
-            P2,
-            P3,
-            y,
-            lams[i : i + chunk],
-            problem=prob[i : i + chunk],
-            max_iter=max_iter,
-            tol=tol,
-        )
+        newton_features(Z, P1, P2, P3, y, lams[i : i + chunk], problem=prob[i : i + chunk], **kw)
         for i in range(0, prob.size, chunk)
     ]
     theta, n_iter, converged = (np.concatenate([part[k] for part in parts]) for k in range(3))
@@ -344,21 +323,12 @@ def _newton_members(K1, K2, K3, y, lams, prob, Z, max_iter, tol) -> dict:
 
 def _one_by_one(K1, K2, K3, y, lams, prob, max_iter, tol) -> dict:
     """The same fields, members one by one by :func:`fit_affine_kernel` (scaled targets)."""
-    caches: dict[int, dict] = {}
-    fits = [
-        fit_affine_kernel(
-            K1[pb],
-            K2[pb],
-            K3[pb],
-            y[pb],
-            tuple(float(v) for v in lam),
-            max_iter=max_iter,
-            tol=tol,
-            scale_target=False,
-            factors=caches.setdefault(int(pb), {}),
-        )
-        for pb, lam in zip(prob, lams)
-    ]
+    caches: dict[int, dict] = {}  # the Gram factorisations of each problem, shared
+    kw = dict(max_iter=max_iter, tol=tol, scale_target=False)
+    fits = []
+    for pb, lam in zip(prob, map(tuple, lams.tolist())):
+        factors = caches.setdefault(int(pb), {})
+        fits.append(fit_affine_kernel(K1[pb], K2[pb], K3[pb], y[pb], lam, factors=factors, **kw))
     names = ("coef", "alpha", "beta", "gamma", "n_iter", "converged")
     return {k: np.asarray([getattr(f, k) for f in fits]) for k in names} | {"predictions": None}
 
@@ -372,7 +342,6 @@ def affine_full_path(
     grid: ArrayLike,
     *,
     solver: str = "relaxation",
-    random_state: int = 0,
     max_iter: int | None = None,
     tol: float = 1e-4,
     device: str | None = None,
@@ -393,10 +362,8 @@ def affine_full_path(
         Positive ``(l1, l2, l3)``, shared by all problems or one grid per problem.
     solver : {"relaxation", "newton"}
         ``"relaxation"``: the published block relaxation from standard normal ``beta``,
-        ``gamma`` (seed ``random_state``), batched (:func:`~._relaxation.relaxation_path`). ``"newton"``:
+        ``gamma`` (seed 0), batched (:func:`~._relaxation.relaxation_path`). ``"newton"``:
         damped Newton steps from the AffineTL-const solution (:func:`fit_affine_batch`).
-    random_state : int
-        Seed of the relaxation's initial ``beta`` and ``gamma``.
     max_iter, tol : int, float
         Iteration limit (default 1000 sweeps of the relaxation, 200 Newton steps) and
         convergence tolerance.
@@ -421,7 +388,7 @@ def affine_full_path(
     )
     p = grid.shape[1]
     prob = np.repeat(np.arange(P), p)  # members problem-major
-    lam = grid[prob, np.tile(np.arange(p), P)]
+    lam = grid.reshape(P * p, 3)
     if solver == "newton":
         res = fit_affine_batch(
             *Ks,
@@ -436,15 +403,7 @@ def affine_full_path(
         pred, n_iter = res.predictions, res.n_iter
     else:
         pred, n_iter = relaxation_path(
-            *Ks,
-            y,
-            Es,
-            prob,
-            lam,
-            random_state=random_state,
-            max_iter=max_iter or 1000,
-            tol=tol,
-            device=device,
+            *Ks, y, Es, prob, lam, max_iter=max_iter or 1000, tol=tol, device=device
         )
     pred, n_iter = pred.reshape(P, p, -1), n_iter.reshape(P, p)
     return (pred[0], n_iter[0]) if single else (pred, n_iter)

@@ -438,7 +438,6 @@ def relaxation_path(
     prob: np.ndarray,
     lam: np.ndarray,
     *,
-    random_state: int = 0,
     max_iter: int = 1000,
     tol: float = 1e-4,
     device: str | None = None,
@@ -462,7 +461,7 @@ def relaxation_path(
     a1 = Ainv.sum(axis=2)  # A^{-1} 1
     den = a1.sum(axis=1)
     Y = y[prob]
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(0)
     beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
     sol = _matvec(Ainv, Y)
     a0 = sol.sum(axis=1) / den
