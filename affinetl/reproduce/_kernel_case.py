@@ -129,7 +129,6 @@ def _standard_methods(
 
 def kernel_methods(
     problems: Sequence[tuple[np.ndarray, ...]],
-    folds: Sequence[tuple[np.ndarray, np.ndarray]],
     *,
     standard: int | None = None,
     linear_source: bool = False,
@@ -140,8 +139,9 @@ def kernel_methods(
 ) -> list[dict[str, np.ndarray]]:
     """Direct, SourceOnly, Augmented, HTL-offset, HTL-scale, AffineTL-const and AffineTL-full.
 
-    Each is a kernel model (:func:`rbf` on ``x``, :func:`source_gram` on ``u``) tuned by CV
-    over the published grid; AffineTL-full runs batched over the problems, folds and grid.
+    Each is a kernel model (:func:`rbf` on ``x``, :func:`source_gram` on ``u``) tuned by 5-fold
+    CV (:func:`five_folds`) over the published grid; AffineTL-full runs batched over the
+    problems, folds and grid.
 
     Parameters
     ----------
@@ -149,7 +149,6 @@ def kernel_methods(
         Standardised inputs of the training and test points, of shape (n, d) and (m, d),
         standardised source features, (n, k) and (m, k), standardised target (n,), and the map
         of a standardised prediction to the original scale; n and m are the same for all.
-    folds : list of (train, validation) index arrays, shared by the problems
     standard : int, optional
         Only the first ``standard`` problems get the methods other than AffineTL-full
         (default: all).
@@ -174,6 +173,7 @@ def kernel_methods(
     if solver not in ("relaxation", "newton"):
         raise ValueError(f"solver must be 'relaxation' or 'newton', got {solver!r}")
     n_standard = len(problems) if standard is None else standard
+    folds = five_folds(len(problems[0][4]))
     preds = [
         _standard_methods(*problem, folds, linear_source) if i < n_standard else {}
         for i, problem in enumerate(problems)

@@ -34,7 +34,7 @@ from ._common import (
     standardize_target,
     subplots,
 )
-from ._kernel_case import five_folds, kernel_methods
+from ._kernel_case import kernel_methods
 
 __all__ = ["add_arguments", "load_density_case", "reproduce_density", "run"]
 
@@ -107,7 +107,7 @@ def _one_split(
         *standardize(u_all[train, None], u_all[test, None]),
         *standardize_target(y_all[train]),
     )
-    [preds] = kernel_methods([problem], five_folds(n), **options)
+    [preds] = kernel_methods([problem], **options)
     preds["MD as is"] = u_all[test]
     return metric_rows(y_all[test], preds, n=n, rep=rep)
 

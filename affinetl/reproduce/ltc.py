@@ -30,7 +30,7 @@ from ._common import (
     standardize_target,
     subplots,
 )
-from ._kernel_case import five_folds, kernel_methods
+from ._kernel_case import kernel_methods
 
 __all__ = ["PUBLISHED_RMSE", "add_arguments", "reproduce_ltc", "run"]
 
@@ -50,7 +50,6 @@ def _one_split(
 ) -> list[dict[str, object]]:
     """All methods and networks for one random 40/5 split."""
     records: list[dict[str, object]] = []
-    folds = five_folds(40)
     train, test = train_test_split(np.arange(len(Y)), train_size=40, random_state=split)
     x, xt, y = X[train], X[test], Y[train]
     y_test = back(Y[test])
@@ -58,7 +57,7 @@ def _one_split(
         output = [net.predict(Z)[:, None] for Z in (raw_X[train], raw_X[test])]
         hidden = [[net.transform(Z, layer=k) for Z in (raw_X[train], raw_X[test])] for k in layers]
         problems = [(x, xt, u, ut, y, back) for u, ut in [output, *hidden]]
-        preds, *by_layer = kernel_methods(problems, folds, standard=1, **full_options)
+        preds, *by_layer = kernel_methods(problems, standard=1, **full_options)
         preds["AffineTL-full (output)"] = preds.pop("AffineTL-full")
         for k, layer in zip(layers, by_layer):
             preds[f"AffineTL-full (layer {k})"] = layer["AffineTL-full"]

@@ -38,7 +38,7 @@ from ._common import (
     standardize_target,
     subplots,
 )
-from ._kernel_case import five_folds, kernel_methods
+from ._kernel_case import kernel_methods
 
 __all__ = ["METHODS", "PUBLISHED_MSE", "add_arguments", "reproduce_sarcos", "run"]
 
@@ -81,7 +81,7 @@ def _one_setting(
         u, ut = standardize(T[idx][:, others], T_test[:, others])
         problems.append((x, xt, u, ut, *standardize_target(T[idx, j])))
     records: list[dict[str, object]] = []
-    for j, preds in zip(torques, kernel_methods(problems, five_folds(n), **full_options)):
+    for j, preds in zip(torques, kernel_methods(problems, **full_options)):
         in_order = {method: preds[method] for method in METHODS}
         records += metric_rows(T_test[:, j], in_order, torque=j + 1, n=n, rep=rep)
     return records
