@@ -592,6 +592,8 @@ def count_table(crit: pd.DataFrame) -> pd.DataFrame:
 #: The previous default (before issue 25), replayed: the suite's later records (``run_suite.py``
 #: after the LTC preprocessing fix) hold the then-shipped estimator as their ``default``.
 PREVIOUS = "shipped (replay)"
+#: The default between the anchored average and the outside-range keep (commit 841426b).
+BEFORE_KEEP = "anchored 1"
 
 
 def form_weights(case: str, rule=None) -> pd.DataFrame:
@@ -625,25 +627,39 @@ def weights_text(wt: pd.DataFrame, case: str, n: int, k: int = 3) -> str:
 
 
 def markdown(
-    crit: pd.DataFrame, method: str, previous: str = PREVIOUS, weights: pd.DataFrame | None = None
+    crit: pd.DataFrame,
+    method: str,
+    previous: str = PREVIOUS,
+    weights: pd.DataFrame | None = None,
+    middle: str | None = None,
 ) -> str:
-    """One markdown row per cell: ``method`` against the ``previous`` default, the best special
-    case and the source as is (mean +- SE, 90th percentile), with the mean form weights."""
-    prev = crit[crit.method == previous].set_index(["case", "n"])
+    """One markdown row per cell: ``method`` against the ``previous`` default (and ``middle``,
+    another rule, when given), the best special case and the source as is (mean +- SE, 90th
+    percentile), with the mean form weights."""
+    others = [previous] if middle is None else [previous, middle]
+    other = {m: crit[crit.method == m].set_index(["case", "n"]) for m in others}
+    heads = ["previous default"] + ([] if middle is None else [f"`{middle}`"])
     rows = [
-        "| half | case | n | best special case: mean (p90) | source as is | previous default "
-        "(p90) | new default (p90) | within 1 SE | p90 <= 1.1x | not worse than as is | "
+        "| half | case | n | best special case: mean (p90) | source as is | "
+        + " | ".join(f"{h} (p90)" for h in heads)
+        + " | new default (p90) | within 1 SE | p90 <= 1.1x | not worse than as is | "
         "mean weights (share of splits on top) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|" + "---|" * len(heads) + "---|---|---|---|---|",
     ]
-    for r in crit[crit.method == method].itertuples():
-        lv = prev.loc[(r.case, r.n)]
+    cells = crit[crit.method == method].sort_values(
+        ["half", "case", "n"], ascending=[False, True, True]
+    )
+    for r in cells.itertuples():
+        cols = "".join(
+            f"{lv['mean']:.4g} ± {lv.se:.2g} ({lv.p90:.4g}) | "
+            for lv in (other[m].loc[(r.case, r.n)] for m in others)
+        )
         as_is = "" if pd.isna(r.as_is_ok) else f"{r.as_is_mean:.4g}"
         ok = "" if pd.isna(r.as_is_ok) else ("yes" if r.as_is_ok else "**no**")
         wtxt = "" if weights is None else weights_text(weights, r.case, r.n)
         rows.append(
             f"| {r.half[:3]} | `{r.case}` | {r.n} | `{r.best_form}` {r.best_mean:.4g} "
-            f"({r.best_p90:.4g}) | {as_is} | {lv['mean']:.4g} ± {lv.se:.2g} ({lv.p90:.4g}) | "
+            f"({r.best_p90:.4g}) | {as_is} | {cols}"
             f"{r.mean:.4g} ± {r.se:.2g} ({r.p90:.4g}) | {'yes' if r.mean_ok else '**no**'} | "
             f"{'yes' if r.p90_ok else '**no**'} | {ok} | {wtxt} |"
         )
@@ -673,8 +689,9 @@ def main(argv: list[str] | None = None) -> int:
     crit = criteria(stats, methods)
     counts = count_table(crit)
     if CHOSEN in rules and PREVIOUS in rules:
-        wt = pd.concat([form_weights(c) for c in cases])
-        (OUT / f"{args.tag}_table.md").write_text(markdown(crit, CHOSEN, weights=wt))
+        wt = pd.concat([form_weights(c) for c in cases]).sort_index()
+        middle = BEFORE_KEEP if BEFORE_KEEP in rules else None
+        (OUT / f"{args.tag}_table.md").write_text(markdown(crit, CHOSEN, weights=wt, middle=middle))
     rec.to_csv(OUT / f"{args.tag}_records.csv", index=False)
     stats.to_csv(OUT / f"{args.tag}_stats.csv", index=False)
     crit.to_csv(OUT / f"{args.tag}_criteria.csv", index=False)
