@@ -65,13 +65,10 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             forms = [f for f in self._FORMS if f != "offset" or u.shape[1] == 1]
         else:
             forms = [self.forms] if isinstance(self.forms, str) else list(self.forms)
-            bad = [f for f in forms if f not in self._FORMS]
-            if bad or not forms:
-                raise ValueError(
-                    f"unknown forms {bad}; choose from {list(self._FORMS)}"
-                    if bad
-                    else "forms is empty: give at least one form"
-                )
+            if not forms:
+                raise ValueError("forms is empty: give at least one form")
+            if bad := [f for f in forms if f not in self._FORMS]:
+                raise ValueError(f"unknown forms {bad}; choose from {list(self._FORMS)}")
             if any(f in SOURCE_OFFSET_FORMS for f in forms):
                 self._source_vector(u)
         return forms
