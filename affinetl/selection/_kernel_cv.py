@@ -19,7 +19,6 @@ The search evaluates every candidate on the same splits and scores them by the h
 
 from __future__ import annotations
 
-import logging
 import time
 import warnings
 from itertools import product
@@ -43,22 +42,17 @@ from .._solvers import fit_affine_batch
 from ..base import Interval, StrOptions
 from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix
 from ..models import AffineTransferRegressor
-from ._base import COMMON_CONSTRAINTS, TransferCVBase
+from ._base import COMMON_CONSTRAINTS, TransferCVBase, logger
 from ._scoring import Gram, path_candidates, positive, safe_score, score_ridge_tasks
 
 __all__ = ["AffineTransferCV"]
 
-logger = logging.getLogger("affinetl.selection")
-
-#: Default penalty path of the kernel blocks (sum-of-squares scale).
+# the default grid: ``lambdas``, ``ratios``, ``lambda2_path``, ``full_scales`` (their ``None``)
+# and ``widths``, as described in the docstring of :class:`AffineTransferCV`
 DEFAULT_LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
-#: Default ``lambda3 / lambda1`` ratios of the const form.
 DEFAULT_RATIOS = (0.01, 0.1, 1.0, 10.0, 100.0)
-#: Default ``lambda2`` values of the full form (the target is scaled to unit sd).
 DEFAULT_LAMBDA2 = (1.0, 0.1, 0.01)
-#: Default multipliers of the screened const penalties ``(lambda1, lambda3)`` for the full form.
 DEFAULT_FULL_SCALES = (10.0, 100.0)
-#: Default relative kernel widths (multiples of ``1 / (2 dim)``).
 DEFAULT_WIDTHS = (0.25, 1.0, 4.0)
 
 
