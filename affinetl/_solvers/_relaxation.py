@@ -39,20 +39,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._gram import CG_RTOL, GramFactor, ScaledBlockSolver
-from ._objective import affine_objective
+from ._objective import affine_objective, rel_change
 from ._ridge import fit_const_affine, kernel_ridge_intercept
 
 __all__ = ["AffineFit", "fit_affine_blocks", "relaxation_path"]
 
 #: Sweeps remembered by the Anderson acceleration of the block relaxation.
 ANDERSON_MEMORY = 5
+#: Norm of ``gamma`` (``beta``) below which pruning sets ``g2 = 0`` (``h2 = 0``).
+PRUNE_THRESHOLD = 1e-2
 
 
 class _Numpy:
     """The few array operations of the relaxation that differ between numpy and torch."""
 
-    def __init__(self, device: str | None = None) -> None:
-        self.solve = np.linalg.solve
+    solve = staticmethod(np.linalg.solve)
 
     def asarray(self, v: np.ndarray) -> np.ndarray:
         return np.array(v)
@@ -62,16 +63,6 @@ class _Numpy:
 
     def mask(self, m: np.ndarray):
         return m
-
-    def amax(self, v):
-        return np.max(v, axis=1)
-
-    def rel_change(self, new, old) -> np.ndarray:
-        """:func:`~._objective.rel_change` of every member (rows of (B, n) arrays)."""
-        scale = self.numpy(self.amax(abs(old)))
-        diff = self.numpy(self.amax(abs(new - old)))
-        safe = np.where(scale > 0, scale, 1.0)
-        return np.where(scale > 0, diff / safe, np.where(diff > 0, np.inf, 0.0))
 
 
 class _Torch(_Numpy):
@@ -92,9 +83,6 @@ class _Torch(_Numpy):
 
     def mask(self, m: np.ndarray):
         return self.asarray(m)
-
-    def amax(self, v):
-        return self.torch.amax(v, dim=1)
 
 
 def _matvec(K, v):
@@ -189,7 +177,6 @@ def _relax(
     max_iter,
     tol,
     prune=False,
-    prune_threshold=1e-2,
     extrapolate=False,
     callback=None,
 ):
@@ -248,10 +235,10 @@ def _relax(
         else:
             a0 = np.array([[np.mean(r[0])]])
         notify("alpha")
-        if prune and not g2_zero and np.linalg.norm(gamma[0]) < prune_threshold:
+        if prune and not g2_zero and np.linalg.norm(gamma[0]) < PRUNE_THRESHOLD:
             g2_zero = True
             beta, gamma, h2, g3 = (np.zeros_like(v) for v in (beta, gamma, h2, g3))
-        if prune and not h2_zero and not g2_zero and np.linalg.norm(beta[0]) < prune_threshold:
+        if prune and not h2_zero and not g2_zero and np.linalg.norm(beta[0]) < PRUNE_THRESHOLD:
             h2_zero = True
             beta, h2 = np.zeros_like(beta), np.zeros_like(h2)
         state = (a0, alpha, beta, gamma, h1, h2, g3)
@@ -278,8 +265,8 @@ def _relax(
                     step = max(step / 4.0, 0.25)
             prev = state
             history.append(current)
-        changes = [xp.rel_change(new, o) for new, o in zip((alpha, beta, gamma, a0), old)]
-        change = np.maximum.reduce(changes)
+        changes = zip((alpha, beta, gamma, a0), old)
+        change = np.maximum.reduce([rel_change(xp.numpy(v), xp.numpy(o)) for v, o in changes])
         last_change = float(np.max(change))
         done = live & (change < tol)
         if done.any():
@@ -343,7 +330,6 @@ def fit_affine_blocks(
     max_iter: int = 1000,
     tol: float = 1e-4,
     prune: bool = False,
-    prune_threshold: float = 1e-2,
     extrapolate: bool = False,
     callback=None,
 ) -> AffineFit:
@@ -368,8 +354,8 @@ def fit_affine_blocks(
     max_iter, tol : int, float
         Stop when the largest relative max-abs change of the blocks is below ``tol``.
     prune : bool
-        Published pruning: ``||gamma|| < threshold`` sets ``g2 = 0`` for good (only ``g1``
-        remains); ``||beta|| < threshold`` sets ``h2 = 0``.
+        Published pruning: ``||gamma|| < PRUNE_THRESHOLD`` sets ``g2 = 0`` for good (only
+        ``g1`` remains); ``||beta|| < PRUNE_THRESHOLD`` sets ``h2 = 0``.
     extrapolate : bool
         After each sweep, try the Anderson-accelerated point of the last ``ANDERSON_MEMORY``
         sweeps (:func:`_anderson`), else the extrapolated point
@@ -404,17 +390,10 @@ def fit_affine_blocks(
     else:
         a0, alpha = float(np.mean(y)), np.zeros(n)
     start = (np.array([[a0]]), alpha[None], beta0.astype(float)[None], gamma0.astype(float)[None])
+    ops = _Factored(F1, F2, F3, lams, fit_h1)
+    kw = dict(prune=prune, extrapolate=extrapolate, callback=callback)
     (a0, alpha, beta, gamma, n_iter, converged), (history, g2_zero, h2_zero) = _relax(
-        _Factored(F1, F2, F3, lams, fit_h1),
-        y[None],
-        start,
-        lams,
-        max_iter=max_iter,
-        tol=tol,
-        prune=prune,
-        prune_threshold=prune_threshold,
-        extrapolate=extrapolate,
-        callback=callback,
+        ops, y[None], start, lams, max_iter=max_iter, tol=tol, **kw
     )
     return AffineFit(
         coef=a0[0],
@@ -460,22 +439,13 @@ def relaxation_path(
     Ainv = np.einsum("bij,bj,bkj->bik", Vb, 1.0 / (s[prob] + l1[:, None]), Vb)
     a1 = Ainv.sum(axis=2)  # A^{-1} 1
     den = a1.sum(axis=1)
-    Y = y[prob]
-    rng = np.random.default_rng(0)
-    beta0, gamma0 = rng.standard_normal(n), rng.standard_normal(n)
-    sol = _matvec(Ainv, Y)
-    a0 = sol.sum(axis=1) / den
-    start = (
-        a0[:, None],
-        sol - a0[:, None] * a1,
-        np.tile(beta0, (len(prob), 1)),
-        np.tile(gamma0, (len(prob), 1)),
-    )
     xp = _Numpy() if device is None else _Torch(device)
     ops = _Batched(xp, K1[prob], K2[prob], K3[prob], Ainv, a1, den, l2, l3)
-    (a0, alpha, beta, gamma, n_iter, _), _ = _relax(
-        ops, xp.asarray(Y), tuple(xp.asarray(v) for v in start), None, max_iter=max_iter, tol=tol
-    )
+    Y = xp.asarray(y[prob])
+    draws = np.random.default_rng(0).standard_normal((2, n))  # the same beta, gamma for all
+    beta0, gamma0 = (xp.asarray(np.tile(v, (len(prob), 1))) for v in draws)
+    start = (*ops.intercept_alpha(Y), beta0, gamma0)  # (a0, alpha): kernel ridge of y on K1
+    (a0, alpha, beta, gamma, n_iter, _), _ = _relax(ops, Y, start, None, max_iter=max_iter, tol=tol)
     E1, E2, E3 = (E[prob] for E in evals)
     h1, h2, g3 = (np.einsum("bmj,bj->bm", E, v) for E, v in ((E1, alpha), (E2, beta), (E3, gamma)))
     return a0 + h1 + (1.0 + h2) * g3, n_iter
