@@ -30,7 +30,6 @@ __all__ = [
     "finish",
     "metric_rows",
     "progress",
-    "regression_metrics",
     "reproduction",
     "run_tasks",
     "standardize",
@@ -148,25 +147,19 @@ def cv_scores(
     return sum(np.mean((path(train, val) - y[val]) ** 2, axis=1) for train, val in folds)
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """MSE, RMSE, MAE and R2 of predictions of shape (n,)."""
-    mse = float(mean_squared_error(y_true, y_pred))
-    return {
-        "MSE": mse,
-        "RMSE": float(np.sqrt(mse)),
-        "MAE": float(mean_absolute_error(y_true, y_pred)),
-        "R2": float(r2_score(y_true, y_pred, force_finite=False)),
-    }
-
-
 def metric_rows(
     y_true: np.ndarray, predictions: Mapping[str, np.ndarray], **keys: object
 ) -> list[dict[str, object]]:
-    """One record per method: ``keys``, the method and its :func:`regression_metrics`."""
-    return [
-        {**keys, "method": method, **regression_metrics(y_true, pred)}
-        for method, pred in predictions.items()
-    ]
+    """One record per method: ``keys``, the method, and the MSE, RMSE, MAE and R2 of its
+    predictions of shape (n,)."""
+    rows = []
+    for method, pred in predictions.items():
+        mse = float(mean_squared_error(y_true, pred))
+        mae = float(mean_absolute_error(y_true, pred))
+        r2 = float(r2_score(y_true, pred, force_finite=False))
+        metrics = {"MSE": mse, "RMSE": float(np.sqrt(mse)), "MAE": mae, "R2": r2}
+        rows.append({**keys, "method": method, **metrics})
+    return rows
 
 
 def subplots(*args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[Any, Any]:

@@ -46,9 +46,9 @@ def _one_split(
     back,
     nets: dict,
     layers: Sequence[int],
-    full_options: dict[str, object],
+    **full_options: object,
 ) -> list[dict[str, object]]:
-    """All methods and networks for one random 40/5 split."""
+    """All methods and networks for one random 40/5 split (``full_options``: AffineTL-full's)."""
     records: list[dict[str, object]] = []
     train, test = train_test_split(np.arange(len(Y)), train_size=40, random_state=split)
     x, xt, y = X[train], X[test], Y[train]
@@ -116,12 +116,10 @@ def reproduce_ltc(
         return np.exp(back_log(v))
 
     nets = {i: data.extras["networks"][i] for i in networks}
-    full_options = {"max_iter": max_iter, "cv_max_iter": cv_max_iter, "device": device}
     shared = (X, data.X.to_numpy()[has_y], Y, back, nets, layers)
     tasks = [(split,) for split in range(n_splits)]
-    frame = run_tasks(
-        _one_split, tasks, (*shared, full_options), n_jobs=n_jobs, desc="LTC", unit="split"
-    )
+    options = dict(max_iter=max_iter, cv_max_iter=cv_max_iter, device=device)
+    frame = run_tasks(_one_split, tasks, shared, n_jobs=n_jobs, desc="LTC", unit="split", **options)
     summary = frame.groupby("method")["RMSE"].agg(["mean", "median", "std", "count"])
     summary.columns = ["RMSE_mean", "RMSE_median", "RMSE_sd", "n_runs"]
     summary["published_neural_RMSE"] = pd.Series(PUBLISHED_RMSE)

@@ -70,7 +70,7 @@ def _one_setting(
     X_test: np.ndarray,
     T_test: np.ndarray,
     torques: Sequence[int],
-    full_options: dict[str, object],
+    **full_options: object,
 ) -> list[dict[str, object]]:
     """All methods for one (n, repetition) and every torque (0-based)."""
     idx = order[:n]
@@ -155,7 +155,7 @@ def reproduce_sarcos(
         shared = (X[pool], T[pool], X[test], T[test], [t - 1 for t in torques])
         options = dict(max_iter=max_iter, cv_max_iter=cv_max_iter, device=device, solver=solver)
         records = run_tasks(
-            _one_setting, tasks, (*shared, options), n_jobs=n_jobs, desc="SARCOS", unit="setting"
+            _one_setting, tasks, shared, n_jobs=n_jobs, desc="SARCOS", unit="setting", **options
         )
     summary = records.groupby("method")[["MSE", "RMSE", "MAE", "R2"]].mean()
     summary["MSE_sd_over_reps"] = (
