@@ -3,26 +3,8 @@
 Arrays in, arrays out; no estimators, files or command lines. The estimators
 (:mod:`affinetl.models`, :mod:`affinetl.baselines`), the model selection
 (:mod:`affinetl.selection`), the reproductions and the scaling study call these functions.
-
-=========================  ==============================================================
-module                     concept
-=========================  ==============================================================
-``_objective``             the penalised objective, its gradient, the stopping measure
-``_gram``                  Gram matrices factorised once (low rank detected), scaled blocks
-``_ridge``                 ridge with an unpenalised design: fits, penalty paths, closed-form
-                           leave-one-out and K-fold hold-out errors, AffineTL-const
-``_newton``                damped Newton on feature maps, batched (one problem = batch of one)
-``_lowrank_newton``        Newton steps that eliminate ``g3`` when ``K1, K2`` have low rank
-``_relaxation``            block relaxation, one sweep loop for one problem (factorised Gram
-                           matrices, pruning, acceleration) or many (batched, numpy or torch)
-``_linear``                fused-ridge penalties and penalised least squares
-``_linear_relaxation``     block relaxation of the linear affine model, batched
-``_resolve``               :func:`resolve_solver`, the one rule that picks the solver
-``_affine``                entry points of the bilinear forms: one problem (exact kernels or
-                           feature maps), a batch of members, a penalty grid
-=========================  ==============================================================
-
-The names below are those the rest of the package calls; the modules hold the rest.
+``docs/architecture.md`` lists the modules and their concepts; the names below are those the rest
+of the package calls, the modules hold the rest.
 """
 
 from __future__ import annotations
@@ -40,9 +22,9 @@ from ._linear import (
     fused_inverses,
     fused_penalty,
     fused_ridge_path,
+    linear_affine_relaxation,
     solve_penalized_lsq,
 )
-from ._linear_relaxation import linear_affine_relaxation
 from ._newton import newton_features
 from ._objective import affine_objective
 from ._relaxation import fit_affine_blocks
