@@ -133,10 +133,9 @@ class AffineTransferCV(TransferCVBase):
         ``z_a`` its paired score gain over that form in standard errors), stored in
         ``form_weights_``; each prediction row
         then adjusts them for where the forms can be trusted (:meth:`predict_form_weights`:
-        no weight for a kernel ``g1(u)`` outside the training range of ``u``, calibrations
-        weighted by their relative prediction variance). On the real case studies it is
-        within one standard error of the best fixed form in every case and size
-        (``docs/model-selection.md``). ``"one_se"``: the simplest form (order of
+        a kernel ``g1(u)`` keeps ``outside_range_keep_`` of its weight outside the training
+        range of ``u``, calibrations are weighted by their relative prediction variance).
+        Measured on 52 real cells in ``docs/model-selection.md``. ``"one_se"``: the simplest form (order of
         :func:`~affinetl.selection.form_complexity`: :data:`~affinetl.selection.COMPLEXITY`,
         plus the number of linear source coefficients beyond the first when a fold has fewer
         than five training samples per unpenalised coefficient) whose best candidate's mean

@@ -51,7 +51,8 @@ class LinearAffineTransferCV(TransferCVBase):
     standardize : bool, default=False
         Standardise ``x`` once with the training statistics.
     cv, rule, scoring, max_iter, tol, n_jobs, random_state
-        As in :class:`AffineTransferCV` (``max_iter=300``, ``tol=1e-6`` by default).
+        As in :class:`AffineTransferCV` (``max_iter=300``, ``tol=1e-6`` by default), except
+        that the average is not anchored to ``source_linear`` (measured on kernels only).
     source, source_columns, input_columns
         See :class:`affinetl.base.SourceFeatureMixin`.
 
