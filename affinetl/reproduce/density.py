@@ -90,28 +90,6 @@ def load_density_case(
     return X, u.to_numpy(float), y.to_numpy(float), unit
 
 
-def _one_split(
-    n: int,
-    rep: int,
-    X_all: np.ndarray,
-    u_all: np.ndarray,
-    y_all: np.ndarray,
-    **options: object,
-) -> list[dict[str, object]]:
-    """All methods for one random training set of ``n`` polymers (repetition ``rep``);
-    ``options`` go to :func:`~._kernel_case.kernel_methods`."""
-    perm = np.random.default_rng(1000 * n + rep).permutation(len(y_all))
-    train, test = perm[:n], perm[n:]
-    problem = (
-        *standardize(X_all[train], X_all[test]),
-        *standardize(u_all[train, None], u_all[test, None]),
-        *standardize_target(y_all[train]),
-    )
-    [preds] = kernel_methods([problem], **options)
-    preds["MD as is"] = u_all[test]
-    return metric_rows(y_all[test], preds, n=n, rep=rep)
-
-
 @reproduction(n_values=(10, 20), n_reps=3, cv_max_iter=300)
 def reproduce_density(
     out_dir: str | os.PathLike[str] = "results/density",
@@ -162,15 +140,22 @@ def reproduce_density(
         raise UsageError(
             f"n_values must be multiples of 5 below {n_total - 5} ({n_total} polymers): {bad}"
         )
-    frame = run_tasks(
-        _one_split,
-        [(n, rep) for n in n_values for rep in range(n_reps)],
-        (X_all, u_all, y_all),
-        desc="density",
-        unit="split",
-        cv_max_iter=cv_max_iter,
-        linear_source=linear_source,
-    )
+
+    def one_split(n: int, rep: int) -> list[dict[str, object]]:
+        """All methods for one random training set of ``n`` polymers (repetition ``rep``)."""
+        perm = np.random.default_rng(1000 * n + rep).permutation(n_total)
+        train, test = perm[:n], perm[n:]
+        problem = (
+            *standardize(X_all[train], X_all[test]),
+            *standardize(u_all[train, None], u_all[test, None]),
+            *standardize_target(y_all[train]),
+        )
+        [preds] = kernel_methods([problem], cv_max_iter=cv_max_iter, linear_source=linear_source)
+        preds["MD as is"] = u_all[test]
+        return metric_rows(y_all[test], preds, n=n, rep=rep)
+
+    tasks = [(n, rep) for n in n_values for rep in range(n_reps)]
+    frame = run_tasks(one_split, tasks, desc="density", unit="split")
     summary = frame.groupby(["method", "n"])["RMSE"].mean().unstack("n")
     summary.columns = [f"RMSE n={c}" for c in summary.columns]
     summary["RMSE mean"] = summary.mean(axis=1)

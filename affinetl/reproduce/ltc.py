@@ -38,36 +38,6 @@ __all__ = ["PUBLISHED_RMSE", "add_arguments", "reproduce_ltc", "run"]
 PUBLISHED_RMSE = {"Direct": 40.0, "AffineTL-full (layer 3)": 27.0}
 
 
-def _one_split(
-    split: int,
-    X: np.ndarray,
-    raw_X: np.ndarray,
-    Y: np.ndarray,
-    back,
-    nets: dict,
-    layers: Sequence[int],
-    **full_options: object,
-) -> list[dict[str, object]]:
-    """All methods and networks for one random 40/5 split (``full_options``: AffineTL-full's)."""
-    records: list[dict[str, object]] = []
-    train, test = train_test_split(np.arange(len(Y)), train_size=40, random_state=split)
-    x, xt, y = X[train], X[test], Y[train]
-    y_test = back(Y[test])
-    for net_id, net in nets.items():
-        output = [net.predict(Z)[:, None] for Z in (raw_X[train], raw_X[test])]
-        hidden = [[net.transform(Z, layer=k) for Z in (raw_X[train], raw_X[test])] for k in layers]
-        problems = [(x, xt, u, ut, y, back) for u, ut in [output, *hidden]]
-        preds, *by_layer = kernel_methods(problems, standard=1, **full_options)
-        preds["AffineTL-full (output)"] = preds.pop("AffineTL-full")
-        for k, layer in zip(layers, by_layer):
-            preds[f"AffineTL-full (layer {k})"] = layer["AffineTL-full"]
-        direct = preds.pop("Direct")
-        if not records:  # Direct does not use the source network
-            records += metric_rows(y_test, {"Direct": direct}, split=split, network=-1)
-        records += metric_rows(y_test, preds, split=split, network=net_id)
-    return records
-
-
 @reproduction(n_splits=2, networks=lambda ids: ids[:2], layers=(3,), max_iter=200, cv_max_iter=200)
 def reproduce_ltc(
     out_dir: str | os.PathLike[str] = "results/ltc",
@@ -115,11 +85,33 @@ def reproduce_ltc(
     def back(v: np.ndarray) -> np.ndarray:
         return np.exp(back_log(v))
 
+    raw_X = data.X.to_numpy()[has_y]
     nets = {i: data.extras["networks"][i] for i in networks}
-    shared = (X, data.X.to_numpy()[has_y], Y, back, nets, layers)
-    tasks = [(split,) for split in range(n_splits)]
     options = dict(max_iter=max_iter, cv_max_iter=cv_max_iter, device=device)
-    frame = run_tasks(_one_split, tasks, shared, n_jobs=n_jobs, desc="LTC", unit="split", **options)
+
+    def one_split(split: int) -> list[dict[str, object]]:
+        """All methods and networks for one random 40/5 split."""
+        records: list[dict[str, object]] = []
+        train, test = train_test_split(np.arange(len(Y)), train_size=40, random_state=split)
+        x, xt, y = X[train], X[test], Y[train]
+        y_test = back(Y[test])
+        raw = (raw_X[train], raw_X[test])
+        for net_id, net in nets.items():
+            output = [net.predict(Z)[:, None] for Z in raw]
+            hidden = [[net.transform(Z, layer=k) for Z in raw] for k in layers]
+            problems = [(x, xt, u, ut, y, back) for u, ut in [output, *hidden]]
+            preds, *by_layer = kernel_methods(problems, standard=1, **options)
+            preds["AffineTL-full (output)"] = preds.pop("AffineTL-full")
+            for k, layer in zip(layers, by_layer):
+                preds[f"AffineTL-full (layer {k})"] = layer["AffineTL-full"]
+            direct = preds.pop("Direct")
+            if not records:  # Direct does not use the source network
+                records += metric_rows(y_test, {"Direct": direct}, split=split, network=-1)
+            records += metric_rows(y_test, preds, split=split, network=net_id)
+        return records
+
+    tasks = [(split,) for split in range(n_splits)]
+    frame = run_tasks(one_split, tasks, n_jobs=n_jobs, desc="LTC", unit="split")
     summary = frame.groupby("method")["RMSE"].agg(["mean", "median", "std", "count"])
     summary.columns = ["RMSE_mean", "RMSE_median", "RMSE_sd", "n_runs"]
     summary["published_neural_RMSE"] = pd.Series(PUBLISHED_RMSE)
