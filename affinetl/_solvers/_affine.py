@@ -5,13 +5,6 @@ The penalties of these forms act on the target scaled to unit standard deviation
 not equivariant in the target's units, and the scaled objective makes ``lambda2`` unit-free.
 Fitted values and coefficients are returned in the target's units. (The ridge-type forms are
 linear in ``y``, so the scaling does not change them.)
-
-* :func:`fit_affine_kernel`: one problem with exact kernels, by the solver of
-  :func:`~._resolve.resolve_solver`.
-* :func:`fit_affine_features`: one problem on feature maps (the large-n mode).
-* :func:`fit_affine_batch`: many problems and penalty settings (CV folds of the model
-  selection), batched Newton steps in memory-bounded chunks, members one by one above
-  :data:`~._resolve.NEWTON_MAX_N` samples.
 """
 
 from __future__ import annotations
@@ -56,17 +49,10 @@ def target_scale(y: np.ndarray) -> float:
 class NewtonBatchResult:
     """Output of :func:`fit_affine_batch` for ``B`` members (problem-major order).
 
-    Attributes
-    ----------
-    coef : ndarray of shape (B, q)
-        Coefficients of the unpenalised design of ``g1``.
-    alpha, beta, gamma : ndarray of shape (B, n)
-        Dual coefficients of ``h1``, ``h2``, ``g3`` (``h = K(., train) @ alpha``).
-    predictions : ndarray of shape (B, m) or None
-        Predictions at the evaluation rows, where given.
-    n_iter : ndarray of shape (B,)
-        Newton iterations until convergence (``max_iter`` if not converged).
-    converged : ndarray of shape (B,)
+    ``coef`` (B, q): coefficients of the design of ``g1``; ``alpha``, ``beta``, ``gamma``
+    (B, n): dual coefficients (``h1 = K1(., train) @ alpha``); ``predictions`` (B, m) at the
+    evaluation rows, where given; ``n_iter`` (B,): iterations (``max_iter`` if not converged);
+    ``converged`` (B,).
     """
 
     coef: np.ndarray

@@ -43,9 +43,10 @@ def cholesky(M: np.ndarray, what: str) -> np.ndarray:
     """Lower Cholesky factor of the symmetric positive-definite ``M``, factorised in place.
 
     ``M`` is symmetric, so its transpose is the same matrix in Fortran order: LAPACK factorises
-    it without the copy it would make of a C-ordered array.
+    it without the copy it would make of a C-ordered array. Single or double precision.
     """
-    chol, info = linalg.lapack.dpotrf(M.T, lower=1, overwrite_a=1)
+    potrf = linalg.lapack.get_lapack_funcs("potrf", (M,))
+    chol, info = potrf(M.T, lower=1, overwrite_a=1)
     if info != 0:
         raise _not_pd(what, info)
     return chol

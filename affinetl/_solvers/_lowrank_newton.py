@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-from ._gram import GramFactor
+from ._gram import GramFactor, cholesky
 from ._newton import BACKTRACK, MU_MAX  # the step logic's constants, shared
 from ._objective import affine_objective, rel_change
 from ._relaxation import AffineFit
@@ -75,25 +75,13 @@ def _features(F: GramFactor, n: int) -> np.ndarray:
 
 
 def _factorise(buf: np.ndarray, K3: np.ndarray, d: np.ndarray, l3: float):
-    """Cholesky factor of ``M = D K3 D + l3 I`` in ``buf`` (its precision) and its ``potrs``."""
-    n = K3.shape[0]
+    """Cholesky factor of ``M = D K3 D + l3 I`` in ``buf`` (its precision), as a solve."""
     np.multiply(K3, d[:, None], out=buf, casting="same_kind")
     buf *= d[None, :].astype(buf.dtype)
-    buf.flat[:: n + 1] += l3
-    potrf, potrs = linalg.lapack.get_lapack_funcs(("potrf", "potrs"), (buf,))
-    # symmetric, so its transpose is the same matrix in Fortran order: factorised in place
-    chol, info = potrf(buf.T, lower=1, overwrite_a=1)
-    if info != 0:
-        raise linalg.LinAlgError(
-            f"the gamma (g3) system is not positive definite (LAPACK info={info}); increase "
-            "lambda3 or check the kernel for NaN"
-        )
-
-    def solve(Z: np.ndarray) -> np.ndarray:
-        out, _ = potrs(chol, Z.astype(buf.dtype), lower=1)
-        return out.astype(float)
-
-    return solve
+    buf.flat[:: K3.shape[0] + 1] += l3
+    chol = cholesky(buf, "gamma (g3)")
+    potrs = linalg.lapack.get_lapack_funcs("potrs", (buf,))
+    return lambda Z: potrs(chol, Z.astype(buf.dtype), lower=1)[0].astype(float)
 
 
 def _operators_scaled(K3, d, l3, X, buf):

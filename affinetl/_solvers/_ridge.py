@@ -87,14 +87,6 @@ def _eigen_path(V: np.ndarray, D: np.ndarray, Z: np.ndarray, y: np.ndarray):
     return c, a, V @ DVZ, M
 
 
-def _loo(V, D, Z, y) -> np.ndarray:
-    """Leave-one-out residuals ``(P y)_i / P_ii`` for each penalty row of ``D`` (p, n)."""
-    _, a, AinvZ, M = _eigen_path(V, D, Z, y)
-    diagP = D @ (V * V).T - np.einsum("pik,pki->pi", AinvZ, np.linalg.solve(M, AinvZ.mT))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return a / diagP
-
-
 def loo_residuals(
     s: np.ndarray, V: np.ndarray, Z: np.ndarray, y: np.ndarray, lams: ArrayLike
 ) -> np.ndarray:
@@ -118,8 +110,11 @@ def loo_residuals(
     -------
     ndarray of shape (p, n)
     """
-    lams = np.asarray(lams, dtype=float)
-    return _loo(V, 1.0 / (s[None, :] + lams[:, None]), Z, y)
+    D = 1.0 / (s[None, :] + np.asarray(lams, dtype=float)[:, None])
+    _, a, AinvZ, M = _eigen_path(V, D, Z, y)
+    diagP = D @ (V * V).T - np.einsum("pik,pki->pi", AinvZ, np.linalg.solve(M, AinvZ.mT))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return a / diagP  # (P y)_i / P_ii
 
 
 def holdout_path(
@@ -157,7 +152,7 @@ def holdout_path(
     D = 1.0 / (s[None, :] + lams[:, None])  # (p, n)
     try:
         if len(tests) == y.shape[0] and all(t.size == 1 for t in tests):
-            r = _loo(V, D, Z, y)
+            r = loo_residuals(s, V, Z, y, lams)
             return [(y[t] - r[:, t]) for t in tests]
         _, a, AinvZ, M = _eigen_path(V, D, Z, y)
     except np.linalg.LinAlgError:  # the design cannot be identified (e.g. a constant source)
