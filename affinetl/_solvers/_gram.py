@@ -1,11 +1,5 @@
-"""Fixed Gram matrices factorised once, and the scaled block solves of the relaxation.
-
-:class:`GramFactor` detects a low numerical rank (pivoted Cholesky) and solves ``(K + lam I)``
-through Woodbury or a cached Cholesky factor; :class:`ScaledBlockSolver` gives the exact
-minimiser of one scaled block ``min ||r - d o (K theta)||^2 + lam theta'K theta`` through the
-symmetric push-through form ``theta = D c``, ``(D K D + lam I) c = r``. No pseudo-inverse is
-formed. Arrays in, arrays out.
-"""
+"""Fixed Gram matrices factorised once (:class:`GramFactor`), and the scaled block solves of
+the relaxation (:class:`ScaledBlockSolver`). No pseudo-inverse is formed."""
 
 from __future__ import annotations
 

@@ -23,13 +23,9 @@ exact). So a step costs one Cholesky factorisation of ``M`` and a solve with ``O
 right-hand sides; rejected trial steps (the exact Hessian is indefinite away from a minimum)
 cost ``O(n (r1 + r2))`` each, plus one product ``K3 dgamma``.
 
-The step logic is that of :mod:`._newton` (batched Newton for small ``n``): the exact
-Newton step, else the Gauss-Newton step (the Hessian without the ``e o K3`` cross term, positive
-semi-definite), each halved up to ``BACKTRACK`` times, else more Levenberg-Marquardt damping of
-the small block; a step is kept only when it lowers the objective. The first step keeps ``w2``
-fixed at its start (``w2 = 0``: the AffineTL-const solution, where block relaxation starts too);
-on that block the objective is quadratic and the step exact. Block relaxation needs tens to
-hundreds of sweeps along the slow ``g2``/``g3`` trade-off; Newton steps need a handful.
+The step logic is that of :func:`~._newton.newton_features` (damping only the small block; a
+step is kept only when it lowers the objective). The first step keeps ``w2`` fixed at its start
+(``w2 = 0``: the AffineTL-const solution), where the objective is quadratic and the step exact.
 """
 
 from __future__ import annotations

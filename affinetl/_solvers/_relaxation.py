@@ -17,19 +17,12 @@ It is convex in each block. Every update below is the exact block minimiser:
   through a factorisation of the fixed ``K1`` computed once.
 
 The sweep and its stopping rule (the largest relative max-abs change of the blocks below
-``tol``) are written once, :func:`_relax`, for a batch of ``B`` members (problems and penalty
-settings, a single problem being the batch of one); converged members are frozen and dropped
-from the working batch. Two block solvers plug into it:
-
-* :class:`_Factored` (:func:`fit_affine_blocks`, one problem): Gram matrices factorised by
-  :class:`~._gram.GramFactor`. When one has low numerical rank (``K = Phi Phi'`` with
-  ``r << n`` columns) its block is solved in the ``r``-dimensional feature space at
-  ``O(n r^2)`` cost; dense blocks by preconditioned conjugate gradients
-  (:class:`~._gram.ScaledBlockSolver`). Pruning and acceleration apply here.
-* :class:`_Batched` (:func:`relaxation_path`, many problems of equal size): one batched solve
-  of the push-through systems per block, in numpy or in torch (float64) on a device.
-
-No pseudo-inverse is formed in any iteration.
+``tol``) are written once, :func:`_relax`, for a batch of ``B`` members (a single problem being
+the batch of one); converged members are frozen and dropped from the working batch. The block
+solves plug into it: :class:`_Factored` for one problem (:func:`fit_affine_blocks`: factorised
+Gram matrices, :class:`~._gram.ScaledBlockSolver`; pruning and acceleration), :class:`_Batched`
+for many problems of equal size (:func:`relaxation_path`: one batched solve per block, numpy or
+torch). No pseudo-inverse is formed in any iteration.
 """
 
 from __future__ import annotations
