@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-__all__ = ["GramFactor", "ScaledBlockSolver", "cholesky", "solve_pos"]
+__all__ = ["GramFactor", "ScaledBlockSolver", "cholesky", "feature_ridge"]
 
 #: Eigenvalues below this fraction of the largest are treated as numerically zero.
 RANK_RTOL = 1e-10
@@ -25,9 +25,11 @@ def _not_pd(what: str, info: int) -> linalg.LinAlgError:
     )
 
 
-def solve_pos(M: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
-    """Solve ``M x = b`` for symmetric positive-definite ``M`` (LAPACK ``posv``, M overwritten)."""
-    _, x, info = linalg.lapack.dposv(M, b, lower=1, overwrite_a=1, overwrite_b=0)
+def feature_ridge(A: np.ndarray, b: np.ndarray, lam: float, what: str) -> np.ndarray:
+    """``(A'A + lam I)^{-1} A'b`` by LAPACK ``posv``: ridge in a (low-rank) feature space."""
+    M = A.T @ A
+    M.flat[:: M.shape[0] + 1] += lam
+    _, x, info = linalg.lapack.dposv(M, A.T @ b, lower=1, overwrite_a=1, overwrite_b=0)
     if info != 0:
         raise _not_pd(what, info)
     return x
@@ -118,10 +120,7 @@ class GramFactor:
         if self.rank == 0:
             return v / lam
         if self.low_rank:
-            Phi = self.Phi
-            M = Phi.T @ Phi
-            M.flat[:: M.shape[0] + 1] += lam
-            return (v - Phi @ solve_pos(M, Phi.T @ v, "kernel ridge")) / lam
+            return (v - self.Phi @ feature_ridge(self.Phi, v, lam, "kernel ridge")) / lam
         if lam not in self._chol:
             M = self.K.copy()
             M.flat[:: M.shape[0] + 1] += lam
@@ -206,10 +205,8 @@ class ScaledBlockSolver:
         if factor.rank == 0:
             return np.zeros_like(r)
         if factor.low_rank:
-            DPhi = d[:, None] * factor.Phi
-            M = DPhi.T @ DPhi
-            M.flat[:: M.shape[0] + 1] += self.lam
-            return factor.dual_from_features(solve_pos(M, DPhi.T @ r, self.what))
+            w = feature_ridge(d[:, None] * factor.Phi, r, self.lam, self.what)
+            return factor.dual_from_features(w)
         c = None
         if self._chol is not None and self._c is not None:
             c = self._pcg(d, r, max(rtol, CG_RTOL))

@@ -257,12 +257,8 @@ def fit_affine_newton(
         lin_new, w2_new, gamma_new, obj_new, pure_newton, t = accepted
         if t == 1.0:  # a full step was taken: less damping next time
             mu = mu / 10.0 if mu > 1e-6 else 0.0
-        change = max(
-            rel_change(lin_new[:1], lin[:1]),
-            rel_change(lin_new[1:], lin[1:]),
-            rel_change(w2_new, w2),
-            rel_change(gamma_new, gamma),
-        )
+        pairs = zip((lin_new[:1], lin_new[1:], w2_new, gamma_new), (lin[:1], lin[1:], w2, gamma))
+        change = max(rel_change(new, old) for new, old in pairs)
         decrease = obj - obj_new
         lin, w2, gamma = lin_new, w2_new, gamma_new
         g3 = K3 @ gamma  # fresh fitted values: no drift from the updates

@@ -367,14 +367,12 @@ def fit_affine_blocks(
     """
     l1, l2, l3 = lams
     n = y.shape[0]
-    if beta0 is None or gamma0 is None:
-        if beta0 is not None or gamma0 is not None:
-            raise ValueError("give both beta0 and gamma0, or neither (the AffineTL-const start)")
+    if (beta0 is None) != (gamma0 is None):
+        raise ValueError("give both beta0 and gamma0, or neither (the AffineTL-const start)")
+    if beta0 is None:
         K1 = F1.K if fit_h1 else np.zeros_like(F1.K)
         a_c, alpha_c, gamma0 = fit_const_affine(K1, F3.K, y, l1, l3)
-        beta0 = np.zeros(n)
-        if alpha0 is None:
-            alpha0 = (a_c, alpha_c)
+        beta0, alpha0 = np.zeros(n), (a_c, alpha_c) if alpha0 is None else alpha0
     if alpha0 is not None:
         a0 = float(alpha0[0])
         alpha = np.asarray(alpha0[1], dtype=float).copy() if fit_h1 else np.zeros(n)
