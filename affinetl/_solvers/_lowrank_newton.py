@@ -83,11 +83,8 @@ def _factorise(buf: np.ndarray, K3: np.ndarray, d: np.ndarray, l3: float):
 def _operators_scaled(K3, d, l3, X, buf):
     """``N^{-1} X = D M^{-1} D^{-1} X`` and ``S X = D^{-1} (D^{-1} X - l3 M^{-1} D^{-1} X)``.
 
-    Exact identities when no ``d`` is zero (``N = D M D^{-1}``, ``K3 D = D^{-1} (M - l3 I)``):
-    one solve with ``M``, no product with ``K3``. ``l3 M^{-1}`` has norm at most one, so the
-    single-precision factor used here perturbs the step by about ``1e-7 cond(M)`` relative:
-    an inexact Newton step. The gradient, the objective and ``K3 dgamma`` stay exact, so the
-    fixed points (and the converged fit) are those of the exact method.
+    Exact when no ``d`` is zero (``N = D M D^{-1}``, ``K3 D = D^{-1} (M - l3 I)``); ``l3 M^{-1}``
+    has norm at most one, so a single-precision factor only makes the Newton step inexact.
     """
     solve = _factorise(buf, K3, d, l3)
     Z = X / d[:, None]
