@@ -7,7 +7,8 @@ that both hold the same test rows, and reports per cell:
 * the criteria of issue 25 (``suite_rules.criteria``) for the live default as shipped, the
   replay of :data:`suite_rules.CHOSEN` and of the previous default (``suite_rules.PREVIOUS``),
   against the special cases of the suite's records, on the splits the live run holds, and the
-  live default's mean form weights (``<tag>_table.md``);
+  live default's mean form weights (``<tag>_table.md``), and the per-split tail: splits whose
+  test RMSE is over 1.5 times that of the cell's best special case on the same split;
 * how far the live predictions are from the replayed ones (median and largest relative RMS
   difference per cell): the replay fits the forms on standardised columns outside the
   estimator, the live default standardises inside, so small differences are expected where a
@@ -66,6 +67,25 @@ def records(case: str) -> tuple[list[dict], list[dict], list[dict]]:
     return rows, agree, weights
 
 
+def tails(rec: pd.DataFrame, crit: pd.DataFrame, ratio: float = 1.5) -> pd.DataFrame:
+    """Per method and half: splits over ``ratio`` times the cell's best special case (by mean)
+    on the same split, and the largest such ratio."""
+    best = crit.drop_duplicates(["case", "n"]).set_index(["case", "n"])
+    ref = rec[rec.method == "fixed: " + rec.set_index(["case", "n"]).index.map(best.best_form)]
+    r = rec.merge(ref[["case", "n", "rep", "rmse"]], on=["case", "n", "rep"], suffixes=("", "_b"))
+    r = r[r.method.isin(crit.method.unique())].assign(
+        half=lambda d: d.case.map(lambda c: CASES[c].half), ratio=lambda d: d.rmse / d.rmse_b
+    )
+    g = r.groupby(["method", "half"]).ratio
+    return pd.DataFrame(
+        {
+            "splits": g.size(),
+            f"over_{ratio}x": g.apply(lambda v: int((v > ratio).sum())),
+            "worst": g.max(),
+        }
+    ).reset_index()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", default=None)
@@ -104,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     with pd.option_context("display.width", 250, "display.max_columns", 40):
         print(ag.to_string(float_format=lambda v: f"{v:.3g}"))
         print(counts.to_string(index=False))
+        print(tails(rec, crit).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     return 0
 
 
