@@ -35,9 +35,7 @@ __all__ = [
     "COMPLEXITY",
     "G1_KERNEL_FORMS",
     "KERNEL_FORMS",
-    "KERNEL_FORM_PARAMS",
     "LINEAR_FORMS",
-    "LINEAR_FORM_PARAMS",
     "RIDGE_FORM_KERNEL",
     "SOURCE_OFFSET_FORMS",
     "SOURCE_UNIT_FORMS",
@@ -49,56 +47,39 @@ __all__ = [
     "has_linear_source_terms",
 ]
 
+#: The forms of the kernel family, simplest first, as in the table above: the complexity rank
+#: (number of fitted blocks beyond the intercept) and the kernel blocks: ``"h1"`` (kernel on
+#: u), ``"g3"`` (kernel on x), ``"h1+g3"`` (both, AffineTL-const: the summed kernel
+#: ``K3 + (l3 / l1) K1``), ``"h1+h2+g3"`` (the bilinear full form) or None (the design alone).
+_FORM_TABLE: dict[str, tuple[int, str | None]] = {
+    "source_as_is": (-2, None),
+    "source_plus_const": (-1, None),
+    "source_linear": (0, None),
+    "offset": (1, "g3"),
+    "source_kernel": (1, "h1"),
+    "direct": (1, "g3"),
+    "offset_calibrated": (2, "g3"),
+    "const": (3, "h1+g3"),
+    "full": (4, "h1+h2+g3"),
+}
 #: Forms of the kernel family, simplest first.
-KERNEL_FORMS = (
-    "source_as_is",
-    "source_plus_const",
-    "source_linear",
-    "offset",
-    "source_kernel",
-    "direct",
-    "offset_calibrated",
-    "const",
-    "full",
-)
+KERNEL_FORMS = tuple(_FORM_TABLE)
 #: Forms of the linear (fused-ridge) family, simplest first.
 LINEAR_FORMS = ("source_linear", "offset", "direct", "offset_calibrated", "full")
 #: Complexity rank of each form (number of fitted blocks beyond the intercept).
-COMPLEXITY = {
-    "source_as_is": -2,
-    "source_plus_const": -1,
-    "source_linear": 0,
-    "offset": 1,
-    "source_kernel": 1,
-    "direct": 1,
-    "offset_calibrated": 2,
-    "const": 3,
-    "full": 4,
-}
-#: Hyper-parameters each kernel form uses.
-KERNEL_FORM_PARAMS = {
-    "source_as_is": (),
-    "source_plus_const": (),
-    "source_linear": (),
-    "source_kernel": ("gamma1", "lambda1"),
-    "offset": ("gamma3", "lambda3"),
-    "direct": ("gamma3", "lambda3"),
-    "offset_calibrated": ("gamma3", "lambda3"),
-    "const": ("gamma1", "gamma3", "lambda1", "lambda3"),
-    "full": ("gamma1", "gamma2", "gamma3", "lambda1", "lambda2", "lambda3"),
-}
-#: Hyper-parameters each linear form uses.
-LINEAR_FORM_PARAMS = {
-    "source_linear": (),
-    "offset": ("lambda_ridge", "lambda_fused"),
-    "direct": ("lambda_ridge", "lambda_fused"),
-    "offset_calibrated": ("lambda_ridge", "lambda_fused"),
-    "full": ("lambda_ridge", "lambda_fused"),
-}
-
-
+COMPLEXITY = {form: rank for form, (rank, _) in _FORM_TABLE.items()}
+#: The kernel block(s) of each ridge-type kernel form (one solve; see ``_FORM_TABLE``). The
+#: bilinear forms (``full``, ``g1_const``) are not ridge-type.
+RIDGE_FORM_KERNEL = {form: kind for form, (_, kind) in _FORM_TABLE.items() if form != "full"}
 #: Kernel forms with an ``h1`` block, which may also carry the linear source terms ``a1'u``.
 G1_KERNEL_FORMS = ("source_kernel", "const", "full")
+#: Forms whose ``g1`` contains the raw source ``u`` itself (fitted on ``y - u``).
+SOURCE_OFFSET_FORMS = ("source_as_is", "source_plus_const", "offset")
+#: Forms that use the source in the target's units with a fixed unit slope and no domain
+#: block: the zero- and one-parameter special cases of ``source_in_target_units=True``.
+SOURCE_UNIT_FORMS = ("source_as_is", "source_plus_const")
+#: Fewest training samples per unpenalised coefficient for a calibration to count as simple.
+SAMPLES_PER_COEF = 5
 
 
 def has_linear_source_terms(form: str, g1_linear: bool = False) -> bool:
@@ -120,10 +101,6 @@ def form_design(form: str, u: np.ndarray, g1_linear: bool = False) -> np.ndarray
         return np.ones((u.shape[0], 0))
     ones = np.ones((u.shape[0], 1))
     return np.hstack([ones, u]) if has_linear_source_terms(form, g1_linear) else ones
-
-
-#: Fewest training samples per unpenalised coefficient for a calibration to count as simple.
-SAMPLES_PER_COEF = 5
 
 
 def form_complexity(
@@ -153,48 +130,21 @@ def form_complexity(
     -------
     int
     """
-    if form in ("source_linear", "offset_calibrated"):
-        extra = n_source - 1
-    elif g1_linear and form in G1_KERNEL_FORMS:
-        extra = n_source
-    else:
+    if not has_linear_source_terms(form, g1_linear) or (
+        n_train is not None and (1 + n_source) * SAMPLES_PER_COEF <= n_train
+    ):
         return COMPLEXITY[form]
-    if n_train is not None and (1 + n_source) * SAMPLES_PER_COEF <= n_train:
-        extra = 0
-    return COMPLEXITY[form] + extra
+    # a calibration's COMPLEXITY counts its first source coefficient already
+    return COMPLEXITY[form] + n_source - (form not in G1_KERNEL_FORMS)
 
 
 def form_target(form: str, y: np.ndarray, u_raw: np.ndarray) -> np.ndarray:
     """Target of the ridge fit: ``y - u`` for :data:`SOURCE_OFFSET_FORMS` (raw ``u``), else
     ``y``."""
-    if form in SOURCE_OFFSET_FORMS:
-        return y - u_raw[:, 0]
-    return y
-
-
-#: The kernel block(s) of each ridge-type kernel form: ``"h1"`` (kernel on u), ``"g3"`` (kernel
-#: on x), ``"h1+g3"`` (both, AffineTL-const: the summed kernel ``K3 + (l3 / l1) K1``) or None
-#: (the design alone). The bilinear forms (``full``, ``g1_const``) are not ridge-type.
-RIDGE_FORM_KERNEL: dict[str, str | None] = {
-    "source_as_is": None,
-    "source_plus_const": None,
-    "source_linear": None,
-    "offset": "g3",
-    "source_kernel": "h1",
-    "direct": "g3",
-    "offset_calibrated": "g3",
-    "const": "h1+g3",
-}
-#: Forms whose ``g1`` contains the raw source ``u`` itself (fitted on ``y - u``).
-SOURCE_OFFSET_FORMS = ("source_as_is", "source_plus_const", "offset")
-#: Forms that use the source in the target's units with a fixed unit slope and no domain
-#: block: the zero- and one-parameter special cases of ``source_in_target_units=True``.
-SOURCE_UNIT_FORMS = ("source_as_is", "source_plus_const")
+    return y - u_raw[:, 0] if form in SOURCE_OFFSET_FORMS else y
 
 
 def form_blocks(form: str) -> tuple[bool, bool, bool]:
     """Which of ``h1``, ``h2``, ``g3`` the kernel form fits."""
-    if form in ("full", "g1_const"):
-        return form == "full", True, True
-    kernel = RIDGE_FORM_KERNEL[form] or ""
-    return "h1" in kernel, False, "g3" in kernel
+    blocks = "h2+g3" if form == "g1_const" else _FORM_TABLE[form][1] or ""
+    return "h1" in blocks, "h2" in blocks, "g3" in blocks

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._forms import form_design
+
 __all__ = ["row_weights", "source_fit"]
 
 
 def source_fit(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Training range of ``u`` (2, k), ``pinv`` of the Gram matrix of the design ``[1, u]`` and
     the mean leverage of its rows (``rank / n``): what :func:`row_weights` needs."""
-    design = np.hstack([np.ones((u.shape[0], 1)), u])
+    design = form_design("source_linear", u)
     rank = float(np.linalg.matrix_rank(design))
     return (
         np.vstack([u.min(axis=0), u.max(axis=0)]),
@@ -41,17 +43,13 @@ def row_weights(
     """
     W = np.tile(np.asarray(w, dtype=float), (u.shape[0], 1))
     if linear.any():
-        Z = np.hstack([np.ones((u.shape[0], 1)), u])
+        Z = form_design("source_linear", u)
         leverage = np.einsum("ij,jk,ik->i", Z, design_inv, Z)
         W[:, linear] *= ((1.0 + mean_leverage) / (1.0 + leverage))[:, None]
-    if limited.any() and not limited.all():
-        lo, hi = source_range
-        tol = 1e-9 * np.maximum(hi - lo, 1.0)
-        outside = np.any((u < lo - tol) | (u > hi + tol), axis=1)
-        dropped = W.copy()
-        dropped[np.ix_(outside, limited)] = 0.0
-        kept = W / W.sum(axis=1, keepdims=True)
-        return (1.0 - keep_limited) * dropped / dropped.sum(axis=1, keepdims=True) + (
-            keep_limited * kept
-        )
-    return W / W.sum(axis=1, keepdims=True)
+    kept = W / W.sum(axis=1, keepdims=True)
+    if not limited.any() or limited.all():
+        return kept
+    lo, hi = source_range
+    tol = 1e-9 * np.maximum(hi - lo, 1.0)
+    W[np.ix_(np.any((u < lo - tol) | (u > hi + tol), axis=1), limited)] = 0.0
+    return (1.0 - keep_limited) * W / W.sum(axis=1, keepdims=True) + keep_limited * kept

@@ -14,20 +14,36 @@ __all__ = [
     "OUTSIDE_RANGE_Z",
     "average_eligible",
     "average_weights",
-    "check_scores",
+    "best_index",
     "form_best",
     "outside_range_keep",
     "paired_gap",
     "select",
 ]
 
+#: Forms whose averaging weight falls below this are dropped (and the rest renormalised).
+MIN_FORM_WEIGHT = 0.01
+#: Forms more than this many paired standard errors below the best form get no weight.
+MAX_AVERAGE_Z = 3.0
+#: A form enters the average only with at least this many training samples per fold for each
+#: unpenalised coefficient of its ``g1`` (intercept and linear source terms).
+AVERAGE_SAMPLES_PER_COEF = 2
+#: The simple forms an average is anchored to (``simple`` of :func:`average_weights`).
+SIMPLE_FORMS = ("source_as_is", "source_plus_const", "source_linear")
+#: Paired standard errors by which a form must beat the best simple form to keep its full
+#: CV weight in the anchored average.
+ANCHOR_Z = 1.0
+#: Paired standard errors by which the best range-limited form (a kernel ``g1`` of ``u`` alone)
+#: must beat every other form to keep its full weight outside the training range of ``u``
+#: (:func:`outside_range_keep`): the counterpart of :data:`MAX_AVERAGE_Z`.
+OUTSIDE_RANGE_Z = MAX_AVERAGE_Z
+
 
 def form_best(mean: np.ndarray, labels: list[str]) -> dict[str, int]:
     """Index of the best-scoring candidate of each form label (finite scores only)."""
-    filled = np.where(np.isfinite(mean), mean, -np.inf)
     form_best: dict[str, int] = {}
     for i, f in enumerate(labels):
-        if np.isfinite(filled[i]) and (f not in form_best or filled[i] > filled[form_best[f]]):
+        if np.isfinite(mean[i]) and (f not in form_best or mean[i] > mean[form_best[f]]):
             form_best[f] = i
     return form_best
 
@@ -36,12 +52,37 @@ def paired_gap(split_scores: np.ndarray, best: int, i: int) -> tuple[float, floa
     """Mean score gap of candidate ``i`` to ``best`` and the standard error of that mean (from
     the per-split differences, so that split-to-split difficulty cancels)."""
     diff = split_scores[best] - split_scores[i]
-    n_splits = diff.size
-    se = float(np.std(diff, ddof=1) / np.sqrt(n_splits)) if n_splits > 1 else 0.0
+    se = float(np.std(diff, ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else 0.0
     return float(np.mean(diff)), se
 
 
-def check_scores(mean: np.ndarray) -> None:
+def _paired_z(split_scores: np.ndarray, a: int, b: int) -> tuple[float, float]:
+    """Mean score gain of candidate ``a`` over ``b`` (:func:`paired_gap`) and that gain in
+    its standard errors ``z`` (``+-inf`` where the standard error is 0)."""
+    gain, se = paired_gap(split_scores, a, b)
+    return gain, (gain / se if se > 0 else (np.inf if gain > 0 else -np.inf))
+
+
+def _keep(split_scores: np.ndarray, a: int, b: int, z0: float) -> float:
+    """``min(1, exp(z - z0))``, ``z`` the paired gain of candidate ``a`` over ``b``
+    (:func:`_paired_z`): the share of its weight a form keeps for beating ``b``."""
+    return float(min(1.0, np.exp(_paired_z(split_scores, a, b)[1] - z0)))
+
+
+def _best_where(mean: np.ndarray, forms: list[int], flags: list[bool]) -> int | None:
+    """The best-scoring of the candidates ``forms`` whose flag is set (None if none is)."""
+    return max([i for i in forms if flags[i]], key=lambda i: mean[i], default=None)
+
+
+def _restrict(mean: np.ndarray, eligible: list[bool] | None) -> np.ndarray:
+    """``mean`` with the scores of candidates not ``eligible`` set to NaN (unless none of the
+    eligible ones scored)."""
+    keep = np.ones(len(mean), bool) if eligible is None else np.asarray(eligible, dtype=bool)
+    return np.where(keep, mean, np.nan) if np.any(keep & np.isfinite(mean)) else mean
+
+
+def best_index(mean: np.ndarray) -> int:
+    """Index of the best mean score (a ``ValueError`` when no candidate scored)."""
     if not np.any(np.isfinite(mean)):
         raise ValueError(
             "every candidate failed on some split (non-finite hold-out errors); check the "
@@ -49,6 +90,7 @@ def check_scores(mean: np.ndarray) -> None:
             "(a constant source column cannot be calibrated: drop it or choose forms without "
             "linear source terms)"
         )
+    return int(np.nanargmax(mean))
 
 
 def select(
@@ -73,49 +115,12 @@ def select(
     scores scatter widely (a large standard error) and prefer them over the form's
     well-scoring ones.
     """
-    check_scores(mean)
-    best = int(np.nanargmax(mean))
+    best = best_index(mean)
     if rule == "best":
         return best
-    filled = np.where(np.isfinite(mean), mean, -np.inf)
-    tied = []
-    for i in form_best(mean, labels).values():
-        gap, se = paired_gap(split_scores, best, i)
-        if np.isfinite(gap) and gap <= n_se * se:
-            tied.append(i)
-    level = min(complexity[i] for i in tied)
-    same = [i for i in tied if complexity[i] == level]
-    return int(same[int(np.argmax(filled[same]))])
-
-
-#: Forms whose averaging weight falls below this are dropped (and the rest renormalised).
-MIN_FORM_WEIGHT = 0.01
-#: Forms more than this many paired standard errors below the best form get no weight.
-MAX_AVERAGE_Z = 3.0
-#: A form enters the average only with at least this many training samples per fold for each
-#: unpenalised coefficient of its ``g1`` (intercept and linear source terms).
-AVERAGE_SAMPLES_PER_COEF = 2
-
-
-#: The simple forms an average is anchored to (``simple`` of :func:`average_weights`).
-SIMPLE_FORMS = ("source_as_is", "source_plus_const", "source_linear")
-#: Paired standard errors by which a form must beat the best simple form to keep its full
-#: CV weight in the anchored average.
-ANCHOR_Z = 1.0
-#: Paired standard errors by which the best range-limited form (a kernel ``g1`` of ``u`` alone)
-#: must beat every other form to keep its full weight outside the training range of ``u``
-#: (:func:`outside_range_keep`): the counterpart of :data:`MAX_AVERAGE_Z`.
-OUTSIDE_RANGE_Z = MAX_AVERAGE_Z
-
-
-def _restrict(mean: np.ndarray, eligible: list[bool] | None) -> np.ndarray:
-    """``mean`` with the scores of candidates not ``eligible`` set to NaN (unless none of the
-    eligible ones scored)."""
-    if eligible is not None:
-        keep = np.asarray(eligible, dtype=bool)
-        if np.any(keep & np.isfinite(mean)):
-            return np.where(keep, mean, np.nan)
-    return mean
+    gaps = [(i, *paired_gap(split_scores, best, i)) for i in form_best(mean, labels).values()]
+    tied = [i for i, gap, se in gaps if np.isfinite(gap) and gap <= n_se * se]
+    return int(min(tied, key=lambda i: (complexity[i], -mean[i])))
 
 
 def average_eligible(linear: list[bool], n_source: int, n_train: int) -> list[bool]:
@@ -160,28 +165,17 @@ def average_weights(
     at n = 10-20, where a kernel form tied in CV with a calibration but was several times
     worse on new data.
     """
-    check_scores(mean)
     mean = _restrict(mean, eligible)
-    best = int(np.nanargmax(mean))
-    forms = form_best(mean, labels)
-    anchor = None
-    if simple is not None:
-        cands = [i for i in forms.values() if simple[i] and np.isfinite(mean[i])]
-        anchor = max(cands, key=lambda i: mean[i]) if cands else None
+    best = best_index(mean)
+    forms = list(form_best(mean, labels).values())
+    anchor = None if simple is None else _best_where(mean, forms, simple)
     raw: dict[int, float] = {}
-    for i in forms.values():
-        gap, se = paired_gap(split_scores, best, i)
-        if not np.isfinite(gap):
-            continue
-        z = 0.0 if gap <= 0 else (gap / se if se > 0 else np.inf)
-        if z > MAX_AVERAGE_Z:
-            continue
-        w = float(np.exp(-z))
-        if anchor is not None and not simple[i]:
-            gain, se_a = paired_gap(split_scores, i, anchor)
-            z_a = gain / se_a if se_a > 0 else (np.inf if gain > 0 else -np.inf)
-            w *= float(min(1.0, np.exp(z_a - ANCHOR_Z)))
-        raw[i] = w
+    for i in forms:
+        gap, z = _paired_z(split_scores, best, i)
+        if np.isfinite(gap) and z <= MAX_AVERAGE_Z:
+            raw[i] = float(np.exp(-max(z, 0.0)))
+            if anchor is not None and not simple[i]:
+                raw[i] *= _keep(split_scores, i, anchor, ANCHOR_Z)
     total = sum(raw.values())
     if total <= 0:
         return {best: 1.0}
@@ -211,14 +205,7 @@ def outside_range_keep(
     real-case suite (``docs/model-selection.md``) this fixed compressibility -> bulk modulus
     (at every n) without losing the cases where the range rule helps.
     """
-    mean = _restrict(mean, eligible)
-    forms = list(form_best(mean, labels).values())
-    lim = [i for i in forms if limited[i]]
-    rest = [i for i in forms if not limited[i]]
-    if not lim or not rest:
-        return 0.0
-    a = max(lim, key=lambda i: mean[i])
-    b = max(rest, key=lambda i: mean[i])
-    gain, se = paired_gap(split_scores, a, b)
-    z = gain / se if se > 0 else (np.inf if gain > 0 else -np.inf)
-    return float(min(1.0, np.exp(z - OUTSIDE_RANGE_Z)))
+    forms = list(form_best(_restrict(mean, eligible), labels).values())
+    a = _best_where(mean, forms, limited)
+    b = _best_where(mean, forms, [not lim for lim in limited])
+    return 0.0 if a is None or b is None else _keep(split_scores, a, b, OUTSIDE_RANGE_Z)
