@@ -58,14 +58,13 @@ def make_form_problem(
     u = np.sin(1.5 * x[:, 0]) + 0.5 * x[:, 1]
     g3 = np.cos(1.5 * x[:, 2]) + 0.5 * x[:, 3]
     ones, zeros = np.ones(n_samples), np.zeros(n_samples)
-    g1, g2 = {
-        "source_linear": (1.0 + 2.0 * u, zeros),
-        "offset": (u, ones),
-        "const": (u**2, ones),
-        "full": (u, 1.0 + 0.8 * u),
-        "direct": (zeros, ones),
+    g1, g2, g3 = {
+        "source_linear": (1.0 + 2.0 * u, zeros, zeros),
+        "offset": (u, ones, g3),
+        "const": (u**2, ones, g3),
+        "full": (u, 1.0 + 0.8 * u, g3),
+        "direct": (zeros, ones, g3),
     }[form]
-    g3 = g3 if form != "source_linear" else zeros
     f = g1 + g2 * g3
     y = f + noise * rng.standard_normal(n_samples)
     return np.column_stack([x, u]), y, {"f": f, "g1": g1, "g2": g2, "g3": g3}
