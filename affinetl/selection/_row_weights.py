@@ -13,12 +13,8 @@ def source_fit(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Training range of ``u`` (2, k), ``pinv`` of the Gram matrix of the design ``[1, u]`` and
     the mean leverage of its rows (``rank / n``): what :func:`row_weights` needs."""
     design = form_design("source_linear", u)
-    rank = float(np.linalg.matrix_rank(design))
-    return (
-        np.vstack([u.min(axis=0), u.max(axis=0)]),
-        np.linalg.pinv(design.T @ design),
-        (rank / u.shape[0]),
-    )
+    leverage = float(np.linalg.matrix_rank(design)) / u.shape[0]
+    return np.vstack([u.min(axis=0), u.max(axis=0)]), np.linalg.pinv(design.T @ design), leverage
 
 
 def row_weights(
