@@ -44,23 +44,18 @@ def _gram(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.matmul(np.swapaxes(A, 1, 2), B)
 
 
-def _const_start(Z, P1, P3, y, l1, l3, widths) -> np.ndarray:
-    """Batched AffineTL-const: ridge on ``[Z, P1, P3]`` with the ``Z`` part unpenalised."""
-    B, n, q = Z.shape
-    m1, m2, m3 = widths
+def _const_start(Z, P1, P3, y, pen, s2) -> np.ndarray:
+    """Batched AffineTL-const: ridge on ``[Z, P1, P3]`` (``pen`` without the ``w2`` block)."""
+    q = Z.shape[2]
     A = np.concatenate([Z, P1, P3], axis=2)
     M = _gram(A, A)
-    pen = np.concatenate(
-        [np.zeros((B, q)), np.repeat(l1[:, None], m1, 1), np.repeat(l3[:, None], m3, 1)], axis=1
-    )
-    idx = np.arange(q + m1 + m3)
-    # a whisker of ridge on the design keeps a rank-deficient Z solvable
-    pen[:, :q] = 1e-12 * np.maximum(M[:, idx[:q], idx[:q]], 1e-300)
-    M[:, idx, idx] += pen
-    w = np.linalg.solve(M, _gram(A, y[..., None]))[..., 0]
-    theta = np.zeros((B, q + m1 + m2 + m3))
-    theta[:, : q + m1] = w[:, : q + m1]
-    theta[:, q + m1 + m2 :] = w[:, q + m1 :]
+    keep = np.r_[: s2.start, s2.stop : pen.shape[1]]
+    pc, idx = pen[:, keep], np.arange(len(keep))
+    # a whisker of ridge on the unpenalised design keeps a rank-deficient Z solvable
+    pc[:, :q] = 1e-12 * np.maximum(M[:, idx[:q], idx[:q]], 1e-300)
+    M[:, idx, idx] += pc
+    theta = np.zeros(pen.shape)
+    theta[:, keep] = np.linalg.solve(M, _gram(A, y[..., None]))[..., 0]
     return theta
 
 
@@ -127,7 +122,7 @@ def newton_features(
     pen = np.zeros((B, p))
     pen[:, s1], pen[:, s2], pen[:, s3] = lam[:, :1], lam[:, 1:2], lam[:, 2:3]
     if start is None:
-        theta = _const_start(Z, P1, P3, y, lam[:, 0], lam[:, 2], (m1, m2, m3))
+        theta = _const_start(Z, P1, P3, y, pen, s2)
     else:
         theta = np.array(start, dtype=float).reshape(B, p)
     n_iter = np.full(B, max_iter)
