@@ -51,7 +51,8 @@ def affine_objective(
 
 
 def _bmv(A: np.ndarray, v: np.ndarray) -> np.ndarray:
-    return np.matmul(A, v[..., None])[..., 0]
+    """``A_b v_b`` for every batch member (numpy arrays or torch tensors)."""
+    return (A @ v[..., None])[..., 0]
 
 
 def feature_objective(

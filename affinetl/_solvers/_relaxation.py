@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._gram import CG_RTOL, GramFactor, ScaledBlockSolver
-from ._objective import affine_objective, rel_change
+from ._objective import _bmv, affine_objective, rel_change
 from ._ridge import fit_const_affine, kernel_ridge_intercept
 
 __all__ = ["AffineFit", "fit_affine_blocks", "relaxation_path"]
@@ -78,10 +78,6 @@ class _Torch(_Numpy):
         return self.asarray(m)
 
 
-def _matvec(K, v):
-    return (K @ v[:, :, None])[:, :, 0]
-
-
 class _Batched:
     """Block solves of ``B`` members with dense Gram matrices, one batched solve per block."""
 
@@ -95,7 +91,7 @@ class _Batched:
 
     def matvec(self, i: int, v):
         """``K_i v`` (``i = 0, 1, 2``: ``h1``, ``h2``, ``g3``) of every member."""
-        return _matvec(self.arrays[i], v)
+        return _bmv(self.arrays[i], v)
 
     def solve(self, i: int, d, r, rtol: float):
         """``theta_b = d_b c_b`` with ``(D_b K_b D_b + lam_b I) c_b = r_b`` (block ``i``)."""
@@ -107,7 +103,7 @@ class _Batched:
 
     def intercept_alpha(self, r):
         Ainv, a1, den = self.arrays[5:]
-        sol = _matvec(Ainv, r)
+        sol = _bmv(Ainv, r)
         a0 = sol.sum(1) / den
         return a0[:, None], sol - a0[:, None] * a1
 
