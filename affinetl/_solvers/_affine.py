@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _resolve
 from ._gram import GramFactor
 from ._lowrank_newton import fit_affine_newton, newton_applies
 from ._newton import exact_features, newton_features
@@ -268,11 +267,10 @@ def fit_affine_batch(
     ys = y / scale[:, None]
     P, n = y.shape
     Z = np.ones((P, n, 1)) if design is None else np.asarray(design, dtype=float)
-    q = Z.shape[2]
-    if n > _resolve.NEWTON_MAX_N and q == 1:
-        fields = _one_by_one(K1, K2, K3, ys, lams, prob, max_iter, tol)
-    else:
+    if resolve_solver("auto", form="full", n_samples=n, design_columns=Z.shape[2]) == "newton":
         fields = _newton_members(K1, K2, K3, ys, lams, prob, Z, max_iter, tol)
+    else:
+        fields = _one_by_one(K1, K2, K3, ys, lams, prob, max_iter, tol)
     if evals is not None:
         E1, E2, E3 = (np.asarray(E)[prob] for E in evals)
         Ze = np.ones((*E1.shape[:2], 1)) if design_eval is None else np.asarray(design_eval)[prob]
