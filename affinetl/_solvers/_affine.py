@@ -48,17 +48,11 @@ def target_scale(y: np.ndarray) -> float:
 class NewtonBatchResult:
     """Output of :func:`fit_affine_batch` for ``B`` members (problem-major order).
 
-    ``coef`` (B, q): coefficients of the design of ``g1``; ``alpha``, ``beta``, ``gamma``
-    (B, n): dual coefficients (``h1 = K1(., train) @ alpha``); ``predictions`` (B, m) at the
-    evaluation rows, where given; ``n_iter`` (B,): iterations (``max_iter`` if not converged);
-    ``converged`` (B,).
+    ``predictions`` (B, m) at the evaluation rows; ``n_iter`` (B,): iterations (``max_iter``
+    if not converged); ``converged`` (B,).
     """
 
-    coef: np.ndarray
-    alpha: np.ndarray
-    beta: np.ndarray
-    gamma: np.ndarray
-    predictions: np.ndarray | None
+    predictions: np.ndarray
     n_iter: np.ndarray
     converged: np.ndarray
 
@@ -215,7 +209,7 @@ def fit_affine_batch(
     *,
     problem: np.ndarray | None = None,
     design: np.ndarray | None = None,
-    evals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    evals: tuple[np.ndarray, np.ndarray, np.ndarray],
     design_eval: np.ndarray | None = None,
     max_iter: int = 200,
     tol: float = 1e-6,
@@ -243,7 +237,7 @@ def fit_affine_batch(
         its eigendecompositions.
     design : ndarray of shape (P, n, q), optional
         Unpenalised design of ``g1``; default a column of ones (the intercept).
-    evals : (E1, E2, E3), each of shape (P, m, n), optional
+    evals : (E1, E2, E3), each of shape (P, m, n)
         Kernel rows ``k(., train)`` of the points to predict.
     design_eval : ndarray of shape (P, m, q), optional
         The design at those points (default ones).
@@ -255,9 +249,8 @@ def fit_affine_batch(
     Returns
     -------
     scale : ndarray of shape (B,)
-        ``sd(y)`` of each member's problem (ones without ``scale_target``); fitted values and
-        predictions are ``scale`` times those of the result (its ``coef``, ``alpha`` and
-        ``gamma`` are in scaled units).
+        ``sd(y)`` of each member's problem (ones without ``scale_target``); the predictions are
+        ``scale`` times those of the result.
     result : NewtonBatchResult
     """
     y = np.atleast_2d(np.asarray(y, dtype=float))
@@ -268,21 +261,19 @@ def fit_affine_batch(
     P, n = y.shape
     Z = np.ones((P, n, 1)) if design is None else np.asarray(design, dtype=float)
     if resolve_solver("auto", form="full", n_samples=n, design_columns=Z.shape[2]) == "newton":
-        fields = _newton_members(K1, K2, K3, ys, lams, prob, Z, max_iter, tol)
+        fit = _newton_members(K1, K2, K3, ys, lams, prob, Z, max_iter, tol)
     else:
-        fields = _one_by_one(K1, K2, K3, ys, lams, prob, max_iter, tol)
-    if evals is not None:
-        E1, E2, E3 = (np.asarray(E)[prob] for E in evals)
-        Ze = np.ones((*E1.shape[:2], 1)) if design_eval is None else np.asarray(design_eval)[prob]
-        alpha, beta, gamma = fields["alpha"], fields["beta"], fields["gamma"]
-        fields["predictions"] = (
-            _bmv(Ze, fields["coef"]) + _bmv(E1, alpha) + (1.0 + _bmv(E2, beta)) * _bmv(E3, gamma)
-        )
-    return scale[prob], NewtonBatchResult(**fields)
+        fit = _one_by_one(K1, K2, K3, ys, lams, prob, max_iter, tol)
+    coef, alpha, beta, gamma, n_iter, converged = fit
+    E1, E2, E3 = (np.asarray(E)[prob] for E in evals)
+    Ze = np.ones((*E1.shape[:2], 1)) if design_eval is None else np.asarray(design_eval)[prob]
+    pred = _bmv(Ze, coef) + _bmv(E1, alpha) + (1.0 + _bmv(E2, beta)) * _bmv(E3, gamma)
+    return scale[prob], NewtonBatchResult(pred, n_iter, converged)
 
 
-def _newton_members(K1, K2, K3, y, lams, prob, Z, max_iter, tol) -> dict:
-    """The fields of :class:`NewtonBatchResult` by batched Newton steps on exact features."""
+def _newton_members(K1, K2, K3, y, lams, prob, Z, max_iter, tol) -> tuple:
+    """``(coef, alpha, beta, gamma, n_iter, converged)`` of the members by batched Newton steps
+    on exact features."""
     n, q = y.shape[1], Z.shape[2]
     (P1, T1), (P2, T2), (P3, T3) = (exact_features(np.asarray(K)) for K in (K1, K2, K3))
     chunk = max(1, int(NEWTON_MAX_HESSIAN_ENTRIES // (q + 3 * n) ** 2))
@@ -293,20 +284,12 @@ def _newton_members(K1, K2, K3, y, lams, prob, Z, max_iter, tol) -> dict:
     ]
     theta, n_iter, converged = (np.concatenate([part[k] for part in parts]) for k in range(3))
     s0, s1, s2, s3 = parts[0][4]
-    alpha, beta, gamma = (_bmv(T[prob], theta[:, s]) for T, s in ((T1, s1), (T2, s2), (T3, s3)))
-    return dict(
-        coef=theta[:, s0],
-        alpha=alpha,
-        beta=beta,
-        gamma=gamma,
-        predictions=None,
-        n_iter=n_iter,
-        converged=converged,
-    )
+    duals = (_bmv(T[prob], theta[:, s]) for T, s in ((T1, s1), (T2, s2), (T3, s3)))
+    return (theta[:, s0], *duals, n_iter, converged)
 
 
-def _one_by_one(K1, K2, K3, y, lams, prob, max_iter, tol) -> dict:
-    """The same fields, members one by one by :func:`fit_affine_kernel` (scaled targets)."""
+def _one_by_one(K1, K2, K3, y, lams, prob, max_iter, tol) -> tuple:
+    """The same, members one by one by :func:`fit_affine_kernel` (scaled targets)."""
     caches: dict[int, dict] = {}  # the Gram factorisations of each problem, shared
     kw = dict(max_iter=max_iter, tol=tol, scale_target=False)
     fits = []
@@ -314,7 +297,7 @@ def _one_by_one(K1, K2, K3, y, lams, prob, max_iter, tol) -> dict:
         factors = caches.setdefault(int(pb), {})
         fits.append(fit_affine_kernel(K1[pb], K2[pb], K3[pb], y[pb], lam, factors=factors, **kw))
     names = ("coef", "alpha", "beta", "gamma", "n_iter", "converged")
-    return {k: np.asarray([getattr(f, k) for f in fits]) for k in names} | {"predictions": None}
+    return tuple(np.asarray([getattr(f, k) for f in fits]) for k in names)
 
 
 def affine_full_path(
