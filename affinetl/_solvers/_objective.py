@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["affine_objective", "feature_objective", "rel_change"]
+__all__ = ["affine_objective", "change_ratio", "feature_objective", "rel_change"]
 
 
 def affine_objective(
@@ -107,8 +107,12 @@ def rel_change(new: np.ndarray, old: np.ndarray) -> float | np.ndarray:
     if old.shape[-1] == 0:
         out = np.zeros(old.shape[:-1])
     else:
-        scale = np.max(np.abs(old), axis=-1)
-        diff = np.max(np.abs(new - old), axis=-1)
-        safe = np.where(scale > 0, scale, 1.0)
-        out = np.where(scale > 0, diff / safe, np.where(diff > 0, np.inf, 0.0))
+        out = change_ratio(np.max(np.abs(new - old), axis=-1), np.max(np.abs(old), axis=-1))
     return float(out) if out.ndim == 0 else out
+
+
+def change_ratio(diff: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``diff / scale`` of :func:`rel_change` from the largest absolute change ``diff`` and the
+    largest absolute old value ``scale``: 0 when nothing changed, ``inf`` away from zero."""
+    safe = np.where(scale > 0, scale, 1.0)
+    return np.where(scale > 0, diff / safe, np.where(diff > 0, np.inf, 0.0))

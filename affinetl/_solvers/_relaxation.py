@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._gram import CG_RTOL, GramFactor, ScaledBlockSolver
-from ._objective import _bmv, affine_objective, rel_change
+from ._objective import _bmv, affine_objective, change_ratio
 from ._ridge import fit_const_affine, kernel_ridge_intercept
 
 __all__ = ["AffineFit", "fit_affine_blocks", "relaxation_path"]
@@ -57,6 +57,10 @@ class _Numpy:
     def mask(self, m: np.ndarray):
         return m
 
+    def amax_abs(self, v) -> np.ndarray:
+        """Largest absolute value of each member (row), as numpy."""
+        return np.max(np.abs(v), axis=1)
+
 
 class _Torch(_Numpy):
     """The same operations for torch tensors (float64) on ``device``."""
@@ -76,6 +80,9 @@ class _Torch(_Numpy):
 
     def mask(self, m: np.ndarray):
         return self.asarray(m)
+
+    def amax_abs(self, v) -> np.ndarray:
+        return self.torch.amax(self.torch.abs(v), dim=1).cpu().numpy()
 
 
 class _Batched:
@@ -254,8 +261,11 @@ def _relax(
                     step = max(step / 4.0, 0.25)
             prev = state
             history.append(current)
+        # per member on the backend: only (B,) maxima leave the device
         changes = zip((alpha, beta, gamma, a0), old)
-        change = np.maximum.reduce([rel_change(xp.numpy(v), xp.numpy(o)) for v, o in changes])
+        change = np.maximum.reduce(
+            [change_ratio(xp.amax_abs(v - o), xp.amax_abs(o)) for v, o in changes]
+        )
         last_change = float(np.max(change))
         done = live & (change < tol)
         if done.any():
