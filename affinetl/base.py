@@ -32,6 +32,7 @@ __all__ = [
     "check_target",
     "fit_context",
     "source_constraints",
+    "store_params",
     "validate_data",
 ]
 
@@ -210,3 +211,11 @@ class SourceFeatureMixin:
 def check_target(y: np.ndarray) -> np.ndarray:
     """Return ``y`` as a 1-D float array (validate_data already rejected NaN and inf)."""
     return np.asarray(y, dtype=float).ravel()
+
+
+def store_params(estimator: Any, arguments: dict[str, Any]) -> None:
+    """Store a constructor's arguments (its ``locals()``) unchanged, one attribute each, as
+    scikit-learn's convention asks (``__init__`` stores its parameters and nothing else)."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)

@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import norm
 from sklearn.utils import check_random_state
 
-from ..base import Interval, SourceFeatureMixin, fit_context, source_constraints
+from ..base import Interval, SourceFeatureMixin, fit_context, source_constraints, store_params
 
 try:
     import torch
@@ -137,7 +137,7 @@ class AffineCouplingTransfer(SourceFeatureMixin, _TorchEstimator):
         source_columns: Any = None,
         input_columns: Any = "rest",
     ) -> None:
-        self._store_params(locals())
+        store_params(self, locals())
 
     def _build_module(self, n_inputs: int, n_source: int, seed: int = 0) -> nn.Module:
         return build_transfer_flow(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..base import SourceFeatureMixin, StrOptions, fit_context, source_constraints
+from ..base import SourceFeatureMixin, StrOptions, fit_context, source_constraints, store_params
 
 try:
     import torch
@@ -147,7 +147,7 @@ class NeuralAffineTransferRegressor(SourceFeatureMixin, _TorchEstimator):
         source_columns: Any = None,
         input_columns: Any = "rest",
     ) -> None:
-        self._store_params(locals())
+        store_params(self, locals())
 
     def _build_module(self, n_inputs: int, n_source: int, seed: int = 0) -> nn.Module:
         generator = torch.Generator().manual_seed(seed)
@@ -289,7 +289,7 @@ class HiddenLayerAffineRegressor(NeuralAffineTransferRegressor):
         random_state: Any = None,
         callbacks: list | None = None,
     ) -> None:
-        self._store_params(locals())
+        store_params(self, locals())
 
     def _split_features(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.network is None:

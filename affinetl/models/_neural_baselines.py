@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..base import Interval, StrOptions, fit_context
+from ..base import Interval, StrOptions, fit_context, store_params
 
 try:
     import torch
@@ -110,7 +110,7 @@ class NeuralDirectRegressor(_TorchEstimator):
         random_state: Any = None,
         callbacks: list | None = None,
     ) -> None:
-        self._store_params(locals())
+        store_params(self, locals())
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         return X
@@ -202,7 +202,7 @@ class FeatureExtractionRegressor(NeuralDirectRegressor):
         random_state: Any = None,
         callbacks: list | None = None,
     ) -> None:
-        self._store_params(locals())
+        store_params(self, locals())
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         if self.network is None:
@@ -265,7 +265,7 @@ class FineTuneRegressor(NeuralDirectRegressor):
         random_state: Any = None,
         callbacks: list | None = None,
     ) -> None:
-        self._store_params(locals())
+        store_params(self, locals())
 
     def _build_module(self, **_: Any) -> nn.Module:
         if self.network is None:

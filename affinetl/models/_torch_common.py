@@ -208,12 +208,6 @@ class _TorchEstimator(RegressorMixin, BaseEstimator):
     #: fitted numpy attributes written by ``save`` (besides the module weights).
     _saved_arrays: tuple[str, ...] = ("y_mean_", "y_scale_")
 
-    def _store_params(self, arguments: dict[str, Any]) -> None:
-        """Store the constructor's arguments (its ``locals()``) unchanged, one attribute each."""
-        for name, value in arguments.items():
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
-
     # -- setup -----------------------------------------------------------------------------
     def _setup(self) -> torch.Generator:
         self.device_ = resolve_device(self.device)

@@ -54,12 +54,6 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     #: (:func:`~affinetl.selection._rules.average_weights`).
     _ANCHOR_TO_SIMPLE: bool = False
 
-    def _store_params(self, arguments: dict[str, Any]) -> None:
-        """Store the constructor's arguments (its ``locals()``) unchanged, one attribute each."""
-        for name, value in arguments.items():
-            if name != "self":
-                setattr(self, name, value)
-
     def _forms(self, u: np.ndarray, y: np.ndarray) -> list[str]:
         if self.forms is None:
             forms = [f for f in self._FORMS if f != "offset" or u.shape[1] == 1]

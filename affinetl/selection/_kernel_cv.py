@@ -39,7 +39,7 @@ from .._forms import (
     form_target,
 )
 from .._solvers import fit_affine_batch
-from ..base import Interval, StrOptions
+from ..base import Interval, StrOptions, store_params
 from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix
 from ..models import AffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase, logger
@@ -262,7 +262,7 @@ class AffineTransferCV(TransferCVBase):
         source_columns: Any = None,
         input_columns: Any = "rest",
     ) -> None:
-        self._store_params(locals())
+        store_params(self, locals())
 
     @staticmethod
     def _reverts_outside_source_range(params: dict[str, Any]) -> bool:

@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .._forms import LINEAR_FORMS, form_design, form_target
 from .._solvers import difference_matrix, fused_penalty, linear_affine_relaxation
+from ..base import store_params
 from ..models import LinearAffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase
 from ._scoring import Gram, path_candidates, positive, safe_score, score_ridge_tasks
@@ -109,7 +110,7 @@ class LinearAffineTransferCV(TransferCVBase):
         source_columns: Any = None,
         input_columns: Any = "rest",
     ) -> None:
-        self._store_params(locals())
+        store_params(self, locals())
 
     @staticmethod
     def _linear_source_terms(params: dict[str, Any]) -> bool:
