@@ -9,16 +9,22 @@ source_linear      a0 + a1'u                    0                0              
 offset             a0 + u  (HTL-offset)         1                kernel/linear  1
 source_kernel      a0 + h1(u)                   0                0              1
 direct             a0  (no transfer)            1                kernel/linear  1
+ratio              a0 + u  (ratio learning)     u                kernel/linear  1
 offset_calibrated  a0 + a1'u                    1                kernel/linear  2
+ratio_calibrated   a0 + a1'u                    u                kernel/linear  2
 const              a0 + h1(u)  (AffineTL-const) 1                kernel         3
 full               a0 + h1(u)  (AffineTL-full)  1 + h2(u)        kernel/linear  4
 ================== ============================ ================ ============== ==========
 
 ``g1_const`` (``a0 + (1 + h2(u)) g3(x)``) is a further kernel form of the estimator, not
 searched by the model selection. ``complexity`` orders the forms for the one-standard-error
-rule (smaller is simpler). ``source_as_is`` and ``source_plus_const`` need a source in the
-target's units (one source feature); the model selection searches them only with
-``source_in_target_units=True``. The linear family has no ``source_kernel`` and ``const`` (with a
+rule (smaller is simpler). ``source_as_is``, ``source_plus_const`` and the two scale forms
+``ratio`` (``a0 + u + u g3(x)``: HTL-scale, the ratio ``y / u`` learned as ``1 + g3``) and
+``ratio_calibrated`` (``a0 + a1'u + u g3(x)``: the scale on top of the calibration) need a
+source in the target's units (one source feature; the scale is the raw source divided by its
+root mean square on the training data, :func:`source_rms`, so that ``g2`` is near 1 and the
+penalty of ``g3`` means what it means in ``offset``); the model selection searches them only
+with ``source_in_target_units=True``. The linear family has no ``source_kernel`` and ``const`` (with a
 linear ``g1`` the const form *is* ``offset_calibrated``).
 
 A form is a parameter of the canonical estimators (``AffineTransferRegressor(form=...)``,
@@ -38,13 +44,16 @@ __all__ = [
     "LINEAR_FORMS",
     "RIDGE_FORM_KERNEL",
     "SOURCE_OFFSET_FORMS",
+    "SOURCE_SCALE_FORMS",
     "SOURCE_UNIT_FORMS",
+    "TARGET_UNIT_FORMS",
     "SAMPLES_PER_COEF",
     "form_blocks",
     "form_complexity",
     "form_design",
     "form_target",
     "has_linear_source_terms",
+    "source_rms",
 ]
 
 #: The forms of the kernel family, simplest first, as in the table above: the complexity rank
@@ -58,7 +67,9 @@ _FORM_TABLE: dict[str, tuple[int, str | None]] = {
     "offset": (1, "g3"),
     "source_kernel": (1, "h1"),
     "direct": (1, "g3"),
+    "ratio": (1, "u*g3"),
     "offset_calibrated": (2, "g3"),
+    "ratio_calibrated": (2, "u*g3"),
     "const": (3, "h1+g3"),
     "full": (4, "h1+h2+g3"),
 }
@@ -74,10 +85,14 @@ RIDGE_FORM_KERNEL = {form: kind for form, (_, kind) in _FORM_TABLE.items() if fo
 #: Kernel forms with an ``h1`` block, which may also carry the linear source terms ``a1'u``.
 G1_KERNEL_FORMS = ("source_kernel", "const", "full")
 #: Forms whose ``g1`` contains the raw source ``u`` itself (fitted on ``y - u``).
-SOURCE_OFFSET_FORMS = ("source_as_is", "source_plus_const", "offset")
+SOURCE_OFFSET_FORMS = ("source_as_is", "source_plus_const", "offset", "ratio")
+#: Forms whose scale is the raw source, ``g2 = u / rms(u)`` (ratio learning, :func:`source_rms`).
+SOURCE_SCALE_FORMS = ("ratio", "ratio_calibrated")
 #: Forms that use the source in the target's units with a fixed unit slope and no domain
 #: block: the zero- and one-parameter special cases of ``source_in_target_units=True``.
 SOURCE_UNIT_FORMS = ("source_as_is", "source_plus_const")
+#: Forms that need the source in the target's units (``source_in_target_units=True``).
+TARGET_UNIT_FORMS = (*SOURCE_UNIT_FORMS, *SOURCE_SCALE_FORMS)
 #: Fewest training samples per unpenalised coefficient for a calibration to count as simple.
 SAMPLES_PER_COEF = 5
 
@@ -85,10 +100,11 @@ SAMPLES_PER_COEF = 5
 def has_linear_source_terms(form: str, g1_linear: bool = False) -> bool:
     """Whether the kernel family's form has unpenalised linear source terms ``a1'u`` in ``g1``.
 
-    The calibration forms (``source_linear``, ``offset_calibrated``) always have them; the
+    The calibration forms (``source_linear``, ``offset_calibrated``, ``ratio_calibrated``)
+    always have them; the
     kernel-``g1`` forms (:data:`G1_KERNEL_FORMS`) have them when ``g1_linear``.
     """
-    return form in ("source_linear", "offset_calibrated") or bool(
+    return form in ("source_linear", "offset_calibrated", "ratio_calibrated") or bool(
         g1_linear and form in G1_KERNEL_FORMS
     )
 
@@ -142,6 +158,15 @@ def form_target(form: str, y: np.ndarray, u_raw: np.ndarray) -> np.ndarray:
     """Target of the ridge fit: ``y - u`` for :data:`SOURCE_OFFSET_FORMS` (raw ``u``), else
     ``y``."""
     return y - u_raw[:, 0] if form in SOURCE_OFFSET_FORMS else y
+
+
+def source_rms(u_raw: np.ndarray, standardize: bool = True) -> float:
+    """Unit of the scale ``g2 = u / rms`` of :data:`SOURCE_SCALE_FORMS`: the root mean square
+    of the first raw source column (1 without ``standardize``, or where it is zero)."""
+    if not standardize or u_raw.shape[1] == 0:
+        return 1.0
+    rms = float(np.sqrt(np.mean(u_raw[:, 0] ** 2)))
+    return rms if rms > 0 and np.isfinite(rms) else 1.0
 
 
 def form_blocks(form: str) -> tuple[bool, bool, bool]:

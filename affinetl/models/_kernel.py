@@ -17,9 +17,11 @@ from .._forms import (
     KERNEL_FORMS,
     RIDGE_FORM_KERNEL,
     SOURCE_OFFSET_FORMS,
+    SOURCE_SCALE_FORMS,
     form_blocks,
     form_design,
     form_target,
+    source_rms,
 )
 from .._solvers import fit_affine_features, fit_affine_kernel, fit_partial_ridge
 from ..base import (
@@ -82,7 +84,13 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
     offset             a0 + u  (HTL-offset)         1                kernel
     offset_calibrated  a0 + a1'u                    1                kernel
     direct             a0  (no transfer)            1                kernel
+    ratio              a0 + u  (ratio learning)     u                kernel
+    ratio_calibrated   a0 + a1'u                    u                kernel
     ================== ============================ ================ ==============
+
+    The forms that add the raw source ``u`` (``offset``, ``ratio``) or scale by it (``ratio``,
+    ``ratio_calibrated``: ``u (1 + g3(x)) + a0`` is HTL-scale, the ratio ``y / u`` learned as
+    ``1 + g3``) need one source feature in the target's units.
 
     Every form except ``full`` and ``g1_const`` is one ridge solve with an unpenalised design
     (linear in ``y``, so the target scaling does not change it).
@@ -177,6 +185,10 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         form has none).
     target_scale_ : float
         ``sd(y)`` for the ``full`` and ``g1_const`` forms (1 otherwise).
+    source_rms_ : float
+        Unit of the scale ``g2 = u / source_rms_`` of the ``ratio`` forms: the root mean
+        square of the raw source over the training data with ``standardize=True`` (so that
+        ``g2`` is near 1 and the penalty of ``g3`` means what it means in ``offset``), else 1.
     form_ : str
         The form fitted (``variant`` if given, else ``form``).
     alpha_, beta_, gamma_ : ndarray of shape (n_samples,) or None
@@ -359,7 +371,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
             )
         form = self.form_ = self._form()
         x, u = self._split_features(X)
-        if form in SOURCE_OFFSET_FORMS:
+        if form in SOURCE_OFFSET_FORMS or form in SOURCE_SCALE_FORMS:
             self._source_vector(u)
         self.x_scaler_ = _scaler(x, self.standardize)
         self.u_scaler_ = _scaler(u, self.standardize)
@@ -371,6 +383,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         self.pruned_ = ()
         self.feature_maps_ = self.coef1_ = self.coef2_ = self.coef3_ = None
         self.source_coef_ = np.zeros(u.shape[1])
+        self.source_rms_ = source_rms(u, self.standardize)
         self.target_scale_ = 1.0
         if self.approximation is not None:
             self._fit_features(y, Z, lams)
@@ -397,7 +410,9 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
         n = y.shape[0]
         kind = RIDGE_FORM_KERNEL[form]
         K1 = self._kernel(1, self.u_fit_, None) if kind in ("h1", "h1+g3") else None
-        K3 = self._kernel(3, self.x_fit_, None) if kind in ("g3", "h1+g3") else None
+        K3 = self._kernel(3, self.x_fit_, None) if kind in ("g3", "h1+g3", "u*g3") else None
+        # g2 = u / rms: the Gram matrix of g2 g3 is D K3 D
+        d = u[:, 0] / self.source_rms_ if kind == "u*g3" else None
         if kind == "h1+g3":
             rho = lams[2] / lams[0]
             K, lam = K3 + rho * K1, lams[2]
@@ -405,6 +420,8 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
             K, lam = K1, lams[0]
         elif kind == "g3":
             K, lam = K3, lams[2]
+        elif kind == "u*g3":
+            K, lam = d[:, None] * K3 * d[None, :], lams[2]
         else:
             K, lam = None, 1.0
         t = form_target(form, y, u)
@@ -416,6 +433,8 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
             self.alpha_ = a
         elif kind == "g3":
             self.gamma_ = a
+        elif kind == "u*g3":  # u(x) sum_j a_j u_j k3(x, x_j): g3 has the duals D a
+            self.gamma_ = d * a
         self.coef_design_ = c
         self.solver_, self.n_iter_, self.converged_ = "ridge", 1, True
         Ka = np.zeros(n) if K is None else K @ a
@@ -537,6 +556,8 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
             g2 = np.zeros(m)
         elif use2:
             g2 = 1.0 + self._kernel(2, u, self.u_fit_) @ self.beta_
+        elif form in SOURCE_SCALE_FORMS:
+            g2 = u_raw[:, 0] / self.source_rms_
         else:
             g2 = np.ones(m)
         return {"g1": g1, "g2": g2, "g3": g3}

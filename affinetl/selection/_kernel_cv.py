@@ -34,9 +34,11 @@ from .._forms import (
     KERNEL_FORMS,
     RIDGE_FORM_KERNEL,
     SOURCE_OFFSET_FORMS,
-    SOURCE_UNIT_FORMS,
+    SOURCE_SCALE_FORMS,
+    TARGET_UNIT_FORMS,
     form_design,
     form_target,
+    source_rms,
 )
 from .._solvers import fit_affine_batch
 from ..base import Interval, StrOptions, store_params
@@ -77,13 +79,15 @@ class AffineTransferCV(TransferCVBase):
     ----------
     forms : list of str, str or None, default=None
         Candidate forms; ``None`` is every form (``offset`` only with one source feature;
-        ``source_as_is`` and ``source_plus_const`` only with ``source_in_target_units``).
+        ``source_as_is``, ``source_plus_const``, ``ratio`` and ``ratio_calibrated`` only with
+        ``source_in_target_units``).
     source_in_target_units : bool, default=False
         Whether the (single) source feature is the target's own quantity in the target's
         units (an MD density for a measured density). ``True`` adds the zero- and
         one-parameter special cases ``source_as_is`` (``f_t = u``) and ``source_plus_const``
-        (``u + a0``) to the searched and averaged family, and makes the average prefer the
-        simple forms (see ``rule``). It also checks that the source column was not
+        (``u + a0``) and the scale forms ``ratio`` (``a0 + u + u g3(x)``, ratio learning) and
+        ``ratio_calibrated`` (``a0 + a1 u + u g3(x)``) to the searched and averaged family, and
+        makes the average prefer the simple forms (see ``rule``). It also checks that the source column was not
         standardised on the data given to ``fit`` (a ``StandardScaler`` in a ``Pipeline``):
         ``y - u`` would then mix units, so it raises a ``ValueError``; pass the source column
         through unscaled (``ColumnTransformer(..., remainder="passthrough")``) instead. With
@@ -277,8 +281,8 @@ class AffineTransferCV(TransferCVBase):
             )
         forms = super()._forms(u, y)
         if self.forms is None and not units:
-            forms = [f for f in forms if f not in SOURCE_UNIT_FORMS]
-        if u.shape[1] == 1 and any(f in SOURCE_OFFSET_FORMS for f in forms):
+            forms = [f for f in forms if f not in TARGET_UNIT_FORMS]
+        if u.shape[1] == 1 and any(f in (*SOURCE_OFFSET_FORMS, *SOURCE_SCALE_FORMS) for f in forms):
             _check_source_units(u[:, 0], y, units)
         return forms
 
@@ -297,13 +301,19 @@ class AffineTransferCV(TransferCVBase):
         ridge += ["const"] if "const" in forms or "full" in forms else []
         kinds = {RIDGE_FORM_KERNEL[f] for f in ridge}
         g1s = self._gammas(self.kernel1, us.shape[1]) if kinds & {"h1", "h1+g3"} else []
-        g3s = self._gammas(self.kernel3, xs.shape[1]) if kinds & {"g3", "h1+g3"} else []
+        g3s = self._gammas(self.kernel3, xs.shape[1]) if kinds & {"g3", "h1+g3", "u*g3"} else []
         K1 = {g: gram_matrix(self.kernel1, us, None, g) for g in g1s}
         K3 = {g: gram_matrix(self.kernel3, xs, None, g) for g in g3s}
         # each block kind's kernel settings: (parameters, Gram, penalties as divisors of lambda)
         settings: dict[str | None, list] = {None: [({}, None, {})]}
         settings["h1"] = [({"gamma1": g}, Gram(K), {"lambda1": 1.0}) for g, K in K1.items()]
         settings["g3"] = [({"gamma3": g}, Gram(K), {"lambda3": 1.0}) for g, K in K3.items()]
+        if "u*g3" in kinds:  # the scale forms: g2 = u / rms, the Gram matrix of g2 g3 is D K3 D
+            d = u_raw[:, 0] / source_rms(u_raw, self.standardize)
+            settings["u*g3"] = [
+                ({"gamma3": g}, Gram(d[:, None] * K * d[None, :]), {"lambda3": 1.0})
+                for g, K in K3.items()
+            ]
         settings["h1+g3"] = [  # AffineTL-const: the summed kernel K3 + (lambda3 / lambda1) K1
             ({"gamma1": a, "gamma3": b}, Gram(K3[b] + r * K1[a]), {"lambda1": r, "lambda3": 1.0})
             for a, b, r in (product(g1s, g3s, ratios) if "h1+g3" in kinds else [])

@@ -27,7 +27,9 @@ atomically): a rerun skips the splits already done. Run (two processes on a 2-co
 (no standardisation here, the estimator's own ``standardize=True``),
 ``source_in_target_units`` where the case's source is in the target's units, on the same
 splits; it stores the test predictions in ``benchmarks/out/selection/suite_live/`` for
-``suite_rules.py --live``, which compares them with the replay of the rule.
+``suite_rules.py --live``, which compares them with the replay of the rule. ``--scores`` stores
+every candidate's split scores of the default search (``suite_scores/``), for the rules that
+compare the forms by their leave-one-split-out tuning.
 """
 
 from __future__ import annotations
@@ -179,16 +181,95 @@ def live_split(data: dict, n: int, rep: int, units: bool, loo_below: int = 0) ->
     }
 
 
+def scores_split(data: dict, n: int, rep: int) -> dict:
+    """The default search's split scores of every candidate on the split of :func:`one_split`
+    (same standardisation, same splits): ``labels`` (form of each candidate), ``scores``
+    (candidates x splits, negative MSE of the target divided by ``scale``) and ``scale``.
+    ``suite_rules.py`` replays rules that need more than each form's best candidate (the
+    leave-one-split-out tuning of the forms) from them."""
+    train, _ = draw(data, n, rep)
+    x, u, y = data["x"], data["u"], data["y"]
+    xsc, usc = StandardScaler().fit(x[train]), StandardScaler().fit(u[train])
+    k = u.shape[1]
+    scale = float(usc.scale_[0]) if k == 1 else 1.0
+    X = np.hstack([xsc.transform(x[train]), usc.transform(u[train])])
+    src = list(range(X.shape[1] - k, X.shape[1]))
+    splits = list(default_cv(n, rep).split(X))
+    sel = AffineTransferCV(source_columns=src, cv=splits, rule="best").fit(X, y[train] / scale)
+    res = sel.cv_results_
+    scores = np.column_stack([res[f"split{j}_test_score"] for j in range(len(splits))])
+    return {
+        "labels": np.asarray(res["param_form"]).astype(str),
+        "scores": scores,
+        "scale": np.array(scale),
+    }
+
+
+#: The scale forms (ratio learning), stored by ``--ratio`` where the source is in target units.
+RATIO_FORMS = ("ratio", "ratio_calibrated")
+
+
+def ratio_split(data: dict, n: int, rep: int) -> dict:
+    """The scale forms on the split of :func:`one_split`, each with its best candidate of the
+    search over them: test and out-of-fold predictions in the case's units, for
+    ``suite_rules.py --ratio``. ``x`` is standardised on the training rows and ``u`` and ``y``
+    divided by the training root mean square of ``u`` (the scale forms' unit), then fitted
+    with ``standardize=False``: the search of the estimator called on the raw columns, and
+    the fold refits then share its standardisation (their out-of-fold predictions are its
+    hold-out predictions, as for the other forms)."""
+    train, test = draw(data, n, rep)
+    x, u, y = data["x"], data["u"][:, 0], data["y"]
+    rms = float(np.sqrt(np.mean(u[train] ** 2)))
+    X = np.column_stack([StandardScaler().fit(x[train]).transform(x), u / rms])
+    src = [X.shape[1] - 1]
+    Xtr, ytr, Xte = X[train], y[train] / rms, X[test]
+    splits = list(default_cv(n, rep).split(Xtr))
+    sel = AffineTransferCV(
+        forms=list(RATIO_FORMS),
+        source_columns=src,
+        source_in_target_units=True,
+        standardize=False,
+        cv=splits,
+    ).fit(Xtr, ytr)
+    res = sel.cv_results_
+    mean, forms = res["mean_test_score"], np.asarray(res["param_form"]).astype(str)
+    out: dict[str, np.ndarray] = {}
+    for form in RATIO_FORMS:
+        idx = np.flatnonzero(forms == form)
+        i = int(idx[np.nanargmax(mean[idx])])
+        params = dict(res["params"][i])
+        out[f"test/{form}"] = rms * sel._refit_estimator(params).fit(Xtr, ytr).predict(Xte)
+        oof = np.full(n, np.nan)
+        for tr, te in splits:
+            oof[te] = sel._refit_estimator(params).fit(Xtr[tr], ytr[tr]).predict(Xtr[te])
+        out[f"oof/{form}"] = rms * oof
+    return out
+
+
 def run_case(
-    name: str, splits: int, sizes: list[int] | None, live: bool = False, loo_below: int = 0
+    name: str,
+    splits: int,
+    sizes: list[int] | None,
+    live: bool = False,
+    loo_below: int = 0,
+    scores: bool = False,
+    ratio: bool = False,
 ) -> None:
     data = load_case(name)
     out = OUT.with_name("suite_live" + (f"_loo{loo_below}" if loo_below else "")) if live else OUT
+    out = OUT.with_name("suite_scores") if scores else out
+    out = OUT.with_name("suite_ratio") if ratio else out
+    if ratio and not CASES[name].in_target_units:
+        return
     ns = [n for n in sizes_for(data) if sizes is None or n in sizes]
     jobs = [(n, rep) for rep in range(splits) for n in ns]
     todo = [(n, r) for n, r in jobs if not (out / name / f"n{n}_r{r}.npz").exists()]
     for n, rep in tqdm(todo, desc=name, mininterval=10):
-        if live:
+        if ratio:
+            arrays = ratio_split(data, n, rep)
+        elif scores:
+            arrays = scores_split(data, n, rep)
+        elif live:
             arrays = live_split(data, n, rep, CASES[name].in_target_units, loo_below)
         else:
             arrays = one_split(data, n, rep)
@@ -209,11 +290,22 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="with --live: leave-one-out below this many samples (into suite_live_loo<N>/)",
     )
+    parser.add_argument(
+        "--scores",
+        action="store_true",
+        help="every candidate's split scores of the default search only, into suite_scores/",
+    )
+    parser.add_argument(
+        "--ratio",
+        action="store_true",
+        help="the scale forms (ratio, ratio_calibrated) where the source is in target units, "
+        "into suite_ratio/",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     for name in args.cases:
-        run_case(name, args.splits, args.sizes, args.live, args.loo_below)
+        run_case(name, args.splits, args.sizes, args.live, args.loo_below, args.scores, args.ratio)
     return 0
 
 

@@ -91,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="+", default=None)
     parser.add_argument("--tag", default="live")
     parser.add_argument("--live-dir", default="suite_live")
+    parser.add_argument(
+        "--ratio", action="store_true", help="the replay with the scale forms (suite_ratio/)"
+    )
     args = parser.parse_args(argv)
+    sr.RATIO_MODE = args.ratio
     global LIVE
     LIVE = sr.OUT.with_name(args.live_dir)
     cases = args.cases or [c for c in CASES if (LIVE / c).exists()]

@@ -48,6 +48,7 @@ PACKAGE_FORMS = (
     "full",
 )
 UNIT_FORMS = ("as_is", "plus_const")
+RATIO_FORMS = ("ratio", "ratio_calibrated")
 #: Complexity for the one-SE style rules (the package's order, the new forms below it).
 COMPLEXITY = {
     "as_is": -2,
@@ -57,12 +58,14 @@ COMPLEXITY = {
     "source_kernel": 1,
     "direct": 1,
     "offset_calibrated": 2,
+    "ratio": 1,
+    "ratio_calibrated": 2,
     "const": 3,
     "full": 4,
 }
 #: Forms with unpenalised linear source terms (row leverage weighting) / a kernel g1 of u alone
 #: (no weight outside the training range of u), as the shipped estimator.
-LINEAR_SOURCE = ("source_linear", "offset_calibrated")
+LINEAR_SOURCE = ("source_linear", "offset_calibrated", "ratio_calibrated")
 RANGE_LIMITED = ("source_kernel", "const", "full")
 #: The simple forms a guard may fall back to.
 SIMPLE = ("as_is", "plus_const", "source_linear")
@@ -83,6 +86,11 @@ def load_splits(case: str) -> list[dict]:
         forms = [k[5:] for k in z if k.startswith("test/")]
         ytr, fold = z["ytrain"], z["fold"]
         folds = np.unique(fold)
+        ratio = RATIO / case / path.name
+        if RATIO_MODE and ratio.exists():  # the scale forms, where the source is in target units
+            zr = np.load(ratio)
+            z.update({k: zr[k] for k in zr})
+            forms += [k[5:] for k in zr if k.startswith("test/")]
         oof = {f: z[f"oof/{f}"] for f in forms}
         forms = [f for f in forms if np.all(np.isfinite(oof[f]))]
         cv = {
@@ -108,6 +116,40 @@ def load_splits(case: str) -> list[dict]:
             }
         )
     return rows
+
+
+SCORES = OUT.with_name("suite_scores")
+RATIO = OUT.with_name("suite_ratio")
+#: Whether the scale forms of ``run_suite.py --ratio`` join the unit forms (``--ratio``).
+RATIO_MODE = False
+
+
+def nested_form_scores(labels: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """Each form's per-split score with its hyper-parameters tuned without that split: on
+    split ``k`` the candidate of the form with the best mean score over the other splits
+    (leave-one-split-out tuning; a form with one candidate keeps its scores)."""
+    S = np.where(np.isfinite(scores), scores, -np.inf)
+    out = {}
+    for f in np.unique(labels):
+        Sf = S[labels == f]
+        rest = (Sf.sum(axis=1, keepdims=True) - Sf) / max(Sf.shape[1] - 1, 1)
+        pick = np.argmax(rest, axis=0)
+        out[str(f)] = scores[labels == f][pick, np.arange(Sf.shape[1])]
+    return out
+
+
+def with_nested(s: dict) -> dict:
+    """The split with each package form's CV scores replaced by :func:`nested_form_scores`
+    (case units); the unit forms have no hyper-parameters and keep theirs."""
+    path = SCORES / s["case"] / f"n{s['n']}_r{s['rep']}.npz"
+    z = np.load(path)
+    nested = nested_form_scores(z["labels"], z["scores"])
+    sc2 = float(z["scale"]) ** 2
+    cv = dict(s["cv"])
+    for f in cv:
+        if f in nested and np.all(np.isfinite(nested[f])):
+            cv[f] = sc2 * nested[f]
+    return {**s, "cv": cv}
 
 
 def rmse(pred: np.ndarray, y: np.ndarray) -> float:
@@ -218,7 +260,7 @@ UNIT_MODE: object = "flag"
 def candidate_forms(s: dict, unit_forms: bool) -> list[str]:
     forms = [f for f in PACKAGE_FORMS if f in s["cv"]]
     if unit_forms and (UNIT_MODE is True or s["units"]):
-        forms = [f for f in UNIT_FORMS if f in s["cv"]] + forms
+        forms = [f for f in (*UNIT_FORMS, *RATIO_FORMS) if f in s["cv"]] + forms
     return eligible(s, forms)
 
 
@@ -354,6 +396,41 @@ def anchored_weights(cv: dict, forms: list[str], c: float = 1.0) -> dict[str, fl
     return {f: v / tot for f, v in kept.items()}
 
 
+def ladder_weights(cv: dict, forms: list[str], c: float = 1.0, anchors=None) -> dict[str, float]:
+    """zsoft weights where every form earns its weight against the best *simpler* form
+    (:data:`COMPLEXITY`; ``anchors``: against the best form of that set instead, for forms
+    outside it): it keeps ``min(1, exp(z - c))``, ``z`` its paired CV gain over that form in
+    SE. The anchored average is the case ``anchors = SIMPLE``."""
+    best = max(forms, key=lambda f: cv[f].mean())
+    raw = {}
+    for f in forms:
+        gap, se = paired(cv, best, f)
+        z = 0.0 if gap <= 0 else (gap / se if se > 0 else np.inf)
+        if z > MAX_Z:
+            continue
+        zw = float(np.exp(-z))
+        if anchors is None:
+            ref = [g for g in forms if COMPLEXITY[g] < COMPLEXITY[f]]
+        else:
+            ref = [] if f in anchors else [g for g in forms if g in anchors]
+        if ref:
+            a = max(ref, key=lambda g: cv[g].mean())
+            g, e = paired(cv, f, a)
+            za = g / e if e > 0 else (np.inf if g > 0 else -np.inf)
+            zw *= float(min(1.0, np.exp(za - c)))
+        raw[f] = zw
+    tot = sum(raw.values())
+    kept = {f: v / tot for f, v in raw.items() if v / tot >= MIN_W}
+    tot = sum(kept.values())
+    return {f: v / tot for f, v in kept.items()}
+
+
+def r_ladder(s, c=1.0, anchors=None, curvature=True):
+    forms = candidate_forms(s, True)
+    w = ladder_weights(s["cv"], forms, c, anchors)
+    return predict_weighted(s, w, keep=outside_keep(s["cv"], forms) if curvature else 0.0)
+
+
 def oof_adjusted(s: dict, w: dict[str, float]) -> tuple[float, float]:
     """Out-of-fold MSE of the weighted average without and with the per-row adjustment, the
     adjustment of each held-out fold computed from that fold's training part (its source range
@@ -464,8 +541,66 @@ def r_zsoft_noadj(s):
 #: all three criteria in 27 of 32 (``anchored 1``: 24).
 CHOSEN = "anchored 1 curvature 3"
 
+
+def in_range_cv(s: dict) -> dict:
+    """Each form's per-fold CV score on the held-out rows inside the source range of that
+    fold's training part only (folds without such rows dropped): the forms compared where
+    their averaging weights apply; outside the range the per-row adjustment decides."""
+    fold, u, y = s["fold"], s["u"], s["ytrain"]
+    masks = []
+    for j in np.unique(fold):
+        te = fold == j
+        lo, hi = u[~te].min(0), u[~te].max(0)
+        inside = te & np.all((u >= lo) & (u <= hi), axis=1)
+        if inside.any():
+            masks.append(inside)
+    if len(masks) < 3:
+        return s
+    cv = {f: np.array([-np.mean((y[m] - s["oof"][f][m]) ** 2) for m in masks]) for f in s["cv"]}
+    return {**s, "cv": cv}
+
+
+def r_in_range(s, c=1.0, keep_all_rows=True):
+    """The default's rule with the averaging weights from :func:`in_range_cv` (the
+    outside-range keep from every held-out row, or also in range: ``keep_all_rows=False``)."""
+    forms = candidate_forms(s, True)
+    sr = in_range_cv(s)
+    w = anchored_weights(sr["cv"], forms, c)
+    k = outside_keep((s if keep_all_rows else sr)["cv"], forms)
+    return predict_weighted(s, w, keep=k)
+
+
+def nested(rule):
+    """``rule`` with the forms compared by their leave-one-split-out tuned scores."""
+    return lambda s: rule(with_nested(s))
+
+
 RULES = {
     "anchored 1 curvature 3": r_curvature,
+    "nested: anchored 1 curvature 3": nested(r_curvature),
+    "in-range CV: anchored 1 curvature 3": r_in_range,
+    "in-range CV (keep too)": lambda s: r_in_range(s, 1.0, False),
+    "in-range CV: zsoft": lambda s: predict_weighted(
+        s, zsoft_weights(in_range_cv(s)["cv"], candidate_forms(s, True))
+    ),
+    "ladder 1 curvature 3": r_ladder,
+    "ladder 0 curvature 3": lambda s: r_ladder(s, 0.0),
+    "ladder 2 curvature 3": lambda s: r_ladder(s, 2.0),
+    "semi-param anchor 1 curvature 3": lambda s: r_ladder(
+        s, 1.0, (*SIMPLE, "offset", "offset_calibrated")
+    ),
+    "nested: ladder 1 curvature 3": nested(r_ladder),
+    "nested: anchored 1": nested(lambda s: r_anchored(s, 1.0)),
+    "nested: anchored 0 curvature 3": nested(
+        lambda s: predict_weighted(
+            s,
+            anchored_weights(s["cv"], candidate_forms(s, True), 0.0),
+            keep=outside_keep(s["cv"], candidate_forms(s, True)),
+        )
+    ),
+    "nested: zsoft unit": nested(r_zsoft_unit),
+    "nested: one-SE + unit forms": nested(lambda s: r_one_se(s, True, 1.0)),
+    "nested: guard 1 SE": nested(lambda s: r_guard(s, 1.0)),
     "anchored 1 curvature 2.5": lambda s: r_curvature(s, 2.5),
     "anchored 1 curvature 3.5": lambda s: r_curvature(s, 3.5),
     "anchored 1 curvature 2 (step)": lambda s: r_curvature(s, 2.0, smooth=False),
@@ -678,8 +813,12 @@ def main(argv: list[str] | None = None) -> int:
         help="as_is and plus_const in the family where the source is in target units (flag) "
         "or for every single-source case (always)",
     )
+    parser.add_argument(
+        "--ratio", action="store_true", help="the scale forms join the family (suite_ratio/)"
+    )
     args = parser.parse_args(argv)
-    global UNIT_MODE
+    global UNIT_MODE, RATIO_MODE
+    RATIO_MODE = args.ratio
     UNIT_MODE = "flag" if args.unit_forms == "flag" else True
     cases = [c for c, v in CASES.items() if args.half in ("both", v.half) and (OUT / c).exists()]
     rules = RULES if args.rules is None else {r: RULES[r] for r in args.rules}

@@ -32,7 +32,16 @@ def _kernel_form(**kw):
     return AffineTransferRegressor(**{"max_iter": 200, "tol": 1e-6, "kernel1": "rbf", **kw})
 
 
-RIDGE_FORMS = ["source_linear", "offset", "source_kernel", "direct", "offset_calibrated", "const"]
+RIDGE_FORMS = [
+    "source_linear",
+    "offset",
+    "source_kernel",
+    "direct",
+    "offset_calibrated",
+    "const",
+    "ratio",
+    "ratio_calibrated",
+]
 
 
 @pytest.fixture

@@ -48,6 +48,38 @@ def test_unit_forms_recovered_by_selection(form, shift):
     assert rmse < 0.05  # the noise sd: the average is as good as the generating form
 
 
+def _ratio_data(n=60, seed=0, calibrated=False):
+    """``y = u (1 + g3(x))`` (HTL-scale) with a positive source in the target's units, or with
+    the calibration ``1 + 0.7 u`` under it."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, size=(n, 3))
+    u = 10.0 + 8.0 * np.sin(x[:, 0])
+    g3 = 0.3 * np.cos(1.5 * x[:, 1]) + 0.2 * x[:, 2]
+    g1 = 1.0 + 0.7 * u if calibrated else u
+    return np.column_stack([x, u]), g1 + u * g3 + 0.05 * rng.normal(size=n), u, g3
+
+
+@pytest.mark.parametrize("form", ["ratio", "ratio_calibrated"])
+def test_scale_forms_fit_g2_as_the_source(form):
+    X, y, u, g3 = _ratio_data(calibrated=form == "ratio_calibrated")
+    m = AffineTransferRegressor(form=form, lambda3=0.01).fit(X, y)
+    c = m.predict_components(X)
+    np.testing.assert_allclose(c["g2"], u / np.sqrt(np.mean(u**2)))  # the source, unit RMS
+    np.testing.assert_allclose(m.predict(X), c["g1"] + c["g2"] * c["g3"])
+    Xt, yt, _, _ = _ratio_data(seed=1, calibrated=form == "ratio_calibrated")
+    rmse = np.sqrt(np.mean((m.predict(Xt) - yt) ** 2))
+    offset = AffineTransferRegressor(form="offset_calibrated", lambda3=0.01).fit(X, y)
+    assert rmse < 0.9 * np.sqrt(np.mean((offset.predict(Xt) - yt) ** 2))  # 0.22-0.23 vs 0.27
+
+
+def test_scale_forms_recovered_by_selection():
+    X, y, _, _ = _ratio_data(n=80)
+    m = AffineTransferCV(source_in_target_units=True, rule="one_se", random_state=0).fit(X, y)
+    assert m.best_form_ in ("ratio", "ratio_calibrated")
+    default = AffineTransferCV(widths=[1.0], random_state=0).fit(X, y)
+    assert not {"ratio", "ratio_calibrated"} & set(default.cv_results_["param_form"])
+
+
 def test_as_is_hold_out_scores_are_its_residuals():
     X, y = _data(shift=0.3)
     cv = KFold(5, shuffle=True, random_state=0)
