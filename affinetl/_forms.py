@@ -9,9 +9,9 @@ source_linear      a0 + a1'u                    0                0              
 offset             a0 + u  (HTL-offset)         1                kernel/linear  1
 source_kernel      a0 + h1(u)                   0                0              1
 direct             a0  (no transfer)            1                kernel/linear  1
-ratio              a0 + u  (ratio learning)     u                kernel/linear  1
+ratio              a0 + u  (ratio learning)     u / rms(u)       kernel/linear  1
 offset_calibrated  a0 + a1'u                    1                kernel/linear  2
-ratio_calibrated   a0 + a1'u                    u                kernel/linear  2
+ratio_calibrated   a0 + a1'u                    u / rms(u)       kernel/linear  2
 const              a0 + h1(u)  (AffineTL-const) 1                kernel         3
 full               a0 + h1(u)  (AffineTL-full)  1 + h2(u)        kernel/linear  4
 ================== ============================ ================ ============== ==========
@@ -24,8 +24,8 @@ rule (smaller is simpler). ``source_as_is``, ``source_plus_const`` and the two s
 source in the target's units (one source feature; the scale is the raw source divided by its
 root mean square on the training data, :func:`source_rms`, so that ``g2`` is near 1 and the
 penalty of ``g3`` means what it means in ``offset``); the model selection searches them only
-with ``source_in_target_units=True``. The linear family has no ``source_kernel`` and ``const`` (with a
-linear ``g1`` the const form *is* ``offset_calibrated``).
+with ``source_in_target_units=True``. The linear family has no ``source_kernel`` and ``const``
+(with a linear ``g1`` the const form *is* ``offset_calibrated``).
 
 A form is a parameter of the canonical estimators (``AffineTransferRegressor(form=...)``,
 ``LinearAffineTransferRegressor(form=...)``); this module only defines the family (names,
@@ -101,8 +101,8 @@ def has_linear_source_terms(form: str, g1_linear: bool = False) -> bool:
     """Whether the kernel family's form has unpenalised linear source terms ``a1'u`` in ``g1``.
 
     The calibration forms (``source_linear``, ``offset_calibrated``, ``ratio_calibrated``)
-    always have them; the
-    kernel-``g1`` forms (:data:`G1_KERNEL_FORMS`) have them when ``g1_linear``.
+    always have them; the kernel-``g1`` forms (:data:`G1_KERNEL_FORMS`) have them when
+    ``g1_linear``.
     """
     return form in ("source_linear", "offset_calibrated", "ratio_calibrated") or bool(
         g1_linear and form in G1_KERNEL_FORMS

@@ -84,13 +84,14 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
     offset             a0 + u  (HTL-offset)         1                kernel
     offset_calibrated  a0 + a1'u                    1                kernel
     direct             a0  (no transfer)            1                kernel
-    ratio              a0 + u  (ratio learning)     u                kernel
-    ratio_calibrated   a0 + a1'u                    u                kernel
+    ratio              a0 + u  (ratio learning)     u / rms(u)       kernel
+    ratio_calibrated   a0 + a1'u                    u / rms(u)       kernel
     ================== ============================ ================ ==============
 
     The forms that add the raw source ``u`` (``offset``, ``ratio``) or scale by it (``ratio``,
-    ``ratio_calibrated``: ``u (1 + g3(x)) + a0`` is HTL-scale, the ratio ``y / u`` learned as
-    ``1 + g3``) need one source feature in the target's units.
+    ``ratio_calibrated``: ``a0 + u + u g3(x)`` is HTL-scale, the ratio ``y / u`` learned as
+    ``1 + g3``) need one source feature in the target's units; the scale is ``u`` divided by
+    its training root mean square (``source_rms_``).
 
     Every form except ``full`` and ``g1_const`` is one ridge solve with an unpenalised design
     (linear in ``y``, so the target scaling does not change it).

@@ -87,10 +87,11 @@ class AffineTransferCV(TransferCVBase):
         one-parameter special cases ``source_as_is`` (``f_t = u``) and ``source_plus_const``
         (``u + a0``) and the scale forms ``ratio`` (``a0 + u + u g3(x)``, ratio learning) and
         ``ratio_calibrated`` (``a0 + a1 u + u g3(x)``) to the searched and averaged family, and
-        makes the average prefer the simple forms (see ``rule``). It also checks that the source column was not
-        standardised on the data given to ``fit`` (a ``StandardScaler`` in a ``Pipeline``):
-        ``y - u`` would then mix units, so it raises a ``ValueError``; pass the source column
-        through unscaled (``ColumnTransformer(..., remainder="passthrough")``) instead. With
+        makes the average prefer the simple forms (see ``rule``). It also checks that the
+        source column was not standardised on the data given to ``fit`` (a ``StandardScaler``
+        in a ``Pipeline``): ``y - u`` would then mix units, so it raises a ``ValueError``;
+        pass the source column through unscaled
+        (``ColumnTransformer(..., remainder="passthrough")``) instead. With
         ``False`` (default; on the real-case suite adding these forms where the source is
         *not* in the target's units made the average worse, ``docs/model-selection.md``) the
         ``offset`` form still assumes it and a standardised source column gives a warning.
