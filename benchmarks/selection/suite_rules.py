@@ -570,6 +570,45 @@ def r_in_range(s, c=1.0, keep_all_rows=True):
     return predict_weighted(s, w, keep=k)
 
 
+def support(s: dict, form: str, rows: np.ndarray) -> np.ndarray:
+    """How well the training source values support a kernel ``g1`` of ``form`` at ``rows`` of
+    ``u``: ``1 - s2``, ``s2`` the kernel-ridge (GP) posterior variance with the form's own RBF
+    width ``gamma1`` and penalty ``lambda1`` on the (standardised) training ``u``: 1 on the
+    data, 0 far from it (outside the range, and in sparse stretches inside it)."""
+    par = s["meta"]["params"][form]
+    g, lam = par.get("gamma1"), par.get("lambda1", 1.0)
+    u = s["u"]
+    g = 1.0 / (2 * u.shape[1]) if g is None else g
+
+    def k(a, b):
+        return np.exp(-g * ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+
+    K = k(u, u)
+    ks = k(rows, u)
+    A = K + lam * np.eye(len(u))
+    s2 = 1.0 - np.einsum("ij,ji->i", ks, np.linalg.solve(A, ks.T))
+    return np.clip(1.0 - s2, 0.0, 1.0)
+
+
+def r_support(s, c=1.0, relative=True):
+    """The default's anchored weights; per row, the kernel-``g1`` forms weighted by their
+    :func:`support` (relative to its mean over the training rows) instead of the hard
+    source-range rule; calibrations by leverage as shipped."""
+    forms = candidate_forms(s, True)
+    w = anchored_weights(s["cv"], forms, c)
+    fl = list(w)
+    W = row_adjusted(s, w, s["u_test"], keep=1.0)  # leverage only: the range rule off
+    for j, f in enumerate(fl):
+        if f in RANGE_LIMITED:
+            sup = support(s, f, s["u_test"])
+            if relative:
+                sup = sup / max(float(np.mean(support(s, f, s["u"]))), 1e-12)
+            W[:, j] *= np.minimum(sup, 1.0)
+    W = W / W.sum(axis=1, keepdims=True)
+    P = np.column_stack([s["test"][f] for f in fl])
+    return np.sum(W * P, axis=1)
+
+
 def nested(rule):
     """``rule`` with the forms compared by their leave-one-split-out tuned scores."""
     return lambda s: rule(with_nested(s))
@@ -583,6 +622,8 @@ RULES = {
     "in-range CV: zsoft": lambda s: predict_weighted(
         s, zsoft_weights(in_range_cv(s)["cv"], candidate_forms(s, True))
     ),
+    "support (relative)": r_support,
+    "support (absolute)": lambda s: r_support(s, 1.0, False),
     "ladder 1 curvature 3": r_ladder,
     "ladder 0 curvature 3": lambda s: r_ladder(s, 0.0),
     "ladder 2 curvature 3": lambda s: r_ladder(s, 2.0),
