@@ -34,6 +34,7 @@ def test_tiny_demo_writes_table_records_and_figures(tiny_demo):
     assert np.all(np.isfinite(tiny_demo.table.to_numpy()))
     for key in ("records", "table", "error_vs_n", "parity", "domain_shift"):
         assert tiny_demo.files[key].stat().st_size > 0, key
+        assert tiny_demo.files[key].stat().st_mode & 0o044 == 0o044, key  # readable by others
     saved = pd.read_csv(tiny_demo.files["table"], index_col=0)
     np.testing.assert_allclose(saved.to_numpy(), tiny_demo.table.to_numpy())
     report = tiny_demo.report()
