@@ -9,7 +9,8 @@ polymers alone:
 
 * ``AffineTransferCV`` with its defaults but one declaration: the MD density is in the target's
   units (g/cm3), so ``source_in_target_units=True`` adds the zero- and one-parameter forms (the
-  source as is, the source plus a constant) to the searched and averaged family;
+  source as is, the source plus a constant) and the scale forms (``u (1 + g3(x))``) to the
+  searched and averaged family;
 * the fixed special cases of the affine family, each tuned by the same search restricted to its
   form (``AffineTransferCV(forms=[...])``): ``MD calibrated`` (``a0 + a1 u``), ``HTL-offset``
   (``u + g3(x)``), ``SourceOnly`` (kernel ridge on ``u``) and ``Direct`` (kernel ridge on the
