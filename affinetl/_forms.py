@@ -42,6 +42,7 @@ __all__ = [
     "G1_KERNEL_FORMS",
     "KERNEL_FORMS",
     "LINEAR_FORMS",
+    "RAW_SOURCE_FORMS",
     "RIDGE_FORM_KERNEL",
     "SOURCE_OFFSET_FORMS",
     "SOURCE_SCALE_FORMS",
@@ -88,6 +89,9 @@ G1_KERNEL_FORMS = ("source_kernel", "const", "full")
 SOURCE_OFFSET_FORMS = ("source_as_is", "source_plus_const", "offset", "ratio")
 #: Forms whose scale is the raw source, ``g2 = u / rms(u)`` (ratio learning, :func:`source_rms`).
 SOURCE_SCALE_FORMS = ("ratio", "ratio_calibrated")
+#: Forms that use the raw source itself (in ``g1`` or as the scale ``g2``): they need exactly
+#: one source feature.
+RAW_SOURCE_FORMS = (*SOURCE_OFFSET_FORMS, "ratio_calibrated")
 #: Forms that use the source in the target's units with a fixed unit slope and no domain
 #: block: the zero- and one-parameter special cases of ``source_in_target_units=True``.
 SOURCE_UNIT_FORMS = ("source_as_is", "source_plus_const")

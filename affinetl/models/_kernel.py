@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 
 from .._forms import (
     KERNEL_FORMS,
+    RAW_SOURCE_FORMS,
     RIDGE_FORM_KERNEL,
     SOURCE_OFFSET_FORMS,
     SOURCE_SCALE_FORMS,
@@ -372,7 +373,7 @@ class AffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEstimator)
             )
         form = self.form_ = self._form()
         x, u = self._split_features(X)
-        if form in SOURCE_OFFSET_FORMS or form in SOURCE_SCALE_FORMS:
+        if form in RAW_SOURCE_FORMS:
             self._source_vector(u)
         self.x_scaler_ = _scaler(x, self.standardize)
         self.u_scaler_ = _scaler(u, self.standardize)

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin
 from threadpoolctl import threadpool_limits
 
-from .._forms import SOURCE_OFFSET_FORMS, form_complexity, has_linear_source_terms
+from .._forms import RAW_SOURCE_FORMS, form_complexity, has_linear_source_terms
 from ..base import (
     SourceFeatureMixin,
     StrOptions,
@@ -63,7 +63,7 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
                 raise ValueError("forms is empty: give at least one form")
             if bad := [f for f in forms if f not in self._FORMS]:
                 raise ValueError(f"unknown forms {bad}; choose from {list(self._FORMS)}")
-            if any(f in SOURCE_OFFSET_FORMS for f in forms):
+            if any(f in RAW_SOURCE_FORMS for f in forms):
                 self._source_vector(u)
         return forms
 

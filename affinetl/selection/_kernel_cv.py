@@ -33,8 +33,7 @@ from .._forms import (
     G1_KERNEL_FORMS,
     KERNEL_FORMS,
     RIDGE_FORM_KERNEL,
-    SOURCE_OFFSET_FORMS,
-    SOURCE_SCALE_FORMS,
+    RAW_SOURCE_FORMS,
     TARGET_UNIT_FORMS,
     form_design,
     form_target,
@@ -283,7 +282,7 @@ class AffineTransferCV(TransferCVBase):
         forms = super()._forms(u, y)
         if self.forms is None and not units:
             forms = [f for f in forms if f not in TARGET_UNIT_FORMS]
-        if u.shape[1] == 1 and any(f in (*SOURCE_OFFSET_FORMS, *SOURCE_SCALE_FORMS) for f in forms):
+        if u.shape[1] == 1 and any(f in RAW_SOURCE_FORMS for f in forms):
             _check_source_units(u[:, 0], y, units)
         return forms
 

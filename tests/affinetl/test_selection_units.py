@@ -80,6 +80,15 @@ def test_scale_forms_recovered_by_selection():
     assert not {"ratio", "ratio_calibrated"} & set(default.cv_results_["param_form"])
 
 
+@pytest.mark.parametrize("form", ["ratio", "ratio_calibrated"])
+def test_scale_forms_need_one_source_feature_before_the_search(form):
+    X, y, _, _ = _ratio_data(n=30)
+    X = np.column_stack([X, X[:, -1] + 1.0])
+    m = AffineTransferCV(forms=[form], source_columns=[3, 4], widths=[1.0])
+    with pytest.raises(ValueError, match="AffineTransferCV needs exactly one source feature"):
+        m.fit(X, y)
+
+
 def test_as_is_hold_out_scores_are_its_residuals():
     X, y = _data(shift=0.3)
     cv = KFold(5, shuffle=True, random_state=0)
