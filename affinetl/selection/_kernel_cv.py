@@ -32,8 +32,8 @@ from sklearn.preprocessing import StandardScaler
 from .._forms import (
     G1_KERNEL_FORMS,
     KERNEL_FORMS,
-    RIDGE_FORM_KERNEL,
     RAW_SOURCE_FORMS,
+    RIDGE_FORM_KERNEL,
     TARGET_UNIT_FORMS,
     form_design,
     form_target,
