@@ -371,36 +371,16 @@ def anchored_weights(cv: dict, forms: list[str], c: float = 1.0) -> dict[str, fl
     anchor): a form whose CV score is ``z_a`` paired SE above the anchor's keeps
     ``min(1, exp(z_a - c))`` of its zsoft weight, the anchor keeps all of it. A complex form
     the CV cannot tell from the simple one gets little weight; one that clearly beats it keeps
-    its zsoft weight. Without an eligible simple form this is zsoft."""
-    simple = [f for f in SIMPLE if f in forms]
-    w = zsoft_weights(cv, forms)
-    if not simple:
-        return w
-    anchor = max(simple, key=lambda f: cv[f].mean())
-    best = max(forms, key=lambda f: cv[f].mean())
-    raw = {}
-    for f in forms:
-        gap, se = paired(cv, best, f)
-        z = 0.0 if gap <= 0 else (gap / se if se > 0 else np.inf)
-        if z > MAX_Z:
-            continue
-        zw = float(np.exp(-z))
-        if f != anchor and f not in SIMPLE:
-            g, e = paired(cv, f, anchor)  # anchor's score below f's: f's improvement
-            za = g / e if e > 0 else (np.inf if g > 0 else -np.inf)
-            zw *= float(min(1.0, np.exp(za - c)))
-        raw[f] = zw
-    tot = sum(raw.values())
-    kept = {f: v / tot for f, v in raw.items() if v / tot >= MIN_W}
-    tot = sum(kept.values())
-    return {f: v / tot for f, v in kept.items()}
+    its zsoft weight. Without an eligible simple form this is zsoft. (:func:`ladder_weights`
+    with the simple forms as the anchors.)"""
+    return ladder_weights(cv, forms, c, SIMPLE)
 
 
 def ladder_weights(cv: dict, forms: list[str], c: float = 1.0, anchors=None) -> dict[str, float]:
     """zsoft weights where every form earns its weight against the best *simpler* form
     (:data:`COMPLEXITY`; ``anchors``: against the best form of that set instead, for forms
     outside it): it keeps ``min(1, exp(z - c))``, ``z`` its paired CV gain over that form in
-    SE. The anchored average is the case ``anchors = SIMPLE``."""
+    SE. The anchored average (:func:`anchored_weights`) is the case ``anchors = SIMPLE``."""
     best = max(forms, key=lambda f: cv[f].mean())
     raw = {}
     for f in forms:
