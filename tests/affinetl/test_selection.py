@@ -9,6 +9,7 @@ import pytest
 from sklearn.model_selection import GroupKFold, KFold, LeaveOneOut, ShuffleSplit
 
 from affinetl import AffineTransferRegressor, LinearAffineTransferRegressor
+from affinetl._forms import RIDGE_FORM_KERNEL, SOURCE_UNIT_FORMS
 from affinetl._solvers import eigh_psd, fit_partial_ridge, holdout_path
 from affinetl.selection import (
     AffineTransferCV,
@@ -32,16 +33,9 @@ def _kernel_form(**kw):
     return AffineTransferRegressor(**{"max_iter": 200, "tol": 1e-6, "kernel1": "rbf", **kw})
 
 
-RIDGE_FORMS = [
-    "source_linear",
-    "offset",
-    "source_kernel",
-    "direct",
-    "offset_calibrated",
-    "const",
-    "ratio",
-    "ratio_calibrated",
-]
+#: Every ridge-type kernel form with a fitted block or coefficient (the unit forms are checked in
+#: ``test_selection_units.py``): a form added to ``affinetl._forms`` is checked here too.
+RIDGE_FORMS = [f for f in RIDGE_FORM_KERNEL if f not in SOURCE_UNIT_FORMS]
 
 
 @pytest.fixture
