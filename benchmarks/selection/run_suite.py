@@ -85,17 +85,27 @@ def _save(path: Path, arrays: dict) -> None:
     os.replace(tmp, path)
 
 
-def one_split(data: dict, n: int, rep: int) -> dict:
-    """Every form and the default on one split; returns the arrays stored for it."""
+def standardised_split(data: dict, n: int, rep: int) -> tuple:
+    """Split ``rep`` at size ``n`` as the suite fits it: ``train``, ``test``, ``X`` (inputs
+    then source columns, all rows, standardised on the training rows), the source columns
+    ``src`` and ``scale`` (the source's standard deviation with one source feature, by which
+    the target is divided; else 1)."""
     train, test = draw(data, n, rep)
-    x, u, y = data["x"], data["u"], data["y"]
+    x, u = data["x"], data["u"]
     # scikit-learn's scaler, as the estimator's own standardize=True: columns constant up to
     # rounding on the training rows (std ~1e-17) keep scale 1 instead of being blown up
     xsc, usc = StandardScaler().fit(x[train]), StandardScaler().fit(u[train])
     k = u.shape[1]
     scale = float(usc.scale_[0]) if k == 1 else 1.0
     X = np.hstack([xsc.transform(x), usc.transform(u)])
-    src = list(range(X.shape[1] - k, X.shape[1]))
+    return train, test, X, list(range(X.shape[1] - k, X.shape[1])), scale
+
+
+def one_split(data: dict, n: int, rep: int) -> dict:
+    """Every form and the default on one split; returns the arrays stored for it."""
+    train, test, X, src, scale = standardised_split(data, n, rep)
+    u, y = data["u"], data["y"]
+    k = u.shape[1]
     Xtr, ytr, Xte = X[train], y[train] / scale, X[test]
     splits = list(default_cv(n, rep).split(Xtr))
     fold = np.empty(n, dtype=np.int16)
@@ -187,15 +197,11 @@ def scores_split(data: dict, n: int, rep: int) -> dict:
     (candidates x splits, negative MSE of the target divided by ``scale``) and ``scale``.
     ``suite_rules.py`` replays rules that need more than each form's best candidate (the
     leave-one-split-out tuning of the forms) from them."""
-    train, _ = draw(data, n, rep)
-    x, u, y = data["x"], data["u"], data["y"]
-    xsc, usc = StandardScaler().fit(x[train]), StandardScaler().fit(u[train])
-    k = u.shape[1]
-    scale = float(usc.scale_[0]) if k == 1 else 1.0
-    X = np.hstack([xsc.transform(x[train]), usc.transform(u[train])])
-    src = list(range(X.shape[1] - k, X.shape[1]))
+    train, _, X, src, scale = standardised_split(data, n, rep)
+    X = X[train]
     splits = list(default_cv(n, rep).split(X))
-    sel = AffineTransferCV(source_columns=src, cv=splits, rule="best").fit(X, y[train] / scale)
+    sel = AffineTransferCV(source_columns=src, cv=splits, rule="best")
+    sel.fit(X, data["y"][train] / scale)
     res = sel.cv_results_
     scores = np.column_stack([res[f"split{j}_test_score"] for j in range(len(splits))])
     return {
