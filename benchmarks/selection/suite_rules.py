@@ -24,6 +24,7 @@ Run (after ``run_suite.py``)::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -138,13 +139,18 @@ def nested_form_scores(labels: np.ndarray, scores: np.ndarray) -> dict[str, np.n
     return out
 
 
+@functools.cache
+def _nested_scores(case: str, n: int, rep: int) -> tuple[dict[str, np.ndarray], float]:
+    """:func:`nested_form_scores` of one stored split and its squared scale, read once (every
+    nested rule of a replay asks for the same split)."""
+    z = np.load(SCORES / case / f"n{n}_r{rep}.npz")
+    return nested_form_scores(z["labels"], z["scores"]), float(z["scale"]) ** 2
+
+
 def with_nested(s: dict) -> dict:
     """The split with each package form's CV scores replaced by :func:`nested_form_scores`
     (case units); the unit forms have no hyper-parameters and keep theirs."""
-    path = SCORES / s["case"] / f"n{s['n']}_r{s['rep']}.npz"
-    z = np.load(path)
-    nested = nested_form_scores(z["labels"], z["scores"])
-    sc2 = float(z["scale"]) ** 2
+    nested, sc2 = _nested_scores(s["case"], s["n"], s["rep"])
     cv = dict(s["cv"])
     for f in cv:
         if f in nested and np.all(np.isfinite(nested[f])):
