@@ -50,7 +50,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import LeaveOneOut  # noqa: E402
+from sklearn.model_selection import LeaveOneOut, RepeatedKFold  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -166,18 +166,36 @@ def one_split(data: dict, n: int, rep: int) -> dict:
     return out
 
 
-def live_split(data: dict, n: int, rep: int, units: bool, loo_below: int = 0) -> dict:
+#: Settings of the estimator tried live against its defaults (``--live --variant NAME``, into
+#: ``suite_live_<NAME>/``): a penalty path two decades wider at the top and one at the bottom
+#: (``wide``), repeated 5-fold CV at every size (``rkf``: four repeats, for the search and the
+#: averaging weights).
+VARIANTS = {
+    "wide": {"lambdas": tuple(10.0 ** np.arange(-4, 4))},
+    "rkf": {},
+}
+
+
+def live_split(
+    data: dict, n: int, rep: int, units: bool, loo_below: int = 0, variant: str | None = None
+) -> dict:
     """The shipped default on one split, called as a user would (raw columns, the estimator's
     own standardisation, ``source_in_target_units=units``), on the suite's splits
-    (leave-one-out instead below ``loo_below`` samples)."""
+    (leave-one-out instead below ``loo_below`` samples; the settings of :data:`VARIANTS`
+    with ``variant``)."""
     train, test = draw(data, n, rep)
     X = np.hstack([data["x"], data["u"]])
     k = data["u"].shape[1]
     src = list(range(X.shape[1] - k, X.shape[1]))
     cv = LeaveOneOut() if n < loo_below else default_cv(n, rep)
+    if variant == "rkf":
+        cv = RepeatedKFold(n_splits=5, n_repeats=4, random_state=rep)
     splits = list(cv.split(X[train]))
     t0 = time.perf_counter()
-    sel = AffineTransferCV(source_columns=src, source_in_target_units=units, cv=splits)
+    options = VARIANTS[variant] if variant else {}
+    sel = AffineTransferCV(
+        source_columns=src, source_in_target_units=units, cv=splits, **options
+    )
     sel.fit(X[train], data["y"][train])
     meta = {
         "seconds": time.perf_counter() - t0,
@@ -260,9 +278,11 @@ def run_case(
     loo_below: int = 0,
     scores: bool = False,
     ratio: bool = False,
+    variant: str | None = None,
 ) -> None:
     data = load_case(name)
-    out = OUT.with_name("suite_live" + (f"_loo{loo_below}" if loo_below else "")) if live else OUT
+    suffix = f"_loo{loo_below}" if loo_below else (f"_{variant}" if variant else "")
+    out = OUT.with_name("suite_live" + suffix) if live else OUT
     out = OUT.with_name("suite_scores") if scores else out
     out = OUT.with_name("suite_ratio") if ratio else out
     if ratio and not CASES[name].in_target_units:
@@ -276,7 +296,7 @@ def run_case(
         elif scores:
             arrays = scores_split(data, n, rep)
         elif live:
-            arrays = live_split(data, n, rep, CASES[name].in_target_units, loo_below)
+            arrays = live_split(data, n, rep, CASES[name].in_target_units, loo_below, variant)
         else:
             arrays = one_split(data, n, rep)
         _save(out / name / f"n{n}_r{rep}.npz", arrays)
@@ -307,11 +327,26 @@ def main(argv: list[str] | None = None) -> int:
         help="the scale forms (ratio, ratio_calibrated) where the source is in target units, "
         "into suite_ratio/",
     )
+    parser.add_argument(
+        "--variant",
+        choices=sorted(VARIANTS),
+        default=None,
+        help="with --live: the estimator with these settings (VARIANTS), into suite_live_<NAME>/",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     for name in args.cases:
-        run_case(name, args.splits, args.sizes, args.live, args.loo_below, args.scores, args.ratio)
+        run_case(
+            name,
+            args.splits,
+            args.sizes,
+            args.live,
+            args.loo_below,
+            args.scores,
+            args.ratio,
+            args.variant,
+        )
     return 0
 
 

@@ -595,6 +595,50 @@ def r_support(s, c=1.0, relative=True):
     return np.sum(W * P, axis=1)
 
 
+def rowwise(s: dict) -> dict:
+    """The split with each form's CV scores per held-out row (``-(y_i - oof_i)^2``) instead of
+    per fold: the paired standard errors of the rules then come from the rows."""
+    return {**s, "cv": {f: -((s["ytrain"] - s["oof"][f]) ** 2) for f in s["cv"]}}
+
+
+def group_anchor_weights(cv: dict, forms: list[str], c: float = 1.0) -> dict[str, float]:
+    """zsoft weights where the non-simple forms *together* keep ``min(1, exp(z - c))`` of
+    their weight, ``z`` the paired CV gain of the best of them over the best simple form (the
+    anchor), the rest going to the anchor (one gate for the group, not one per form)."""
+    w = zsoft_weights(cv, forms)
+    simple = [f for f in forms if f in SIMPLE]
+    rest = [f for f in w if f not in SIMPLE]
+    if not simple or not rest:
+        return w
+    anchor = max(simple, key=lambda f: cv[f].mean())
+    g, e = paired(cv, max(rest, key=lambda f: cv[f].mean()), anchor)
+    k = float(min(1.0, np.exp((g / e if e > 0 else (np.inf if g > 0 else -np.inf)) - c)))
+    out = {f: v * k if f in rest else v for f, v in w.items()}
+    out[anchor] = out.get(anchor, 0.0) + (1 - k) * sum(w[f] for f in rest)
+    return {f: v for f, v in out.items() if v > 0}
+
+
+def pseudo_bma_weights(s: dict, forms: list[str], draws: int = 1000) -> dict[str, float]:
+    """Pseudo-BMA+ (Yao, Vehtari, Simpson & Gelman 2018): weights ``exp(elpd_f)`` averaged over
+    Bayesian-bootstrap draws of the held-out rows, ``elpd_f`` the sum of the rows' Gaussian
+    log predictive densities with the form's out-of-fold mean squared error as variance."""
+    E = np.column_stack([(s["ytrain"] - s["oof"][f]) ** 2 for f in forms])
+    var = E.mean(axis=0)
+    elpd = -0.5 * np.log(2 * np.pi * var) - E / (2 * var)
+    A = np.random.default_rng(0).dirichlet(np.ones(E.shape[0]), size=draws)
+    Z = E.shape[0] * A @ elpd
+    W = np.exp(Z - Z.max(axis=1, keepdims=True))
+    w = (W / W.sum(axis=1, keepdims=True)).mean(axis=0)
+    kept = {f: float(v) for f, v in zip(forms, w) if v >= MIN_W}
+    return {f: v / sum(kept.values()) for f, v in kept.items()}
+
+
+def r_weighted(s, weights):
+    """The chosen rule's outside-range keep and row adjustments with other CV weights."""
+    forms = candidate_forms(s, True)
+    return predict_weighted(s, weights(s, forms), keep=outside_keep(s["cv"], forms))
+
+
 def nested(rule):
     """``rule`` with the forms compared by their leave-one-split-out tuned scores."""
     return lambda s: rule(with_nested(s))
@@ -602,6 +646,18 @@ def nested(rule):
 
 RULES = {
     "anchored 1 curvature 3": r_curvature,
+    "rows: anchored 1 curvature 3": lambda s: r_curvature(rowwise(s)),
+    "group anchor 1 curvature 3": lambda s: r_weighted(
+        s, lambda s_, f: group_anchor_weights(s_["cv"], f)
+    ),
+    "pseudo-BMA+ curvature 3": lambda s: r_weighted(s, pseudo_bma_weights),
+    "anchored 2 curvature 3": lambda s: r_weighted(
+        s, lambda s_, f: anchored_weights(s_["cv"], f, 2.0)
+    ),
+    "anchored 3 curvature 3": lambda s: r_weighted(
+        s, lambda s_, f: anchored_weights(s_["cv"], f, 3.0)
+    ),
+    "anchored 3": lambda s: r_anchored(s, 3.0),
     "nested: anchored 1 curvature 3": nested(r_curvature),
     "in-range CV: anchored 1 curvature 3": r_in_range,
     "in-range CV (keep too)": lambda s: r_in_range(s, 1.0, False),
