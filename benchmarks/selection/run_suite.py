@@ -193,9 +193,7 @@ def live_split(
     splits = list(cv.split(X[train]))
     t0 = time.perf_counter()
     options = VARIANTS[variant] if variant else {}
-    sel = AffineTransferCV(
-        source_columns=src, source_in_target_units=units, cv=splits, **options
-    )
+    sel = AffineTransferCV(source_columns=src, source_in_target_units=units, cv=splits, **options)
     sel.fit(X[train], data["y"][train])
     meta = {
         "seconds": time.perf_counter() - t0,
