@@ -123,7 +123,9 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             eligible = average_eligible(linear, u.shape[1], n_train)
             simple = [lab in SIMPLE_FORMS for lab in labels] if self._ANCHOR_TO_SIMPLE else None
             weights = average_weights(mean, scores, labels, eligible, simple)
-            self.outside_range_keep_ = outside_range_keep(mean, scores, labels, limited, eligible)
+            if self._may_keep_outside_range():
+                keep = outside_range_keep(mean, scores, labels, limited, eligible)
+                self.outside_range_keep_ = keep
         self.best_score_ = float(mean[self.best_index_])
         self.best_params_ = dict(candidates[self.best_index_])
         self.best_form_ = self.best_params_["form"]
@@ -166,6 +168,11 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         """Whether the form's ``g1`` is a kernel of ``u`` alone (no linear source terms), so
         that it falls back to a constant away from the training source values."""
         return False
+
+    def _may_keep_outside_range(self) -> bool:
+        """Whether the range-limited forms may keep weight outside the training range of ``u``
+        where the CV shows a curvature (:func:`~affinetl.selection._rules.outside_range_keep`)."""
+        return True
 
     @staticmethod
     def _linear_source_terms(params: dict[str, Any]) -> bool:

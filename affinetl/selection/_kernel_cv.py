@@ -86,7 +86,10 @@ class AffineTransferCV(TransferCVBase):
         one-parameter special cases ``source_as_is`` (``f_t = u``) and ``source_plus_const``
         (``u + a0``) and the scale forms ``ratio`` (``a0 + u + u g3(x)``, ratio learning) and
         ``ratio_calibrated`` (``a0 + a1 u + u g3(x)``) to the searched and averaged family, and
-        makes the average prefer the simple forms (see ``rule``). It also checks that the
+        makes the average prefer the simple forms (see ``rule``); outside the training range
+        of ``u`` the average then leaves nothing to the forms whose ``g1`` is a kernel of
+        ``u`` alone (``outside_range_keep_ = 0``: the forms that follow ``u`` carry those
+        rows). It also checks that the
         source column was not standardised on the data given to ``fit`` (a ``StandardScaler``
         in a ``Pipeline``): ``y - u`` would then mix units, so it raises a ``ValueError``;
         pass the source column through unscaled
@@ -138,7 +141,8 @@ class AffineTransferCV(TransferCVBase):
         ``form_weights_``; each prediction row
         then adjusts them for where the forms can be trusted (:meth:`predict_form_weights`:
         a kernel ``g1(u)`` keeps ``outside_range_keep_`` of its weight outside the training
-        range of ``u``, calibrations are weighted by their relative prediction variance).
+        range of ``u``, none with ``source_in_target_units``; calibrations are weighted by
+        their relative prediction variance).
         Measured on 52 real cells in ``docs/model-selection.md``. ``"one_se"``: the simplest form (order of
         :func:`~affinetl.selection.form_complexity`: :data:`~affinetl.selection.COMPLEXITY`,
         plus the number of linear source coefficients beyond the first when a fold has fewer
@@ -271,6 +275,11 @@ class AffineTransferCV(TransferCVBase):
     @staticmethod
     def _reverts_outside_source_range(params: dict[str, Any]) -> bool:
         return params["form"] in G1_KERNEL_FORMS and not params.get("g1_linear", False)
+
+    def _may_keep_outside_range(self) -> bool:
+        # a source in the target's units: beyond its training range the forms that follow u
+        # (slope 1 or a calibration) are the ones to trust, whatever the CV curvature
+        return not self.source_in_target_units
 
     def _forms(self, u: np.ndarray, y: np.ndarray) -> list[str]:
         units = bool(self.source_in_target_units)
