@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from scipy.optimize import nnls
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -182,6 +183,9 @@ def paired(cv: dict, a: str, b: str) -> tuple[float, float]:
     """Mean CV-score gap of ``b`` below ``a`` and its paired standard error."""
     d = cv[a] - cv[b]
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
+
+
+_paired_plain = paired
 
 
 def zsoft_weights(cv: dict, forms: list[str]) -> dict[str, float]:
@@ -605,6 +609,28 @@ def rowwise(s: dict) -> dict:
     return {**s, "cv": {f: -((s["ytrain"] - s["oof"][f]) ** 2) for f in s["cv"]}}
 
 
+def paired_calibrated(cv: dict, a: str, b: str) -> tuple[float, float]:
+    """:func:`paired` on the normal scale: the paired t statistic over ``k`` folds (``k - 1``
+    degrees of freedom) mapped to the standard normal quantile of the same probability,
+    returned as the standard error that gives that ``z``."""
+    g, se = _paired_plain(cv, a, b)
+    k = next(iter(cv.values())).size
+    if not se > 0:
+        return g, se
+    z = float(stats.norm.isf(stats.t.sf(g / se, k - 1)))
+    return (g, g / z) if z != 0 and np.sign(z) == np.sign(g) else (g, se)
+
+
+def r_t_calibrated(s):
+    """The chosen rule with every paired comparison t-calibrated (:func:`paired_calibrated`)."""
+    global paired
+    paired = paired_calibrated
+    try:
+        return r_curvature(s, units_keep=False)
+    finally:
+        paired = _paired_plain
+
+
 def group_anchor_weights(cv: dict, forms: list[str], c: float = 1.0) -> dict[str, float]:
     """zsoft weights where the non-simple forms *together* keep ``min(1, exp(z - c))`` of
     their weight, ``z`` the paired CV gain of the best of them over the best simple form (the
@@ -652,6 +678,7 @@ RULES = {
     CHOSEN: lambda s: r_curvature(s, units_keep=False),
     "anchored 1 curvature 3": r_curvature,
     "rows: anchored 1 curvature 3": lambda s: r_curvature(rowwise(s)),
+    "t-calibrated": r_t_calibrated,
     "group anchor 1 curvature 3": lambda s: r_weighted(
         s, lambda s_, f: group_anchor_weights(s_["cv"], f)
     ),
