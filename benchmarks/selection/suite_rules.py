@@ -631,6 +631,17 @@ def r_t_calibrated(s):
         paired = _paired_plain
 
 
+def r_rows_cut(s, ratio=2.0):
+    """Row-wise paired comparisons (:func:`rowwise`) without the forms whose CV mean squared
+    error is above ``ratio`` times the best form's (an effect-size cut)."""
+    r = rowwise(s)
+    forms = candidate_forms(s, True)
+    best = min(-s["cv"][f].mean() for f in forms)
+    forms = [f for f in forms if -s["cv"][f].mean() <= ratio * best]
+    k = 0.0 if s["units"] else outside_keep(r["cv"], forms)
+    return predict_weighted(s, anchored_weights(r["cv"], forms, 1.0), keep=k)
+
+
 def group_anchor_weights(cv: dict, forms: list[str], c: float = 1.0) -> dict[str, float]:
     """zsoft weights where the non-simple forms *together* keep ``min(1, exp(z - c))`` of
     their weight, ``z`` the paired CV gain of the best of them over the best simple form (the
@@ -679,6 +690,7 @@ RULES = {
     "anchored 1 curvature 3": r_curvature,
     "rows: anchored 1 curvature 3": lambda s: r_curvature(rowwise(s)),
     "t-calibrated": r_t_calibrated,
+    "rows, cut at 2x the best CV error": r_rows_cut,
     "group anchor 1 curvature 3": lambda s: r_weighted(
         s, lambda s_, f: group_anchor_weights(s_["cv"], f)
     ),
