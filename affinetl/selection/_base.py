@@ -129,10 +129,10 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         self.best_score_ = float(mean[self.best_index_])
         self.best_params_ = dict(candidates[self.best_index_])
         self.best_form_ = self.best_params_["form"]
-        self.form_scores_ = {
-            f: float(np.nanmax(np.where([c["form"] == f for c in candidates], mean, np.nan)))
-            for f in forms
-        }
+        # NaN for a form none of whose candidates scored (e.g. a calibration on a constant u)
+        form_of = np.array([c["form"] for c in candidates])
+        scored = {f: mean[np.isfinite(mean) & (form_of == f)] for f in forms}
+        self.form_scores_ = {f: float(s.max()) if s.size else np.nan for f, s in scored.items()}
         logger.info(
             "selected %s (%s) among %d candidates on %d splits in %.2fs",
             self.best_form_,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.model_selection import KFold
@@ -157,3 +159,18 @@ def test_anchored_weights_favour_the_simple_form_on_a_tie():
 
 def _se(d):
     return float(np.std(d, ddof=1) / np.sqrt(d.size))
+
+
+def test_constant_source_in_target_units_warns_nothing_from_numpy():
+    """A constant source column: the calibrations score NaN and are left out; their
+    ``form_scores_`` are NaN without a numpy "All-NaN slice" warning reaching the user."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 3))
+    y = 1.0 + 0.1 * x[:, 0] + 0.01 * rng.normal(size=12)
+    X = np.column_stack([x, np.ones(12)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        m = AffineTransferCV(source_columns=[3], source_in_target_units=True).fit(X, y)
+    assert np.isnan(m.form_scores_["source_linear"])
+    assert np.isfinite(m.form_scores_["source_as_is"])
+    assert "source_linear" not in m.form_weights_
