@@ -5,7 +5,7 @@ form's best, the one with the fewest effective degrees of freedom (``sum s / (s 
 over the eigenvalues ``s`` of the candidate's Gram matrix on all training rows; the full form
 by its const part, then the largest ``lambda2``) represents the form; the default averaging
 then runs as shipped. This patches ``affinetl.selection._rules.form_best`` for the duration of
-the run (an experiment, not a package option), fits the estimator as a user would on the
+each fit (an experiment, not a package option), fits the estimator as a user would on the
 suite's splits (``run_suite.py --live``) and stores the test predictions in
 ``benchmarks/out/selection/suite_live_onese/`` for ``suite_live.py --live-dir
 suite_live_onese --ratio``. Measured 7 Dec 2026 on the development half: 23 of 32 cells meet
@@ -14,10 +14,8 @@ all three criteria against the default's 27 (``docs/model-selection.md``, "Third
     .venv/bin/python benchmarks/selection/run_onese_within_form.py pi_cv_cp sarcos_t1_rest ...
 """
 
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -33,7 +31,7 @@ from suite_cases import CASES, load_case, sizes_for  # noqa: E402
 import affinetl.selection._rules as R  # noqa: E402
 from affinetl._forms import RIDGE_FORM_KERNEL, source_rms  # noqa: E402
 from affinetl.kernels import gram_matrix  # noqa: E402
-from affinetl.selection import AffineTransferCV, default_cv  # noqa: E402
+from affinetl.selection import AffineTransferCV  # noqa: E402
 
 STATE = {}
 _orig = R.form_best
@@ -60,11 +58,17 @@ def form_best_1se(mean, labels):
     return out
 
 
-R.form_best = form_best_1se
-
-
 class OneSE(AffineTransferCV):
-    """The default estimator, recording each candidate's split scores and complexity."""
+    """The default estimator with :func:`form_best_1se` as the rules' choice of each form's
+    candidate, during its own ``fit`` only (other estimators in the process are unaffected)."""
+
+    def fit(self, X, y, groups=None):
+        R.form_best = form_best_1se
+        try:
+            return super().fit(X, y, groups)
+        finally:
+            R.form_best = _orig
+            STATE.pop("cur", None)
 
     def _evaluate(self, x, u_raw, y, forms, splits, score):
         parts = super()._evaluate(x, u_raw, y, forms, splits, score)
@@ -118,29 +122,6 @@ class OneSE(AffineTransferCV):
         return parts
 
 
-def live_split(data, n, rep, units):
-    """:func:`run_suite.live_split` with :class:`OneSE`."""
-    train, test = RS.draw(data, n, rep)
-    X = np.hstack([data["x"], data["u"]])
-    k = data["u"].shape[1]
-    src = list(range(X.shape[1] - k, X.shape[1]))
-    splits = list(default_cv(n, rep).split(X[train]))
-    t0 = time.perf_counter()
-    sel = OneSE(source_columns=src, source_in_target_units=units, cv=splits)
-    sel.fit(X[train], data["y"][train])
-    STATE.pop("cur", None)
-    meta = {
-        "seconds": time.perf_counter() - t0,
-        "weights": sel.form_weights_,
-        "outside_range_keep": sel.outside_range_keep_,
-    }
-    return {
-        "y": data["y"][test].astype(np.float64),
-        "default": sel.predict(X[test]),
-        "meta": np.array(json.dumps(meta)),
-    }
-
-
 if __name__ == "__main__":
     import warnings
 
@@ -155,5 +136,7 @@ if __name__ == "__main__":
                 path = out / name / f"n{n}_r{rep}.npz"
                 if path.exists():
                     continue
-                RS._save(path, live_split(data, n, rep, CASES[name].in_target_units))
+                RS._save(
+                    path, RS.live_split(data, n, rep, CASES[name].in_target_units, estimator=OneSE)
+                )
         print("done", name, flush=True)

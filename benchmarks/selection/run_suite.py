@@ -170,30 +170,40 @@ def one_split(data: dict, n: int, rep: int) -> dict:
 #: ``suite_live_<NAME>/``): a penalty path two decades wider at the top and one at the bottom
 #: (``wide``), repeated 5-fold CV at every size (``rkf``: four repeats, for the search and the
 #: averaging weights).
+#: A variant's ``splitter`` (if any) gives the splitter of split ``rep`` at size ``n``; its other
+#: entries are keywords of the estimator.
 VARIANTS = {
     "wide": {"lambdas": tuple(10.0 ** np.arange(-4, 4))},
-    "rkf": {},
+    "rkf": {"splitter": lambda n, rep: RepeatedKFold(n_splits=5, n_repeats=4, random_state=rep)},
 }
 
 
 def live_split(
-    data: dict, n: int, rep: int, units: bool, loo_below: int = 0, variant: str | None = None
+    data: dict,
+    n: int,
+    rep: int,
+    units: bool,
+    loo_below: int = 0,
+    variant: str | None = None,
+    estimator: type = AffineTransferCV,
 ) -> dict:
     """The shipped default on one split, called as a user would (raw columns, the estimator's
     own standardisation, ``source_in_target_units=units``), on the suite's splits
     (leave-one-out instead below ``loo_below`` samples; the settings of :data:`VARIANTS`
-    with ``variant``)."""
+    with ``variant``; ``estimator``: a subclass of the default for an experiment)."""
     train, test = draw(data, n, rep)
     X = np.hstack([data["x"], data["u"]])
     k = data["u"].shape[1]
     src = list(range(X.shape[1] - k, X.shape[1]))
-    cv = LeaveOneOut() if n < loo_below else default_cv(n, rep)
-    if variant == "rkf":
-        cv = RepeatedKFold(n_splits=5, n_repeats=4, random_state=rep)
+    options = dict(VARIANTS[variant]) if variant else {}
+    splitter = options.pop("splitter", None)
+    if splitter is not None:
+        cv = splitter(n, rep)
+    else:
+        cv = LeaveOneOut() if n < loo_below else default_cv(n, rep)
     splits = list(cv.split(X[train]))
     t0 = time.perf_counter()
-    options = VARIANTS[variant] if variant else {}
-    sel = AffineTransferCV(source_columns=src, source_in_target_units=units, cv=splits, **options)
+    sel = estimator(source_columns=src, source_in_target_units=units, cv=splits, **options)
     sel.fit(X[train], data["y"][train])
     meta = {
         "seconds": time.perf_counter() - t0,
