@@ -41,8 +41,8 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     """Shared fit/predict logic; subclasses produce the candidates and the refit estimator.
 
     A subclass's ``_evaluate(x, u, y, forms, splits, score)`` returns a list of
-    ``(candidates, scores, times)`` (:func:`~._scoring.score_ridge_tasks`); ``fit`` keeps the
-    candidates of ``forms``.
+    ``(candidates, scores, times, rows)`` (:func:`~._scoring.score_ridge_tasks`: split scores
+    and held-out row scores); ``fit`` keeps the candidates of ``forms``.
     """
 
     _FORMS: tuple[str, ...] = ()
@@ -104,6 +104,7 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         candidates = [c for p in parts for c in p[0] if c["form"] in forms]
         scores = np.vstack([p[1] for p in parts])[keep]
         times = np.concatenate([p[2] for p in parts])[keep]
+        rows = np.vstack([p[3] for p in parts])[keep]
         self.n_splits_ = len(splits)
         self.cv_results_ = cv_results(candidates, scores, times)
         mean = self.cv_results_["mean_test_score"]
@@ -122,9 +123,10 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         if self.rule == "average":
             eligible = average_eligible(linear, u.shape[1], n_train)
             simple = [lab in SIMPLE_FORMS for lab in labels] if self._ANCHOR_TO_SIMPLE else None
-            weights = average_weights(mean, scores, labels, eligible, simple)
+            # forms compared by their paired scores on the held-out rows (not the split means)
+            weights = average_weights(mean, rows, labels, eligible, simple)
             if self._may_keep_outside_range():
-                keep = outside_range_keep(mean, scores, labels, limited, eligible)
+                keep = outside_range_keep(mean, rows, labels, limited, eligible)
                 self.outside_range_keep_ = keep
         self.best_score_ = float(mean[self.best_index_])
         self.best_params_ = dict(candidates[self.best_index_])

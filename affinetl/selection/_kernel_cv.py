@@ -44,7 +44,7 @@ from ..base import Interval, StrOptions, store_params
 from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix
 from ..models import AffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase, logger
-from ._scoring import Gram, path_candidates, positive, safe_score, score_ridge_tasks
+from ._scoring import Gram, path_candidates, positive, row_scores, score_ridge_tasks
 
 __all__ = ["AffineTransferCV"]
 
@@ -411,18 +411,18 @@ class AffineTransferCV(TransferCVBase):
                 tol=self.tol,
             )
             pred = (scale[:, None] * res.predictions).reshape(len(pairs), L, m)
-            out = [
-                [safe_score(score, y[splits[j][1]] - p[: splits[j][1].size]) for p in pred[q]]
-                for q, (_, j) in enumerate(pairs)
+            out = [  # (L, n_test) row scores of each (start, split)
+                row_scores(score, y[te] - pred[q][:, : te.size])
+                for q, te in enumerate(splits[j][1] for _, j in pairs)
             ]
-            return np.array(out), int(np.sum(~res.converged)), time.perf_counter() - t0
+            return out, int(np.sum(~res.converged)), time.perf_counter() - t0
 
         results = Parallel(n_jobs=self.n_jobs)(delayed(one)(pairs) for pairs in batches)
-        table = np.full((len(starts), len(splits), L), np.nan)
+        table: list[list] = [[None] * len(splits) for _ in starts]
         seconds = np.zeros(len(starts))
         for pairs, (out, _, dt) in zip(batches, results):
             for p, (k, j) in enumerate(pairs):
-                table[k, j] = out[p]
+                table[k][j] = out[p]
                 seconds[k] += dt / len(pairs)
         not_conv = sum(nc for _, nc, _ in results)
         if not_conv:

@@ -15,7 +15,7 @@ from .._solvers import difference_matrix, fused_penalty, linear_affine_relaxatio
 from ..base import store_params
 from ..models import LinearAffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase
-from ._scoring import Gram, path_candidates, positive, safe_score, score_ridge_tasks
+from ._scoring import Gram, path_candidates, positive, row_scores, score_ridge_tasks
 
 __all__ = ["LinearAffineTransferCV"]
 
@@ -152,8 +152,8 @@ class LinearAffineTransferCV(TransferCVBase):
 
         def one(f, tr, te):
             t0 = time.perf_counter()
-            state, out = None, []
-            for r in path:
+            state, out = None, np.full((path.size, te.size), np.nan)
+            for i, r in enumerate(path):
                 P = fused_penalty(p, float(r), float(f), self.blocks)
                 try:
                     res = linear_affine_relaxation(
@@ -161,18 +161,17 @@ class LinearAffineTransferCV(TransferCVBase):
                     )
                 except np.linalg.LinAlgError:
                     state = None
-                    out.append(np.nan)
                     continue
                 state = (res.intercept, res.source_coef, res.scale_coef, res.coef)
                 a0, a1, b, w = (v[0] for v in state)
                 pred = a0 + u[te] @ a1 + (1.0 + u[te] @ b) * (x[te] @ w)
-                out.append(safe_score(score, y[te] - pred))
-            return np.asarray(out), time.perf_counter() - t0
+                out[i] = row_scores(score, y[te] - pred)
+            return out, time.perf_counter() - t0
 
         jobs = [(float(f), tr, te) for f in lf for tr, te in splits]
         results = Parallel(n_jobs=self.n_jobs)(delayed(one)(*j) for j in jobs)
         S = len(splits)
-        table = np.array([out for out, _ in results]).reshape(lf.size, S, path.size)
+        table = [[out for out, _ in results[k * S : (k + 1) * S]] for k in range(lf.size)]
         seconds = np.array([dt for _, dt in results]).reshape(lf.size, S).sum(axis=1)
         starts = [{"form": "full", "lambda_fused": float(f)} for f in lf]
         return path_candidates(starts, "lambda_ridge", path, table, seconds)

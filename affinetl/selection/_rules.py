@@ -23,8 +23,9 @@ __all__ = [
 
 #: Forms whose averaging weight falls below this are dropped (and the rest renormalised).
 MIN_FORM_WEIGHT = 0.01
-#: Forms more than this many paired standard errors below the best form get no weight.
-MAX_AVERAGE_Z = 3.0
+#: Forms more than this many paired standard errors (of the per-row differences of their
+#: hold-out scores) below the best form get no weight.
+MAX_AVERAGE_Z = 2.5
 #: A form enters the average only with at least this many training samples per fold for each
 #: unpenalised coefficient of its ``g1`` (intercept and linear source terms).
 AVERAGE_SAMPLES_PER_COEF = 2
@@ -35,8 +36,8 @@ SIMPLE_FORMS = ("source_as_is", "source_plus_const", "source_linear")
 ANCHOR_Z = 1.0
 #: Paired standard errors by which the best range-limited form (a kernel ``g1`` of ``u`` alone)
 #: must beat every other form to keep its full weight outside the training range of ``u``
-#: (:func:`outside_range_keep`): the counterpart of :data:`MAX_AVERAGE_Z`.
-OUTSIDE_RANGE_Z = MAX_AVERAGE_Z
+#: (:func:`outside_range_keep`).
+OUTSIDE_RANGE_Z = 3.0
 
 
 def form_best(mean: np.ndarray, labels: list[str]) -> dict[str, int]:
@@ -48,25 +49,26 @@ def form_best(mean: np.ndarray, labels: list[str]) -> dict[str, int]:
     return form_best
 
 
-def paired_gap(split_scores: np.ndarray, best: int, i: int) -> tuple[float, float]:
-    """Mean score gap of candidate ``i`` to ``best`` and the standard error of that mean (from
-    the per-split differences, so that split-to-split difficulty cancels)."""
-    diff = split_scores[best] - split_scores[i]
+def paired_gap(scores: np.ndarray, best: int, i: int) -> tuple[float, float]:
+    """Mean score gap of candidate ``i`` to ``best`` and the standard error of that mean, from
+    the paired differences of their ``scores`` (per split or per held-out row, one column each),
+    so that the difficulty of a split or a row cancels."""
+    diff = scores[best] - scores[i]
     se = float(np.std(diff, ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else 0.0
     return float(np.mean(diff)), se
 
 
-def _paired_z(split_scores: np.ndarray, a: int, b: int) -> tuple[float, float]:
+def _paired_z(scores: np.ndarray, a: int, b: int) -> tuple[float, float]:
     """Mean score gain of candidate ``a`` over ``b`` (:func:`paired_gap`) and that gain in
     its standard errors ``z`` (``+-inf`` where the standard error is 0)."""
-    gain, se = paired_gap(split_scores, a, b)
+    gain, se = paired_gap(scores, a, b)
     return gain, (gain / se if se > 0 else (np.inf if gain > 0 else -np.inf))
 
 
-def _keep(split_scores: np.ndarray, a: int, b: int, z0: float) -> float:
+def _keep(scores: np.ndarray, a: int, b: int, z0: float) -> float:
     """``min(1, exp(z - z0))``, ``z`` the paired gain of candidate ``a`` over ``b``
     (:func:`_paired_z`): the share of its weight a form keeps for beating ``b``."""
-    return float(min(1.0, np.exp(_paired_z(split_scores, a, b)[1] - z0)))
+    return float(min(1.0, np.exp(_paired_z(scores, a, b)[1] - z0)))
 
 
 def _best_where(mean: np.ndarray, forms: list[int], flags: list[bool]) -> int | None:
@@ -132,17 +134,19 @@ def average_eligible(linear: list[bool], n_source: int, n_train: int) -> list[bo
 
 def average_weights(
     mean: np.ndarray,
-    split_scores: np.ndarray,
+    row_scores: np.ndarray,
     labels: list[str],
     eligible: list[bool] | None = None,
     simple: list[bool] | None = None,
 ) -> dict[int, float]:
     """Averaging weights of the forms (``rule="average"``), keyed by their best candidate.
 
-    Form ``f`` gets ``exp(-z_f)``, ``z_f`` the mean score gap of its best candidate to the
-    best in standard errors of the paired per-split difference (``z = 0`` for the best form and
-    for forms that score as well): a smooth version of the one-SE tie band, so that forms the
-    CV cannot tell apart share the prediction and clearly worse ones drop out: forms more than
+    ``row_scores`` (n_candidates, n_held_out_rows) are the candidates' scores of each held-out
+    row of the splits. Form ``f`` gets ``exp(-z_f)``, ``z_f`` the mean score gap of its best
+    candidate to the best in standard errors of their paired per-row difference (``z = 0`` for
+    the best form and for forms that score as well): a smooth version of the one-SE tie band,
+    so that forms the CV cannot tell apart share the prediction and clearly worse ones drop
+    out: forms more than
     :data:`MAX_AVERAGE_Z` standard errors below the best, and weights below
     :data:`MIN_FORM_WEIGHT` after normalisation, are dropped and the rest renormalised (a
     form with a tenth of the weight but ten times the error would otherwise dominate the
@@ -156,7 +160,7 @@ def average_weights(
 
     ``simple`` (one flag per candidate: :data:`SIMPLE_FORMS`) anchors the average to the best
     eligible simple form: every other form keeps ``min(1, exp(z_a - ANCHOR_Z))`` of its weight,
-    ``z_a`` its mean score gain over the anchor in standard errors of their paired per-split
+    ``z_a`` its mean score gain over the anchor in standard errors of their paired per-row
     difference. A form the CV cannot tell from the simple one (``z_a`` near 0) keeps a third
     of its weight, one that beats it by :data:`ANCHOR_Z` standard errors or more all of it.
     The hold-out scores of the forms with tuned hyper-parameters are optimistic (each is the
@@ -171,11 +175,11 @@ def average_weights(
     anchor = None if simple is None else _best_where(mean, forms, simple)
     raw: dict[int, float] = {}
     for i in forms:
-        gap, z = _paired_z(split_scores, best, i)
+        gap, z = _paired_z(row_scores, best, i)
         if np.isfinite(gap) and z <= MAX_AVERAGE_Z:
             raw[i] = float(np.exp(-max(z, 0.0)))
             if anchor is not None and not simple[i]:
-                raw[i] *= _keep(split_scores, i, anchor, ANCHOR_Z)
+                raw[i] *= _keep(row_scores, i, anchor, ANCHOR_Z)
     total = sum(raw.values())
     if total <= 0:
         return {best: 1.0}
@@ -186,7 +190,7 @@ def average_weights(
 
 def outside_range_keep(
     mean: np.ndarray,
-    split_scores: np.ndarray,
+    row_scores: np.ndarray,
     labels: list[str],
     limited: list[bool],
     eligible: list[bool] | None = None,
@@ -198,7 +202,8 @@ def outside_range_keep(
     away from the training source values, so by default the average hands those rows to the
     forms that continue the trend in ``u``. That presumes the trend is straight enough to
     continue. Where the best limited form beats the best of all other forms by ``z`` paired
-    standard errors in CV, the data show a curvature the straight line misses (a target like
+    standard errors in CV (of the per-row differences of ``row_scores``, as
+    :func:`average_weights`), the data show a curvature the straight line misses (a target like
     ``1 / u``), and the limited forms keep ``min(1, exp(z - OUTSIDE_RANGE_Z))`` of their
     weight there: nothing while the evidence is weak, all of it at :data:`OUTSIDE_RANGE_Z`
     standard errors. Returns 0 without both kinds of form. On the development half of the
@@ -208,4 +213,4 @@ def outside_range_keep(
     forms = list(form_best(_restrict(mean, eligible), labels).values())
     a = _best_where(mean, forms, limited)
     b = _best_where(mean, forms, [not lim for lim in limited])
-    return 0.0 if a is None or b is None else _keep(split_scores, a, b, OUTSIDE_RANGE_Z)
+    return 0.0 if a is None or b is None else _keep(row_scores, a, b, OUTSIDE_RANGE_Z)

@@ -1,5 +1,9 @@
 """Cross-validation splits and scores: the splitter, the scorers, the closed-form hold-out
-scores of the ridge-type forms and ``cv_results_`` in scikit-learn's ``GridSearchCV`` format."""
+scores of the ridge-type forms and ``cv_results_`` in scikit-learn's ``GridSearchCV`` format.
+
+Every candidate is scored on each held-out row; a split's score is the mean over its rows
+(``cv_results_``, the candidate's ``mean_test_score``), and the row scores are what the
+averaging rule pairs to compare forms (:mod:`~affinetl.selection._rules`)."""
 
 from __future__ import annotations
 
@@ -21,14 +25,17 @@ __all__ = [
     "path_candidates",
     "positive",
     "ridge_scores",
-    "safe_score",
+    "row_scores",
     "score_ridge_tasks",
     "splits",
+    "tabulate",
 ]
 
+#: Score of each held-out row from its residual (higher is better); a split's score is the
+#: mean over its rows.
 SCORERS = {
-    "neg_mean_squared_error": lambda r: -float(np.mean(r * r)),
-    "neg_mean_absolute_error": lambda r: -float(np.mean(np.abs(r))),
+    "neg_mean_squared_error": lambda r: -(r * r),
+    "neg_mean_absolute_error": lambda r: -np.abs(r),
 }
 
 
@@ -72,8 +79,9 @@ class Gram:
         return self._eigh
 
 
-def ridge_scores(gram, Z, t, lams, y, splits, score) -> tuple[np.ndarray, float]:
-    """Hold-out scores (n_lams, n_splits) of one partially linear ridge family, and seconds.
+def ridge_scores(gram, Z, t, lams, y, splits, score) -> tuple[np.ndarray, np.ndarray, float]:
+    """Hold-out scores of one partially linear ridge family: (n_lams, n_splits) split scores,
+    (n_lams, n_held_out_rows) row scores (:func:`tabulate`) and seconds.
 
     The ridge of the target ``t`` on the design ``Z`` and the :class:`Gram` matrix ``gram``
     (None: least squares on ``Z``) for the penalties ``lams``, scored on ``y`` (``y - t`` is
@@ -98,34 +106,36 @@ def ridge_scores(gram, Z, t, lams, y, splits, score) -> tuple[np.ndarray, float]
             s, V = gram.eigh() if whole else eigh_psd(gram.K[np.ix_(idx, idx)])
         preds += holdout_path(s, V, Z[idx], t[idx], lams, tests)
     offset = y - t
-    out = [
-        [safe_score(score, y[te] - offset[te] - p) for p in pr]
-        for (_, te), pr in zip(splits, preds)
-    ]
-    return np.array(out, dtype=float).T, time.perf_counter() - t0
+    per_split = [row_scores(score, y[te] - offset[te] - p) for (_, te), p in zip(splits, preds)]
+    return *tabulate(per_split), time.perf_counter() - t0
 
 
-def score_ridge_tasks(tasks, y, splits, score, n_jobs) -> tuple[list[dict], np.ndarray, np.ndarray]:
+def score_ridge_tasks(tasks, y, splits, score, n_jobs) -> tuple:
     """Score the ridge tasks ``(candidates, (gram, Z, t, lams))`` (:func:`ridge_scores`) in
-    parallel: the candidates, their (n_candidates, n_splits) scores and fit times (a task's
-    time shared equally among its candidates and splits)."""
+    parallel: the candidates, their (n_candidates, n_splits) scores, fit times (a task's time
+    shared equally among its candidates and splits) and (n_candidates, n_held_out_rows) row
+    scores."""
     results = Parallel(n_jobs=n_jobs)(
         delayed(ridge_scores)(*args, y, splits, score) for _, args in tasks
     )
     candidates = [c for cands, _ in tasks for c in cands]
-    scores = np.vstack([sc for sc, _ in results]) if results else np.empty((0, len(splits)))
-    times = np.array([dt / sc.size for sc, dt in results for _ in range(sc.shape[0])])
-    return candidates, scores, times
+    m = sum(te.size for _, te in splits)
+    scores = np.vstack([sc for sc, _, _ in results]) if results else np.empty((0, len(splits)))
+    rows = np.vstack([r for _, r, _ in results]) if results else np.empty((0, m))
+    times = np.array([dt / sc.size for sc, _, dt in results for _ in range(sc.shape[0])])
+    return candidates, scores, times, rows
 
 
-def path_candidates(starts, key, path, table, seconds) -> tuple[list[dict], np.ndarray, np.ndarray]:
+def path_candidates(starts, key, path, per_split, seconds) -> tuple:
     """The candidates ``{**start, key: value}`` of every start along a penalty ``path``, their
-    (n_candidates, n_splits) scores from ``table`` (n_starts, n_splits, len(path)) and fit
-    times (``seconds`` of each start shared equally among its fits)."""
-    n_starts, S, L = table.shape
+    (n_candidates, n_splits) scores, fit times (``seconds`` of each start shared equally among
+    its fits) and row scores, from ``per_split[k][j]``, the (len(path), n_test_j) row scores
+    of start ``k`` on split ``j`` (:func:`tabulate`)."""
+    S, L = len(per_split[0]), len(path)
     candidates = [{**st, key: float(v)} for st in starts for v in path]
     times = np.repeat(np.asarray(seconds, dtype=float) / (S * L), L)
-    return candidates, table.transpose(0, 2, 1).reshape(n_starts * L, S), times
+    scores, rows = (np.vstack(parts) for parts in zip(*map(tabulate, per_split)))
+    return candidates, scores, times, rows
 
 
 def cv_results(candidates, scores, times) -> dict[str, Any]:
@@ -152,8 +162,20 @@ def cv_results(candidates, scores, times) -> dict[str, Any]:
     return res
 
 
-def safe_score(score, r: np.ndarray) -> float:
-    return score(r) if np.all(np.isfinite(r)) else np.nan
+def row_scores(score, r: np.ndarray) -> np.ndarray:
+    """``score`` of each held-out residual in ``r`` (..., n_test); NaN on every row of a fit
+    with a non-finite residual (a failed fit scores NaN on its whole split)."""
+    out = np.asarray(score(r), dtype=float)
+    out[~np.all(np.isfinite(r), axis=-1)] = np.nan
+    return out
+
+
+def tabulate(per_split: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(n_candidates, n_splits) split scores (the mean over each split's rows) and the
+    (n_candidates, n_held_out_rows) row scores, from each split's (n_candidates, n_test) row
+    scores."""
+    per_split = [np.atleast_2d(p) for p in per_split]
+    return np.column_stack([p.mean(axis=1) for p in per_split]), np.hstack(per_split)
 
 
 def positive(values, name: str, default: Any = None) -> np.ndarray:

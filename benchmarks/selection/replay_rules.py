@@ -25,6 +25,11 @@ proportional to the CV mean squared error to the power ``-p``); ``stack`` (the s
 non-negative weights summing to one, least squares of the training targets on the forms'
 out-of-fold predictions, stored by ``run_real_cases.py`` as well).
 
+These are the rules of the first tuning (on the three real cases of ``run_real_cases.py``),
+with paired standard errors from the per-fold scores those records hold. The shipped rule has
+since gained the anchor, the unit forms and row-wise paired comparisons; its replay on the
+broader suite of issue 25 is ``suite_rules.py``.
+
 Run (after ``run_real_cases.py``)::
 
     python benchmarks/selection/replay_rules.py [--cases density ltc sarcos] [--tag real]
