@@ -132,9 +132,10 @@ class AffineTransferCV(TransferCVBase):
     rule : {"average", "one_se", "best"}, default="average"
         ``"average"``: every form's best candidate is refitted and the prediction is their
         weighted average. The CV weight of a form is ``exp(-z)``, ``z`` its score gap to the
-        best form in standard errors of the paired per-split difference (a smooth tie band;
-        forms more than three standard errors below the best, weights below 1 % and
-        calibrations with fewer than two fold samples per unpenalised coefficient left out),
+        best form in standard errors of the paired difference of their scores on each held-out
+        row (a smooth tie band; forms more than 2.5 standard errors below the best, weights
+        below 1 % and calibrations with fewer than two fold samples per unpenalised coefficient
+        left out),
         anchored to the best simple form (``source_as_is``, ``source_plus_const``,
         ``source_linear``: every other form keeps ``min(1, exp(z_a - 1))`` of its weight,
         ``z_a`` its paired score gain over that form in standard errors), stored in
