@@ -726,6 +726,83 @@ def chosen_weights(s: dict, forms: list[str]) -> dict[str, float]:
         MAX_Z = before
 
 
+def r_rows_small_anchor(s, c_small=2.0, below=20, max_z=2.5):
+    """The chosen rule with the anchor constant ``c_small`` instead of 1 below ``below``
+    training samples (leave-one-out sizes)."""
+    global MAX_Z
+    if s["ytrain"].size >= below:
+        return r_rows_maxz(s, max_z)
+    r = rowwise(s)
+    forms = candidate_forms(s, True)
+    before, MAX_Z = MAX_Z, max_z
+    try:
+        w = anchored_weights(r["cv"], forms, c_small)
+    finally:
+        MAX_Z = before
+    k = 0.0 if s["units"] else outside_keep(r["cv"], forms)
+    return predict_weighted(s, w, keep=k)
+
+
+#: The forms each form contains (it reduces to them with a parameter fixed or a penalty taken
+#: to infinity): the nesting ladder of :func:`nesting_weights`.
+NESTED_IN = {
+    "as_is": (),
+    "plus_const": ("as_is",),
+    "source_linear": ("plus_const",),
+    "offset": ("plus_const",),
+    "ratio": ("plus_const",),
+    "source_kernel": ("source_linear",),
+    "direct": (),
+    "offset_calibrated": ("offset", "source_linear"),
+    "ratio_calibrated": ("ratio", "source_linear"),
+    "const": ("source_kernel", "direct", "offset_calibrated"),
+    "full": ("const",),
+}
+
+
+def _ancestors(f: str) -> set[str]:
+    out: set[str] = set()
+    for g in NESTED_IN[f]:
+        out |= {g, *_ancestors(g)}
+    return out
+
+
+def nesting_weights(cv: dict, forms: list[str], c: float = 1.0) -> dict[str, float]:
+    """zsoft weights where every form keeps ``min(1, exp(z - c))``, ``z`` its paired CV gain
+    over the best of the forms it contains (:data:`NESTED_IN`, transitively) among ``forms``:
+    a richer form earns its weight against its own special cases."""
+    best = max(forms, key=lambda f: cv[f].mean())
+    raw = {}
+    for f in forms:
+        gap, se = paired(cv, best, f)
+        z = 0.0 if gap <= 0 else (gap / se if se > 0 else np.inf)
+        if z > MAX_Z:
+            continue
+        w = float(np.exp(-z))
+        ref = [g for g in forms if g in _ancestors(f)]
+        if ref:
+            a = max(ref, key=lambda g: cv[g].mean())
+            w *= float(min(1.0, np.exp(_z(cv, f, a) - c)))
+        raw[f] = w
+    tot = sum(raw.values())
+    kept = {f: v / tot for f, v in raw.items() if v / tot >= MIN_W}
+    tot = sum(kept.values())
+    return {f: v / tot for f, v in kept.items()}
+
+
+def r_nesting(s, c=1.0, max_z=2.5, rows=True):
+    global MAX_Z
+    r = rowwise(s) if rows else s
+    forms = candidate_forms(s, True)
+    before, MAX_Z = MAX_Z, max_z
+    try:
+        w = nesting_weights(r["cv"], forms, c)
+    finally:
+        MAX_Z = before
+    k = 0.0 if s["units"] else outside_keep(r["cv"], forms)
+    return predict_weighted(s, w, keep=k)
+
+
 def r_rows_cut(s, ratio=2.0):
     """Row-wise paired comparisons (:func:`rowwise`) without the forms whose CV mean squared
     error is above ``ratio`` times the best form's (an effect-size cut)."""
@@ -788,6 +865,14 @@ RULES = {
     CHOSEN: lambda s: r_rows_maxz(s, 2.5),
     "rows, cut-off 2.75": lambda s: r_rows_maxz(s, 2.75),
     "rows, cut-off 2": lambda s: r_rows_maxz(s, 2.0),
+    "nesting 0": lambda s: r_nesting(s, 0.0),
+    "nesting 0.5": lambda s: r_nesting(s, 0.5),
+    "nesting 1": lambda s: r_nesting(s, 1.0),
+    "nesting 2": lambda s: r_nesting(s, 2.0),
+    "rows, anchor 1.5 below 20": lambda s: r_rows_small_anchor(s, 1.5),
+    "rows, anchor 2 below 20": lambda s: r_rows_small_anchor(s, 2.0),
+    "rows, anchor 3 below 20": lambda s: r_rows_small_anchor(s, 3.0),
+    "rows, anchor 0 below 20": lambda s: r_rows_small_anchor(s, 0.0),
     "rows, cut-off 2.5, keep 2.5": lambda s: r_rows_maxz(s, 2.5, 2.5),
     "roles folds/folds/folds": lambda s: r_two_roles(s, "folds", "folds", "folds"),
     "roles rows/rows/rows": lambda s: r_two_roles(s, "rows", "rows", "rows"),
