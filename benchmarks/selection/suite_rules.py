@@ -726,6 +726,19 @@ def chosen_weights(s: dict, forms: list[str]) -> dict[str, float]:
         MAX_Z = before
 
 
+def r_rows_nested_small(s, below=20, max_z=2.5):
+    """The chosen rule; below ``below`` samples (leave-one-out: the folds are the rows) the
+    forms compared by their leave-one-row-out tuned scores (:func:`with_nested`)."""
+    global MAX_Z
+    if s["n"] >= below:
+        return r_rows_maxz(s, max_z)
+    before, MAX_Z = MAX_Z, max_z
+    try:
+        return r_curvature(with_nested(s), units_keep=False)
+    finally:
+        MAX_Z = before
+
+
 def r_rows_small_anchor(s, c_small=2.0, below=20, max_z=2.5):
     """The chosen rule with the anchor constant ``c_small`` instead of 1 below ``below``
     training samples (leave-one-out sizes)."""
@@ -865,6 +878,7 @@ RULES = {
     CHOSEN: lambda s: r_rows_maxz(s, 2.5),
     "rows, cut-off 2.75": lambda s: r_rows_maxz(s, 2.75),
     "rows, cut-off 2": lambda s: r_rows_maxz(s, 2.0),
+    "rows, nested below 20": r_rows_nested_small,
     "nesting 0": lambda s: r_nesting(s, 0.0),
     "nesting 0.5": lambda s: r_nesting(s, 0.5),
     "nesting 1": lambda s: r_nesting(s, 1.0),

@@ -123,3 +123,38 @@ def test_source_in_target_units_leaves_rows_outside_the_range_to_the_forms_that_
     Xq = np.column_stack([np.zeros((3, 2)), [0.5, 0.05, 1.3]])  # inside, below, above
     w = units.predict_form_weights(Xq)["source_kernel"]
     assert w[0] > 0 and np.all(w[1:] == 0.0)
+
+
+def test_row_scores_split_means_and_failed_fits():
+    """Each held-out row is scored; a split's score is the mean of its rows, and a fit with a
+    non-finite residual scores NaN on every row of its split."""
+    from affinetl.selection._scoring import SCORERS, row_scores, tabulate
+
+    mse = SCORERS["neg_mean_squared_error"]
+    r1 = np.array([[0.5, -1.0], [np.inf, 0.0]])  # two candidates on a split of two rows
+    r2 = np.array([[2.0, 0.0, 1.0], [1.0, 1.0, -1.0]])  # the same on a split of three rows
+    s1, s2 = row_scores(mse, r1), row_scores(mse, r2)
+    np.testing.assert_allclose(s1[0], [-0.25, -1.0])
+    assert np.all(np.isnan(s1[1]))
+    splits, rows = tabulate([s1, s2])
+    assert splits.shape == (2, 2) and rows.shape == (2, 5)
+    np.testing.assert_allclose(splits[0], [-0.625, -5.0 / 3.0])
+    np.testing.assert_allclose(rows[0], [-0.25, -1.0, -4.0, 0.0, -1.0])
+    assert np.isnan(splits[1, 0]) and splits[1, 1] == -1.0
+
+
+def test_average_weights_pair_the_row_scores():
+    """The averaging weights pair the forms' scores row by row: a form worse on every held-out
+    row by a little is cut (its paired z is large), one whose row differences scatter around a
+    similar gap is kept and shares the weight."""
+    from affinetl.selection._rules import average_weights
+
+    rng = np.random.default_rng(0)
+    good = -rng.chisquare(1, size=40) * 0.1
+    worse = good - 0.05 - 0.01 * rng.random(40)  # worse on every row
+    scattered = good - 0.05 + 0.6 * rng.standard_normal(40)  # the same gap, noisy rows
+    rows = np.vstack([good, worse])
+    assert average_weights(rows.mean(axis=1), rows, ["offset", "const"]) == {0: 1.0}
+    rows = np.vstack([good, scattered])
+    w = average_weights(rows.mean(axis=1), rows, ["offset", "const"])
+    assert set(w) == {0, 1} and w[0] > w[1] > 0.2
