@@ -1,0 +1,126 @@
+"""LinearAffineTransferCV with the averaging rule of the fourth pass against the third pass's,
+on the suite's splits (issue 25).
+
+The linear selection estimator shares the averaging rule of :class:`AffineTransferCV`
+(``affinetl.selection._rules``) but the suite measures the kernel family. This fits
+``LinearAffineTransferCV`` with its defaults on the suite's splits twice: as shipped (paired
+comparisons on the held-out rows, cut-off 2.5) and with the third pass's rule (the 5 fold
+means, cut-off 3: the row scores replaced by the split scores). Prints, per cell, the mean test
+RMSE of each, the paired mean difference with its standard error, and the same for the best
+fixed linear form (in hindsight)::
+
+    .venv/bin/python benchmarks/selection/linear_rule_check.py --splits 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_suite import default_cv, draw  # noqa: E402
+from suite_cases import CASES, load_case, sizes_for  # noqa: E402
+
+from affinetl.selection import LINEAR_FORMS, LinearAffineTransferCV, _rules, _scoring  # noqa: E402
+
+
+def _split_means_as_rows(per_split):
+    """The third pass: the split scores stand in for the row scores."""
+    scores, _ = _TABULATE(per_split)
+    return scores, scores
+
+
+_TABULATE = _scoring.tabulate
+OUT = Path(__file__).resolve().parents[1] / "out" / "selection"
+
+
+def fit_predict(X, y, Xt, src, splits, third: bool, forms=None) -> np.ndarray:
+    est = LinearAffineTransferCV(source_columns=src, cv=splits, forms=forms)
+    if not third:
+        return est.fit(X, y).predict(Xt)
+    with (
+        mock.patch.object(_scoring, "tabulate", _split_means_as_rows),
+        mock.patch.object(_rules, "MAX_AVERAGE_Z", 3.0),
+    ):
+        return est.fit(X, y).predict(Xt)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--cases", nargs="+", default=[c for c, v in CASES.items() if v.half == "development"]
+    )
+    parser.add_argument("--splits", type=int, default=10)
+    parser.add_argument("--tag", default="linear_rule", help="records: out/selection/<tag>.csv")
+    parser.add_argument("--summarise", nargs="*", default=None, help="only summarise these CSVs")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    if args.summarise is not None:
+        summarise(pd.concat([pd.read_csv(OUT / f"{t}.csv") for t in args.summarise]))
+        return 0
+    rows = []
+    for name in args.cases:
+        data = load_case(name)
+        X = np.hstack([data["x"], data["u"]])
+        k = data["u"].shape[1]
+        src = list(range(X.shape[1] - k, X.shape[1]))
+        for n in sizes_for(data):
+            for rep in range(args.splits):
+                train, test = draw(data, n, rep)
+                splits = list(default_cv(n, rep).split(X[train]))
+                y, yt = data["y"][train], data["y"][test]
+                out = {"case": name, "n": n, "rep": rep}
+                for label, third in (("rows 2.5", False), ("folds 3", True)):
+                    p = fit_predict(X[train], y, X[test], src, splits, third)
+                    out[label] = float(np.sqrt(np.mean((p - yt) ** 2)))
+                for f in LINEAR_FORMS:
+                    if f == "offset" and k > 1:
+                        continue
+                    p = fit_predict(X[train], y, X[test], src, splits, False, forms=[f])
+                    out[f"fixed: {f}"] = float(np.sqrt(np.mean((p - yt) ** 2)))
+                rows.append(out)
+        print(name, flush=True)
+    rec = pd.DataFrame(rows)
+    OUT.mkdir(parents=True, exist_ok=True)
+    rec.to_csv(OUT / f"{args.tag}.csv", index=False)
+    summarise(rec)
+    return 0
+
+
+def summarise(rec: pd.DataFrame) -> None:
+    """Per cell: both rules' mean test RMSE, their paired difference and the best fixed form."""
+    table = []
+    for (case, n), d in rec.groupby(["case", "n"]):
+        fixed = [c for c in d if c.startswith("fixed: ") and d[c].notna().all()]
+        best = min(fixed, key=lambda c: d[c].mean())
+        diff = d["rows 2.5"] - d["folds 3"]
+        table.append(
+            {
+                "case": case,
+                "n": n,
+                "rows 2.5": d["rows 2.5"].mean(),
+                "folds 3": d["folds 3"].mean(),
+                "diff": diff.mean(),
+                "diff_se": diff.std(ddof=1) / np.sqrt(len(d)),
+                "best fixed": best.removeprefix("fixed: "),
+                "best mean": d[best].mean(),
+                "se rows": d["rows 2.5"].std(ddof=1) / np.sqrt(len(d)),
+                "se folds": d["folds 3"].std(ddof=1) / np.sqrt(len(d)),
+            }
+        )
+    t = pd.DataFrame(table)
+    t["rows within 1 SE"] = t["rows 2.5"] - t["best mean"] <= t["se rows"]
+    t["folds within 1 SE"] = t["folds 3"] - t["best mean"] <= t["se folds"]
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(t.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        print(t[["rows within 1 SE", "folds within 1 SE"]].sum().to_string())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
