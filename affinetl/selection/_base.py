@@ -51,8 +51,8 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     _ESTIMATOR: type[BaseEstimator]
     _REFIT_PARAMS = ("standardize", "max_iter", "tol", "source", "source_columns", "input_columns")
     #: Whether ``rule="average"`` anchors the weights to the best simple form
-    #: (:func:`~affinetl.selection._rules.average_weights`).
-    _ANCHOR_TO_SIMPLE: bool = False
+    #: (:func:`~affinetl.selection._rules.average_weights`): both families do.
+    _ANCHOR_TO_SIMPLE: bool = True
 
     def _forms(self, u: np.ndarray, y: np.ndarray) -> list[str]:
         if self.forms is None:

@@ -229,7 +229,6 @@ class AffineTransferCV(TransferCVBase):
     _FORMS = KERNEL_FORMS
     _ESTIMATOR = AffineTransferRegressor
     _REFIT_PARAMS = ("kernel1", "kernel2", "kernel3", *TransferCVBase._REFIT_PARAMS)
-    _ANCHOR_TO_SIMPLE = True
     _parameter_constraints: dict[str, list[Any]] = {
         **COMMON_CONSTRAINTS,
         # the refit's parameters: as the refitted estimator validates them

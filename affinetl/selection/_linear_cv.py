@@ -52,8 +52,9 @@ class LinearAffineTransferCV(TransferCVBase):
     standardize : bool, default=False
         Standardise ``x`` once with the training statistics.
     cv, rule, scoring, max_iter, tol, n_jobs, random_state
-        As in :class:`AffineTransferCV` (``max_iter=300``, ``tol=1e-6`` by default), except
-        that the average is not anchored to ``source_linear`` (measured on kernels only).
+        As in :class:`AffineTransferCV` (``max_iter=300``, ``tol=1e-6`` by default); the
+        average is anchored to ``source_linear``, the family's simple form (measured in
+        ``docs/model-selection.md``, "Fourth pass").
     source, source_columns, input_columns
         See :class:`affinetl.base.SourceFeatureMixin`.
 
