@@ -3,11 +3,13 @@ on the suite's splits (issue 25).
 
 The linear selection estimator shares the averaging rule of :class:`AffineTransferCV`
 (``affinetl.selection._rules``) but the suite measures the kernel family. This fits
-``LinearAffineTransferCV`` with its defaults on the suite's splits twice: as shipped (paired
-comparisons on the held-out rows, cut-off 2.5) and with the third pass's rule (the 5 fold
-means, cut-off 3: the row scores replaced by the split scores). Prints, per cell, the mean test
-RMSE of each, the paired mean difference with its standard error, and the same for the best
-fixed linear form (in hindsight)::
+``LinearAffineTransferCV`` with its defaults on the suite's splits, without the anchor to
+``source_linear``, twice: with the fourth pass's rule (``rows 2.5``: paired comparisons on the
+held-out rows, cut-off 2.5) and with the third pass's (``folds 3``: the row scores replaced by
+the split scores, cut-off 3), and every fixed linear form; ``--anchored`` adds the estimator as
+shipped (``rows 2.5 anchored``: the fourth pass's rule anchored to ``source_linear``). Prints,
+per cell, the mean test RMSE of each, the paired mean difference with its standard error, and
+the same for the best fixed linear form (in hindsight)::
 
     .venv/bin/python benchmarks/selection/linear_rule_check.py --splits 10
 """
@@ -15,6 +17,7 @@ fixed linear form (in hindsight)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 from pathlib import Path
@@ -24,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_suite import default_cv, draw  # noqa: E402
+from run_suite import default_cv, draw, user_columns  # noqa: E402
 from suite_cases import CASES, load_case, sizes_for  # noqa: E402
 
 from affinetl.selection import LINEAR_FORMS, LinearAffineTransferCV, _rules, _scoring  # noqa: E402
@@ -40,18 +43,29 @@ _TABULATE = _scoring.tabulate
 OUT = Path(__file__).resolve().parents[1] / "out" / "selection"
 
 
-def fit_predict(X, y, Xt, src, splits, third: bool, forms=None, anchored=False) -> np.ndarray:
+def fit_predict(X, y, Xt, src, splits, third=False, forms=None, anchored=False) -> np.ndarray:
+    """``LinearAffineTransferCV`` fitted and predicting; ``anchored``: its average anchored to
+    ``source_linear`` (as shipped since the fourth pass; without: as before it); ``third``:
+    the third pass's rule (split scores, cut-off 3)."""
     est = LinearAffineTransferCV(source_columns=src, cv=splits, forms=forms)
-    if anchored:  # the kernel family's anchor to the best simple form (source_linear)
-        with mock.patch.object(LinearAffineTransferCV, "_ANCHOR_TO_SIMPLE", True):
-            return est.fit(X, y).predict(Xt)
-    if not third:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(
+            mock.patch.object(LinearAffineTransferCV, "_ANCHOR_TO_SIMPLE", anchored)
+        )
+        if third:
+            stack.enter_context(mock.patch.object(_scoring, "tabulate", _split_means_as_rows))
+            stack.enter_context(mock.patch.object(_rules, "MAX_AVERAGE_Z", 3.0))
         return est.fit(X, y).predict(Xt)
-    with (
-        mock.patch.object(_scoring, "tabulate", _split_means_as_rows),
-        mock.patch.object(_rules, "MAX_AVERAGE_Z", 3.0),
-    ):
-        return est.fit(X, y).predict(Xt)
+
+
+def split_rmse(data: dict, n: int, rep: int, **options) -> float:
+    """Test RMSE of :func:`fit_predict` (``options``: ``third``, ``forms``, ``anchored``) on
+    the suite's split ``rep`` of size ``n``."""
+    X, src = user_columns(data)
+    train, test = draw(data, n, rep)
+    splits = list(default_cv(n, rep).split(X[train]))
+    p = fit_predict(X[train], data["y"][train], X[test], src, splits, **options)
+    return float(np.sqrt(np.mean((p - data["y"][test]) ** 2)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,14 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         out = {}
         for name in rec["case"].unique():
             data = load_case(name)
-            X = np.hstack([data["x"], data["u"]])
-            k = data["u"].shape[1]
-            src = list(range(X.shape[1] - k, X.shape[1]))
             for r in rec[rec["case"] == name].itertuples():
-                train, test = draw(data, r.n, r.rep)
-                splits = list(default_cv(r.n, r.rep).split(X[train]))
-                p = fit_predict(X[train], data["y"][train], X[test], src, splits, False, None, True)
-                out[r.Index] = float(np.sqrt(np.mean((p - data["y"][test]) ** 2)))
+                out[r.Index] = split_rmse(data, r.n, r.rep, anchored=True)
             print(name, flush=True)
         rec["rows 2.5 anchored"] = pd.Series(out)
         rec.to_csv(OUT / f"{args.tag}.csv", index=False)
@@ -93,23 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.cases:
         data = load_case(name)
-        X = np.hstack([data["x"], data["u"]])
-        k = data["u"].shape[1]
-        src = list(range(X.shape[1] - k, X.shape[1]))
         for n in sizes_for(data):
             for rep in range(args.splits):
-                train, test = draw(data, n, rep)
-                splits = list(default_cv(n, rep).split(X[train]))
-                y, yt = data["y"][train], data["y"][test]
                 out = {"case": name, "n": n, "rep": rep}
-                for label, third in (("rows 2.5", False), ("folds 3", True)):
-                    p = fit_predict(X[train], y, X[test], src, splits, third)
-                    out[label] = float(np.sqrt(np.mean((p - yt) ** 2)))
+                out["rows 2.5"] = split_rmse(data, n, rep)
+                out["folds 3"] = split_rmse(data, n, rep, third=True)
                 for f in LINEAR_FORMS:
-                    if f == "offset" and k > 1:
-                        continue
-                    p = fit_predict(X[train], y, X[test], src, splits, False, forms=[f])
-                    out[f"fixed: {f}"] = float(np.sqrt(np.mean((p - yt) ** 2)))
+                    if f != "offset" or data["u"].shape[1] == 1:
+                        out[f"fixed: {f}"] = split_rmse(data, n, rep, forms=[f])
                 rows.append(out)
         print(name, flush=True)
     rec = pd.DataFrame(rows)

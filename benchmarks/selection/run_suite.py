@@ -178,6 +178,14 @@ VARIANTS = {
 }
 
 
+def user_columns(data: dict) -> tuple[np.ndarray, list[int]]:
+    """The case as a user passes it: one ``X`` with the source columns last, and their
+    indices (``source_columns``)."""
+    X = np.hstack([data["x"], data["u"]])
+    k = data["u"].shape[1]
+    return X, list(range(X.shape[1] - k, X.shape[1]))
+
+
 def live_split(
     data: dict,
     n: int,
@@ -192,9 +200,7 @@ def live_split(
     (leave-one-out instead below ``loo_below`` samples; the settings of :data:`VARIANTS`
     with ``variant``; ``estimator``: a subclass of the default for an experiment)."""
     train, test = draw(data, n, rep)
-    X = np.hstack([data["x"], data["u"]])
-    k = data["u"].shape[1]
-    src = list(range(X.shape[1] - k, X.shape[1]))
+    X, src = user_columns(data)
     options = dict(VARIANTS[variant]) if variant else {}
     splitter = options.pop("splitter", None)
     if splitter is not None:

@@ -24,6 +24,7 @@ Run (after ``run_suite.py``)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import sys
@@ -188,6 +189,26 @@ def paired(cv: dict, a: str, b: str) -> tuple[float, float]:
 _paired_plain = paired
 
 
+def renormalised(raw: dict[str, float]) -> dict[str, float]:
+    """Weights summing to one, those below ``MIN_W`` dropped and the rest renormalised (as the
+    shipped average)."""
+    tot = sum(raw.values())
+    kept = {f: v / tot for f, v in raw.items() if v / tot >= MIN_W}
+    tot = sum(kept.values())
+    return {f: v / tot for f, v in kept.items()}
+
+
+@contextlib.contextmanager
+def cut_off(max_z: float):
+    """The average's cut-off :data:`MAX_Z` set to ``max_z`` inside the block."""
+    global MAX_Z
+    before, MAX_Z = MAX_Z, max_z
+    try:
+        yield
+    finally:
+        MAX_Z = before
+
+
 def zsoft_weights(cv: dict, forms: list[str]) -> dict[str, float]:
     """The shipped average's CV weights: ``exp(-z)``, ``z`` the paired gap to the best in SE."""
     best = max(forms, key=lambda f: cv[f].mean())
@@ -197,10 +218,7 @@ def zsoft_weights(cv: dict, forms: list[str]) -> dict[str, float]:
         z = 0.0 if gap <= 0 else (gap / se if se > 0 else np.inf)
         if z <= MAX_Z:
             raw[f] = float(np.exp(-z))
-    tot = sum(raw.values())
-    kept = {f: w / tot for f, w in raw.items() if w / tot >= MIN_W}
-    tot = sum(kept.values())
-    return {f: w / tot for f, w in kept.items()}
+    return renormalised(raw)
 
 
 def row_adjusted(s: dict, w: dict[str, float], u_rows: np.ndarray, keep: float = 0.0) -> np.ndarray:
@@ -409,10 +427,7 @@ def ladder_weights(cv: dict, forms: list[str], c: float = 1.0, anchors=None) -> 
             za = g / e if e > 0 else (np.inf if g > 0 else -np.inf)
             zw *= float(min(1.0, np.exp(za - c)))
         raw[f] = zw
-    tot = sum(raw.values())
-    kept = {f: v / tot for f, v in raw.items() if v / tot >= MIN_W}
-    tot = sum(kept.values())
-    return {f: v / tot for f, v in kept.items()}
+    return renormalised(raw)
 
 
 def r_ladder(s, c=1.0, anchors=None, curvature=True):
@@ -696,63 +711,49 @@ def r_two_roles(s, cut="max", gate="min", keep="min", c=1.0):
                 a = max(ref, key=lambda g: cv[g].mean())
                 w *= float(min(1.0, np.exp(_z(cvs[gate], f, a) - c)))
         raw[f] = w
-    tot = sum(raw.values())
-    kept = {f: v / tot for f, v in raw.items() if v / tot >= MIN_W}
-    tot = sum(kept.values())
-    w = {f: v / tot for f, v in kept.items()}
     k = 0.0 if s["units"] else outside_keep(cvs[keep], forms)
-    return predict_weighted(s, w, keep=k)
+    return predict_weighted(s, renormalised(raw), keep=k)
 
 
 def r_rows_maxz(s, max_z=2.5, keep_z=3.0):
     """Row-wise paired comparisons with the average's cut-off at ``max_z`` instead of 3 (and
     the outside-range keep's at ``keep_z``)."""
-    global MAX_Z
-    before, MAX_Z = MAX_Z, max_z
-    try:
+    with cut_off(max_z):
         return r_curvature(rowwise(s), keep_z, units_keep=False)
-    finally:
-        MAX_Z = before
 
 
 def chosen_weights(s: dict, forms: list[str]) -> dict[str, float]:
     """The chosen rule's averaging weights before the per-row adjustment (row-wise paired
     comparisons, cut-off 2.5)."""
-    global MAX_Z
-    before, MAX_Z = MAX_Z, 2.5
-    try:
+    with cut_off(2.5):
         return anchored_weights(rowwise(s)["cv"], forms, 1.0)
-    finally:
-        MAX_Z = before
 
 
 def r_rows_nested_small(s, below=20, max_z=2.5):
     """The chosen rule; below ``below`` samples (leave-one-out: the folds are the rows) the
     forms compared by their leave-one-row-out tuned scores (:func:`with_nested`)."""
-    global MAX_Z
     if s["n"] >= below:
         return r_rows_maxz(s, max_z)
-    before, MAX_Z = MAX_Z, max_z
-    try:
+    with cut_off(max_z):
         return r_curvature(with_nested(s), units_keep=False)
-    finally:
-        MAX_Z = before
 
 
 def r_rows_small_anchor(s, c_small=2.0, below=20, max_z=2.5):
     """The chosen rule with the anchor constant ``c_small`` instead of 1 below ``below``
     training samples (leave-one-out sizes)."""
-    global MAX_Z
     if s["ytrain"].size >= below:
         return r_rows_maxz(s, max_z)
-    r = rowwise(s)
+    return rows_rule(s, lambda cv, forms: anchored_weights(cv, forms, c_small), max_z)
+
+
+def rows_rule(s: dict, weigh, max_z: float = 2.5) -> np.ndarray:
+    """The chosen rule with ``weigh(cv, forms)`` as the averaging weights: row-wise paired
+    scores, cut-off ``max_z``, the outside-range keep at 3 (none in the target's units)."""
+    cv = rowwise(s)["cv"]
     forms = candidate_forms(s, True)
-    before, MAX_Z = MAX_Z, max_z
-    try:
-        w = anchored_weights(r["cv"], forms, c_small)
-    finally:
-        MAX_Z = before
-    k = 0.0 if s["units"] else outside_keep(r["cv"], forms)
+    with cut_off(max_z):
+        w = weigh(cv, forms)
+    k = 0.0 if s["units"] else outside_keep(cv, forms)
     return predict_weighted(s, w, keep=k)
 
 
@@ -797,23 +798,11 @@ def nesting_weights(cv: dict, forms: list[str], c: float = 1.0) -> dict[str, flo
             a = max(ref, key=lambda g: cv[g].mean())
             w *= float(min(1.0, np.exp(_z(cv, f, a) - c)))
         raw[f] = w
-    tot = sum(raw.values())
-    kept = {f: v / tot for f, v in raw.items() if v / tot >= MIN_W}
-    tot = sum(kept.values())
-    return {f: v / tot for f, v in kept.items()}
+    return renormalised(raw)
 
 
-def r_nesting(s, c=1.0, max_z=2.5, rows=True):
-    global MAX_Z
-    r = rowwise(s) if rows else s
-    forms = candidate_forms(s, True)
-    before, MAX_Z = MAX_Z, max_z
-    try:
-        w = nesting_weights(r["cv"], forms, c)
-    finally:
-        MAX_Z = before
-    k = 0.0 if s["units"] else outside_keep(r["cv"], forms)
-    return predict_weighted(s, w, keep=k)
+def r_nesting(s, c=1.0, max_z=2.5):
+    return rows_rule(s, lambda cv, forms: nesting_weights(cv, forms, c), max_z)
 
 
 def r_rows_cut(s, ratio=2.0):
