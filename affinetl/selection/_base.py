@@ -50,9 +50,6 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     #: parameters of the search that it shares.
     _ESTIMATOR: type[BaseEstimator]
     _REFIT_PARAMS = ("standardize", "max_iter", "tol", "source", "source_columns", "input_columns")
-    #: Whether ``rule="average"`` anchors the weights to the best simple form
-    #: (:func:`~affinetl.selection._rules.average_weights`): both families do.
-    _ANCHOR_TO_SIMPLE: bool = True
 
     def _forms(self, u: np.ndarray, y: np.ndarray) -> list[str]:
         if self.forms is None:
@@ -122,7 +119,8 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
         weights, self.outside_range_keep_ = {self.best_index_: 1.0}, 0.0
         if self.rule == "average":
             eligible = average_eligible(linear, u.shape[1], n_train)
-            simple = [lab in SIMPLE_FORMS for lab in labels] if self._ANCHOR_TO_SIMPLE else None
+            # anchored to the best simple form (_rules.average_weights)
+            simple = [lab in SIMPLE_FORMS for lab in labels]
             # forms compared by their paired scores on the held-out rows (not the split means)
             weights = average_weights(mean, rows, labels, eligible, simple)
             if self._may_keep_outside_range():

@@ -30,7 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_suite import default_cv, draw, user_columns  # noqa: E402
 from suite_cases import CASES, load_case, sizes_for  # noqa: E402
 
-from affinetl.selection import LINEAR_FORMS, LinearAffineTransferCV, _rules, _scoring  # noqa: E402
+from affinetl.selection import (  # noqa: E402
+    LINEAR_FORMS,
+    LinearAffineTransferCV,
+    _base,
+    _rules,
+    _scoring,
+)
 
 
 def _split_means_as_rows(per_split):
@@ -49,9 +55,8 @@ def fit_predict(X, y, Xt, src, splits, third=False, forms=None, anchored=False) 
     the third pass's rule (split scores, cut-off 3)."""
     est = LinearAffineTransferCV(source_columns=src, cv=splits, forms=forms)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(
-            mock.patch.object(LinearAffineTransferCV, "_ANCHOR_TO_SIMPLE", anchored)
-        )
+        if not anchored:  # no simple form to anchor to: the average as before the anchor
+            stack.enter_context(mock.patch.object(_base, "SIMPLE_FORMS", ()))
         if third:
             stack.enter_context(mock.patch.object(_scoring, "tabulate", _split_means_as_rows))
             stack.enter_context(mock.patch.object(_rules, "MAX_AVERAGE_Z", 3.0))
