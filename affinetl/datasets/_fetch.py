@@ -50,6 +50,9 @@ OFFLINE_ENV = "AFFINETL_OFFLINE"
 CACHE_ENV = "AFFINETL_DATA_DIR"
 
 _REGISTRY_FILE = Path(__file__).with_name("registry.txt")
+#: URLs whose download failed in this process, with the reason: not tried again (a loader with
+#: an offline fallback, called in a loop, would otherwise retry and log every time).
+_FAILED_DOWNLOADS: dict[str, str] = {}
 
 
 class DataUnavailableError(UsageError, OSError):
@@ -151,6 +154,16 @@ def _check(path: Path, entry: RegistryEntry, offline: bool = False) -> Path:
     return path
 
 
+def _reason(error: BaseException) -> str:
+    """The innermost cause of a download error, on one short line (requests nests the DNS or
+    HTTP failure several exceptions deep in a long message)."""
+    while error.__cause__ is not None or error.__context__ is not None:
+        error = error.__cause__ or error.__context__
+    text = " ".join(str(error).split())
+    text = text.rpartition("): ")[2] if "): " in text else text
+    return f"{type(error).__name__}: {text[:160]}"
+
+
 def fetch(name: str) -> Path:
     """Local, hash-verified path of a registered case-study file.
 
@@ -200,6 +213,11 @@ def fetch(name: str) -> Path:
             f"{name!r} is not in the mirror ({MIRROR_ENV}={mirror!r}) nor in the cache "
             f"{cache_dir()}, and {OFFLINE_ENV} forbids downloading it from {entry.url}"
         )
+    if entry.url in _FAILED_DOWNLOADS:
+        raise DataUnavailableError(
+            f"could not download {name!r} (failed earlier in this process: "
+            f"{_FAILED_DOWNLOADS[entry.url]})"
+        )
     known_hash = f"sha256:{entry.digest}" if entry.algorithm == "sha256" else None
     try:
         path = pooch.retrieve(
@@ -212,8 +230,9 @@ def fetch(name: str) -> Path:
     except ValueError as error:  # pooch: the downloaded file does not match its hash
         raise CorruptDataError(f"downloaded {name!r} from {entry.url}: {error}") from error
     except Exception as error:  # requests/urllib errors: no network, HTTP 404, ...
+        _FAILED_DOWNLOADS[entry.url] = _reason(error)
         raise DataUnavailableError(
-            f"could not download {name!r} from {entry.url}: {error}"
+            f"could not download {name!r} from {entry.url}: {_FAILED_DOWNLOADS[entry.url]}"
         ) from error
     path = Path(path)
     if entry.algorithm != "sha256":

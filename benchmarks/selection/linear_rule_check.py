@@ -9,7 +9,9 @@ held-out rows, cut-off 2.5) and with the third pass's (``folds 3``: the row scor
 the split scores, cut-off 3), and every fixed linear form; ``--anchored`` adds the estimator as
 shipped (``rows 2.5 anchored``: the fourth pass's rule anchored to ``source_linear``). Prints,
 per cell, the mean test RMSE of each, the paired mean difference with its standard error, and
-the same for the best fixed linear form (in hindsight)::
+the same for the best fixed linear form (in hindsight). Each split is saved as it finishes
+(``out/selection/<tag>/``), so a run resumes where it stopped; the table goes to
+``out/selection/<tag>.csv``::
 
     .venv/bin/python benchmarks/selection/linear_rule_check.py --splits 10
 """
@@ -73,6 +75,24 @@ def split_rmse(data: dict, n: int, rep: int, **options) -> float:
     return float(np.sqrt(np.mean((p - data["y"][test]) ** 2)))
 
 
+def _split_record(data: dict, name: str, n: int, rep: int, tag: str) -> dict:
+    """Every column of one split, read from ``out/selection/<tag>/`` or fitted and saved there
+    (one file per split: an interrupted run resumes where it stopped)."""
+    path = OUT / tag / f"{name}_n{n}_rep{rep}.csv"
+    if path.exists():
+        return pd.read_csv(path).iloc[0].to_dict()
+    out = {"case": name, "n": n, "rep": rep}
+    out["rows 2.5"] = split_rmse(data, n, rep)
+    out["folds 3"] = split_rmse(data, n, rep, third=True)
+    out["rows 2.5 anchored"] = split_rmse(data, n, rep, anchored=True)
+    for f in LINEAR_FORMS:
+        if f != "offset" or data["u"].shape[1] == 1:
+            out[f"fixed: {f}"] = split_rmse(data, n, rep, forms=[f])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([out]).to_csv(path, index=False)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -85,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         "--anchored",
         action="store_true",
         help="add the shipped rule with the anchor to source_linear to the records of --tag",
+    )
+    parser.add_argument(
+        "--reverse",
+        action="store_true",
+        help="fit the splits in reverse order (a second process on the same --tag shares the work)",
     )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -106,15 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.cases:
         data = load_case(name)
-        for n in sizes_for(data):
-            for rep in range(args.splits):
-                out = {"case": name, "n": n, "rep": rep}
-                out["rows 2.5"] = split_rmse(data, n, rep)
-                out["folds 3"] = split_rmse(data, n, rep, third=True)
-                for f in LINEAR_FORMS:
-                    if f != "offset" or data["u"].shape[1] == 1:
-                        out[f"fixed: {f}"] = split_rmse(data, n, rep, forms=[f])
-                rows.append(out)
+        todo = [(n, rep) for n in sizes_for(data) for rep in range(args.splits)]
+        for n, rep in reversed(todo) if args.reverse else todo:
+            rows.append(_split_record(data, name, n, rep, args.tag))
         print(name, flush=True)
     rec = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -81,6 +81,36 @@ def test_fetch_uses_a_verified_cache_copy(
     assert datasets.fetch("radonpy/PI1070.csv") == cache / "radonpy" / "PI1070.csv"
 
 
+def test_failed_download_is_tried_once_per_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Offline, a loader with a fallback (SARCOS "auto") called in a loop must not retry the
+    download (and log it) every time; the error names the innermost cause on one line."""
+    import socket
+
+    calls = []
+
+    def unreachable(url, **_):
+        calls.append(url)
+        try:
+            raise socket.gaierror(-2, "Name or service not known")
+        except OSError as dns:
+            raise ConnectionError(f"HTTPSConnectionPool(host=...): Max retries ({dns})") from dns
+
+    monkeypatch.setattr(_fetch, "_FAILED_DOWNLOADS", {})
+    monkeypatch.setattr(_fetch.pooch, "retrieve", unreachable)
+    monkeypatch.setenv(_fetch.MIRROR_ENV, str(tmp_path))
+    monkeypatch.setenv(_fetch.OFFLINE_ENV, "0")
+    monkeypatch.setenv(_fetch.CACHE_ENV, str(tmp_path / "cache"))
+    for attempt in range(3):
+        with pytest.raises(datasets.DataUnavailableError) as error:
+            datasets.fetch("radonpy/PI1070.csv")
+        assert "gaierror: [Errno -2] Name or service not known" in str(error.value)
+        assert "Max retries" not in str(error.value)
+        assert ("failed earlier in this process" in str(error.value)) == (attempt > 0)
+    assert len(calls) == 1
+
+
 def test_load_ltc_shapes_and_pickle_conversion() -> None:
     data = datasets.load_ltc()
     assert data.X.shape == (320, 278)
