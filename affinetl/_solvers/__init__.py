@@ -22,7 +22,10 @@ from ._linear import (
     fused_inverses,
     fused_penalty,
     fused_ridge_path,
+    linear_affine_newton,
     linear_affine_relaxation,
+    linear_objective,
+    scale_penalty,
     solve_penalized_lsq,
 )
 from ._newton import newton_features
@@ -59,9 +62,12 @@ __all__ = [
     "fused_ridge_path",
     "holdout_path",
     "kernel_ridge_intercept",
+    "linear_affine_newton",
     "linear_affine_relaxation",
+    "linear_objective",
     "loo_residuals",
     "newton_features",
     "ridge_path",
+    "scale_penalty",
     "solve_penalized_lsq",
 ]

@@ -1,21 +1,27 @@
 """The linear affine model ``y ~ a0 + a1'u + (1 + b'u) x'w``: fused-ridge penalties, the
-penalised least-squares solve and the batched block relaxation.
+penalised least-squares solve, the batched block relaxation and the Newton solve.
 
 The penalty on ``w`` (length ``p``) is::
 
     lambda_ridge^2 ||w||^2 + lambda_fused^2 sum_blocks sum_j (w_{j+1} - w_j)^2
 
 where the differences run over consecutive features *within* each user-given block (for example
-the 20 kernel-mean bins of one force-field parameter), never across block boundaries.
+the 20 kernel-mean bins of one force-field parameter), never across block boundaries. ``a0, a1``
+are unpenalised; ``b`` carries the ridge ``sum_j s_j b_j^2`` (``scale_penalty``,
+:func:`scale_penalty`). With ``s = 0`` (the published model) the objective has no minimiser at
+small n: ``b -> t b``, ``w -> w / t`` keeps the interaction ``(b'u)(x'w)`` while the penalty of
+``w`` vanishes as ``t`` grows, so the fit is whatever the solver reached when it stopped.
 
-:func:`linear_affine_relaxation` is the one solver for the estimator
-(:class:`~affinetl.LinearAffineTransferRegressor`), the model selection (the ``full`` form of
-:class:`~affinetl.LinearAffineTransferCV`) and the polymer heat-capacity reproduction: ``a0, a1,
-b`` are unpenalised. From ``(a0, a1)`` by least squares and ``b = 0``, ``w = 0``, each sweep
-replaces ``w`` (penalised least squares), ``b`` and ``(a0, a1)`` (least squares) by their exact
-block minimisers, so the objective never increases. Many penalty matrices advance together;
-converged members are frozen. The ``w`` block is solved in the input space or, given the inverse
-penalties, in the sample space (:func:`scaled_ridge_step`), whichever the caller finds cheaper.
+Two solvers of one objective (:func:`linear_objective`): :func:`linear_affine_relaxation`, the
+published algorithm (the polymer heat-capacity reproduction; from ``(a0, a1)`` by least squares
+and ``b = 0``, ``w = 0``, each sweep replaces ``w`` (penalised least squares), ``b`` and
+``(a0, a1)`` by their exact block minimisers, so the objective never increases; many penalty
+matrices advance together, converged members are frozen; the ``w`` block is solved in the input
+space or, given the inverse penalties, in the sample space, :func:`scaled_ridge_step`), and
+:func:`linear_affine_newton`, the damped Newton steps of the kernel model on feature maps
+(:func:`~._newton.newton_features`: ``Z = [1, u]``, ``h2`` features ``u``, ``g3`` features
+``x L^{-T}`` with ``P = L L'``), tens of iterations where the relaxation needs thousands of
+sweeps.
 """
 
 from __future__ import annotations
@@ -27,15 +33,19 @@ from numbers import Integral
 import numpy as np
 from scipy import linalg
 
+from ._newton import newton_features
 from ._objective import rel_change
 
 __all__ = [
-    "LinearRelaxationResult",
+    "LinearAffineFit",
     "difference_matrix",
     "fused_inverses",
     "fused_penalty",
     "fused_ridge_path",
+    "linear_affine_newton",
     "linear_affine_relaxation",
+    "linear_objective",
+    "scale_penalty",
     "scaled_ridge_step",
     "solve_penalized_lsq",
 ]
@@ -170,12 +180,32 @@ def fused_ridge_path(
     return rm + coef @ (x_eval - xm).T
 
 
+def scale_penalty(
+    u: np.ndarray, y: np.ndarray, lambda_ridge: float, lambda_scale: float
+) -> np.ndarray:
+    """Ridge weights ``s`` (k,) of ``b``: ``(lambda_scale lambda_ridge)^2 var(y) var(u_j)``.
+
+    The ridge of ``b`` on the source features scaled to unit standard deviation, in the units
+    of the target's variance (``b'u`` is unit-free, ``g2 = 1 + b'u``), with ``lambda_scale``
+    times the strength ``lambda_ridge`` of ``w``: the linear counterpart of the kernel model's
+    ``lambda2`` on the scaled target. ``lambda_scale = 0``: ``b`` unpenalised.
+    """
+    var_u = np.var(u, axis=0)
+    var_y = float(np.var(y))
+    return (
+        (lambda_scale * lambda_ridge) ** 2
+        * (var_y if var_y > 0 else 1.0)
+        * np.where(var_u > 0, var_u, 1.0)
+    )
+
+
 @dataclass
-class LinearRelaxationResult:
-    """Output of :func:`linear_affine_relaxation` for ``q`` penalty matrices.
+class LinearAffineFit:
+    """Output of :func:`linear_affine_relaxation` (``q`` penalty matrices) or
+    :func:`linear_affine_newton` (``q = 1``).
 
     ``intercept`` (q,), ``source_coef`` and ``scale_coef`` (q, k), ``coef`` (q, p) with
-    ``g3 = x @ coef``; ``n_iter`` (q,), ``converged`` (q,), ``objective_history`` (sweeps + 1, q).
+    ``g3 = x @ coef``; ``n_iter`` (q,), ``converged`` (q,), ``objective_history`` (steps + 1, q).
     """
 
     intercept: np.ndarray
@@ -187,10 +217,95 @@ class LinearRelaxationResult:
     objective_history: np.ndarray
 
 
-def _objective(x, u, y, a0, a1, b, w, P):
+def linear_objective(x, u, y, a0, a1, b, w, P, s=None) -> np.ndarray:
+    """The penalised objective of every member: ``a0`` (q,), ``a1``, ``b`` (q, k), ``w``
+    (q, p), ``P`` (q, p, p), ``s`` (k,) the ridge weights of ``b`` (None: 0)."""
     xw = w @ x.T
     res = y[None] - a0[:, None] - a1 @ u.T - (1.0 + b @ u.T) * xw
-    return np.einsum("sn,sn->s", res, res) + np.einsum("sp,spq,sq->s", w, P, w)
+    obj = np.einsum("sn,sn->s", res, res) + np.einsum("sp,spq,sq->s", w, P, w)
+    return obj if s is None else obj + (b * b) @ s
+
+
+def linear_affine_newton(
+    x: np.ndarray,
+    u: np.ndarray,
+    y: np.ndarray,
+    P: np.ndarray,
+    *,
+    scale_penalty: np.ndarray | None = None,
+    start: tuple[np.ndarray, ...] | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+) -> LinearAffineFit:
+    """Fit ``y ~ a0 + a1'u + (1 + b'u) x'w`` by damped Newton steps (one penalty matrix).
+
+    The model is the kernel model's feature-space objective with the unpenalised design
+    ``[1, u]``, no ``h1``, ``h2`` features ``u`` (ridge ``scale_penalty``) and ``g3`` features
+    ``x L^{-T}`` (``P = L L'``, so that ``w'P w`` is a plain ridge), solved by
+    :func:`~._newton.newton_features` from the offset-calibrated fit (``b = 0``) or ``start``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, p)
+    u : ndarray of shape (n, k)
+    y : ndarray of shape (n,)
+    P : ndarray of shape (p, p)
+        Positive-definite penalty of ``w`` (:func:`fused_penalty` with ``lambda_ridge > 0``).
+    scale_penalty : ndarray of shape (k,), optional
+        Ridge weights of ``b`` (:func:`scale_penalty`); None leaves ``b`` unpenalised.
+    start : (a0, a1, b, w), optional
+        Warm start (a neighbouring penalty's solution).
+    max_iter, tol : int, float
+        See :func:`~._newton.newton_features`.
+
+    Returns
+    -------
+    LinearAffineFit
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When ``P`` is not positive definite.
+    """
+    n, p = x.shape
+    k = u.shape[1]
+    try:
+        L = np.linalg.cholesky(P)
+    except np.linalg.LinAlgError as exc:
+        raise np.linalg.LinAlgError(
+            "the Newton solve needs a positive-definite penalty of w; use a positive "
+            "lambda_ridge (or solver='relaxation')"
+        ) from exc
+    s = np.zeros(k) if scale_penalty is None else np.asarray(scale_penalty, dtype=float)
+    # b's ridge sum_j s_j b_j^2 as a plain ridge of the scaled coefficients sqrt(s_j) b_j
+    if np.all(s > 0):
+        su, l2 = np.sqrt(s), 1.0
+    elif not np.any(s):
+        su, l2 = np.ones(k), 0.0
+    else:
+        raise ValueError("scale_penalty must be positive for every source feature, or all 0")
+    x3 = linalg.solve_triangular(L, x.T, lower=True, check_finite=False).T  # x L^{-T}
+    Z = np.hstack([np.ones((n, 1)), u])
+    theta0 = None
+    if start is not None:
+        a0, a1, b, w = (np.asarray(v, dtype=float).ravel() for v in start)
+        theta0 = np.concatenate([a0[:1], a1, b * su, L.T @ w])[None]
+    theta, n_iter, converged, history, (s0, _, s2, s3) = newton_features(
+        Z[None],
+        np.zeros((1, n, 0)),
+        (u / su)[None],
+        x3[None],
+        y[None],
+        [[1.0, l2, 1.0]],
+        start=theta0,
+        max_iter=max_iter,
+        tol=tol,
+    )
+    t = theta[0]
+    w = linalg.solve_triangular(L.T, t[s3], lower=False, check_finite=False)
+    return LinearAffineFit(
+        t[:1], t[1 : 1 + k][None], (t[s2] / su)[None], w[None], n_iter, converged, history
+    )
 
 
 def linear_affine_relaxation(
@@ -200,10 +315,11 @@ def linear_affine_relaxation(
     P: np.ndarray | None,
     *,
     Pinv: np.ndarray | None = None,
+    scale_penalty: np.ndarray | None = None,
     start: tuple[np.ndarray, ...] | None = None,
     max_iter: int = 1000,
     tol: float = 1e-6,
-) -> LinearRelaxationResult:
+) -> LinearAffineFit:
     """Fit ``y ~ a0 + a1'u + (1 + b'u) x'w`` with penalty ``w'P w`` for every ``P``.
 
     Parameters
@@ -216,6 +332,9 @@ def linear_affine_relaxation(
         (no objective history is then recorded).
     Pinv : ndarray of shape (q, p, p), optional
         Their inverses: the ``w`` block is then solved in sample space.
+    scale_penalty : ndarray of shape (k,), optional
+        Ridge weights of ``b`` (:func:`scale_penalty`), shared by the members; None leaves
+        ``b`` unpenalised (the published model).
     start : (a0, a1, b, w), optional
         Warm start of shapes (q,), (q, k), (q, k), (q, p); default ``(a0, a1)`` by least
         squares, ``b = 0``, ``w = 0``.
@@ -225,7 +344,7 @@ def linear_affine_relaxation(
 
     Returns
     -------
-    LinearRelaxationResult
+    LinearAffineFit
     """
     if P is not None:
         P = np.asarray(P, dtype=float)
@@ -240,7 +359,8 @@ def linear_affine_relaxation(
     else:
         a0, a1, b, w = (np.array(v, dtype=float).reshape(q, -1) for v in start)
         a0 = a0[:, 0]
-    history = [] if P is None else [_objective(x, u, y, a0, a1, b, w, P)]
+    Pb = None if scale_penalty is None else np.diag(np.asarray(scale_penalty, dtype=float))
+    history = [] if P is None else [linear_objective(x, u, y, a0, a1, b, w, P, scale_penalty)]
     n_iter = np.full(q, max_iter)
     converged = np.zeros(q, dtype=bool)
     live = np.ones(q, dtype=bool)
@@ -257,12 +377,13 @@ def linear_affine_relaxation(
         b_new = np.zeros((len(act), k))
         moving = np.any(xw != 0, axis=1)
         if moving.any():
-            b_new[moving] = solve_penalized_lsq(A[moving], (r - xw)[moving])
+            pb = None if Pb is None else np.broadcast_to(Pb, (int(moving.sum()), k, k))
+            b_new[moving] = solve_penalized_lsq(A[moving], (r - xw)[moving], pb)
         target = y[None] - (1.0 + b_new @ u.T) * xw
         coef = solve_penalized_lsq(np.broadcast_to(Zu, (len(act), n, k + 1)), target)
         a0[act], a1[act], b[act], w[act] = coef[:, 0], coef[:, 1:], b_new, w_new
         if P is not None:
-            history.append(_objective(x, u, y, a0, a1, b, w, P))
+            history.append(linear_objective(x, u, y, a0, a1, b, w, P, scale_penalty))
         new = np.column_stack([a0[act], a1[act], b[act], w[act]])
         done = rel_change(new, old) < tol
         n_iter[act[done]] = it
@@ -270,4 +391,4 @@ def linear_affine_relaxation(
         live[act[done]] = False
         if not live.any():
             break
-    return LinearRelaxationResult(a0, a1, b, w, n_iter, converged, np.asarray(history))
+    return LinearAffineFit(a0, a1, b, w, n_iter, converged, np.asarray(history))

@@ -25,6 +25,8 @@ def resolve_solver(
     prune: bool = False,
     init: str = "const",
     low_rank: Callable[[], bool] | None = None,
+    family: str = "kernel",
+    penalty_definite: bool = True,
 ) -> str:
     """Turn ``solver`` (``"auto"`` or a name of :data:`SOLVERS`) into the solver that fits.
 
@@ -32,7 +34,9 @@ def resolve_solver(
     ``"newton"`` (damped Newton on feature maps: the approximation's, or the exact ones of the
     kernels up to :data:`NEWTON_MAX_N` samples, or with linear source terms in ``g1``), else
     ``"lowrank_newton"`` where the source Gram matrices have low rank (``low_rank()``), else
-    ``"relaxation"``; pruning and the random start need the relaxation.
+    ``"relaxation"``; pruning and the random start need the relaxation. The linear family's
+    ``full`` form (``family="linear"``): ``"newton"`` where the penalty of ``w`` is positive
+    definite (``penalty_definite``, a positive ``lambda_ridge``), else ``"relaxation"``.
 
     Parameters
     ----------
@@ -48,6 +52,10 @@ def resolve_solver(
     low_rank : callable, optional
         Returns whether the low-rank Newton solver applies (called only when needed: it
         factorises the Gram matrices).
+    family : {"kernel", "linear"}
+        The kernel model or the linear model (:mod:`._linear`).
+    penalty_definite : bool
+        Linear family: whether the penalty matrix of ``w`` is positive definite.
 
     Returns
     -------
@@ -59,8 +67,21 @@ def resolve_solver(
     ValueError
         When the requested solver cannot fit this configuration.
     """
-    if form not in ("full", "g1_const"):
+    if form not in ("full", "g1_const") or (family == "linear" and form != "full"):
         return "ridge"
+    if family == "linear":
+        if solver == "auto":
+            return "newton" if penalty_definite else "relaxation"
+        if solver not in ("newton", "relaxation"):
+            raise ValueError(
+                f"the linear model is fitted by 'newton' or 'relaxation', got {solver!r}"
+            )
+        if solver == "newton" and not penalty_definite:
+            raise ValueError(
+                "solver='newton' needs a positive-definite penalty of w (lambda_ridge > 0); "
+                "use solver='relaxation' or 'auto'"
+            )
+        return solver
     needs_relaxation = prune or (init == "random" and approximation is None)
     if solver == "auto":
         if approximation is not None or (

@@ -14,7 +14,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from .._forms import LINEAR_FORMS, form_design, form_target
-from .._solvers import fused_penalty, linear_affine_relaxation, solve_penalized_lsq
+from .._solvers import (
+    fused_penalty,
+    linear_affine_newton,
+    linear_affine_relaxation,
+    scale_penalty,
+    solve_penalized_lsq,
+)
+from .._solvers._resolve import resolve_solver
 from ..base import (
     Interval,
     SourceFeatureMixin,
@@ -43,10 +50,13 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
     The linear model of the affine-transfer paper's polymer Cp case study: ``g1 = a0 + a1'u`` (a
     calibrated source), ``g2 = 1 + b'u`` and ``g3 = x'w``. ``w`` (``coef_``) carries the
     penalty ``lambda_ridge^2 ||w||^2 + lambda_fused^2 * sum of squared first differences of w``
-    within each descriptor block (for example the 20 bins of one kernel-mean descriptor), while
-    ``a0, a1, b`` are unpenalised. The ``full`` form is fitted by block relaxation, each block
-    an exact solve: ``w`` (p x p fused-ridge system), then ``b`` and ``(a0, a1)`` (least
-    squares); the other forms by one penalised least-squares solve:
+    within each descriptor block (for example the 20 bins of one kernel-mean descriptor),
+    ``b`` the ridge ``(lambda_scale lambda_ridge)^2 var(y) sum_j var(u_j) b_j^2`` (the same
+    strength on the source scaled to unit variance, in the target's variance), and ``a0, a1``
+    none. The ``full`` form is fitted by damped Newton steps (``solver="newton"``, the kernel
+    model's solver on the feature maps ``[1, u]``, ``u``, ``x``) or by the published block
+    relaxation (``"relaxation"``: exact solves of ``w``, ``b`` and ``(a0, a1)`` in turn); the
+    other forms by one penalised least-squares solve:
 
     ================== ================ ============ ========
     form               g1(u)            g2(u)        g3(x)
@@ -69,11 +79,23 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
     blocks : list or None, default=None
         Descriptor blocks: sizes of consecutive columns of ``x`` or lists of column indices of
         ``x``; ``None`` is one ordered block of all inputs.
+    lambda_scale : float, default=1.0
+        Strength of the ridge of ``b`` relative to ``lambda_ridge`` (``full`` form). ``0``
+        leaves ``b`` unpenalised, the paper's model, which has no minimiser at small n:
+        ``b -> t b`` and ``w -> w / t`` keep the interaction ``(b'u)(x'w)`` while the penalty of
+        ``w`` vanishes as ``t`` grows, so the fit is where the solver stopped (the relaxation
+        after ``max_iter`` sweeps). Measured in ``docs/model-selection.md`` ("The linear full
+        form").
     standardize : bool, default=False
         Standardise ``x`` first (off by default: fused differences assume comparable neighbours).
+    solver : {"auto", "newton", "relaxation"}, default="auto"
+        Solver of the ``full`` form: ``"auto"`` is ``"newton"`` when the penalty of ``w`` is
+        positive definite (``lambda_ridge > 0``), else ``"relaxation"``. Recorded in
+        ``solver_``.
     max_iter : int, default=1000
     tol : float, default=1e-6
-        Stop when the largest relative max-abs change of the blocks is below ``tol``.
+        Stop when the largest relative max-abs change of the blocks (relaxation) or of a
+        Newton step is below ``tol``.
     source, source_columns, input_columns
         Where ``u`` and ``x`` come from; see :class:`affinetl.base.SourceFeatureMixin`.
 
@@ -91,7 +113,10 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
     n_iter_ : int
     converged_ : bool
     objective_history_ : ndarray
-        Penalised objective at the start and after every sweep (non-increasing).
+        Penalised objective at the start and after every sweep or Newton step
+        (non-increasing).
+    solver_ : str
+        ``"newton"``, ``"relaxation"``, or ``"ridge"`` for the forms solved in one step.
 
     Examples
     --------
@@ -108,6 +133,8 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
     _parameter_constraints: dict[str, list[Any]] = {
         **_FUSED_CONSTRAINTS,
         "form": [StrOptions(set(LINEAR_FORMS))],
+        "lambda_scale": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions({"auto", "newton", "relaxation"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
     }
@@ -118,8 +145,10 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
         form: str = "full",
         lambda_ridge: float = 1.0,
         lambda_fused: float = 0.0,
+        lambda_scale: float = 1.0,
         blocks: list | None = None,
         standardize: bool = False,
+        solver: str = "auto",
         max_iter: int = 1000,
         tol: float = 1e-6,
         source: Any = None,
@@ -129,8 +158,10 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
         self.form = form
         self.lambda_ridge = lambda_ridge
         self.lambda_fused = lambda_fused
+        self.lambda_scale = lambda_scale
         self.blocks = blocks
         self.standardize = standardize
+        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
         self.source = source
@@ -170,16 +201,31 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
         P = fused_penalty(p, self.lambda_ridge, self.lambda_fused, self.blocks)
         self.source_coef_, self.scale_coef_, self.coef_ = np.zeros(k), np.zeros(k), np.zeros(p)
         self.n_iter_, self.converged_ = 1, True
+        self.solver_ = resolve_solver(
+            self.solver,
+            form=self.form,
+            n_samples=len(y),
+            family="linear",
+            penalty_definite=self.lambda_ridge > 0,
+        )
         if self.form == "full":
-            res = linear_affine_relaxation(x, u, y, P, max_iter=self.max_iter, tol=self.tol)
+            s = scale_penalty(u, y, self.lambda_ridge, self.lambda_scale)
+            opts = dict(scale_penalty=s, max_iter=self.max_iter, tol=self.tol)
+            if self.solver_ == "newton":
+                res = linear_affine_newton(x, u, y, P, **opts)
+            else:
+                res = linear_affine_relaxation(x, u, y, P, **opts)
             self.intercept_ = float(res.intercept[0])
             self.source_coef_, self.scale_coef_ = res.source_coef[0], res.scale_coef[0]
             self.coef_ = res.coef[0]
             self.n_iter_, self.converged_ = int(res.n_iter[0]), bool(res.converged[0])
             self.objective_history_ = res.objective_history[:, 0]
             if not self.converged_:
+                steps = "Newton steps" if self.solver_ == "newton" else "relaxation sweeps"
+                hint = "" if np.any(s) else "; lambda_scale > 0 penalises b and makes it well posed"
                 warnings.warn(
-                    f"block relaxation did not converge in {self.max_iter} sweeps (tol={self.tol})",
+                    f"the full form did not converge in {self.max_iter} {steps} "
+                    f"(tol={self.tol}){hint}",
                     ConvergenceWarning,
                     stacklevel=2,
                 )

@@ -9,8 +9,10 @@ only within the 10 descriptor blocks); test RMSE of log Cp for
 * ``Linear regression``: y = a + b u (least squares);
 * ``Log-difference``: log Cp_exp - log Cp_MD = c0 + x'c with the fused ridge
   (:class:`affinetl.LogDifferenceRegressor`);
-* ``AffineTL (linear)``: y = a0 + a1 u - (1 + b u) x'gamma with the fused ridge on gamma
-  (:class:`affinetl.LinearAffineTransferRegressor`).
+* ``AffineTL (linear)``: y = a0 + a1 u - (1 + b u) x'gamma with the fused ridge on gamma and
+  ``b`` unpenalised, by block relaxation, as published
+  (:class:`affinetl.LinearAffineTransferRegressor` with ``lambda_scale=0``,
+  ``solver="relaxation"``).
 
 The experimental values come from PoLyInfo, whose terms forbid redistribution: pass your own
 file (see :func:`affinetl.datasets.load_polymer_cp` for the format). The fits run batched over

@@ -11,7 +11,14 @@ from joblib import Parallel, delayed
 from sklearn.preprocessing import StandardScaler
 
 from .._forms import LINEAR_FORMS, form_design, form_target
-from .._solvers import difference_matrix, fused_penalty, linear_affine_relaxation
+from .._solvers import (
+    difference_matrix,
+    fused_penalty,
+    linear_affine_newton,
+    linear_affine_relaxation,
+    scale_penalty,
+)
+from .._solvers._resolve import resolve_solver
 from ..base import store_params
 from ..models import LinearAffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase
@@ -36,7 +43,7 @@ class LinearAffineTransferCV(TransferCVBase):
     ``M = I + (lambda_fused / lambda_ridge)^2 D'D`` and penalty ``lambda_ridge^2``: one
     eigendecomposition per fusion ratio gives the closed-form hold-out errors of the whole
     ``lambda_ridge`` path. The full form is fitted per fold along a decreasing ``lambda_ridge``
-    path with warm starts.
+    path with warm starts, by Newton steps (``solver``).
 
     Parameters
     ----------
@@ -47,10 +54,16 @@ class LinearAffineTransferCV(TransferCVBase):
         Positive ridge strengths; ``None`` is ``(0.01, 0.03, ..., 10)``.
     lambdas_fused : sequence of float, default=(0.0,)
         Fusion strengths (0 = plain ridge); each is crossed with every ``lambda_ridge``.
+    lambda_scale : float, default=1.0
+        Ridge of the full form's ``b`` relative to ``lambda_ridge`` (see
+        :class:`~affinetl.LinearAffineTransferRegressor`; 0: unpenalised, the paper's model).
     blocks : list or None, default=None
         Descriptor blocks of ``x`` for the fused penalty.
     standardize : bool, default=False
         Standardise ``x`` once with the training statistics.
+    solver : {"auto", "newton", "relaxation"}, default="auto"
+        Solver of the full form, in the search and the refit (see
+        :class:`~affinetl.LinearAffineTransferRegressor`).
     cv, rule, scoring, max_iter, tol, n_jobs, random_state
         As in :class:`AffineTransferCV` (``max_iter=300``, ``tol=1e-6`` by default); the
         average is anchored to ``source_linear``, the family's simple form (measured in
@@ -84,7 +97,7 @@ class LinearAffineTransferCV(TransferCVBase):
 
     _FORMS = LINEAR_FORMS
     _ESTIMATOR = LinearAffineTransferRegressor
-    _REFIT_PARAMS = ("blocks", *TransferCVBase._REFIT_PARAMS)
+    _REFIT_PARAMS = ("blocks", "lambda_scale", "solver", *TransferCVBase._REFIT_PARAMS)
     _parameter_constraints: dict[str, list[Any]] = {
         **COMMON_CONSTRAINTS,
         **{k: LinearAffineTransferRegressor._parameter_constraints[k] for k in _REFIT_PARAMS},
@@ -98,11 +111,13 @@ class LinearAffineTransferCV(TransferCVBase):
         forms: Any = None,
         lambdas_ridge: Any = None,
         lambdas_fused: Any = (0.0,),
+        lambda_scale: float = 1.0,
         blocks: list | None = None,
         cv: Any = None,
         rule: str = "average",
         scoring: str = "neg_mean_squared_error",
         standardize: bool = False,
+        solver: str = "auto",
         max_iter: int = 300,
         tol: float = 1e-6,
         n_jobs: int | None = None,
@@ -156,9 +171,25 @@ class LinearAffineTransferCV(TransferCVBase):
             state, out = None, np.full((path.size, te.size), np.nan)
             for i, r in enumerate(path):
                 P = fused_penalty(p, float(r), float(f), self.blocks)
+                chosen = resolve_solver(
+                    self.solver,
+                    form="full",
+                    n_samples=tr.size,
+                    family="linear",
+                    penalty_definite=r > 0,
+                )
+                solve = linear_affine_newton if chosen == "newton" else linear_affine_relaxation
+                s = scale_penalty(u[tr], y[tr], float(r), self.lambda_scale)
                 try:
-                    res = linear_affine_relaxation(
-                        x[tr], u[tr], y[tr], P, start=state, max_iter=self.max_iter, tol=self.tol
+                    res = solve(
+                        x[tr],
+                        u[tr],
+                        y[tr],
+                        P,
+                        scale_penalty=s,
+                        start=state,
+                        max_iter=self.max_iter,
+                        tol=self.tol,
                     )
                 except np.linalg.LinAlgError:
                     state = None

@@ -757,6 +757,26 @@ def rows_rule(s: dict, weigh, max_z: float = 2.5) -> np.ndarray:
     return predict_weighted(s, w, keep=k)
 
 
+def group_prior_weights(
+    cv: dict, forms: list[str], share: float = 0.5, anchor: bool = True
+) -> dict[str, float]:
+    """The averaging weights (anchored, or ``exp(-z)`` without ``anchor``) times a prior that
+    gives the simple forms (:data:`SIMPLE`) ``share`` of the mass and the other forms the rest,
+    split evenly inside each group, renormalised. Against the dilution of the anchor by the
+    number of flexible forms: with ten forms that the CV cannot tell apart, the three simple
+    ones hold a third of the weight whatever their evidence. Without an eligible simple form
+    the weights are unchanged."""
+    base = anchored_weights(cv, forms, 1.0) if anchor else zsoft_weights(cv, forms)
+    simple = [f for f in forms if f in SIMPLE]
+    if not simple or len(simple) == len(forms):
+        return base
+    prior = {
+        f: share / len(simple) if f in SIMPLE else (1 - share) / (len(forms) - len(simple))
+        for f in forms
+    }
+    return renormalised({f: w * prior[f] for f, w in base.items()})
+
+
 #: The forms each form contains (it reduces to them with a parameter fixed or a penalty taken
 #: to infinity): the nesting ladder of :func:`nesting_weights`.
 NESTED_IN = {
@@ -865,6 +885,14 @@ RULES = {
     "two scales min": lambda s: r_curvature(two_scales(s, "min"), units_keep=False),
     "rows, none in units": lambda s: r_curvature(rowwise(s), units_keep=False),
     CHOSEN: lambda s: r_rows_maxz(s, 2.5),
+    "rows_rule(anchored) (check)": lambda s: rows_rule(s, anchored_weights),
+    "group prior 0.5, anchored": lambda s: rows_rule(s, group_prior_weights),
+    "group prior 0.5, zsoft": lambda s: rows_rule(
+        s, lambda cv, f: group_prior_weights(cv, f, 0.5, False)
+    ),
+    "group prior 0.5 below 20": lambda s: (
+        r_rows_maxz(s, 2.5) if s["ytrain"].size >= 20 else rows_rule(s, group_prior_weights)
+    ),
     "rows, cut-off 2.75": lambda s: r_rows_maxz(s, 2.75),
     "rows, cut-off 2": lambda s: r_rows_maxz(s, 2.0),
     "rows, nested below 20": r_rows_nested_small,

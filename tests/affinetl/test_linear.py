@@ -87,3 +87,73 @@ def test_log_difference_rejects_non_positive():
     X[0, -1] = -1.0
     with pytest.raises(ValueError, match="positive source"):
         LogDifferenceRegressor().fit(X, np.ones(10))
+
+
+def _small_n_problem(seed=0, n=10, p=20):
+    rng = np.random.default_rng(seed)
+    x, u = rng.standard_normal((n, p)), rng.standard_normal(n)
+    y = 1.0 + 2.0 * u + 0.3 * (1 + 0.5 * u) * (x @ rng.standard_normal(p))
+    return np.c_[x, u], y + 0.3 * rng.standard_normal(n)
+
+
+def test_unpenalised_scale_has_no_minimiser_at_small_n():
+    """b unpenalised (the paper's model): with n < p, b -> t b, w -> w / t interpolates the data
+    as t grows, so b runs off and the objective goes to 0 with the iterations; the default ridge
+    of b (lambda_scale=1) has a minimiser, reached in a few Newton steps."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = _small_n_problem()
+    fits = []
+    for max_iter in (50, 200):
+        with pytest.warns(ConvergenceWarning, match="lambda_scale > 0"):
+            fits.append(
+                LinearAffineTransferRegressor(
+                    lambda_ridge=10.0, lambda_scale=0.0, max_iter=max_iter
+                ).fit(X, y)
+            )
+    short, long = fits
+    assert abs(long.scale_coef_[0]) > 5 * abs(short.scale_coef_[0]) > 1000
+    assert (
+        long.objective_history_[-1]
+        < short.objective_history_[-1]
+        < 0.01 * np.sum((y - y.mean()) ** 2)
+    )
+    pen = LinearAffineTransferRegressor(lambda_ridge=10.0).fit(X, y)
+    assert pen.converged_ and pen.n_iter_ < 20 and pen.solver_ == "newton"
+    assert abs(pen.scale_coef_[0]) < 1
+
+
+@pytest.mark.parametrize("lambda_scale", [1.0, 0.1])
+def test_newton_and_relaxation_reach_one_optimum(lambda_scale):
+    """Both solvers minimise the same objective (the ridge of b included)."""
+    from affinetl._solvers import fused_penalty, linear_objective, scale_penalty
+
+    X, y, _ = _linear_problem(n=40, p=6, noise=0.5, seed=2)
+    kw = dict(lambda_ridge=0.5, lambda_fused=1.0, lambda_scale=lambda_scale, tol=1e-12)
+    newton = LinearAffineTransferRegressor(**kw).fit(X, y)
+    relax = LinearAffineTransferRegressor(**kw, solver="relaxation", max_iter=100000).fit(X, y)
+    assert (newton.solver_, relax.solver_) == ("newton", "relaxation")
+    assert newton.converged_ and relax.converged_ and newton.n_iter_ < relax.n_iter_
+    np.testing.assert_allclose(newton.predict(X), relax.predict(X), rtol=1e-6, atol=1e-8)
+    x, u = X[:, :-1], X[:, -1:]
+    obj = linear_objective(
+        x,
+        u,
+        y,
+        np.array([newton.intercept_]),
+        newton.source_coef_[None],
+        newton.scale_coef_[None],
+        newton.coef_[None],
+        fused_penalty(6, 0.5, 1.0)[None],
+        scale_penalty(u, y, 0.5, lambda_scale),
+    )[0]
+    np.testing.assert_allclose(obj, newton.objective_history_[-1], rtol=1e-10)
+    assert np.all(np.diff(newton.objective_history_) <= 1e-10 * newton.objective_history_[:-1])
+
+
+def test_linear_solver_choice():
+    X, y, _ = _linear_problem(n=40, p=6)
+    assert LinearAffineTransferRegressor(lambda_ridge=0.0).fit(X, y).solver_ == "relaxation"
+    assert LinearAffineTransferRegressor(form="direct").fit(X, y).solver_ == "ridge"
+    with pytest.raises(ValueError, match="lambda_ridge > 0"):
+        LinearAffineTransferRegressor(lambda_ridge=0.0, solver="newton").fit(X, y)

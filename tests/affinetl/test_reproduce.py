@@ -258,7 +258,10 @@ def test_linear_grid_matches_the_estimators() -> None:
     positive = np.exp(y / 5)
     log_pred = log_difference_path(x, np.log(positive) - u / 5, x, Pinv)
     for j, (ls, lt) in enumerate(grid):
-        est = LinearAffineTransferRegressor(lambda_ridge=ls, lambda_fused=lt, blocks=blocks)
+        # the paper's model and algorithm: b unpenalised, block relaxation
+        est = LinearAffineTransferRegressor(
+            lambda_ridge=ls, lambda_fused=lt, blocks=blocks, lambda_scale=0.0, solver="relaxation"
+        )
         est.fit(np.c_[x, u], y)
         np.testing.assert_allclose(pred[j], est.predict(np.c_[x, u]), atol=1e-9)
         np.testing.assert_allclose(gamma[j], -est.coef_, atol=1e-9)  # the paper's gamma = -w
