@@ -359,7 +359,8 @@ def linear_affine_relaxation(
     else:
         a0, a1, b, w = (np.array(v, dtype=float).reshape(q, -1) for v in start)
         a0 = a0[:, 0]
-    Pb = None if scale_penalty is None else np.diag(np.asarray(scale_penalty, dtype=float))
+    unpenalised = scale_penalty is None or not np.any(scale_penalty)
+    Pb = None if unpenalised else np.diag(np.asarray(scale_penalty, dtype=float))
     history = [] if P is None else [linear_objective(x, u, y, a0, a1, b, w, P, scale_penalty)]
     n_iter = np.full(q, max_iter)
     converged = np.zeros(q, dtype=bool)

@@ -27,6 +27,7 @@ def resolve_solver(
     low_rank: Callable[[], bool] | None = None,
     family: str = "kernel",
     penalty_definite: bool = True,
+    scale_penalised: bool = True,
 ) -> str:
     """Turn ``solver`` (``"auto"`` or a name of :data:`SOLVERS`) into the solver that fits.
 
@@ -35,8 +36,9 @@ def resolve_solver(
     kernels up to :data:`NEWTON_MAX_N` samples, or with linear source terms in ``g1``), else
     ``"lowrank_newton"`` where the source Gram matrices have low rank (``low_rank()``), else
     ``"relaxation"``; pruning and the random start need the relaxation. The linear family's
-    ``full`` form (``family="linear"``): ``"newton"`` where the penalty of ``w`` is positive
-    definite (``penalty_definite``, a positive ``lambda_ridge``), else ``"relaxation"``.
+    ``full`` form (``family="linear"``): ``"newton"`` where its objective has a minimiser (the
+    penalty of ``w`` positive definite and ``b`` penalised), else ``"relaxation"``, the
+    published algorithm, whose fit is where it stops.
 
     Parameters
     ----------
@@ -54,8 +56,9 @@ def resolve_solver(
         factorises the Gram matrices).
     family : {"kernel", "linear"}
         The kernel model or the linear model (:mod:`._linear`).
-    penalty_definite : bool
-        Linear family: whether the penalty matrix of ``w`` is positive definite.
+    penalty_definite, scale_penalised : bool
+        Linear family: whether the penalty matrix of ``w`` is positive definite (a positive
+        ``lambda_ridge``), and whether ``b`` is penalised (a positive ``lambda_scale``).
 
     Returns
     -------
@@ -71,7 +74,7 @@ def resolve_solver(
         return "ridge"
     if family == "linear":
         if solver == "auto":
-            return "newton" if penalty_definite else "relaxation"
+            return "newton" if penalty_definite and scale_penalised else "relaxation"
         if solver not in ("newton", "relaxation"):
             raise ValueError(
                 f"the linear model is fitted by 'newton' or 'relaxation', got {solver!r}"

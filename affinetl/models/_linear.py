@@ -89,9 +89,9 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
     standardize : bool, default=False
         Standardise ``x`` first (off by default: fused differences assume comparable neighbours).
     solver : {"auto", "newton", "relaxation"}, default="auto"
-        Solver of the ``full`` form: ``"auto"`` is ``"newton"`` when the penalty of ``w`` is
-        positive definite (``lambda_ridge > 0``), else ``"relaxation"``. Recorded in
-        ``solver_``.
+        Solver of the ``full`` form: ``"auto"`` is ``"newton"`` when the objective has a
+        minimiser (``lambda_ridge > 0`` and ``lambda_scale > 0``), else ``"relaxation"`` (the
+        paper's model and algorithm). Recorded in ``solver_``.
     max_iter : int, default=1000
     tol : float, default=1e-6
         Stop when the largest relative max-abs change of the blocks (relaxation) or of a
@@ -207,6 +207,7 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
             n_samples=len(y),
             family="linear",
             penalty_definite=self.lambda_ridge > 0,
+            scale_penalised=self.lambda_scale > 0,
         )
         if self.form == "full":
             s = scale_penalty(u, y, self.lambda_ridge, self.lambda_scale)

@@ -43,7 +43,7 @@ class LinearAffineTransferCV(TransferCVBase):
     ``M = I + (lambda_fused / lambda_ridge)^2 D'D`` and penalty ``lambda_ridge^2``: one
     eigendecomposition per fusion ratio gives the closed-form hold-out errors of the whole
     ``lambda_ridge`` path. The full form is fitted per fold along a decreasing ``lambda_ridge``
-    path with warm starts, by Newton steps (``solver``).
+    path with warm starts (``solver``).
 
     Parameters
     ----------
@@ -54,9 +54,13 @@ class LinearAffineTransferCV(TransferCVBase):
         Positive ridge strengths; ``None`` is ``(0.01, 0.03, ..., 10)``.
     lambdas_fused : sequence of float, default=(0.0,)
         Fusion strengths (0 = plain ridge); each is crossed with every ``lambda_ridge``.
-    lambda_scale : float, default=1.0
+    lambda_scale : float, default=0.0
         Ridge of the full form's ``b`` relative to ``lambda_ridge`` (see
-        :class:`~affinetl.LinearAffineTransferRegressor`; 0: unpenalised, the paper's model).
+        :class:`~affinetl.LinearAffineTransferRegressor`). The default 0 searches the paper's
+        model, ``b`` unpenalised, fitted by the block relaxation stopped after ``max_iter``
+        sweeps (``solver="auto"``). Measured on the development half of the suite
+        (``docs/model-selection.md``, "The linear full form"), ``1`` makes the full form alone
+        better but the average worse, with one heavy-tail split.
     blocks : list or None, default=None
         Descriptor blocks of ``x`` for the fused penalty.
     standardize : bool, default=False
@@ -111,7 +115,7 @@ class LinearAffineTransferCV(TransferCVBase):
         forms: Any = None,
         lambdas_ridge: Any = None,
         lambdas_fused: Any = (0.0,),
-        lambda_scale: float = 1.0,
+        lambda_scale: float = 0.0,
         blocks: list | None = None,
         cv: Any = None,
         rule: str = "average",
@@ -177,6 +181,7 @@ class LinearAffineTransferCV(TransferCVBase):
                     n_samples=tr.size,
                     family="linear",
                     penalty_definite=r > 0,
+                    scale_penalised=self.lambda_scale > 0,
                 )
                 solve = linear_affine_newton if chosen == "newton" else linear_affine_relaxation
                 s = scale_penalty(u[tr], y[tr], float(r), self.lambda_scale)

@@ -108,7 +108,7 @@ def test_unpenalised_scale_has_no_minimiser_at_small_n():
         with pytest.warns(ConvergenceWarning, match="lambda_scale > 0"):
             fits.append(
                 LinearAffineTransferRegressor(
-                    lambda_ridge=10.0, lambda_scale=0.0, max_iter=max_iter
+                    lambda_ridge=10.0, lambda_scale=0.0, solver="newton", max_iter=max_iter
                 ).fit(X, y)
             )
     short, long = fits
@@ -154,6 +154,8 @@ def test_newton_and_relaxation_reach_one_optimum(lambda_scale):
 def test_linear_solver_choice():
     X, y, _ = _linear_problem(n=40, p=6)
     assert LinearAffineTransferRegressor(lambda_ridge=0.0).fit(X, y).solver_ == "relaxation"
+    # b unpenalised: no minimiser in general, the published relaxation (stopped at max_iter)
+    assert LinearAffineTransferRegressor(lambda_scale=0.0).fit(X, y).solver_ == "relaxation"
     assert LinearAffineTransferRegressor(form="direct").fit(X, y).solver_ == "ridge"
     with pytest.raises(ValueError, match="lambda_ridge > 0"):
         LinearAffineTransferRegressor(lambda_ridge=0.0, solver="newton").fit(X, y)
