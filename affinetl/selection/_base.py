@@ -161,7 +161,7 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
 
     def _refit_estimator(self, params: dict[str, Any]) -> BaseEstimator:
         """The family's canonical estimator with the search's settings and ``params``."""
-        return self._ESTIMATOR(**{k: getattr(self, k) for k in self._REFIT_PARAMS}, **params)
+        return self._ESTIMATOR(**{**{k: getattr(self, k) for k in self._REFIT_PARAMS}, **params})
 
     @staticmethod
     def _reverts_outside_source_range(params: dict[str, Any]) -> bool:

@@ -210,5 +210,7 @@ class LinearAffineTransferCV(TransferCVBase):
         S = len(splits)
         table = [[out for out, _ in results[k * S : (k + 1) * S]] for k in range(lf.size)]
         seconds = np.array([dt for _, dt in results]).reshape(lf.size, S).sum(axis=1)
-        starts = [{"form": "full", "lambda_fused": float(f)} for f in lf]
+        # lambda_scale in the candidate: LinearAffineTransferRegressor(**params) is the candidate
+        lam_b = float(self.lambda_scale)
+        starts = [{"form": "full", "lambda_fused": float(f), "lambda_scale": lam_b} for f in lf]
         return path_candidates(starts, "lambda_ridge", path, table, seconds)

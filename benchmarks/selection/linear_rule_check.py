@@ -48,6 +48,8 @@ def _split_means_as_rows(per_split):
 
 
 _TABULATE = _scoring.tabulate
+#: ``lambda_scale`` of every fit (``--lambda-scale``; the estimator's default 0).
+LAMBDA_SCALE = 0.0
 OUT = Path(__file__).resolve().parents[1] / "out" / "selection"
 
 
@@ -55,7 +57,9 @@ def fit_predict(X, y, Xt, src, splits, third=False, forms=None, anchored=False) 
     """``LinearAffineTransferCV`` fitted and predicting; ``anchored``: its average anchored to
     ``source_linear`` (as shipped since the fourth pass; without: as before it); ``third``:
     the third pass's rule (split scores, cut-off 3)."""
-    est = LinearAffineTransferCV(source_columns=src, cv=splits, forms=forms)
+    est = LinearAffineTransferCV(
+        source_columns=src, cv=splits, forms=forms, lambda_scale=LAMBDA_SCALE
+    )
     with contextlib.ExitStack() as stack:
         if not anchored:  # no simple form to anchor to: the average as before the anchor
             stack.enter_context(mock.patch.object(_base, "SIMPLE_FORMS", ()))
@@ -111,7 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="fit the splits in reverse order (a second process on the same --tag shares the work)",
     )
+    parser.add_argument(
+        "--lambda-scale",
+        type=float,
+        default=0.0,
+        help="ridge of the full form's b (LinearAffineTransferCV(lambda_scale=...))",
+    )
     args = parser.parse_args(argv)
+    global LAMBDA_SCALE
+    LAMBDA_SCALE = args.lambda_scale
     warnings.filterwarnings("ignore")
     if args.summarise is not None:
         summarise(pd.concat([pd.read_csv(OUT / f"{t}.csv") for t in args.summarise]))

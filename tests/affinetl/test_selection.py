@@ -164,6 +164,27 @@ def test_linear_closed_form_and_full_equal_brute_force(form):
     )
 
 
+def test_linear_full_form_with_penalised_scale_is_its_candidate():
+    """lambda_scale reaches the full form's fold fits (Newton steps) and its candidate params:
+    LinearAffineTransferRegressor(**params) scores the same on the same splits."""
+    rng = np.random.default_rng(2)
+    x, u = rng.normal(size=(30, 6)), rng.normal(size=(30, 1))
+    y = 1 + 0.5 * u[:, 0] + (1 + 0.3 * u[:, 0]) * (x @ np.linspace(-1, 1, 6))
+    X = np.hstack([x, u + 0.1 * rng.normal(size=(30, 1))])
+    cv = KFold(5, shuffle=True, random_state=0)
+    kw = dict(forms=["full"], lambdas_ridge=[0.3], lambdas_fused=[0.5], cv=cv, tol=1e-10)
+    m = LinearAffineTransferCV(**kw, lambda_scale=1.0).fit(X, y)
+    params = m.cv_results_["params"][0]
+    assert params["lambda_scale"] == 1.0 and m.best_estimator_.solver_ == "newton"
+    est = LinearAffineTransferRegressor(**params, tol=1e-10)
+    assert m.cv_results_["mean_test_score"][0] == pytest.approx(
+        _brute(est, X, y, list(cv.split(X))), rel=1e-6
+    )
+    paper = LinearAffineTransferCV(**kw).fit(X, y)  # default: the paper's model
+    assert paper.best_estimator_.solver_ == "relaxation"
+    assert paper.cv_results_["mean_test_score"][0] != m.cv_results_["mean_test_score"][0]
+
+
 def test_linear_full_form_sign_convention_g3_is_x_coef():
     rng = np.random.default_rng(3)
     x, u = rng.normal(size=(40, 5)), rng.normal(size=(40, 1))
