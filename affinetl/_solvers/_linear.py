@@ -20,8 +20,8 @@ matrices advance together, converged members are frozen; the ``w`` block is solv
 space or, given the inverse penalties, in the sample space, :func:`scaled_ridge_step`), and
 :func:`linear_affine_newton`, the damped Newton steps of the kernel model on feature maps
 (:func:`~._newton.newton_features`: ``Z = [1, u]``, ``h2`` features ``u``, ``g3`` features
-``x L^{-T}`` with ``P = L L'``), tens of iterations where the relaxation needs thousands of
-sweeps.
+``x L^{-T}`` with ``P = L L'``), a few to tens of steps where the relaxation often needs
+hundreds of sweeps or more.
 """
 
 from __future__ import annotations

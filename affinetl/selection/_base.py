@@ -142,13 +142,13 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             self.search_time_,
         )
         t0 = time.perf_counter()
-        self.best_estimator_ = self._refit_estimator(self.best_params_).fit(X_in, y)
+        self.best_estimator_ = self._fit_refit(self.best_params_, X_in, y)
         order = sorted(weights, key=lambda i: -weights[i])
         self.form_weights_ = {labels[i]: weights[i] for i in order}
         self.estimators_ = {
             labels[i]: self.best_estimator_
             if i == self.best_index_
-            else self._refit_estimator(dict(candidates[i])).fit(X_in, y)
+            else self._fit_refit(dict(candidates[i]), X_in, y)
             for i in order
         }
         self.refit_time_ = time.perf_counter() - t0
@@ -162,6 +162,10 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     def _refit_estimator(self, params: dict[str, Any]) -> BaseEstimator:
         """The family's canonical estimator with the search's settings and ``params``."""
         return self._ESTIMATOR(**{**{k: getattr(self, k) for k in self._REFIT_PARAMS}, **params})
+
+    def _fit_refit(self, params: dict[str, Any], X: Any, y: np.ndarray) -> BaseEstimator:
+        """One candidate refitted on all data (a family may silence what its search accepts)."""
+        return self._refit_estimator(params).fit(X, y)
 
     @staticmethod
     def _reverts_outside_source_range(params: dict[str, Any]) -> bool:
