@@ -131,7 +131,11 @@ def _kernel_ridge_space(view: str) -> SpaceFunction:
 
 
 def _fused_space(estimator: Any, X: ArrayLike | None) -> Space:
-    return {"lambda_ridge": _log(1e-3, 1e3), "lambda_fused": _log(1e-3, 1e3)}
+    space = {"lambda_ridge": _log(1e-3, 1e3), "lambda_fused": _log(1e-3, 1e3)}
+    params = estimator.get_params()
+    if params.get("form") == "full" and "lambda_scale" in params:  # the ridge of b
+        space["lambda_scale"] = _log(1e-2, 1e2)
+    return space
 
 
 #: Parameter names a neural estimator may use for each searched quantity, and its distribution.

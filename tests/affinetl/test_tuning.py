@@ -84,6 +84,12 @@ def test_affine_space_follows_the_variant():
     assert not {"lambda1", "gamma1"} & set(g1_const)
 
 
+def test_linear_space_searches_the_scale_ridge_of_the_full_form_only():
+    assert "lambda_scale" in get_space(LinearAffineTransferRegressor())
+    assert "lambda_scale" not in get_space(LinearAffineTransferRegressor(form="offset"))
+    assert "lambda_scale" not in get_space(LogDifferenceRegressor())
+
+
 def test_space_widths_follow_the_kernel_input_dimension():
     X = np.zeros((5, 11))  # 10 inputs + 1 source column
     g = get_space(DirectRegressor(), X)["gamma"]
