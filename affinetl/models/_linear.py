@@ -84,8 +84,7 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
         leaves ``b`` unpenalised, the paper's model, which has no minimiser at small n:
         ``b -> t b`` and ``w -> w / t`` keep the interaction ``(b'u)(x'w)`` while the penalty of
         ``w`` vanishes as ``t`` grows, so the fit is where the solver stopped (the relaxation
-        after ``max_iter`` sweeps). Measured in ``docs/model-selection.md`` ("The linear full
-        form").
+        after ``max_iter`` sweeps). Measured in ``docs/model-selection.md`` ("Fifth pass").
     standardize : bool, default=False
         Standardise ``x`` first (off by default: fused differences assume comparable neighbours).
     solver : {"auto", "newton", "relaxation"}, default="auto"

@@ -61,7 +61,7 @@ class LinearAffineTransferCV(TransferCVBase):
         :class:`~affinetl.LinearAffineTransferRegressor`). The default 0 searches the paper's
         model, ``b`` unpenalised, fitted by the block relaxation stopped after ``max_iter``
         sweeps (``solver="auto"``). Measured on the development half of the suite
-        (``docs/model-selection.md``, "The linear full form"), ``1`` makes the full form alone
+        (``docs/model-selection.md``, "Fifth pass"), ``1`` makes the full form alone
         better but the average worse, with one heavy-tail split.
     blocks : list or None, default=None
         Descriptor blocks of ``x`` for the fused penalty.
