@@ -12,6 +12,8 @@ to a commit. :func:`fetch` returns a local path whose content matches that hash:
    :class:`DataUnavailableError`, which loaders with an offline fallback (SARCOS) catch, and a
    cached file that does not match its hash raises :class:`CorruptDataError` naming the file and
    both hashes (online, pooch replaces such a file by a fresh download).
+4. A download that failed is not tried again in the same process (``_FAILED_DOWNLOADS``; a new
+   session, or clearing that dict, tries again): the error repeats its first cause.
 
 Both errors are :class:`~affinetl.exceptions.UsageError` subclasses: the command lines print them
 on one line and exit with status 2.
