@@ -180,23 +180,18 @@ def fused_ridge_path(
     return rm + coef @ (x_eval - xm).T
 
 
-def scale_penalty(
-    u: np.ndarray, y: np.ndarray, lambda_ridge: float, lambda_scale: float
-) -> np.ndarray:
-    """Ridge weights ``s`` (k,) of ``b``: ``(lambda_scale lambda_ridge)^2 var(y) var(u_j)``.
+def scale_penalty(u: np.ndarray, y: np.ndarray, lambda_scale: float) -> np.ndarray:
+    """Ridge weights ``s`` (k,) of ``b``: ``lambda_scale^2 var(y) var(u_j)``.
 
     The ridge of ``b`` on the source features scaled to unit standard deviation, in the units
-    of the target's variance (``b'u`` is unit-free, ``g2 = 1 + b'u``), with ``lambda_scale``
-    times the strength ``lambda_ridge`` of ``w``: the linear counterpart of the kernel model's
-    ``lambda2`` on the scaled target. ``lambda_scale = 0``: ``b`` unpenalised.
+    of the target's variance (``b'u`` is unit-free, ``g2 = 1 + b'u``): with ``lambda_scale = 1``
+    a change of ``b'u`` by one standard deviation of ``u`` costs as much as one training point
+    off by one standard deviation of ``y``. It does not follow ``lambda_ridge``, so that a
+    small penalty of ``w`` does not free ``b``. ``lambda_scale = 0``: ``b`` unpenalised.
     """
     var_u = np.var(u, axis=0)
     var_y = float(np.var(y))
-    return (
-        (lambda_scale * lambda_ridge) ** 2
-        * (var_y if var_y > 0 else 1.0)
-        * np.where(var_u > 0, var_u, 1.0)
-    )
+    return lambda_scale**2 * (var_y if var_y > 0 else 1.0) * np.where(var_u > 0, var_u, 1.0)
 
 
 @dataclass

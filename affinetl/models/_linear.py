@@ -51,9 +51,8 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
     calibrated source), ``g2 = 1 + b'u`` and ``g3 = x'w``. ``w`` (``coef_``) carries the
     penalty ``lambda_ridge^2 ||w||^2 + lambda_fused^2 * sum of squared first differences of w``
     within each descriptor block (for example the 20 bins of one kernel-mean descriptor),
-    ``b`` the ridge ``(lambda_scale lambda_ridge)^2 var(y) sum_j var(u_j) b_j^2`` (the same
-    strength on the source scaled to unit variance, in the target's variance), and ``a0, a1``
-    none. The ``full`` form is fitted by damped Newton steps (``solver="newton"``, the kernel
+    ``b`` the ridge ``lambda_scale^2 var(y) sum_j var(u_j) b_j^2`` (on the source scaled to
+    unit variance, in the target's variance), and ``a0, a1`` none. The ``full`` form is fitted by damped Newton steps (``solver="newton"``, the kernel
     model's solver on the feature maps ``[1, u]``, ``u``, ``x``) or by the published block
     relaxation (``"relaxation"``: exact solves of ``w``, ``b`` and ``(a0, a1)`` in turn); the
     other forms by one penalised least-squares solve:
@@ -80,8 +79,9 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
         Descriptor blocks: sizes of consecutive columns of ``x`` or lists of column indices of
         ``x``; ``None`` is one ordered block of all inputs.
     lambda_scale : float, default=1.0
-        Strength of the ridge of ``b`` relative to ``lambda_ridge`` (``full`` form). ``0``
-        leaves ``b`` unpenalised, the paper's model, which has no minimiser at small n:
+        Strength of the ridge of ``b`` (``full`` form): with 1, moving ``b'u`` by one standard
+        deviation of ``u`` costs as much as one training point off by one standard deviation
+        of ``y``; it does not follow ``lambda_ridge``. ``0`` leaves ``b`` unpenalised, the paper's model, which has no minimiser at small n:
         ``b -> t b`` and ``w -> w / t`` keep the interaction ``(b'u)(x'w)`` while the penalty of
         ``w`` vanishes as ``t`` grows, so the fit is where the solver stopped (the relaxation
         after ``max_iter`` sweeps). Measured in ``docs/model-selection.md`` ("Fifth pass").
@@ -209,7 +209,7 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
             scale_penalised=self.lambda_scale > 0,
         )
         if self.form == "full":
-            s = scale_penalty(u, y, self.lambda_ridge, self.lambda_scale)
+            s = scale_penalty(u, y, self.lambda_scale)
             opts = dict(scale_penalty=s, max_iter=self.max_iter, tol=self.tol)
             if self.solver_ == "newton":
                 res = linear_affine_newton(x, u, y, P, **opts)

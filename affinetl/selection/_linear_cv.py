@@ -57,7 +57,7 @@ class LinearAffineTransferCV(TransferCVBase):
     lambdas_fused : sequence of float, default=(0.0,)
         Fusion strengths (0 = plain ridge); each is crossed with every ``lambda_ridge``.
     lambda_scale : float, default=0.0
-        Ridge of the full form's ``b`` relative to ``lambda_ridge`` (see
+        Strength of the ridge of the full form's ``b`` (see
         :class:`~affinetl.LinearAffineTransferRegressor`). The default 0 searches the paper's
         model, ``b`` unpenalised, fitted by the block relaxation stopped after ``max_iter``
         sweeps (``solver="auto"``). Measured on the development half of the suite
@@ -195,7 +195,7 @@ class LinearAffineTransferCV(TransferCVBase):
                     scale_penalised=self.lambda_scale > 0,
                 )
                 solve = linear_affine_newton if chosen == "newton" else linear_affine_relaxation
-                s = scale_penalty(u[tr], y[tr], float(r), self.lambda_scale)
+                s = scale_penalty(u[tr], y[tr], self.lambda_scale)
                 try:
                     res = solve(
                         x[tr],

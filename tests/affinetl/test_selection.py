@@ -194,7 +194,7 @@ def test_linear_full_form_sign_convention_g3_is_x_coef():
     x, u = rng.normal(size=(40, 5)), rng.normal(size=(40, 1))
     y = 1 + 2 * u[:, 0] - (1 + 0.3 * u[:, 0]) * (x @ np.arange(5.0))
     X = np.hstack([x, u])
-    m = LinearAffineTransferRegressor(lambda_ridge=1e-4).fit(X, y)
+    m = LinearAffineTransferRegressor(lambda_ridge=1e-4, lambda_scale=1e-4).fit(X, y)
     np.testing.assert_allclose(m.coef_, -np.arange(5.0), atol=1e-4)
     parts = m.predict_components(X)
     np.testing.assert_allclose(parts["g3"], x @ m.coef_)
