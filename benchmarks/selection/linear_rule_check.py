@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -93,7 +94,9 @@ def _split_record(data: dict, name: str, n: int, rep: int, tag: str) -> dict:
         if f != "offset" or data["u"].shape[1] == 1:
             out[f"fixed: {f}"] = split_rmse(data, n, rep, forms=[f])
     path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([out]).to_csv(path, index=False)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # whole files only (two processes)
+    pd.DataFrame([out]).to_csv(tmp, index=False)
+    os.replace(tmp, path)
     return out
 
 
