@@ -298,8 +298,9 @@ def linear_affine_newton(
     )
     t = theta[0]
     w = linalg.solve_triangular(L.T, t[s3], lower=False, check_finite=False)
+    c = t[s0]  # the design [1, u]: (a0, a1)
     return LinearAffineFit(
-        t[:1], t[1 : 1 + k][None], (t[s2] / su)[None], w[None], n_iter, converged, history
+        c[:1], c[None, 1:], (t[s2] / su)[None], w[None], n_iter, converged, history
     )
 
 

@@ -184,6 +184,7 @@ class LinearAffineTransferCV(TransferCVBase):
         def one(f, tr, te):
             t0 = time.perf_counter()
             state, out = None, np.full((path.size, te.size), np.nan)
+            s = scale_penalty(u[tr], y[tr], self.lambda_scale)  # the fold's, for every r
             for i, r in enumerate(path):
                 P = fused_penalty(p, float(r), float(f), self.blocks)
                 chosen = resolve_solver(
@@ -195,7 +196,6 @@ class LinearAffineTransferCV(TransferCVBase):
                     scale_penalised=self.lambda_scale > 0,
                 )
                 solve = linear_affine_newton if chosen == "newton" else linear_affine_relaxation
-                s = scale_penalty(u[tr], y[tr], self.lambda_scale)
                 try:
                     res = solve(
                         x[tr],

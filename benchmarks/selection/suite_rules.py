@@ -409,6 +409,20 @@ def ladder_weights(cv: dict, forms: list[str], c: float = 1.0, anchors=None) -> 
     (:data:`COMPLEXITY`; ``anchors``: against the best form of that set instead, for forms
     outside it): it keeps ``min(1, exp(z - c))``, ``z`` its paired CV gain over that form in
     SE. The anchored average (:func:`anchored_weights`) is the case ``anchors = SIMPLE``."""
+
+    def refs(f: str) -> list[str]:
+        if anchors is None:
+            return [g for g in forms if COMPLEXITY[g] < COMPLEXITY[f]]
+        return [] if f in anchors else [g for g in forms if g in anchors]
+
+    return gated_weights(cv, forms, c, refs, tie_z=-np.inf)
+
+
+def gated_weights(cv: dict, forms: list[str], c: float, refs, tie_z: float) -> dict[str, float]:
+    """zsoft weights (cut at :data:`MAX_Z`) where every form with reference forms
+    ``refs(f)`` keeps ``min(1, exp(z - c))`` of its weight, ``z`` its paired CV gain over the
+    best of them in SE (``tie_z`` where both the gain and its SE are 0): the loop of the
+    ladder (:func:`ladder_weights`) and of the nesting ladder (:func:`nesting_weights`)."""
     best = max(forms, key=lambda f: cv[f].mean())
     raw = {}
     for f in forms:
@@ -417,14 +431,11 @@ def ladder_weights(cv: dict, forms: list[str], c: float = 1.0, anchors=None) -> 
         if z > MAX_Z:
             continue
         zw = float(np.exp(-z))
-        if anchors is None:
-            ref = [g for g in forms if COMPLEXITY[g] < COMPLEXITY[f]]
-        else:
-            ref = [] if f in anchors else [g for g in forms if g in anchors]
+        ref = refs(f)
         if ref:
             a = max(ref, key=lambda g: cv[g].mean())
             g, e = paired(cv, f, a)
-            za = g / e if e > 0 else (np.inf if g > 0 else -np.inf)
+            za = g / e if e > 0 else (np.inf if g > 0 else (-np.inf if g < 0 else tie_z))
             zw *= float(min(1.0, np.exp(za - c)))
         raw[f] = zw
     return renormalised(raw)
@@ -805,20 +816,9 @@ def nesting_weights(cv: dict, forms: list[str], c: float = 1.0) -> dict[str, flo
     """zsoft weights where every form keeps ``min(1, exp(z - c))``, ``z`` its paired CV gain
     over the best of the forms it contains (:data:`NESTED_IN`, transitively) among ``forms``:
     a richer form earns its weight against its own special cases."""
-    best = max(forms, key=lambda f: cv[f].mean())
-    raw = {}
-    for f in forms:
-        gap, se = paired(cv, best, f)
-        z = 0.0 if gap <= 0 else (gap / se if se > 0 else np.inf)
-        if z > MAX_Z:
-            continue
-        w = float(np.exp(-z))
-        ref = [g for g in forms if g in _ancestors(f)]
-        if ref:
-            a = max(ref, key=lambda g: cv[g].mean())
-            w *= float(min(1.0, np.exp(_z(cv, f, a) - c)))
-        raw[f] = w
-    return renormalised(raw)
+    return gated_weights(
+        cv, forms, c, lambda f: [g for g in forms if g in _ancestors(f)], tie_z=0.0
+    )
 
 
 def r_nesting(s, c=1.0, max_z=2.5):
