@@ -293,13 +293,16 @@ def run_case(
     scores: bool = False,
     ratio: bool = False,
     variant: str | None = None,
+    ratio_any: bool = False,
 ) -> None:
     data = load_case(name)
     suffix = f"_loo{loo_below}" if loo_below else (f"_{variant}" if variant else "")
     out = OUT.with_name("suite_live" + suffix) if live else OUT
     out = OUT.with_name("suite_scores") if scores else out
     out = OUT.with_name("suite_ratio") if ratio else out
-    if ratio and not CASES[name].in_target_units:
+    if ratio and not (CASES[name].in_target_units or ratio_any):
+        return
+    if ratio and data["u"].shape[1] != 1:
         return
     ns = [n for n in sizes_for(data) if sizes is None or n in sizes]
     jobs = [(n, rep) for rep in range(splits) for n in ns]
@@ -342,6 +345,12 @@ def main(argv: list[str] | None = None) -> int:
         "into suite_ratio/",
     )
     parser.add_argument(
+        "--ratio-any",
+        action="store_true",
+        help="with --ratio: also where the source is not in the target's units (single-source "
+        "cases), for rules that decide the units from the data",
+    )
+    parser.add_argument(
         "--variant",
         choices=sorted(VARIANTS),
         default=None,
@@ -360,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             args.scores,
             args.ratio,
             args.variant,
+            args.ratio_any,
         )
     return 0
 

@@ -90,7 +90,9 @@ def load_splits(case: str) -> list[dict]:
         ytr, fold = z["ytrain"], z["fold"]
         folds = np.unique(fold)
         ratio = RATIO / case / path.name
-        if RATIO_MODE and ratio.exists():  # the scale forms, where the source is in target units
+        # the scale forms, where the source is in target units (or anywhere a rule may decide
+        # the units from the data: ``RATIO_ANY``; they are then no special case of the cell)
+        if RATIO_MODE and ratio.exists() and (CASES[case].in_target_units or RATIO_ANY):
             zr = np.load(ratio)
             z.update({k: zr[k] for k in zr})
             forms += [k[5:] for k in zr if k.startswith("test/")]
@@ -125,6 +127,10 @@ SCORES = OUT.with_name("suite_scores")
 RATIO = OUT.with_name("suite_ratio")
 #: Whether the scale forms of ``run_suite.py --ratio`` join the unit forms (``--ratio``).
 RATIO_MODE = False
+#: Whether they are read for the cases whose source is not in the target's units too
+#: (``run_suite.py --ratio --ratio-any``; ``--auto-units``), for the rules that decide the units
+#: from the training data.
+RATIO_ANY = False
 
 
 def nested_form_scores(labels: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
@@ -757,6 +763,38 @@ def r_rows_small_anchor(s, c_small=2.0, below=20, max_z=2.5):
     return rows_rule(s, lambda cv, forms: anchored_weights(cv, forms, c_small), max_z)
 
 
+def _mean_only_cv(v: np.ndarray, fold: np.ndarray) -> float:
+    """CV mean squared error of predicting ``v`` by its training-fold mean."""
+    return float(
+        np.mean([np.mean((v[fold == j] - v[fold != j].mean()) ** 2) for j in np.unique(fold)])
+    )
+
+
+def units_from_data(s: dict, how: str = "offset") -> bool:
+    """Whether the (single) source looks like the target's own quantity, from the training
+    data alone: ``"offset"``: the source plus a constant predicts the target better in CV than
+    the target's mean (``y - u`` varies less than ``y``); ``"difference"``: in addition less
+    than ``u`` (the difference of two measurements of one quantity varies less than either);
+    ``"calibration 4"``: ``"offset"`` and its CV error at most 4 times the calibration's."""
+    if s["u"].shape[1] != 1:
+        return False
+    # the records' ``u`` is standardised; the source as is predicts the raw training values
+    y, u, fold = s["ytrain"], s["oof"]["as_is"], s["fold"]
+    pc = -float(s["cv"]["plus_const"].mean())
+    ok = pc < _mean_only_cv(y, fold)
+    if how == "difference":
+        ok = ok and pc < _mean_only_cv(u, fold)
+    elif how.startswith("calibration"):
+        ok = ok and pc <= float(how.split()[1]) * -float(s["cv"]["source_linear"].mean())
+    return bool(ok)
+
+
+def r_auto_units(s, how: str = "offset"):
+    """The chosen rule with ``source_in_target_units`` decided per split by
+    :func:`units_from_data` instead of the case's label."""
+    return r_rows_maxz({**s, "units": units_from_data(s, how)})
+
+
 def rows_rule(s: dict, weigh, max_z: float = 2.5) -> np.ndarray:
     """The chosen rule with ``weigh(cv, forms)`` as the averaging weights: row-wise paired
     scores, cut-off ``max_z``, the outside-range keep at 3 (none in the target's units)."""
@@ -880,6 +918,10 @@ def nested(rule):
 
 
 RULES = {
+    "auto units: offset": r_auto_units,
+    "auto units: difference": lambda s: r_auto_units(s, "difference"),
+    "auto units: calibration 4": lambda s: r_auto_units(s, "calibration 4"),
+    "units never": lambda s: r_rows_maxz({**s, "units": False}),
     THIRD: lambda s: r_curvature(s, units_keep=False),
     "two scales max": lambda s: r_curvature(two_scales(s, "max"), units_keep=False),
     "two scales min": lambda s: r_curvature(two_scales(s, "min"), units_keep=False),
@@ -1008,6 +1050,8 @@ def evaluate(cases: list[str], rules: dict) -> pd.DataFrame:
             base = {"case": case, "n": s["n"], "rep": s["rep"]}
             rows.append({**base, "method": "live default", "rmse": rmse(s["default"], s["y"])})
             for f, p in s["test"].items():
+                if f in RATIO_FORMS and not s["units"]:
+                    continue  # read for the auto-units rules only, not a special case here
                 rows.append({**base, "method": f"fixed: {f}", "rmse": rmse(p, s["y"])})
             for name, rule in rules.items():
                 rows.append({**base, "method": name, "rmse": rmse(rule(s), s["y"])})
@@ -1170,9 +1214,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ratio", action="store_true", help="the scale forms join the family (suite_ratio/)"
     )
+    parser.add_argument(
+        "--auto-units",
+        action="store_true",
+        help="with --ratio: read the scale forms of every single-source case (the auto-units "
+        "rules; run_suite.py --ratio --ratio-any)",
+    )
     args = parser.parse_args(argv)
-    global UNIT_MODE, RATIO_MODE
-    RATIO_MODE = args.ratio
+    global UNIT_MODE, RATIO_MODE, RATIO_ANY
+    RATIO_MODE, RATIO_ANY = args.ratio, args.auto_units
     UNIT_MODE = "flag" if args.unit_forms == "flag" else True
     cases = [c for c, v in CASES.items() if args.half in ("both", v.half) and (OUT / c).exists()]
     rules = RULES if args.rules is None else {r: RULES[r] for r in args.rules}
