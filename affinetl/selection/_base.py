@@ -51,7 +51,7 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     _ESTIMATOR: type[BaseEstimator]
     _REFIT_PARAMS = ("standardize", "max_iter", "tol", "source", "source_columns", "input_columns")
 
-    def _forms(self, u: np.ndarray, y: np.ndarray) -> list[str]:
+    def _forms(self, u: np.ndarray, y: np.ndarray, splits: list) -> list[str]:
         if self.forms is None:
             forms = [f for f in self._FORMS if f != "offset" or u.shape[1] == 1]
         else:
@@ -88,8 +88,8 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
                 f"model selection needs at least 3 samples, got n_samples={X.shape[0]}"
             )
         x, u = self._split_features(X)
-        forms = self._forms(u, y)
         splits = make_splits(self.cv, X, y, groups, self.random_state)
+        forms = self._forms(u, y, splits)
         score = SCORERS[self.scoring]
         t0 = time.perf_counter()
         # small dense problems: one BLAS thread per worker avoids oversubscription

@@ -20,7 +20,6 @@ The search evaluates every candidate on the same splits and scores them by the h
 from __future__ import annotations
 
 import time
-import warnings
 from itertools import product
 from numbers import Integral
 from typing import Any
@@ -45,6 +44,7 @@ from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix
 from ..models import AffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase, logger
 from ._scoring import Gram, path_candidates, positive, row_scores, score_ridge_tasks
+from ._units import check_source_units, resolve_units
 
 __all__ = ["AffineTransferCV"]
 
@@ -80,7 +80,7 @@ class AffineTransferCV(TransferCVBase):
         Candidate forms; ``None`` is every form (``offset`` only with one source feature;
         ``source_as_is``, ``source_plus_const``, ``ratio`` and ``ratio_calibrated`` only with
         ``source_in_target_units``).
-    source_in_target_units : bool, default=False
+    source_in_target_units : bool or "auto", default="auto"
         Whether the (single) source feature is the target's own quantity in the target's
         units (an MD density for a measured density). ``True`` adds the zero- and
         one-parameter special cases ``source_as_is`` (``f_t = u``) and ``source_plus_const``
@@ -89,14 +89,19 @@ class AffineTransferCV(TransferCVBase):
         makes the average prefer the simple forms (see ``rule``); outside the training range
         of ``u`` the average then leaves nothing to the forms whose ``g1`` is a kernel of
         ``u`` alone (``outside_range_keep_ = 0``: the forms that follow ``u`` carry those
-        rows). It also checks that the
-        source column was not standardised on the data given to ``fit`` (a ``StandardScaler``
-        in a ``Pipeline``): ``y - u`` would then mix units, so it raises a ``ValueError``;
-        pass the source column through unscaled
-        (``ColumnTransformer(..., remainder="passthrough")``) instead. With
-        ``False`` (default; on the real-case suite adding these forms where the source is
-        *not* in the target's units made the average worse, ``docs/model-selection.md``) the
-        ``offset`` form still assumes it and a standardised source column gives a warning.
+        rows). ``"auto"`` (default) decides from the training data: ``True`` when there is one
+        source feature and, on the search's splits, ``y - u`` about its training mean has a
+        lower held-out error than both ``y`` and ``u`` about theirs (two measurements of one
+        quantity differ by less than either varies; ``source_in_target_units_`` records the
+        answer). On the real-case suite of ``docs/model-selection.md`` the test agrees with
+        the declared units in every split of the cases whose source is not in the target's
+        units, and takes the unit forms in every split of the experimental densities. ``True``
+        also checks that the source column was not standardised on the data given to ``fit``
+        (a ``StandardScaler`` in a ``Pipeline``): ``y - u`` would then mix units, so it raises
+        a ``ValueError``; pass the source column through unscaled
+        (``ColumnTransformer(..., remainder="passthrough")``) instead. With ``"auto"`` or
+        ``False`` such a column gives a warning (and ``"auto"`` takes it as not in the
+        target's units); the ``offset`` form is searched in every case.
     kernel1, kernel2, kernel3 : str, sklearn kernel or callable, default="rbf"
         Kernels of ``h1``, ``h2`` (on u) and ``g3`` (on x).
     widths : sequence of float, default=(0.25, 1.0, 4.0)
@@ -142,7 +147,7 @@ class AffineTransferCV(TransferCVBase):
         ``form_weights_``; each prediction row
         then adjusts them for where the forms can be trusted (:meth:`predict_form_weights`:
         a kernel ``g1(u)`` keeps ``outside_range_keep_`` of its weight outside the training
-        range of ``u``, none with ``source_in_target_units``; calibrations are weighted by
+        range of ``u``, none with the source in the target's units; calibrations are weighted by
         their relative prediction variance).
         Measured on 52 real cells in ``docs/model-selection.md``. ``"one_se"``: the simplest form (order of
         :func:`~affinetl.selection.form_complexity`: :data:`~affinetl.selection.COMPLEXITY`,
@@ -168,6 +173,9 @@ class AffineTransferCV(TransferCVBase):
 
     Attributes
     ----------
+    source_in_target_units_ : bool
+        Whether the source was taken to be in the target's units (``source_in_target_units``,
+        or the answer of its ``"auto"`` test).
     best_form_ : str
     best_params_ : dict
         Form and hyper-parameters of the selected candidate (``AffineTransferRegressor``
@@ -240,14 +248,14 @@ class AffineTransferCV(TransferCVBase):
         "n_full_starts": [Interval(Integral, 1, None, closed="left")],
         "full_scales": [None, list, tuple, np.ndarray],
         "g1_linear": [StrOptions({"both"}), "boolean"],
-        "source_in_target_units": ["boolean"],
+        "source_in_target_units": ["boolean", StrOptions({"auto"})],
     }
 
     def __init__(
         self,
         *,
         forms: Any = None,
-        source_in_target_units: bool = False,
+        source_in_target_units: bool | str = "auto",
         kernel1: Any = "rbf",
         kernel2: Any = "rbf",
         kernel3: Any = "rbf",
@@ -279,20 +287,16 @@ class AffineTransferCV(TransferCVBase):
     def _may_keep_outside_range(self) -> bool:
         # a source in the target's units: beyond its training range the forms that follow u
         # (slope 1 or a calibration) are the ones to trust, whatever the CV curvature
-        return not self.source_in_target_units
+        return not self.source_in_target_units_
 
-    def _forms(self, u: np.ndarray, y: np.ndarray) -> list[str]:
-        units = bool(self.source_in_target_units)
-        if units and u.shape[1] != 1:
-            raise ValueError(
-                f"source_in_target_units=True needs exactly one source feature (the target's "
-                f"own quantity), got {u.shape[1]}"
-            )
-        forms = super()._forms(u, y)
+    def _forms(self, u: np.ndarray, y: np.ndarray, splits: list) -> list[str]:
+        units = resolve_units(self.source_in_target_units, u, y, splits)
+        self.source_in_target_units_ = units
+        forms = super()._forms(u, y, splits)
         if self.forms is None and not units:
             forms = [f for f in forms if f not in TARGET_UNIT_FORMS]
         if u.shape[1] == 1 and any(f in RAW_SOURCE_FORMS for f in forms):
-            _check_source_units(u[:, 0], y, units)
+            check_source_units(u[:, 0], y, units)
         return forms
 
     def _gammas(self, kernel: Any, dim: int) -> list[float | None]:
@@ -428,27 +432,3 @@ class AffineTransferCV(TransferCVBase):
         if not_conv:
             logger.info("full form: %d fold fits reached max_iter=%d", not_conv, self.max_iter)
         return path_candidates(starts, "lambda2", lam2, table, seconds)
-
-
-def _standardised(v: np.ndarray) -> bool:
-    """Whether ``v`` has mean 0 and standard deviation 1 to rounding (a scaler's output on
-    exactly these rows)."""
-    sd = float(np.std(v))
-    return abs(float(np.mean(v))) <= 1e-8 * max(sd, 1.0) and abs(sd - 1.0) <= 1e-8
-
-
-def _check_source_units(u: np.ndarray, y: np.ndarray, units: bool) -> None:
-    """The offset forms use ``y - u``: a source column standardised on the training rows
-    (while ``y`` is not) has lost the target's units."""
-    if not _standardised(u) or _standardised(y):
-        return
-    msg = (
-        "the source column has mean 0 and standard deviation 1 on the training data (a "
-        "StandardScaler applied to it?) while y does not: the forms that use y - u "
-        "(source_as_is, source_plus_const, offset) need the source in the target's units; "
-        "pass the source column through unscaled (e.g. ColumnTransformer(..., "
-        "remainder='passthrough'))"
-    )
-    if units:
-        raise ValueError(msg + " or set source_in_target_units=False")
-    warnings.warn(msg + "; the offset form is searched as given", UserWarning, stacklevel=4)

@@ -24,9 +24,9 @@ atomically): a rerun skips the splits already done. Run (two processes on a 2-co
     OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/selection/run_suite.py --cases pi_cv_cp ...
 
 ``--live`` fits only the shipped default, as a user would call it: the raw inputs and source
-(no standardisation here, the estimator's own ``standardize=True``),
-``source_in_target_units`` where the case's source is in the target's units, on the same
-splits; it stores the test predictions in ``benchmarks/out/selection/suite_live/`` for
+(no standardisation here, the estimator's own ``standardize=True``), its own test of the
+source's units (``--variant declared``: ``source_in_target_units`` where the case's source is
+in the target's units), on the same splits; it stores the test predictions in ``benchmarks/out/selection/suite_live/`` for
 ``suite_rules.py --live``, which compares them with the replay of the rule. ``--scores`` stores
 every candidate's split scores of the default search (``suite_scores/``), for the rules that
 compare the forms by their leave-one-split-out tuning.
@@ -119,7 +119,9 @@ def one_split(data: dict, n: int, rep: int) -> dict:
         "fold": fold,
     }
     t0 = time.perf_counter()
-    sel = AffineTransferCV(source_columns=src, cv=splits).fit(Xtr, ytr)
+    # the package's forms without the unit forms (computed below in the case's units)
+    sel = AffineTransferCV(source_columns=src, source_in_target_units=False, cv=splits)
+    sel.fit(Xtr, ytr)
     out["default"] = scale * sel.predict(Xte)
     meta = {
         "default_seconds": time.perf_counter() - t0,
@@ -173,6 +175,9 @@ def one_split(data: dict, n: int, rep: int) -> dict:
 #: A variant's ``splitter`` (if any) gives the splitter of split ``rep`` at size ``n``; its other
 #: entries are keywords of the estimator.
 VARIANTS = {
+    # the case's declared units instead of the estimator's own test (the default before
+    # source_in_target_units="auto")
+    "declared": {"declared_units": True},
     "wide": {"lambdas": tuple(10.0 ** np.arange(-4, 4))},
     "rkf": {"splitter": lambda n, rep: RepeatedKFold(n_splits=5, n_repeats=4, random_state=rep)},
 }
@@ -196,25 +201,29 @@ def live_split(
     estimator: type = AffineTransferCV,
 ) -> dict:
     """The shipped default on one split, called as a user would (raw columns, the estimator's
-    own standardisation, ``source_in_target_units=units``), on the suite's splits
+    own standardisation and its own units test; ``variant="declared"``:
+    ``source_in_target_units=units``, the case's label), on the suite's splits
     (leave-one-out instead below ``loo_below`` samples; the settings of :data:`VARIANTS`
     with ``variant``; ``estimator``: a subclass of the default for an experiment)."""
     train, test = draw(data, n, rep)
     X, src = user_columns(data)
     options = dict(VARIANTS[variant]) if variant else {}
     splitter = options.pop("splitter", None)
+    if options.pop("declared_units", False):
+        options["source_in_target_units"] = units
     if splitter is not None:
         cv = splitter(n, rep)
     else:
         cv = LeaveOneOut() if n < loo_below else default_cv(n, rep)
     splits = list(cv.split(X[train]))
     t0 = time.perf_counter()
-    sel = estimator(source_columns=src, source_in_target_units=units, cv=splits, **options)
+    sel = estimator(source_columns=src, cv=splits, **options)
     sel.fit(X[train], data["y"][train])
     meta = {
         "seconds": time.perf_counter() - t0,
         "weights": sel.form_weights_,
         "outside_range_keep": sel.outside_range_keep_,
+        "units": bool(getattr(sel, "source_in_target_units_", units)),
     }
     return {
         "y": data["y"][test].astype(np.float64),
@@ -232,7 +241,9 @@ def scores_split(data: dict, n: int, rep: int) -> dict:
     train, _, X, src, scale = standardised_split(data, n, rep)
     X = X[train]
     splits = list(default_cv(n, rep).split(X))
-    sel = AffineTransferCV(source_columns=src, cv=splits, rule="best")
+    sel = AffineTransferCV(
+        source_columns=src, source_in_target_units=False, cv=splits, rule="best"
+    )
     sel.fit(X, data["y"][train] / scale)
     res = sel.cv_results_
     scores = np.column_stack([res[f"split{j}_test_score"] for j in range(len(splits))])

@@ -55,7 +55,7 @@ def records(case: str) -> tuple[list[dict], list[dict], list[dict]]:
         rows.append({**base, "method": REPLAY, "rmse": sr.rmse(replay, s["y"])})
         prev = sr.RULES[sr.PREVIOUS](s)
         rows.append({**base, "method": sr.PREVIOUS, "rmse": sr.rmse(prev, s["y"])})
-        for f, p in s["test"].items():
+        for f, p in sr.special_cases(s).items():
             rows.append({**base, "method": f"fixed: {f}", "rmse": sr.rmse(p, s["y"])})
         diff = sr.rmse(z["default"], replay) / max(np.std(s["y"]), 1e-300)
         meta = json.loads(str(z["meta"]))
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "--ratio", action="store_true", help="the replay with the scale forms (suite_ratio/)"
     )
     args = parser.parse_args(argv)
-    sr.RATIO_MODE = args.ratio
+    sr.RATIO_MODE = sr.RATIO_ANY = args.ratio
     global LIVE
     LIVE = sr.OUT.with_name(args.live_dir)
     cases = args.cases or [c for c in CASES if (LIVE / c).exists()]

@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from affinetl import AffineTransferRegressor
 from affinetl.selection import AffineTransferCV
 from affinetl.selection._rules import average_weights
+from affinetl.selection._units import difference_test
 
 UNIT_FORMS = ("source_as_is", "source_plus_const")
 
@@ -78,8 +79,9 @@ def test_scale_forms_recovered_by_selection():
     X, y, _, _ = _ratio_data(n=80)
     m = AffineTransferCV(source_in_target_units=True, rule="one_se", random_state=0).fit(X, y)
     assert m.best_form_ in ("ratio", "ratio_calibrated")
-    default = AffineTransferCV(widths=[1.0], random_state=0).fit(X, y)
-    assert not {"ratio", "ratio_calibrated"} & set(default.cv_results_["param_form"])
+    declared = AffineTransferCV(source_in_target_units=False, widths=[1.0], random_state=0)
+    declared.fit(X, y)
+    assert not {"ratio", "ratio_calibrated"} & set(declared.cv_results_["param_form"])
 
 
 @pytest.mark.parametrize("form", ["ratio", "ratio_calibrated"])
@@ -100,13 +102,52 @@ def test_as_is_hold_out_scores_are_its_residuals():
     assert m.cv_results_["mean_test_score"][0] == pytest.approx(expected, rel=1e-12)
 
 
-def test_unit_forms_searched_only_when_asked():
+def test_unit_forms_searched_only_when_the_source_is_in_target_units():
     X, y = _data(n=30)
     kw = dict(widths=[1.0], lambdas=[0.1], ratios=[1.0], random_state=0)
-    default = AffineTransferCV(**kw).fit(X, y)
-    assert not set(UNIT_FORMS) & set(default.cv_results_["param_form"])
-    units = AffineTransferCV(source_in_target_units=True, **kw).fit(X, y)
-    assert set(UNIT_FORMS) <= set(units.cv_results_["param_form"])
+    declared = AffineTransferCV(source_in_target_units=False, **kw).fit(X, y)
+    assert not set(UNIT_FORMS) & set(declared.cv_results_["param_form"])
+    assert declared.source_in_target_units_ is False
+    for setting in (True, "auto"):  # the default finds it from the data
+        units = AffineTransferCV(source_in_target_units=setting, **kw).fit(X, y)
+        assert set(UNIT_FORMS) <= set(units.cv_results_["param_form"])
+        assert units.source_in_target_units_ is True
+        assert units.outside_range_keep_ == 0.0
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e3, -1.0])
+def test_auto_units_rejects_a_source_in_other_units(scale):
+    """The same source in other units (or of the opposite sign): ``y - u`` then varies as
+    much as ``y`` (a small ``u``) or as ``u`` (a large one), and the unit forms stay out."""
+    X, y = _data(n=30)
+    X[:, -1] *= scale
+    kw = dict(widths=[1.0], lambdas=[0.1], ratios=[1.0], random_state=0)
+    m = AffineTransferCV(**kw).fit(X, y)
+    assert m.source_in_target_units_ is False
+    assert not set(UNIT_FORMS) & set(m.cv_results_["param_form"])
+
+
+def test_difference_test_on_the_splits():
+    rng = np.random.default_rng(0)
+    u = rng.normal(10.0, 2.0, size=40)
+    splits = list(KFold(5, shuffle=True, random_state=0).split(u))
+    assert difference_test(u, u + 3.0 + 0.5 * rng.normal(size=40), splits)
+    assert difference_test(u, 0.7 * u + 0.5 * rng.normal(size=40), splits)  # slope 0.7
+    assert not difference_test(u, 3.0 * u, splits)  # y - u varies more than u
+    assert not difference_test(u, 0.3 * u, splits)  # ... more than y
+    assert not difference_test(u, rng.normal(10.0, 2.0, size=40), splits)  # unrelated
+
+
+def test_auto_units_needs_one_unscaled_source_feature():
+    X, y = _data(n=30)
+    kw = dict(widths=[1.0], lambdas=[0.1], ratios=[1.0], random_state=0)
+    two = np.column_stack([X, X[:, -1]])
+    m = AffineTransferCV(source_columns=[3, 4], **kw).fit(two, y)
+    assert m.source_in_target_units_ is False
+    pipe = make_pipeline(StandardScaler(), AffineTransferCV(**kw))
+    with pytest.warns(UserWarning, match="pass the source column through unscaled"):
+        pipe.fit(X, y)
+    assert pipe[-1].source_in_target_units_ is False
 
 
 def test_units_need_one_source_feature():
@@ -120,7 +161,10 @@ def test_standardised_source_in_pipeline_fails_loudly():
     pipe = make_pipeline(StandardScaler(), AffineTransferCV(source_in_target_units=True))
     with pytest.raises(ValueError, match="source in the target's units"):
         pipe.fit(X, y)
-    quiet = make_pipeline(StandardScaler(), AffineTransferCV(widths=[1.0], lambdas=[0.1]))
+    quiet = make_pipeline(
+        StandardScaler(),
+        AffineTransferCV(source_in_target_units=False, widths=[1.0], lambdas=[0.1]),
+    )
     with pytest.warns(UserWarning, match="pass the source column through unscaled"):
         quiet.fit(X, y)
 
