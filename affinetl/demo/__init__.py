@@ -2,8 +2,8 @@
 
 :func:`run_demo` learns the experimental densities of the Afzal et al. (2021) polymers from
 n = 10, 20, 40 measured ones with their MD densities as the source, and compares
-``AffineTransferCV(source_in_target_units=True)`` with the raw simulation and the baselines over 20 random splits
-per n (mean and standard error), writing a table and three figures: error against n, predicted
+``AffineTransferCV()`` (its defaults) with the raw simulation and the baselines over 20 random
+splits per n (mean and standard error), writing a table and three figures: error against n, predicted
 against measured, and the learned domain shift ``g1(u)``. :func:`run_synthetic_demo`
 (``affinetl demo --synthetic``) runs a problem with known ``g1, g2, g3`` instead.
 """

@@ -241,9 +241,7 @@ def scores_split(data: dict, n: int, rep: int) -> dict:
     train, _, X, src, scale = standardised_split(data, n, rep)
     X = X[train]
     splits = list(default_cv(n, rep).split(X))
-    sel = AffineTransferCV(
-        source_columns=src, source_in_target_units=False, cv=splits, rule="best"
-    )
+    sel = AffineTransferCV(source_columns=src, source_in_target_units=False, cv=splits, rule="best")
     sel.fit(X, data["y"][train] / scale)
     res = sel.cv_results_
     scores = np.column_stack([res[f"split{j}_test_score"] for j in range(len(splits))])

@@ -39,7 +39,7 @@ def test_tiny_demo_writes_table_records_and_figures(tiny_demo):
     np.testing.assert_allclose(saved.to_numpy(), tiny_demo.table.to_numpy())
     report = tiny_demo.report()
     assert "±" in report and tiny_demo.headline in report
-    assert tiny_demo.headline.startswith(f"{MAIN} (source in target units) at n = 10:")
+    assert tiny_demo.headline.startswith(f"{MAIN} (defaults) at n = 10:")
 
 
 def test_the_raw_simulation_row_is_the_md_density(tiny_demo):
