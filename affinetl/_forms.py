@@ -77,7 +77,15 @@ _FORM_TABLE: dict[str, tuple[int, str | None]] = {
 #: Forms of the kernel family, simplest first.
 KERNEL_FORMS = tuple(_FORM_TABLE)
 #: Forms of the linear (fused-ridge) family, simplest first.
-LINEAR_FORMS = ("source_linear", "offset", "direct", "offset_calibrated", "full")
+LINEAR_FORMS = (
+    "source_as_is",
+    "source_plus_const",
+    "source_linear",
+    "offset",
+    "direct",
+    "offset_calibrated",
+    "full",
+)
 #: Complexity rank of each form (number of fitted blocks beyond the intercept).
 COMPLEXITY = {form: rank for form, (rank, _) in _FORM_TABLE.items()}
 #: The kernel block(s) of each ridge-type kernel form (one solve; see ``_FORM_TABLE``). The

@@ -13,7 +13,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
-from .._forms import LINEAR_FORMS, form_design, form_target
+from .._forms import (
+    LINEAR_FORMS,
+    SOURCE_OFFSET_FORMS,
+    SOURCE_UNIT_FORMS,
+    form_design,
+    form_target,
+)
 from .._solvers import (
     fused_penalty,
     linear_affine_newton,
@@ -34,6 +40,9 @@ from ..base import (
 )
 
 __all__ = ["LinearAffineTransferRegressor", "LogDifferenceRegressor"]
+
+#: The forms without a domain block (``g2 = g3 = 0``): one least-squares solve of ``g1``.
+_SOURCE_ONLY = (*SOURCE_UNIT_FORMS, "source_linear")
 
 _FUSED_CONSTRAINTS: dict[str, list[Any]] = {
     "lambda_ridge": [Interval(Real, 0, None, closed="left")],
@@ -65,7 +74,12 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
     offset             a0 + u           1            x'w
     direct             a0               1            x'w
     source_linear      a0 + a1'u        0            0
+    source_plus_const  a0 + u           0            0
+    source_as_is       u                0            0
     ================== ================ ============ ========
+
+    ``offset``, ``source_plus_const`` and ``source_as_is`` use the raw source ``u`` itself (one
+    source feature in the target's units).
 
     Parameters
     ----------
@@ -103,7 +117,8 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
     intercept_ : float
         ``a0``.
     source_coef_ : ndarray of shape (n_source_features,)
-        ``a1`` (zeros for ``offset`` and ``direct``; the offset form adds ``u`` itself).
+        ``a1`` (zeros for ``offset``, ``direct`` and the unit forms; the forms of
+        :data:`~affinetl._forms.SOURCE_OFFSET_FORMS` add ``u`` itself).
     scale_coef_ : ndarray of shape (n_source_features,)
         ``b`` (zeros except for the full form).
     coef_ : ndarray of shape (n_inputs,)
@@ -191,7 +206,7 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
         if y.shape[0] < 2:
             raise ValueError(f"the {self.form} form needs at least 2 samples, got n_samples=1")
         x, u = self._split_features(X)
-        if self.form == "offset":
+        if self.form in SOURCE_OFFSET_FORMS:
             self._source_vector(u)
         self.scaler_ = StandardScaler().fit(x) if self.standardize and x.shape[1] else None
         if self.scaler_ is not None:
@@ -232,15 +247,15 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
             return self
         Z = form_design(self.form, u)
         t = form_target(self.form, y, u)
-        if self.form == "source_linear":
-            c = linalg.lstsq(Z, t, check_finite=False)[0]
+        if self.form in _SOURCE_ONLY:  # source_as_is: nothing to fit
+            c = linalg.lstsq(Z, t, check_finite=False)[0] if Z.shape[1] else np.zeros(0)
         else:
             q = Z.shape[1]
             Pa = np.zeros((q + p, q + p))
             Pa[q:, q:] = P
             sol = solve_penalized_lsq(np.hstack([Z, x]), t, Pa)
             c, self.coef_ = sol[:q], sol[q:]
-        self.intercept_ = float(c[0])
+        self.intercept_ = float(c[0]) if c.size else 0.0
         if c.size > 1:
             self.source_coef_ = c[1:]
         e = t - Z @ c - x @ self.coef_
@@ -254,9 +269,9 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
         x, u = self._inputs(X)
         m = X.shape[0]
         g1 = self.intercept_ + u @ self.source_coef_
-        if self.form == "offset":
+        if self.form in SOURCE_OFFSET_FORMS:
             g1 = g1 + self._source_vector(u)
-        if self.form == "source_linear":
+        if self.form in _SOURCE_ONLY:
             return {"g1": g1, "g2": np.zeros(m), "g3": np.zeros(m)}
         return {"g1": g1, "g2": 1.0 + u @ self.scale_coef_, "g3": x @ self.coef_}
 

@@ -12,7 +12,13 @@ from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
-from .._forms import LINEAR_FORMS, form_design, form_target
+from .._forms import (
+    LINEAR_FORMS,
+    RAW_SOURCE_FORMS,
+    SOURCE_UNIT_FORMS,
+    form_design,
+    form_target,
+)
 from .._solvers import (
     difference_matrix,
     fused_penalty,
@@ -21,10 +27,11 @@ from .._solvers import (
     scale_penalty,
 )
 from .._solvers._resolve import resolve_solver
-from ..base import store_params
+from ..base import StrOptions, store_params
 from ..models import LinearAffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase
 from ._scoring import Gram, path_candidates, positive, row_scores, score_ridge_tasks
+from ._units import check_source_units, resolve_units
 
 __all__ = ["LinearAffineTransferCV"]
 
@@ -35,11 +42,12 @@ DEFAULT_LAMBDA_RIDGE = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 class LinearAffineTransferCV(TransferCVBase):
     """Linear affine transfer with the model form and penalties chosen by CV.
 
-    The forms of :class:`~affinetl.LinearAffineTransferRegressor`: ``source_linear``
-    (``a0 + a1'u``), ``offset`` (``a0 + u + x'w``), ``direct`` (``a0 + x'w``),
-    ``offset_calibrated`` (``a0 + a1'u + x'w``, the const form of a linear ``g1``) and ``full``
-    (``a0 + a1'u + (1 + b'u) x'w``, :class:`~affinetl.LinearAffineTransferRegressor`), with the
-    fused-ridge penalty ``lambda_ridge^2 ||w||^2 + lambda_fused^2 ||D w||^2`` on ``w``.
+    The forms of :class:`~affinetl.LinearAffineTransferRegressor`: ``source_as_is`` (``u``) and
+    ``source_plus_const`` (``a0 + u``) where the source is in the target's units,
+    ``source_linear`` (``a0 + a1'u``), ``offset`` (``a0 + u + x'w``), ``direct``
+    (``a0 + x'w``), ``offset_calibrated`` (``a0 + a1'u + x'w``, the const form of a linear
+    ``g1``) and ``full`` (``a0 + a1'u + (1 + b'u) x'w``), with the fused-ridge penalty
+    ``lambda_ridge^2 ||w||^2 + lambda_fused^2 ||D w||^2`` on ``w``.
 
     The ridge-type forms are a kernel ridge with the linear kernel ``x M^{-1} x'``,
     ``M = I + (lambda_fused / lambda_ridge)^2 D'D`` and penalty ``lambda_ridge^2``: one
@@ -51,7 +59,13 @@ class LinearAffineTransferCV(TransferCVBase):
     ----------
     forms : list of str, str or None, default=None
         Candidate forms; ``None`` is every form of :data:`LINEAR_FORMS` (``offset`` only with
-        one source feature).
+        one source feature, ``source_as_is`` and ``source_plus_const`` only with the source in
+        the target's units).
+    source_in_target_units : bool or "auto", default="auto"
+        Whether the (single) source feature is the target's own quantity in the target's units,
+        which adds ``source_as_is`` and ``source_plus_const`` to the searched and averaged
+        family; ``"auto"`` decides from the training data by the test of
+        :class:`AffineTransferCV` (``source_in_target_units_``).
     lambdas_ridge : sequence of float or None, default=None
         Positive ridge strengths; ``None`` is ``(0.01, 0.03, ..., 10)``.
     lambdas_fused : sequence of float, default=(0.0,)
@@ -79,7 +93,8 @@ class LinearAffineTransferCV(TransferCVBase):
 
     Attributes
     ----------
-    best_form_, best_params_, best_score_, best_index_, cv_results_, form_scores_, n_splits_
+    source_in_target_units_, best_form_, best_params_, best_score_, best_index_, cv_results_,
+    form_scores_, n_splits_
         As in :class:`AffineTransferCV`.
     form_weights_, estimators_ : dict
         As in :class:`AffineTransferCV` (several forms with ``rule="average"``).
@@ -109,12 +124,14 @@ class LinearAffineTransferCV(TransferCVBase):
         **{k: LinearAffineTransferRegressor._parameter_constraints[k] for k in _REFIT_PARAMS},
         "lambdas_ridge": [None, list, tuple, np.ndarray],
         "lambdas_fused": [list, tuple, np.ndarray],
+        "source_in_target_units": ["boolean", StrOptions({"auto"})],
     }
 
     def __init__(
         self,
         *,
         forms: Any = None,
+        source_in_target_units: bool | str = "auto",
         lambdas_ridge: Any = None,
         lambdas_fused: Any = (0.0,),
         lambda_scale: float = 0.0,
@@ -143,6 +160,16 @@ class LinearAffineTransferCV(TransferCVBase):
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
             return est.fit(X, y)
 
+    def _forms(self, u: np.ndarray, y: np.ndarray, splits: list) -> list[str]:
+        units = resolve_units(self.source_in_target_units, u, y, splits)
+        self.source_in_target_units_ = units
+        forms = super()._forms(u, y, splits)
+        if self.forms is None and not units:
+            forms = [f for f in forms if f not in SOURCE_UNIT_FORMS]
+        if u.shape[1] == 1 and any(f in RAW_SOURCE_FORMS for f in forms):
+            check_source_units(u[:, 0], y, units)
+        return forms
+
     @staticmethod
     def _linear_source_terms(params: dict[str, Any]) -> bool:
         # the linear full form's g1 is a0 + a1'u as well (LinearAffineTransferRegressor)
@@ -165,7 +192,7 @@ class LinearAffineTransferCV(TransferCVBase):
         tasks = []  # (candidate dicts, ridge_scores arguments)
         for form in forms:
             Z, t = form_design(form, u), form_target(form, y, u)
-            if form == "source_linear":
+            if form in (*SOURCE_UNIT_FORMS, "source_linear"):  # the design alone
                 tasks.append(([{"form": form}], (None, Z, t, [1.0])))
             elif form != "full":
                 for rho, pairs in groups.items():

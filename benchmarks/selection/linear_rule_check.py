@@ -40,6 +40,7 @@ from affinetl.selection import (  # noqa: E402
     _rules,
     _scoring,
 )
+from affinetl.selection._units import resolve_units  # noqa: E402
 
 
 def _split_means_as_rows(per_split):
@@ -54,12 +55,19 @@ LAMBDA_SCALE = 0.0
 OUT = Path(__file__).resolve().parents[1] / "out" / "selection"
 
 
-def fit_predict(X, y, Xt, src, splits, third=False, forms=None, anchored=False) -> np.ndarray:
+def fit_predict(
+    X, y, Xt, src, splits, third=False, forms=None, anchored=False, units=False
+) -> np.ndarray:
     """``LinearAffineTransferCV`` fitted and predicting; ``anchored``: its average anchored to
-    ``source_linear`` (as shipped since the fourth pass; without: as before it); ``third``:
-    the third pass's rule (split scores, cut-off 3)."""
+    the best simple form (as shipped since the fourth pass; without: as before it); ``third``:
+    the third pass's rule (split scores, cut-off 3); ``units``: ``source_in_target_units``
+    (False: the family before the sixth pass; ``"auto"``: as shipped since)."""
     est = LinearAffineTransferCV(
-        source_columns=src, cv=splits, forms=forms, lambda_scale=LAMBDA_SCALE
+        source_columns=src,
+        cv=splits,
+        forms=forms,
+        lambda_scale=LAMBDA_SCALE,
+        source_in_target_units=units,
     )
     with contextlib.ExitStack() as stack:
         if not anchored:  # no simple form to anchor to: the average as before the anchor
@@ -124,12 +132,22 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="ridge of the full form's b (LinearAffineTransferCV(lambda_scale=...))",
     )
+    parser.add_argument(
+        "--units",
+        action="store_true",
+        help="add the shipped estimator with source_in_target_units='auto' (the sixth pass; "
+        "refitted only where its test says True, else the stored anchored column) and the "
+        "fixed unit forms where the case's source is in the target's units to --tag's records",
+    )
     args = parser.parse_args(argv)
     global LAMBDA_SCALE
     LAMBDA_SCALE = args.lambda_scale
     warnings.filterwarnings("ignore")
     if args.summarise is not None:
         summarise(pd.concat([pd.read_csv(OUT / f"{t}.csv") for t in args.summarise]))
+        return 0
+    if args.units:
+        add_units(args.tag)
         return 0
     if args.anchored:
         rec = pd.read_csv(OUT / f"{args.tag}.csv")
@@ -155,6 +173,63 @@ def main(argv: list[str] | None = None) -> int:
     rec.to_csv(OUT / f"{args.tag}.csv", index=False)
     summarise(rec)
     return 0
+
+
+def add_units(tag: str) -> None:
+    """The ``--units`` columns of ``out/selection/<tag>.csv`` (see :func:`main`), then the
+    per-cell comparison of the shipped estimator before (``rows 2.5 anchored``) and after."""
+    rec = pd.read_csv(OUT / f"{tag}.csv")
+    new, unit, as_is, plus = {}, {}, {}, {}
+    for name in rec["case"].unique():
+        data = load_case(name)
+        X, src = user_columns(data)
+        for r in rec[rec["case"] == name].itertuples():
+            train, test = draw(data, r.n, r.rep)
+            splits = list(default_cv(r.n, r.rep).split(X[train]))
+            u, y = data["u"][train], data["y"][train]
+            unit[r.Index] = resolve_units("auto", u, y, splits)
+            if unit[r.Index]:
+                p = fit_predict(X[train], y, X[test], src, splits, anchored=True, units="auto")
+                new[r.Index] = float(np.sqrt(np.mean((p - data["y"][test]) ** 2)))
+            else:  # the family and the rule of the stored column
+                new[r.Index] = float(rec.loc[r.Index, "rows 2.5 anchored"])
+            if CASES[name].in_target_units:
+                ut, yt = data["u"][test, 0], data["y"][test]
+                as_is[r.Index] = float(np.sqrt(np.mean((ut - yt) ** 2)))
+                c = float(np.mean(y - u[:, 0]))
+                plus[r.Index] = float(np.sqrt(np.mean((ut + c - yt) ** 2)))
+        print(name, flush=True)
+    rec["auto units"], rec["units"] = pd.Series(new), pd.Series(unit)
+    rec["fixed: source_as_is"] = pd.Series(as_is)
+    rec["fixed: source_plus_const"] = pd.Series(plus)
+    rec.to_csv(OUT / f"{tag}_units.csv", index=False)
+    summarise_units(rec)
+
+
+def summarise_units(rec: pd.DataFrame) -> None:
+    """Per cell: the shipped estimator before and after the units test against the best fixed
+    linear form (in hindsight; the unit forms where the source is in the target's units)."""
+    table = []
+    for (case, n), d in rec.groupby(["case", "n"]):
+        fixed = [c for c in d if c.startswith("fixed: ") and d[c].notna().all()]
+        best = min(fixed, key=lambda c: d[c].mean())
+        row = {"case": case, "n": n, "units": d["units"].mean(), "best": best[7:]}
+        row["best mean"] = d[best].mean()
+        for label, col in (("before", "rows 2.5 anchored"), ("after", "auto units")):
+            v = d[col]
+            se = v.std(ddof=1) / np.sqrt(len(v))
+            row[label], row[f"se {label}"] = v.mean(), se
+            row[f"{label} within 1 SE"] = v.mean() - d[best].mean() <= se
+            row[f"{label} p90 ok"] = np.quantile(v, 0.9) <= 1.1 * np.quantile(d[best], 0.9)
+            row[f"{label} over 1.5x"] = int((v > 1.5 * d[best]).sum())
+        diff = d["auto units"] - d["rows 2.5 anchored"]
+        row["diff"], row["diff se"] = diff.mean(), diff.std(ddof=1) / np.sqrt(len(d))
+        table.append(row)
+    t = pd.DataFrame(table)
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(t.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        cols = [c for c in t if c.endswith(("within 1 SE", "p90 ok", "over 1.5x"))]
+        print(t[cols].sum().to_string())
 
 
 def summarise(rec: pd.DataFrame) -> None:

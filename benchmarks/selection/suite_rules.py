@@ -808,6 +808,14 @@ def r_auto_units(s, how: str = "offset"):
     return r_rows_maxz({**s, "units": units_from_data(s, how)})
 
 
+def r_auto_units_offset(s, how: str = "difference"):
+    """:func:`r_auto_units` with the ``offset`` form (``y - u``) searched only where the
+    source is taken to be in the target's units."""
+    units = units_from_data(s, how)
+    cv = {f: v for f, v in s["cv"].items() if units or f != "offset"}
+    return r_rows_maxz({**s, "units": units, "cv": cv})
+
+
 def rows_rule(s: dict, weigh, max_z: float = 2.5) -> np.ndarray:
     """The chosen rule with ``weigh(cv, forms)`` as the averaging weights: row-wise paired
     scores, cut-off ``max_z``, the outside-range keep at 3 (none in the target's units)."""
@@ -935,6 +943,7 @@ RULES = {
     "auto units: difference": lambda s: r_auto_units(s, "difference"),
     "auto units: calibration 4": lambda s: r_auto_units(s, "calibration 4"),
     "units never": lambda s: r_rows_maxz({**s, "units": False}),
+    "auto units: difference, offset only in units": r_auto_units_offset,
     THIRD: lambda s: r_curvature(s, units_keep=False),
     "two scales max": lambda s: r_curvature(two_scales(s, "max"), units_keep=False),
     "two scales min": lambda s: r_curvature(two_scales(s, "min"), units_keep=False),

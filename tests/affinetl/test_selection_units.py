@@ -11,8 +11,8 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from affinetl import AffineTransferRegressor
-from affinetl.selection import AffineTransferCV
+from affinetl import AffineTransferRegressor, LinearAffineTransferRegressor
+from affinetl.selection import AffineTransferCV, LinearAffineTransferCV
 from affinetl.selection._rules import average_weights
 from affinetl.selection._units import difference_test
 
@@ -218,3 +218,30 @@ def test_constant_source_in_target_units_warns_nothing_from_numpy():
     assert np.isnan(m.form_scores_["source_linear"])
     assert np.isfinite(m.form_scores_["source_as_is"])
     assert "source_linear" not in m.form_weights_
+
+
+@pytest.mark.parametrize("form,shift", [("source_as_is", 0.0), ("source_plus_const", 2.5)])
+def test_linear_unit_forms_fit_exactly(form, shift):
+    X, _ = _data()
+    y = X[:, -1] + shift
+    m = LinearAffineTransferRegressor(form=form).fit(X, y)
+    np.testing.assert_allclose(m.predict(X), y, atol=1e-10)
+    c = m.predict_components(X)
+    assert np.all(c["g2"] == 0) and np.all(c["g3"] == 0)
+    assert m.intercept_ == pytest.approx(shift, abs=1e-12)
+
+
+def test_linear_selection_decides_the_units_as_the_kernel_one():
+    X, y = _data(n=30, shift=1.0)
+    m = LinearAffineTransferCV(random_state=0).fit(X, y)
+    assert m.source_in_target_units_ is True
+    assert set(UNIT_FORMS) <= set(m.cv_results_["param_form"])
+    assert m.form_weights_.get("source_plus_const", 0.0) > 0.3
+    Xt, _ = _data(n=50, shift=1.0, seed=2)
+    assert np.sqrt(np.mean((m.predict(Xt) - Xt[:, -1] - 1.0) ** 2)) < 0.05
+    X[:, -1] *= 1e3  # the same source in other units: the unit forms stay out
+    other = LinearAffineTransferCV(random_state=0).fit(X, y)
+    assert other.source_in_target_units_ is False
+    assert not set(UNIT_FORMS) & set(other.cv_results_["param_form"])
+    declared = LinearAffineTransferCV(source_in_target_units=False, random_state=0)
+    assert not set(UNIT_FORMS) & set(declared.fit(*_data(n=30)).cv_results_["param_form"])
