@@ -31,6 +31,7 @@ from ._rules import (
 )
 from ._scoring import SCORERS, cv_results
 from ._scoring import splits as make_splits
+from ._units import check_source_units, resolve_units
 
 __all__ = ["COMMON_CONSTRAINTS", "TransferCVBase"]
 
@@ -46,14 +47,23 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
     """
 
     _FORMS: tuple[str, ...] = ()
+    #: The forms searched by default only with the source in the target's units.
+    _UNIT_FORMS: tuple[str, ...] = ()
     #: The family's canonical estimator, refitted with the selected forms, and the
     #: parameters of the search that it shares.
     _ESTIMATOR: type[BaseEstimator]
     _REFIT_PARAMS = ("standardize", "max_iter", "tol", "source", "source_columns", "input_columns")
 
     def _forms(self, u: np.ndarray, y: np.ndarray, splits: list) -> list[str]:
+        """The searched forms; sets ``source_in_target_units_`` (:mod:`._units`)."""
+        units = resolve_units(self.source_in_target_units, u, y, splits)
+        self.source_in_target_units_ = units
         if self.forms is None:
-            forms = [f for f in self._FORMS if f != "offset" or u.shape[1] == 1]
+            forms = [
+                f
+                for f in self._FORMS
+                if (f != "offset" or u.shape[1] == 1) and (units or f not in self._UNIT_FORMS)
+            ]
         else:
             forms = [self.forms] if isinstance(self.forms, str) else list(self.forms)
             if not forms:
@@ -62,6 +72,8 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
                 raise ValueError(f"unknown forms {bad}; choose from {list(self._FORMS)}")
             if any(f in RAW_SOURCE_FORMS for f in forms):
                 self._source_vector(u)
+        if u.shape[1] == 1 and any(f in RAW_SOURCE_FORMS for f in forms):
+            check_source_units(u[:, 0], y, units)
         return forms
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -271,6 +283,7 @@ COMMON_CONSTRAINTS: dict[str, list[Any]] = {
     "forms": [None, str, list, tuple],
     "cv": ["cv_object"],
     "rule": [StrOptions({"best", "one_se", "average"})],
+    "source_in_target_units": ["boolean", StrOptions({"auto"})],
     "scoring": [StrOptions(set(SCORERS))],
     "n_jobs": [None, Integral],
     "random_state": ["random_state"],

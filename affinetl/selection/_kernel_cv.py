@@ -31,7 +31,6 @@ from sklearn.preprocessing import StandardScaler
 from .._forms import (
     G1_KERNEL_FORMS,
     KERNEL_FORMS,
-    RAW_SOURCE_FORMS,
     RIDGE_FORM_KERNEL,
     TARGET_UNIT_FORMS,
     form_design,
@@ -44,7 +43,6 @@ from ..kernels import KERNEL_NAMES, default_gamma, gram_matrix
 from ..models import AffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase, logger
 from ._scoring import Gram, path_candidates, positive, row_scores, score_ridge_tasks
-from ._units import check_source_units, resolve_units
 
 __all__ = ["AffineTransferCV"]
 
@@ -234,6 +232,7 @@ class AffineTransferCV(TransferCVBase):
     'source_linear'
     """
 
+    _UNIT_FORMS = TARGET_UNIT_FORMS
     _FORMS = KERNEL_FORMS
     _ESTIMATOR = AffineTransferRegressor
     _REFIT_PARAMS = ("kernel1", "kernel2", "kernel3", *TransferCVBase._REFIT_PARAMS)
@@ -248,7 +247,6 @@ class AffineTransferCV(TransferCVBase):
         "n_full_starts": [Interval(Integral, 1, None, closed="left")],
         "full_scales": [None, list, tuple, np.ndarray],
         "g1_linear": [StrOptions({"both"}), "boolean"],
-        "source_in_target_units": ["boolean", StrOptions({"auto"})],
     }
 
     def __init__(
@@ -288,16 +286,6 @@ class AffineTransferCV(TransferCVBase):
         # a source in the target's units: beyond its training range the forms that follow u
         # (slope 1 or a calibration) are the ones to trust, whatever the CV curvature
         return not self.source_in_target_units_
-
-    def _forms(self, u: np.ndarray, y: np.ndarray, splits: list) -> list[str]:
-        units = resolve_units(self.source_in_target_units, u, y, splits)
-        self.source_in_target_units_ = units
-        forms = super()._forms(u, y, splits)
-        if self.forms is None and not units:
-            forms = [f for f in forms if f not in TARGET_UNIT_FORMS]
-        if u.shape[1] == 1 and any(f in RAW_SOURCE_FORMS for f in forms):
-            check_source_units(u[:, 0], y, units)
-        return forms
 
     def _gammas(self, kernel: Any, dim: int) -> list[float | None]:
         if isinstance(kernel, str) and kernel in KERNEL_NAMES and kernel != "linear":

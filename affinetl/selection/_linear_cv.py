@@ -14,7 +14,6 @@ from sklearn.preprocessing import StandardScaler
 
 from .._forms import (
     LINEAR_FORMS,
-    RAW_SOURCE_FORMS,
     SOURCE_UNIT_FORMS,
     form_design,
     form_target,
@@ -27,11 +26,10 @@ from .._solvers import (
     scale_penalty,
 )
 from .._solvers._resolve import resolve_solver
-from ..base import StrOptions, store_params
+from ..base import store_params
 from ..models import LinearAffineTransferRegressor
 from ._base import COMMON_CONSTRAINTS, TransferCVBase
 from ._scoring import Gram, path_candidates, positive, row_scores, score_ridge_tasks
-from ._units import check_source_units, resolve_units
 
 __all__ = ["LinearAffineTransferCV"]
 
@@ -116,6 +114,7 @@ class LinearAffineTransferCV(TransferCVBase):
     'direct'
     """
 
+    _UNIT_FORMS = SOURCE_UNIT_FORMS
     _FORMS = LINEAR_FORMS
     _ESTIMATOR = LinearAffineTransferRegressor
     _REFIT_PARAMS = ("blocks", "lambda_scale", "solver", *TransferCVBase._REFIT_PARAMS)
@@ -124,7 +123,6 @@ class LinearAffineTransferCV(TransferCVBase):
         **{k: LinearAffineTransferRegressor._parameter_constraints[k] for k in _REFIT_PARAMS},
         "lambdas_ridge": [None, list, tuple, np.ndarray],
         "lambdas_fused": [list, tuple, np.ndarray],
-        "source_in_target_units": ["boolean", StrOptions({"auto"})],
     }
 
     def __init__(
@@ -159,16 +157,6 @@ class LinearAffineTransferCV(TransferCVBase):
             # the relaxation stopped at max_iter, in the folds as in the refit (converged_ says)
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
             return est.fit(X, y)
-
-    def _forms(self, u: np.ndarray, y: np.ndarray, splits: list) -> list[str]:
-        units = resolve_units(self.source_in_target_units, u, y, splits)
-        self.source_in_target_units_ = units
-        forms = super()._forms(u, y, splits)
-        if self.forms is None and not units:
-            forms = [f for f in forms if f not in SOURCE_UNIT_FORMS]
-        if u.shape[1] == 1 and any(f in RAW_SOURCE_FORMS for f in forms):
-            check_source_units(u[:, 0], y, units)
-        return forms
 
     @staticmethod
     def _linear_source_terms(params: dict[str, Any]) -> bool:
