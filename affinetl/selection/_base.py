@@ -73,7 +73,9 @@ class TransferCVBase(SourceFeatureMixin, RegressorMixin, BaseEstimator):
             if any(f in RAW_SOURCE_FORMS for f in forms):
                 self._source_vector(u)
         if u.shape[1] == 1 and any(f in RAW_SOURCE_FORMS for f in forms):
-            check_source_units(u[:, 0], y, units)
+            scaled = check_source_units(u[:, 0], y, units, explicit=self.forms is not None)
+            if scaled and self.forms is None:  # y - u on a z-score: offset means nothing
+                forms = [f for f in forms if f not in RAW_SOURCE_FORMS]
         return forms
 
     @fit_context(prefer_skip_nested_validation=True)

@@ -10,8 +10,8 @@ training mean (the source plus a constant) must be below both that of ``y`` abou
 mean and that of ``u`` about its. The test needs no constant and is unit-aware both ways: a
 source in much smaller units leaves ``y - u`` as variable as ``y``, one in much larger units
 makes it as variable as ``u``. A source column standardised on the training rows while ``y`` is
-not (a ``StandardScaler`` in a ``Pipeline``) has lost its units: ``True`` raises, ``"auto"``
-and ``False`` warn.
+not (a ``StandardScaler`` in a ``Pipeline``) has lost its units: ``True`` raises; ``"auto"``
+and ``False`` warn and leave the forms that use ``y - u`` out of the default family.
 """
 
 from __future__ import annotations
@@ -59,21 +59,25 @@ def difference_test(
     return d < min(_mean_cv_error(y, splits), _mean_cv_error(u, splits))
 
 
-def check_source_units(u: np.ndarray, y: np.ndarray, units: bool) -> None:
-    """The offset forms use ``y - u``: a source column standardised on the training rows
-    (while ``y`` is not) has lost the target's units; raises with ``units``, else warns."""
+def check_source_units(u: np.ndarray, y: np.ndarray, units: bool, explicit: bool) -> bool:
+    """Whether the source column was standardised on the training rows while ``y`` was not:
+    it has then lost the target's units, and ``y - u`` means nothing. Raises with ``units``;
+    else warns that the forms using ``y - u`` are left out of the default family (searched as
+    given when the user named them, ``explicit``)."""
     if not standardised(u) or standardised(y):
-        return
+        return False
     msg = (
         "the source column has mean 0 and standard deviation 1 on the training data (a "
         "StandardScaler applied to it?) while y does not: the forms that use y - u "
-        "(source_as_is, source_plus_const, offset) need the source in the target's units; "
-        "pass the source column through unscaled (e.g. ColumnTransformer(..., "
+        "(source_as_is, source_plus_const, offset, ratio) need the source in the target's "
+        "units; pass the source column through unscaled (e.g. ColumnTransformer(..., "
         "remainder='passthrough'))"
     )
     if units:
         raise ValueError(msg + " or set source_in_target_units=False")
-    warnings.warn(msg + "; the offset form is searched as given", UserWarning, stacklevel=4)
+    what = "searched as given" if explicit else "left out"
+    warnings.warn(f"{msg}; the forms that use y - u are {what}", UserWarning, stacklevel=4)
+    return True
 
 
 def resolve_units(

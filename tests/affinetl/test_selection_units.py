@@ -161,12 +161,18 @@ def test_standardised_source_in_pipeline_fails_loudly():
     pipe = make_pipeline(StandardScaler(), AffineTransferCV(source_in_target_units=True))
     with pytest.raises(ValueError, match="source in the target's units"):
         pipe.fit(X, y)
-    quiet = make_pipeline(
-        StandardScaler(),
-        AffineTransferCV(source_in_target_units=False, widths=[1.0], lambdas=[0.1]),
-    )
-    with pytest.warns(UserWarning, match="pass the source column through unscaled"):
-        quiet.fit(X, y)
+    for units in (False, "auto"):
+        quiet = make_pipeline(
+            StandardScaler(),
+            AffineTransferCV(source_in_target_units=units, widths=[1.0], lambdas=[0.1]),
+        )
+        with pytest.warns(UserWarning, match="the forms that use y - u are left out"):
+            quiet.fit(X, y)
+        assert "offset" not in set(quiet[-1].cv_results_["param_form"])
+    named = make_pipeline(StandardScaler(), AffineTransferCV(forms=["offset", "direct"]))
+    with pytest.warns(UserWarning, match="the forms that use y - u are searched as given"):
+        named.fit(X, y)
+    assert "offset" in set(named[-1].cv_results_["param_form"])
 
 
 def test_unscaled_source_with_pipeline_works():
