@@ -1,7 +1,7 @@
 """Search time of AffineTransferCV against GridSearchCV over the same candidates (issue 25).
 
 One split per size of a suite case (``suite_cases.py``): ``AffineTransferCV`` with its defaults
-(and ``source_in_target_units`` where the case's source is in the target's units) against
+(its own test of the source's units) against
 ``GridSearchCV`` refitting :class:`affinetl.AffineTransferRegressor` for every candidate of its
 ``cv_results_`` on the same splits, both in this process. Prints the wall times and ratios::
 
@@ -26,7 +26,7 @@ from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_suite import draw  # noqa: E402
-from suite_cases import CASES, load_case  # noqa: E402
+from suite_cases import load_case  # noqa: E402
 
 from affinetl import AffineTransferRegressor  # noqa: E402
 from affinetl.selection import AffineTransferCV, default_cv  # noqa: E402
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     tot_a = tot_g = 0.0
     for name in args.cases:
-        data, units = load_case(name), CASES[name].in_target_units
+        data = load_case(name)
         for n in args.sizes:
             train, _ = draw(data, n, 0)
             x, u, y = data["x"][train], data["u"][train], data["y"][train]
@@ -52,9 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             splits = list(default_cv(n, 0).split(X))
             times = []
             for _ in range(args.repeats):  # a shared machine: the median of a few fits
-                sel = AffineTransferCV(
-                    source_columns=src, source_in_target_units=units, cv=splits, standardize=False
-                ).fit(X, y)
+                sel = AffineTransferCV(source_columns=src, cv=splits, standardize=False).fit(X, y)
                 times.append(sel.search_time_)
             t_sel = float(np.median(times))
             base = AffineTransferRegressor(
