@@ -26,8 +26,8 @@ atomically): a rerun skips the splits already done. Run (two processes on a 2-co
 ``--live`` fits only the shipped default, as a user would call it: the raw inputs and source
 (no standardisation here, the estimator's own ``standardize=True``), its own test of the
 source's units (``--variant declared``: ``source_in_target_units`` where the case's source is
-in the target's units), on the same splits; it stores the test predictions in ``benchmarks/out/selection/suite_live/`` for
-``suite_rules.py --live``, which compares them with the replay of the rule. ``--scores`` stores
+in the target's units), on the same splits; it stores the test predictions in
+``benchmarks/out/selection/suite_live/`` for ``suite_rules.py --live``, which compares them with the replay of the rule. ``--scores`` stores
 every candidate's split scores of the default search (``suite_scores/``), for the rules that
 compare the forms by their leave-one-split-out tuning.
 """

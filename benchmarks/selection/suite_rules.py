@@ -38,6 +38,8 @@ from scipy.optimize import nnls
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite_cases import CASES  # noqa: E402
 
+from affinetl.selection._units import difference_test  # noqa: E402
+
 OUT = Path(__file__).resolve().parents[1] / "out" / "selection" / "suite"
 #: Forms of the package's kernel family at the time of the run, simplest first, and the
 #: zero- and one-parameter special cases the suite adds.
@@ -793,11 +795,12 @@ def units_from_data(s: dict, how: str = "offset") -> bool:
         return False
     # the records' ``u`` is standardised; the source as is predicts the raw training values
     y, u, fold = s["ytrain"], s["oof"]["as_is"], s["fold"]
+    if how == "difference":  # the estimator's own test (source_in_target_units="auto")
+        splits = [(np.flatnonzero(fold != j), np.flatnonzero(fold == j)) for j in np.unique(fold)]
+        return difference_test(u, y, splits)
     pc = -float(s["cv"]["plus_const"].mean())
     ok = pc < _mean_only_cv(y, fold)
-    if how == "difference":
-        ok = ok and pc < _mean_only_cv(u, fold)
-    elif how.startswith("calibration"):
+    if how.startswith("calibration"):
         ok = ok and pc <= float(how.split()[1]) * -float(s["cv"]["source_linear"].mean())
     return bool(ok)
 
