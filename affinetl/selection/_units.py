@@ -11,7 +11,9 @@ mean and that of ``u`` about its. The test needs no constant and is unit-aware b
 source in much smaller units leaves ``y - u`` as variable as ``y``, one in much larger units
 makes it as variable as ``u``. A source column standardised on the training rows while ``y`` is
 not (a ``StandardScaler`` in a ``Pipeline``) has lost its units: ``True`` raises; ``"auto"``
-and ``False`` warn and leave the forms that use ``y - u`` out of the default family.
+and ``False`` warn and leave the forms that use ``y - u`` out of the default family. With ``y``
+standardised as well, ``"auto"`` takes the source as not in the target's units (the test
+would only ask whether the correlation exceeds about one half).
 """
 
 from __future__ import annotations
@@ -87,7 +89,8 @@ def resolve_units(
     splits: Sequence[tuple[np.ndarray, np.ndarray]],
 ) -> bool:
     """``source_in_target_units`` as fitted: the declaration, or the :func:`difference_test`
-    for ``"auto"`` (False with several source features or a standardised source column).
+    for ``"auto"`` (False with several source features or a standardised source column, also
+    when ``y`` is standardised as well).
 
     Raises
     ------
@@ -95,7 +98,9 @@ def resolve_units(
         ``True`` with more than one source feature.
     """
     if setting == "auto":
-        if u.shape[1] != 1 or (standardised(u[:, 0]) and not standardised(y)):
+        # a standardised source column has no units left to compare (with y standardised
+        # too, the test would only ask whether the correlation exceeds about one half)
+        if u.shape[1] != 1 or standardised(u[:, 0]):
             return False
         return difference_test(u[:, 0], y, splits)
     if setting and u.shape[1] != 1:

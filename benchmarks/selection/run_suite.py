@@ -184,6 +184,14 @@ VARIANTS = {
     # the source column included): the estimator warns and takes the source as not in the
     # target's units; "scaled_no_offset" also leaves out the offset form (y - u on a z-score)
     "scaled": {"scale_columns": True},
+    # the target standardised as well (a TransformedTargetRegressor around the Pipeline),
+    # with the estimator's units test, or declared not in the target's units
+    "scaled_xy": {"scale_columns": True, "scale_target": True},
+    "scaled_xy_false": {
+        "scale_columns": True,
+        "scale_target": True,
+        "source_in_target_units": False,
+    },
     "scaled_no_offset": {
         "scale_columns": True,
         "forms": [f for f in KERNEL_FORMS if f not in UNIT_FORMS and f != "offset"],
@@ -225,6 +233,9 @@ def live_split(
         X = StandardScaler().fit(X[train]).transform(X)
         if len(src) > 1 and "forms" in options:  # offset needs one source feature
             options["forms"] = [f for f in options["forms"] if f != "offset"]
+    y_mean, y_sd = 0.0, 1.0
+    if options.pop("scale_target", False):
+        y_mean, y_sd = float(np.mean(data["y"][train])), float(np.std(data["y"][train]))
     if splitter is not None:
         cv = splitter(n, rep)
     else:
@@ -232,7 +243,7 @@ def live_split(
     splits = list(cv.split(X[train]))
     t0 = time.perf_counter()
     sel = estimator(source_columns=src, cv=splits, **options)
-    sel.fit(X[train], data["y"][train])
+    sel.fit(X[train], (data["y"][train] - y_mean) / y_sd)
     meta = {
         "seconds": time.perf_counter() - t0,
         "weights": sel.form_weights_,
@@ -241,7 +252,7 @@ def live_split(
     }
     return {
         "y": data["y"][test].astype(np.float64),
-        "default": sel.predict(X[test]),
+        "default": y_mean + y_sd * sel.predict(X[test]),
         "meta": np.array(json.dumps(meta)),
     }
 

@@ -148,6 +148,10 @@ def test_auto_units_needs_one_unscaled_source_feature():
     with pytest.warns(UserWarning, match="pass the source column through unscaled"):
         pipe.fit(X, y)
     assert pipe[-1].source_in_target_units_ is False
+    z = (y - y.mean()) / y.std()  # the target standardised too: no units left to compare
+    m = AffineTransferCV(**kw).fit(StandardScaler().fit_transform(X), z)
+    assert m.source_in_target_units_ is False
+    assert "offset" in set(m.cv_results_["param_form"])
 
 
 def test_units_need_one_source_feature():
