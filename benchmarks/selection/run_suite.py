@@ -101,6 +101,18 @@ def standardised_split(data: dict, n: int, rep: int) -> tuple:
     return train, test, X, list(range(X.shape[1] - k, X.shape[1])), scale
 
 
+#: The forms that need the source in the target's units (not searched for a scaled source).
+UNIT_FORMS = ("source_as_is", "source_plus_const", "ratio", "ratio_calibrated")
+
+
+def package_forms(k: int) -> list[str]:
+    """The kernel family without the unit forms (``offset`` with one source feature), named:
+    the records standardise the source column (and divide ``y`` by its sd, so that ``y - u``
+    keeps its meaning), which the estimator would otherwise take for a ``StandardScaler`` in a
+    ``Pipeline`` and leave ``offset`` out."""
+    return [f for f in KERNEL_FORMS if f not in UNIT_FORMS and (f != "offset" or k == 1)]
+
+
 def one_split(data: dict, n: int, rep: int) -> dict:
     """Every form and the default on one split; returns the arrays stored for it."""
     train, test, X, src, scale = standardised_split(data, n, rep)
@@ -120,7 +132,9 @@ def one_split(data: dict, n: int, rep: int) -> dict:
     }
     t0 = time.perf_counter()
     # the package's forms without the unit forms (computed below in the case's units)
-    sel = AffineTransferCV(source_columns=src, source_in_target_units=False, cv=splits)
+    sel = AffineTransferCV(
+        source_columns=src, forms=package_forms(k), source_in_target_units=False, cv=splits
+    )
     sel.fit(Xtr, ytr)
     out["default"] = scale * sel.predict(Xte)
     meta = {
@@ -174,8 +188,6 @@ def one_split(data: dict, n: int, rep: int) -> dict:
 #: averaging weights).
 #: A variant's ``splitter`` (if any) gives the splitter of split ``rep`` at size ``n``; its other
 #: entries are keywords of the estimator.
-#: The forms that need the source in the target's units (not searched for a scaled source).
-UNIT_FORMS = ("source_as_is", "source_plus_const", "ratio", "ratio_calibrated")
 VARIANTS = {
     # the case's declared units instead of the estimator's own test (the default before
     # source_in_target_units="auto")
@@ -266,7 +278,10 @@ def scores_split(data: dict, n: int, rep: int) -> dict:
     train, _, X, src, scale = standardised_split(data, n, rep)
     X = X[train]
     splits = list(default_cv(n, rep).split(X))
-    sel = AffineTransferCV(source_columns=src, source_in_target_units=False, cv=splits, rule="best")
+    forms = package_forms(len(src))
+    sel = AffineTransferCV(
+        source_columns=src, forms=forms, source_in_target_units=False, cv=splits, rule="best"
+    )
     sel.fit(X, data["y"][train] / scale)
     res = sel.cv_results_
     scores = np.column_stack([res[f"split{j}_test_score"] for j in range(len(splits))])
