@@ -51,6 +51,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import platform  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -67,8 +68,8 @@ from affinetl.selection import KERNEL_FORMS, AffineTransferCV  # noqa: E402
 from affinetl.selection._kernel_cv import DEFAULT_LAMBDAS  # noqa: E402
 from affinetl.selection._scoring import splits as _splits  # noqa: E402
 
-#: The forms that need the source in the target's units (not in this study's family).
-UNIT_FORMS = ("source_as_is", "source_plus_const", "ratio", "ratio_calibrated")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_suite import package_forms  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "out" / "selection"
 SIZES = {"density": (10, 20, 40, 80), "ltc": (10, 20, 40), "sarcos": (10, 20, 40, 80)}
@@ -168,8 +169,8 @@ def one_split(
     # the family without the unit forms, named: the source column is standardised here (and y
     # divided by its sd, so y - u keeps its meaning), which the estimator would otherwise take
     # for a StandardScaler in a Pipeline and leave offset out
-    family = [f for f in KERNEL_FORMS if f not in UNIT_FORMS and (f != "offset" or k == 1)]
-    kw = dict(source_columns=src, cv=splits, forms=family, source_in_target_units=False, **grid)
+    kw = dict(source_columns=src, cv=splits, forms=package_forms(k), **grid)
+    kw["source_in_target_units"] = False
     sel = AffineTransferCV(**kw).fit(Xtr, ytr)
     add(
         "AffineTransferCV",

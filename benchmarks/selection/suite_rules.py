@@ -38,7 +38,7 @@ from scipy.optimize import nnls
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite_cases import CASES  # noqa: E402
 
-from affinetl.selection._units import difference_test  # noqa: E402
+from affinetl.selection._units import _mean_cv_error, difference_test  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "out" / "selection" / "suite"
 #: Forms of the package's kernel family at the time of the run, simplest first, and the
@@ -778,13 +778,6 @@ def r_rows_small_anchor(s, c_small=2.0, below=20, max_z=2.5):
     return rows_rule(s, lambda cv, forms: anchored_weights(cv, forms, c_small), max_z)
 
 
-def _mean_only_cv(v: np.ndarray, fold: np.ndarray) -> float:
-    """CV mean squared error of predicting ``v`` by its training-fold mean."""
-    return float(
-        np.mean([np.mean((v[fold == j] - v[fold != j].mean()) ** 2) for j in np.unique(fold)])
-    )
-
-
 def units_from_data(s: dict, how: str = "offset") -> bool:
     """Whether the (single) source looks like the target's own quantity, from the training
     data alone: ``"offset"``: the source plus a constant predicts the target better in CV than
@@ -795,11 +788,11 @@ def units_from_data(s: dict, how: str = "offset") -> bool:
         return False
     # the records' ``u`` is standardised; the source as is predicts the raw training values
     y, u, fold = s["ytrain"], s["oof"]["as_is"], s["fold"]
+    splits = [(np.flatnonzero(fold != j), np.flatnonzero(fold == j)) for j in np.unique(fold)]
     if how == "difference":  # the estimator's own test (source_in_target_units="auto")
-        splits = [(np.flatnonzero(fold != j), np.flatnonzero(fold == j)) for j in np.unique(fold)]
         return difference_test(u, y, splits)
     pc = -float(s["cv"]["plus_const"].mean())
-    ok = pc < _mean_only_cv(y, fold)
+    ok = pc < _mean_cv_error(y, splits)
     if how.startswith("calibration"):
         ok = ok and pc <= float(how.split()[1]) * -float(s["cv"]["source_linear"].mean())
     return bool(ok)

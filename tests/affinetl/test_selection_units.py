@@ -27,15 +27,17 @@ def _data(n=40, shift=0.0, noise=0.05, seed=0):
     return np.column_stack([x, u]), y
 
 
+@pytest.mark.parametrize("cls", [AffineTransferRegressor, LinearAffineTransferRegressor])
 @pytest.mark.parametrize("form,shift", [("source_as_is", 0.0), ("source_plus_const", 2.5)])
-def test_unit_forms_fit_exactly(form, shift):
+def test_unit_forms_fit_exactly(cls, form, shift):
     X, _ = _data()
     y = X[:, -1] + shift
-    m = AffineTransferRegressor(form=form).fit(X, y)
+    m = cls(form=form).fit(X, y)
     np.testing.assert_allclose(m.predict(X), y, atol=1e-10)
     c = m.predict_components(X)
     np.testing.assert_allclose(c["g1"], y, atol=1e-10)
     assert np.all(c["g2"] == 0) and np.all(c["g3"] == 0)
+    assert m.intercept_ == pytest.approx(shift, abs=1e-12)
 
 
 @pytest.mark.parametrize("form,shift", [("source_as_is", 0.0), ("source_plus_const", 2.5)])
@@ -228,17 +230,6 @@ def test_constant_source_in_target_units_warns_nothing_from_numpy():
     assert np.isnan(m.form_scores_["source_linear"])
     assert np.isfinite(m.form_scores_["source_as_is"])
     assert "source_linear" not in m.form_weights_
-
-
-@pytest.mark.parametrize("form,shift", [("source_as_is", 0.0), ("source_plus_const", 2.5)])
-def test_linear_unit_forms_fit_exactly(form, shift):
-    X, _ = _data()
-    y = X[:, -1] + shift
-    m = LinearAffineTransferRegressor(form=form).fit(X, y)
-    np.testing.assert_allclose(m.predict(X), y, atol=1e-10)
-    c = m.predict_components(X)
-    assert np.all(c["g2"] == 0) and np.all(c["g3"] == 0)
-    assert m.intercept_ == pytest.approx(shift, abs=1e-12)
 
 
 def test_linear_selection_decides_the_units_as_the_kernel_one():
