@@ -1219,7 +1219,9 @@ def markdown(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--half", choices=["development", "confirmation", "both"], default="both")
+    parser.add_argument(
+        "--half", choices=["development", "confirmation", "unseen", "both"], default="both"
+    )
     parser.add_argument("--rules", nargs="*", default=None, help="subset of RULES (default all)")
     parser.add_argument("--tag", default="suite")
     parser.add_argument(
