@@ -10,7 +10,6 @@ of the package calls, the modules hold the rest.
 from __future__ import annotations
 
 from ._affine import (
-    affine_full_newton_path,
     affine_full_path,
     fit_affine_batch,
     fit_affine_features,
@@ -46,7 +45,6 @@ __all__ = [
     "GramFactor",
     "ScaledBlockSolver",
     "affine_const_path",
-    "affine_full_newton_path",
     "affine_full_path",
     "affine_objective",
     "difference_matrix",

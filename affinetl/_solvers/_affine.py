@@ -10,7 +10,6 @@ linear in ``y``, so the scaling does not change them.)
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -374,7 +373,3 @@ def affine_full_path(
         )
     pred, n_iter = pred.reshape(P, p, -1), n_iter.reshape(P, p)
     return (pred[0], n_iter[0]) if single else (pred, n_iter)
-
-
-#: The Newton variant of :func:`affine_full_path` (same arguments, ``solver="newton"``).
-affine_full_newton_path = functools.partial(affine_full_path, solver="newton")

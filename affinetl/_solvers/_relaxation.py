@@ -125,9 +125,6 @@ class _Factored:
         self.solvers = (None, ScaledBlockSolver(F2, lams[1], "beta (h2)"))
         self.solvers += (ScaledBlockSolver(F3, lams[2], "gamma (g3)"),)
 
-    def keep(self, live: np.ndarray) -> None:
-        pass
-
     def matvec(self, i: int, v):
         return self.matvecs[i](v[0])[None]
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["NEWTON_MAX_N", "SOLVERS", "resolve_solver"]
+__all__ = ["NEWTON_MAX_N", "resolve_solver"]
 
-#: Concrete solvers of the bilinear forms (``full``, ``g1_const``); the ridge-type forms are
-#: one closed-form solve (``"ridge"``).
-SOLVERS = ("newton", "lowrank_newton", "relaxation")
 #: Up to this training size the exact kernel model is fitted by Newton steps on its exact
 #: feature maps (``O((3n)^3)`` per step); above it, the structured low-rank Newton or the
 #: block relaxation (``O(n^2)`` per sweep).
@@ -29,7 +26,8 @@ def resolve_solver(
     penalty_definite: bool = True,
     scale_penalised: bool = True,
 ) -> str:
-    """Turn ``solver`` (``"auto"`` or a name of :data:`SOLVERS`) into the solver that fits.
+    """Turn ``solver`` (``"auto"``, ``"newton"``, ``"lowrank_newton"`` or
+    ``"relaxation"``, the solvers of the bilinear forms) into the solver that fits.
 
     ``"auto"``: ``"ridge"`` for the ridge-type forms; for ``full`` and ``g1_const``
     ``"newton"`` (damped Newton on feature maps: the approximation's, or the exact ones of the
@@ -63,7 +61,7 @@ def resolve_solver(
     Returns
     -------
     str
-        ``"ridge"`` or one of :data:`SOLVERS`.
+        ``"ridge"`` (the ridge-type forms: one closed-form solve) or the solver named.
 
     Raises
     ------

@@ -13,10 +13,10 @@ from functools import partial
 from itertools import product
 
 import numpy as np
-from scipy.spatial.distance import cdist
 from sklearn.model_selection import KFold
 
 from .._solvers import affine_const_path, affine_full_path, ridge_path
+from ..kernels import gram_matrix
 from ._common import cv_scores, standardize_target
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "five_folds",
     "kernel_methods",
     "rbf",
-    "source_gram",
 ]
 
 #: Published grids.
@@ -37,11 +36,9 @@ FULL_GRID = np.array(
 CONST_GRID = np.array(list(product([1e-3, 1e-2, 1e-1, 1.0, 10.0], repeat=2)))
 
 
-def rbf(A: np.ndarray, B: np.ndarray, gamma: float | None = None) -> np.ndarray:
-    """RBF Gram matrix ``exp(-gamma ||a - b||^2)`` of shape (len(A), len(B)); ``gamma``
-    defaults to ``1 / (2 * dim)``, the kernel of the case studies."""
-    gamma = 1 / (2 * A.shape[1]) if gamma is None else gamma
-    return np.exp(-gamma * cdist(A, B, "sqeuclidean"))
+#: The kernel of the case studies, ``rbf(A, B, gamma=None)``: RBF Gram matrix with the
+#: published width ``1 / (2 * dim)`` by default.
+rbf = partial(gram_matrix, "rbf")
 
 
 def five_folds(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -74,13 +71,11 @@ def _tuned(
     return solve(*grams(train, train), y, *grams(slice(None), train), [best])[0]
 
 
-def source_gram(A: np.ndarray, B: np.ndarray, linear: bool = False) -> np.ndarray:
-    """Kernel on source features: :func:`rbf`, plus ``A B'`` if linear.
-
-    The linear part lets g1 and g2 follow a source feature outside the training range, where
-    an RBF alone decays to the intercept.
-    """
-    return rbf(A, B) + A @ B.T if linear else rbf(A, B)
+def _source_kernel(linear: bool) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The kernel on source features: RBF, plus a linear kernel with ``linear``, which lets
+    g1 and g2 follow a source feature outside the training range (an RBF alone decays to the
+    intercept there)."""
+    return partial(gram_matrix, "rbf+linear" if linear else "rbf")
 
 
 def _standard_methods(
@@ -95,7 +90,7 @@ def _standard_methods(
 ) -> dict[str, np.ndarray]:
     """The methods of :func:`kernel_methods` but AffineTL-full, for one problem."""
     d = x.shape[1]
-    ku = partial(source_gram, linear=linear_source)
+    ku = _source_kernel(linear_source)
 
     def kxu(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         return rbf(A, B) + A[:, d:] @ B[:, d:].T if linear_source else rbf(A, B)
@@ -139,7 +134,7 @@ def kernel_methods(
 ) -> list[dict[str, np.ndarray]]:
     """Direct, SourceOnly, Augmented, HTL-offset, HTL-scale, AffineTL-const and AffineTL-full.
 
-    Each is a kernel model (:func:`rbf` on ``x``, :func:`source_gram` on ``u``) tuned by 5-fold
+    Each is a kernel model (:func:`rbf` on ``x``, :func:`_source_kernel` on ``u``) tuned by 5-fold
     CV (:func:`five_folds`) over the published grid; AffineTL-full runs batched over the
     problems, folds and grid.
 
@@ -154,7 +149,7 @@ def kernel_methods(
         (default: all).
     linear_source : bool
         Add a linear kernel on ``u`` to the RBF of every kernel that sees ``u``
-        (:func:`source_gram`).
+        (:func:`_source_kernel`).
     max_iter, cv_max_iter : int
         AffineTL-full iteration limits of the final fit and inside CV.
     device : str, optional
@@ -178,7 +173,7 @@ def kernel_methods(
         _standard_methods(*problem, folds, linear_source) if i < n_standard else {}
         for i, problem in enumerate(problems)
     ]
-    ku = partial(source_gram, linear=linear_source)
+    ku = _source_kernel(linear_source)
 
     def path(fits, targets, grid, max_iter):
         """AffineTL-full predictions for stacked ``(x_fit, u_fit, x_eval, u_eval)`` and targets."""

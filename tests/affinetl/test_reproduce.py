@@ -113,10 +113,10 @@ def test_affine_full_path_matches_the_estimator_solver(problem) -> None:
 
 
 def test_affine_full_newton_path_matches_converged_block_relaxation(problem) -> None:
-    from affinetl._solvers import GramFactor, affine_full_newton_path, fit_affine_blocks
+    from affinetl._solvers import GramFactor, affine_full_path, fit_affine_blocks
 
     K1, K3, y, grid, inputs = _stacked_full_path_inputs(problem)
-    pred, n_iter = affine_full_newton_path(*inputs, tol=1e-10)
+    pred, n_iter = affine_full_path(*inputs, solver="newton", tol=1e-10)
     for k, target in enumerate([y, y + 1.0]):
         for j, lams in enumerate(grid):
             # the same start (AffineTL-const, the relaxation's default), run to a tight tolerance
