@@ -45,6 +45,7 @@ __all__ = [
     "RAW_SOURCE_FORMS",
     "RIDGE_FORM_KERNEL",
     "SOURCE_OFFSET_FORMS",
+    "SOURCE_ONLY_FORMS",
     "SOURCE_SCALE_FORMS",
     "SOURCE_UNIT_FORMS",
     "TARGET_UNIT_FORMS",
@@ -100,6 +101,10 @@ SOURCE_SCALE_FORMS = ("ratio", "ratio_calibrated")
 #: Forms that use the raw source itself (in ``g1`` or as the scale ``g2``): they need exactly
 #: one source feature.
 RAW_SOURCE_FORMS = (*SOURCE_OFFSET_FORMS, "ratio_calibrated")
+#: Forms with the unpenalised design of ``g1`` alone, no kernel or domain block (the source
+#: as is, the source plus a constant, the calibration ``a0 + a1'u``): one least-squares solve
+#: in either family, and the simple forms the averaged selection is anchored to.
+SOURCE_ONLY_FORMS = tuple(form for form, (_, kind) in _FORM_TABLE.items() if kind is None)
 #: Forms that use the source in the target's units with a fixed unit slope and no domain
 #: block: the zero- and one-parameter special cases of ``source_in_target_units=True``.
 SOURCE_UNIT_FORMS = ("source_as_is", "source_plus_const")

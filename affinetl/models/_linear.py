@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from .._forms import (
     LINEAR_FORMS,
     SOURCE_OFFSET_FORMS,
-    SOURCE_UNIT_FORMS,
+    SOURCE_ONLY_FORMS,
     form_design,
     form_target,
 )
@@ -40,9 +40,6 @@ from ..base import (
 )
 
 __all__ = ["LinearAffineTransferRegressor", "LogDifferenceRegressor"]
-
-#: The forms without a domain block (``g2 = g3 = 0``): one least-squares solve of ``g1``.
-_SOURCE_ONLY = (*SOURCE_UNIT_FORMS, "source_linear")
 
 _FUSED_CONSTRAINTS: dict[str, list[Any]] = {
     "lambda_ridge": [Interval(Real, 0, None, closed="left")],
@@ -247,7 +244,7 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
             return self
         Z = form_design(self.form, u)
         t = form_target(self.form, y, u)
-        if self.form in _SOURCE_ONLY:  # source_as_is: nothing to fit
+        if self.form in SOURCE_ONLY_FORMS:  # source_as_is: nothing to fit
             c = linalg.lstsq(Z, t, check_finite=False)[0] if Z.shape[1] else np.zeros(0)
         else:
             q = Z.shape[1]
@@ -271,7 +268,7 @@ class LinearAffineTransferRegressor(SourceFeatureMixin, RegressorMixin, BaseEsti
         g1 = self.intercept_ + u @ self.source_coef_
         if self.form in SOURCE_OFFSET_FORMS:
             g1 = g1 + self._source_vector(u)
-        if self.form in _SOURCE_ONLY:
+        if self.form in SOURCE_ONLY_FORMS:  # g2 = g3 = 0
             return {"g1": g1, "g2": np.zeros(m), "g3": np.zeros(m)}
         return {"g1": g1, "g2": 1.0 + u @ self.scale_coef_, "g3": x @ self.coef_}
 

@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .._forms import (
     LINEAR_FORMS,
+    SOURCE_ONLY_FORMS,
     SOURCE_UNIT_FORMS,
     form_design,
     form_target,
@@ -180,7 +181,7 @@ class LinearAffineTransferCV(TransferCVBase):
         tasks = []  # (candidate dicts, ridge_scores arguments)
         for form in forms:
             Z, t = form_design(form, u), form_target(form, y, u)
-            if form in (*SOURCE_UNIT_FORMS, "source_linear"):  # the design alone
+            if form in SOURCE_ONLY_FORMS:  # the design alone
                 tasks.append(([{"form": form}], (None, Z, t, [1.0])))
             elif form != "full":
                 for rho, pairs in groups.items():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._forms import SOURCE_ONLY_FORMS
+
 __all__ = [
     "ANCHOR_Z",
     "AVERAGE_SAMPLES_PER_COEF",
@@ -30,7 +32,7 @@ MAX_AVERAGE_Z = 2.5
 #: unpenalised coefficient of its ``g1`` (intercept and linear source terms).
 AVERAGE_SAMPLES_PER_COEF = 2
 #: The simple forms an average is anchored to (``simple`` of :func:`average_weights`).
-SIMPLE_FORMS = ("source_as_is", "source_plus_const", "source_linear")
+SIMPLE_FORMS = SOURCE_ONLY_FORMS
 #: Paired standard errors by which a form must beat the best simple form to keep its full
 #: CV weight in the anchored average.
 ANCHOR_Z = 1.0

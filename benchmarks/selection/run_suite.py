@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite_cases import CASES, load_case, sizes_for  # noqa: E402
 
 from affinetl import AffineTransferRegressor  # noqa: E402
+from affinetl._forms import TARGET_UNIT_FORMS  # noqa: E402
 from affinetl.selection import KERNEL_FORMS, AffineTransferCV, default_cv  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "out" / "selection" / "suite"
@@ -102,7 +103,7 @@ def standardised_split(data: dict, n: int, rep: int) -> tuple:
 
 
 #: The forms that need the source in the target's units (not searched for a scaled source).
-UNIT_FORMS = ("source_as_is", "source_plus_const", "ratio", "ratio_calibrated")
+UNIT_FORMS = TARGET_UNIT_FORMS
 
 
 def package_forms(k: int) -> list[str]:

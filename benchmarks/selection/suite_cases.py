@@ -186,6 +186,7 @@ def _elements():
     the SQLite file the package ships (its own query layer is not needed)."""
     import importlib.util
     import sqlite3
+    from contextlib import closing
     from pathlib import Path
 
     import pandas as pd
@@ -194,7 +195,7 @@ def _elements():
     if spec is None:
         raise ImportError("the element cases need the mendeleev package: pip install mendeleev")
     db = Path(spec.origin).parent / "elements.db"
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
         t = pd.read_sql("select * from elements", con).set_index("atomic_number", drop=False)
         ie = pd.read_sql(
             "select atomic_number, ionization_energy from ionizationenergies where ion_charge = 0",

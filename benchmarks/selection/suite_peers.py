@@ -124,21 +124,21 @@ def summary(rec: pd.DataFrame) -> pd.DataFrame:
         peer_means = w.drop(columns="default").mean()
         best = peer_means.idxmin()
         diff = w["default"] - w[best]
+        se = w["default"].std(ddof=1) / np.sqrt(len(w))
         table.append(
             {
                 "half": CASES[case].half,
                 "case": case,
                 "n": n,
                 "default": w["default"].mean(),
-                "se": w["default"].std(ddof=1) / np.sqrt(len(w)),
+                "se": se,
                 "best peer": best,
                 "peer mean": peer_means[best],
                 "diff": diff.mean(),
                 "diff se": diff.std(ddof=1) / np.sqrt(len(w)),
                 "default p90": w["default"].quantile(0.9),
                 "peer p90": w[best].quantile(0.9),
-                "within 1 SE": w["default"].mean()
-                <= peer_means[best] + w["default"].std(ddof=1) / np.sqrt(len(w)),
+                "within 1 SE": w["default"].mean() <= peer_means[best] + se,
                 "better than every peer": bool(w["default"].mean() < peer_means.min()),
             }
         )
